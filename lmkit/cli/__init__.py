@@ -1,0 +1,1 @@
+"""The `lmkit` command line: a thin layer over the public API."""

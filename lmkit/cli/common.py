@@ -1,0 +1,61 @@
+"""Options and helpers shared by every sub-command."""
+from __future__ import annotations
+
+import argparse
+
+from ..errors import ConfigError
+from ..text import Corpus, Tokenizer
+from ..text.tokenizer import MODES
+
+
+def add_text_options(parser: argparse.ArgumentParser, default_tokenizer: str = "regex") -> None:
+    """The text layer's options: --tokenizer, --lowercase, --strict."""
+    group = parser.add_argument_group("text")
+    group.add_argument("--tokenizer", choices=MODES, default=default_tokenizer,
+                       help=f"how lines are split into tokens (default: {default_tokenizer})")
+    group.add_argument("--lowercase", action="store_true", help="lowercase text before tokenizing")
+    group.add_argument("--strict", action="store_true",
+                       help="stop at the first line that is not valid UTF-8 instead of replacing bytes")
+
+
+def tokenizer_from_args(args: argparse.Namespace) -> Tokenizer:
+    return Tokenizer(args.tokenizer, lowercase=args.lowercase)
+
+
+def corpus_from_args(args: argparse.Namespace, sources) -> Corpus:
+    return Corpus(sources, tokenizer_from_args(args), strict=args.strict, quiet=args.quiet)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)

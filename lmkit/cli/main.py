@@ -1,0 +1,73 @@
+"""Entry point of the `lmkit` command."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from .. import __version__
+from ..errors import LmkitError
+from ..progress import set_quiet
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import vocab
+    parser = _Parser(prog="lmkit", description="Language modeling toolkit: vocabularies, n-gram "
+                     "LMs, word2vec embeddings, attentional translation.")
+    parser.add_argument("--version", action="version", version=f"lmkit {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    vocab.register(sub)
+    for name in ("ngram", "embed", "translate"):
+        try:
+            module = __import__(f"lmkit.cli.{name}", fromlist=["register"])
+        except ModuleNotFoundError:
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
+                        format="lmkit: %(message)s", stream=sys.stderr)
+    set_quiet(args.quiet)
+    try:
+        return int(args.run(args) or 0)
+    except LmkitError as exc:
+        if args.debug:
+            raise
+        print(f"lmkit: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, BrokenPipeError):
+            return 0
+        name = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"lmkit: error: {name}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lmkit: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,195 @@
+"""Encoded corpus: every token id in one flat int32 array plus sentence offsets.
+
+Sentence ``i`` is ``ids[offsets[i]:offsets[i + 1]]``. This is what every model trains on.
+Saved as a folder (``ids.npy``, ``offsets.npy``, ``vocab.tsv``, ``meta.json``) that loads
+memory-mapped, so a corpus larger than RAM, and repeated runs, need no re-tokenising.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from itertools import chain, repeat
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .._io import atomic_path, atomic_write
+from ..errors import CorpusError, ModelFormatError
+from .corpus import Corpus, as_token_blocks
+from .vocab import Vocabulary
+
+FORMAT = "lmkit-encoded-corpus"
+VERSION = 1
+
+
+class EncodedCorpus:
+    """Token ids (int32, shape ``[n_tokens]``) and sentence offsets (int64, ``[n_sentences + 1]``)."""
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray, vocab: Vocabulary | None = None,
+                 meta: dict | None = None) -> None:
+        if ids.dtype != np.int32 or ids.ndim != 1:
+            raise ValueError("ids must be a 1-d int32 array")
+        if offsets.dtype != np.int64 or offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 \
+                or offsets[-1] != len(ids):
+            raise ValueError("offsets must be 1-d int64, start at 0 and end at len(ids)")
+        self.ids = ids
+        self.offsets = offsets
+        self.vocab = vocab
+        self.meta = dict(meta or {})
+
+    @property
+    def n_sentences(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.ids)
+
+    def __len__(self) -> int:
+        return self.n_sentences
+
+    def sentence(self, i: int) -> np.ndarray:
+        return self.ids[self.offsets[i]:self.offsets[i + 1]]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        ids, off = self.ids, self.offsets
+        for i in range(len(off) - 1):
+            yield ids[off[i]:off[i + 1]]
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    # ------------------------------------------------------------ files
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write the corpus folder (each file atomically)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, arr in (("ids.npy", self.ids), ("offsets.npy", self.offsets)):
+            with atomic_path(folder / name) as tmp:
+                np.save(tmp, np.asarray(arr))
+        if self.vocab is not None:
+            self.vocab.save(folder / "vocab.tsv")
+        _write_meta(folder, self)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, mmap: bool = True) -> "EncodedCorpus":
+        """Load a corpus folder; ``mmap=True`` maps the arrays instead of reading them."""
+        folder = Path(folder)
+        meta_path = folder / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelFormatError(f"{meta_path}: missing; {folder} is not an encoded corpus") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"{meta_path}: not valid JSON ({exc})") from None
+        if meta.get("format") != FORMAT:
+            raise ModelFormatError(f"{meta_path}: format {meta.get('format')!r} is not {FORMAT!r}")
+        if meta.get("version") != VERSION:
+            raise ModelFormatError(f"{meta_path}: version {meta.get('version')} is not supported "
+                                   f"(this lmkit reads version {VERSION})")
+        mode = "r" if mmap else None
+        try:
+            ids = np.load(folder / "ids.npy", mmap_mode=mode, allow_pickle=False)
+            offsets = np.load(folder / "offsets.npy", mmap_mode=mode, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ModelFormatError(f"{folder}: cannot load arrays: {exc}") from None
+        vocab = Vocabulary.load(folder / "vocab.tsv") if (folder / "vocab.tsv").exists() else None
+        try:
+            return cls(ids, offsets, vocab, meta)
+        except ValueError as exc:
+            raise ModelFormatError(f"{folder}: {exc}") from None
+
+
+def _write_meta(folder: Path, corpus: EncodedCorpus) -> None:
+    meta = dict(corpus.meta)
+    meta.update(format=FORMAT, version=VERSION, n_tokens=corpus.n_tokens,
+                n_sentences=corpus.n_sentences,
+                vocab_size=len(corpus.vocab) if corpus.vocab is not None else None)
+    with atomic_write(folder / "meta.json") as out:
+        json.dump(meta, out, indent=1, sort_keys=True)
+
+
+class _IdSink:
+    """Collects int32 id chunks in memory, or streams them to a temporary file on disk."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.n = 0
+        self.chunks: list[np.ndarray] = []
+        self.folder = folder
+        self.raw = None
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, self.raw_path = tempfile.mkstemp(prefix=".ids.", suffix=".raw", dir=folder)
+            self.raw = os.fdopen(fd, "wb")
+
+    def add(self, ids: np.ndarray) -> None:
+        self.n += len(ids)
+        if self.raw is not None:
+            self.raw.write(ids.tobytes())
+        else:
+            self.chunks.append(ids)
+
+    def finish(self) -> np.ndarray:
+        if self.raw is None:
+            return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int32)
+        self.raw.close()
+        try:
+            with atomic_path(self.folder / "ids.npy") as tmp:
+                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int32, shape=(self.n,))
+                step = 1 << 24
+                src = np.memmap(self.raw_path, dtype=np.int32, mode="r", shape=(self.n,)) if self.n else None
+                for start in range(0, self.n, step):
+                    out[start:start + step] = src[start:start + step]
+                out.flush()
+                del out, src
+        finally:
+            os.unlink(self.raw_path)
+        return np.load(self.folder / "ids.npy", mmap_mode="r")
+
+
+def encode_corpus(data: "Corpus | Iterable[Sequence[str]]", vocab: Vocabulary, *,
+                  cache: str | os.PathLike | None = None) -> EncodedCorpus:
+    """Encode every sentence of ``data`` with ``vocab`` into one flat int32 array.
+
+    With ``cache`` set, ids are streamed to ``cache/ids.npy`` as they are produced (memory
+    stays flat; only the offsets grow, 8 bytes a sentence) and the result is memory-mapped.
+    Unknown tokens become ``<unk>``; empty lines become empty sentences, so sentence ``i``
+    is line ``i``.
+    """
+    folder = Path(cache) if cache is not None else None
+    sink = _IdSink(folder)
+    lengths: list[np.ndarray] = []
+    stoi_get = vocab.stoi.get
+    unk = vocab.unk_id
+    if unk < 0:
+        raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
+    try:
+        for block in as_token_blocks(data):
+            flat = list(chain.from_iterable(block))
+            sink.add(np.fromiter(map(stoi_get, flat, repeat(unk, len(flat))), dtype=np.int32,
+                                 count=len(flat)))
+            lengths.append(np.fromiter(map(len, block), dtype=np.int64, count=len(block)))
+    except BaseException:
+        if sink.raw is not None:
+            sink.raw.close()
+            os.unlink(sink.raw_path)
+        raise
+    ids = sink.finish()
+    offsets = np.zeros(sum(map(len, lengths)) + 1, dtype=np.int64)
+    if lengths:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    meta = {}
+    if isinstance(data, Corpus):
+        meta = {"sources": data.paths, "tokenizer": data.tokenizer.config(),
+                "replaced_lines": data.stats.replaced_lines}
+    corpus = EncodedCorpus(ids, offsets, vocab, meta)
+    if folder is not None:
+        with atomic_path(folder / "offsets.npy") as tmp:
+            np.save(tmp, offsets)
+        vocab.save(folder / "vocab.tsv")
+        _write_meta(folder, corpus)
+        corpus.offsets = np.load(folder / "offsets.npy", mmap_mode="r")
+    return corpus

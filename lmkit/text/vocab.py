@@ -1,0 +1,214 @@
+"""Vocabulary: token <-> id with counts, min_count / max_size cut-offs and fixed special ids.
+
+Special tokens come first with fixed ids: ``<unk>`` = 0, ``<s>`` = 1, ``</s>`` = 2, and
+``<pad>`` = 3 when a model asks for it. Other tokens follow by count descending, then by
+token (code-point order), so the same counts always give the same ids.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from itertools import repeat
+from typing import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .._io import atomic_write, open_binary
+from ..errors import ConfigError, ModelFormatError
+from .corpus import Corpus, as_token_blocks
+
+UNK, BOS, EOS, PAD = "<unk>", "<s>", "</s>", "<pad>"
+DEFAULT_SPECIALS = (UNK, BOS, EOS)
+UNK_ID, BOS_ID, EOS_ID, PAD_ID = 0, 1, 2, 3
+
+
+def count_tokens(data: "Corpus | Iterable[Sequence[str]]") -> tuple[Counter, int]:
+    """Count tokens of a corpus; returns (counts, number of sentences)."""
+    counts: Counter = Counter()
+    n_sentences = 0
+    if isinstance(data, Corpus):
+        flat = data.tokenizer.tokens_of_block
+        for block in data.line_blocks():
+            counts.update(flat(block))
+            n_sentences += len(block)
+        return counts, n_sentences
+    for block in as_token_blocks(data):
+        for sent in block:
+            counts.update(sent)
+        n_sentences += len(block)
+    return counts, n_sentences
+
+
+class Vocabulary:
+    """Token <-> id mapping with counts.
+
+    Build one with :meth:`build` (from a corpus) or :meth:`from_counts`; save/load it as
+    text, one ``token<TAB>count`` per line in id order (word2vec's ``-save-vocab`` files,
+    space-separated, load too).
+    """
+
+    def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None,
+                 specials: Sequence[str] = DEFAULT_SPECIALS) -> None:
+        specials = tuple(specials)
+        _check_specials(specials)
+        tokens = list(tokens)
+        if list(tokens[: len(specials)]) != list(specials):
+            raise ConfigError(f"vocabulary must start with its special tokens {specials}")
+        if len(set(tokens)) != len(tokens):
+            dup = next(t for t, c in Counter(tokens).items() if c > 1)
+            raise ConfigError(f"token {dup!r} appears twice in the vocabulary")
+        self.specials = specials
+        self.itos: list[str] = tokens
+        self.stoi: dict[str, int] = {t: i for i, t in enumerate(tokens)}
+        self.counts = np.zeros(len(tokens), dtype=np.int64) if counts is None \
+            else np.asarray(counts, dtype=np.int64)
+        if self.counts.shape != (len(tokens),):
+            raise ConfigError("counts must have one entry per token")
+        self.unk_id = self.stoi.get(UNK, -1)
+
+    # ---------------------------------------------------------------- building
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], *, min_count: int = 1, max_size: int | None = None,
+                    specials: Sequence[str] = DEFAULT_SPECIALS, n_sentences: int = 0) -> "Vocabulary":
+        """Vocabulary of the tokens counted at least ``min_count`` times, the ``max_size``
+        most frequent at most (specials not included in ``max_size``). Tokens left out add
+        their counts to ``<unk>``; ``<s>`` and ``</s>`` get the number of sentences."""
+        if min_count < 1:
+            raise ConfigError(f"min_count must be >= 1, got {min_count}")
+        if max_size is not None and max_size < 0:
+            raise ConfigError(f"max_size must be >= 0, got {max_size}")
+        specials = tuple(specials)
+        _check_specials(specials)
+        special_set = set(specials)
+        kept = sorted(((t, c) for t, c in counts.items() if c >= min_count and t not in special_set),
+                      key=lambda tc: (-tc[1], tc[0]))
+        if max_size is not None:
+            kept = kept[:max_size]
+        kept_total = sum(c for _, c in kept)
+        total = sum(c for t, c in counts.items() if t not in special_set)
+        special_counts = {UNK: total - kept_total, BOS: n_sentences, EOS: n_sentences, PAD: 0}
+        tokens = list(specials) + [t for t, _ in kept]
+        cnts = [special_counts.get(s, counts.get(s, 0)) for s in specials] + [c for _, c in kept]
+        return cls(tokens, cnts, specials)
+
+    @classmethod
+    def build(cls, data: "Corpus | Iterable[Sequence[str]]", *, min_count: int = 1,
+              max_size: int | None = None, specials: Sequence[str] = DEFAULT_SPECIALS) -> "Vocabulary":
+        """Count a corpus (or any iterable of token lists) and build its vocabulary."""
+        counts, n_sentences = count_tokens(data)
+        return cls.from_counts(counts, min_count=min_count, max_size=max_size,
+                               specials=specials, n_sentences=n_sentences)
+
+    # ---------------------------------------------------------------- lookups
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.stoi
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.itos)
+
+    def __getitem__(self, token: str) -> int:
+        """Id of ``token`` (the ``<unk>`` id for unknown tokens; KeyError if there is none)."""
+        i = self.stoi.get(token, self.unk_id)
+        if i < 0:
+            raise KeyError(f"{token!r} is not in the vocabulary and it has no {UNK}")
+        return i
+
+    def token(self, index: int) -> str:
+        return self.itos[index]
+
+    def count(self, token: str) -> int:
+        i = self.stoi.get(token)
+        return 0 if i is None else int(self.counts[i])
+
+    @property
+    def n_specials(self) -> int:
+        return len(self.specials)
+
+    @property
+    def words(self) -> list[str]:
+        """The non-special tokens in id order."""
+        return self.itos[len(self.specials):]
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        """int32 ids of ``tokens``; unknown tokens map to ``<unk>``."""
+        if self.unk_id < 0:
+            missing = [t for t in tokens if t not in self.stoi]
+            if missing:
+                raise KeyError(f"{missing[0]!r} is not in the vocabulary and it has no {UNK}")
+        ids = list(map(self.stoi.get, tokens, repeat(self.unk_id, len(tokens))))
+        return np.array(ids, dtype=np.int32)
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Tokens of ``ids``."""
+        itos = self.itos
+        return [itos[i] for i in np.asarray(ids, dtype=np.int64).tolist()]
+
+    # ---------------------------------------------------------------- files
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``token<TAB>count`` lines in id order (atomically; ``.gz`` compresses)."""
+        for t in self.itos:
+            if not t or any(ch.isspace() for ch in t):
+                raise ModelFormatError(f"token {t!r} cannot be saved: it holds white space")
+        with atomic_write(path) as out:
+            out.writelines(f"{t}\t{c}\n" for t, c in zip(self.itos, self.counts.tolist()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, specials: Sequence[str] | None = None) -> "Vocabulary":
+        """Read a vocabulary file: ``token<TAB>count`` (or ``token count``) per line, id order.
+
+        ``specials=None`` keeps the default specials (and ``<pad>`` if the file has it);
+        specials missing from the file are added with count 0.
+        """
+        tokens: list[str] = []
+        counts: list[int] = []
+        with open_binary(path) as f:
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError:
+                    raise ModelFormatError(f"{path}:{n}: vocabulary line is not valid UTF-8") from None
+                if not line.strip():
+                    continue
+                parts = line.split("\t") if "\t" in line else line.split(" ")
+                if len(parts) != 2 or not parts[0]:
+                    raise ModelFormatError(f"{path}:{n}: expected 'token<TAB>count', got {line[:60]!r}")
+                try:
+                    count = int(parts[1])
+                except ValueError:
+                    raise ModelFormatError(f"{path}:{n}: count {parts[1][:20]!r} is not an integer") from None
+                if count < 0:
+                    raise ModelFormatError(f"{path}:{n}: negative count {count}")
+                tokens.append(parts[0])
+                counts.append(count)
+        if not tokens:
+            raise ModelFormatError(f"{path}: vocabulary file is empty")
+        seen: dict[str, int] = {}
+        for n, t in enumerate(tokens):
+            if t in seen:
+                raise ModelFormatError(f"{path}: token {t!r} appears twice (entries {seen[t] + 1} and {n + 1})")
+            seen[t] = n
+        if specials is None:
+            specials = DEFAULT_SPECIALS + ((PAD,) if PAD in seen else ())
+        specials = tuple(specials)
+        by_token = dict(zip(tokens, counts))
+        rest = [t for t in tokens if t not in set(specials)]
+        return cls(list(specials) + rest, [by_token.get(s, 0) for s in specials] + [by_token[t] for t in rest],
+                   specials)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Vocabulary) and self.itos == other.itos
+                and self.specials == other.specials and np.array_equal(self.counts, other.counts))
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({len(self)} tokens, specials={self.specials})"
+
+
+def _check_specials(specials: tuple) -> None:
+    fixed = {UNK: UNK_ID, BOS: BOS_ID, EOS: EOS_ID, PAD: PAD_ID}
+    for i, s in enumerate(specials):
+        if s in fixed and fixed[s] != i:
+            raise ConfigError(f"special token {s} must have id {fixed[s]}; specials are ordered "
+                              f"{UNK}, {BOS}, {EOS}[, {PAD}] (got {specials})")

@@ -1,0 +1,69 @@
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmkit.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, stdin=None):
+    return subprocess.run([sys.executable, str(ROOT / "bin" / "lmkit"), *map(str, args)],
+                          input=stdin, capture_output=True, text=True)
+
+
+def test_version_and_help():
+    out = run_cli("--version")
+    assert out.returncode == 0 and out.stdout.startswith("lmkit ")
+    out = run_cli("--help")
+    assert out.returncode == 0 and "vocab" in out.stdout
+
+
+def test_vocab_command_writes_counts(tmp_path, brown_path):
+    out = tmp_path / "v.tsv"
+    assert main(["-q", "vocab", str(brown_path), "-o", str(out), "--min-count", "5",
+                 "--tokenizer", "whitespace", "--lowercase"]) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[:4] == ["<unk>\t58040", "<s>\t57340", "</s>\t57340", "the\t69971"]
+
+
+def test_vocab_from_stdin(tmp_path):
+    out = tmp_path / "v.tsv"
+    res = run_cli("vocab", "-", "-o", out, stdin="b a a\nc a\n")
+    assert res.returncode == 0, res.stderr
+    assert out.read_text().splitlines()[3:] == ["a\t3", "b\t1", "c\t1"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["vocab", "missing.txt", "-o", "v.tsv"], "missing.txt: no such file or directory"),
+    (["vocab", "EMPTY", "-o", "v.tsv"], "corpus holds no tokens"),
+    (["vocab", "README.md", "-o", "v.tsv", "--min-count", "zero"], "--min-count: 'zero' is not a whole number"),
+    (["vocab", "README.md", "-o", "v.tsv", "--tokenizer", "bpe"], "argument --tokenizer: invalid choice"),
+    (["vocab", "BAD", "-o", "v.tsv", "--strict"], "bad.txt:2: invalid UTF-8"),
+])
+def test_errors_are_one_line_and_exit_2(tmp_path, args, message):
+    (tmp_path / "empty.txt").write_text("\n\n")
+    (tmp_path / "bad.txt").write_bytes(b"ok\nnot \xff ok\n")
+    args = [str(tmp_path / "empty.txt") if a == "EMPTY" else str(tmp_path / "bad.txt") if a == "BAD"
+            else str(ROOT / a) if a == "README.md" else str(tmp_path / a) if a == "v.tsv" else a
+            for a in args]
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    res = run_cli("--debug", "vocab", tmp_path / "missing.txt", "-o", tmp_path / "v.tsv")
+    assert res.returncode != 0 and "Traceback" in res.stderr
+
+
+def test_replaced_utf8_lines_are_reported_once(tmp_path):
+    (tmp_path / "bad.txt").write_bytes(b"ok\nnot \xff ok\nagain \xfe\n")
+    res = run_cli("vocab", tmp_path / "bad.txt", "-o", tmp_path / "v.tsv")
+    assert res.returncode == 0
+    assert res.stderr.count("2 line(s) held invalid UTF-8") == 1

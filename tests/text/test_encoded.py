@@ -1,0 +1,77 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from lmkit import Corpus, EncodedCorpus, ModelFormatError, Tokenizer, Vocabulary, encode_corpus
+
+
+def test_file_and_streamed_lists_give_identical_ids(brown_path):
+    corpus = Corpus(brown_path, Tokenizer("whitespace", lowercase=True))
+    vocab = Vocabulary.build(corpus, min_count=2)
+    from_file = encode_corpus(corpus, vocab)
+    sentences = [line.lower().split() for line in
+                 __import__("gzip").open(brown_path, "rt", encoding="utf-8")]
+    from_lists = encode_corpus(iter(sentences), vocab)
+    assert np.array_equal(from_file.ids, from_lists.ids)
+    assert np.array_equal(from_file.offsets, from_lists.offsets)
+    assert from_file.n_sentences == 57340 and from_file.n_tokens == 1161192
+    # every sentence decodes back to its tokens (rare ones as <unk>)
+    for i in (0, 1234, 57339):
+        expected = [t if t in vocab else "<unk>" for t in sentences[i]]
+        assert vocab.decode(from_file.sentence(i)) == expected
+
+
+def test_cache_streams_to_disk_and_loads_memory_mapped(tmp_path, shakespeare_path):
+    corpus = Corpus(shakespeare_path, Tokenizer("regex"))
+    vocab = Vocabulary.build(corpus)
+    in_memory = encode_corpus(corpus, vocab)
+    cached = encode_corpus(corpus, vocab, cache=tmp_path / "enc")
+    assert isinstance(cached.ids, np.memmap)
+    loaded = EncodedCorpus.load(tmp_path / "enc")
+    assert isinstance(loaded.ids, np.memmap)
+    for other in (cached, loaded):
+        assert np.array_equal(other.ids, in_memory.ids)
+        assert np.array_equal(other.offsets, in_memory.offsets)
+    assert loaded.vocab == vocab
+    assert loaded.meta["tokenizer"] == {"mode": "regex", "lowercase": False}
+    assert not list((tmp_path / "enc").glob(".*"))  # no temporary files left
+
+
+def test_save_load_round_trip_and_bad_folders(tmp_path):
+    vocab = Vocabulary.build([["a", "b"], ["b"]])
+    enc = encode_corpus([["a", "b"], [], ["b", "c"]], vocab)
+    assert enc.lengths().tolist() == [2, 0, 2]
+    enc.save(tmp_path / "e")
+    back = EncodedCorpus.load(tmp_path / "e", mmap=False)
+    assert back.ids.tolist() == enc.ids.tolist() == [4, 3, 3, 0]  # b=3 (2x), a=4
+    with pytest.raises(ModelFormatError, match="missing"):
+        EncodedCorpus.load(tmp_path / "nothing")
+    (tmp_path / "e" / "meta.json").write_text('{"format": "lmkit-encoded-corpus", "version": 99}')
+    with pytest.raises(ModelFormatError, match="version 99 is not supported"):
+        EncodedCorpus.load(tmp_path / "e")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.text(alphabet="ab c.\n'", max_size=30), max_size=20))
+def test_encoding_is_deterministic(lines):
+    tok = Tokenizer("regex")
+    sents = [tok(line) for line in lines]
+    v1, v2 = Vocabulary.build(sents), Vocabulary.build(list(reversed(sents)))
+    assert v1.itos == v2.itos
+    a, b = encode_corpus(sents, v1), encode_corpus(sents, v2)
+    assert np.array_equal(a.ids, b.ids) and np.array_equal(a.offsets, b.offsets)
+
+
+def test_ids_do_not_depend_on_hash_seed(tmp_path, shakespeare_path):
+    code = ("import sys, hashlib; from lmkit import *; c = Corpus(sys.argv[1], Tokenizer('regex')); "
+            "v = Vocabulary.build(c); e = encode_corpus(c, v); "
+            "print(hashlib.sha1(e.ids.tobytes()).hexdigest())")
+    digests = set()
+    for seed in ("1", "2"):
+        out = subprocess.run([sys.executable, "-c", code, str(shakespeare_path)], capture_output=True,
+                             text=True, check=True, env={"PYTHONHASHSEED": seed, "PATH": ""})
+        digests.add(out.stdout)
+    assert len(digests) == 1

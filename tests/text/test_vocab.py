@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+
+from lmkit import ModelFormatError, Vocabulary
+from lmkit.text import BOS_ID, EOS_ID, PAD, PAD_ID, UNK_ID, count_tokens
+
+SENTS = [["b", "a", "c", "a"], ["a", "b", "d"], ["e"]]
+
+
+def test_order_is_count_descending_then_token_and_specials_are_fixed():
+    v = Vocabulary.build(SENTS)
+    assert v.itos == ["<unk>", "<s>", "</s>", "a", "b", "c", "d", "e"]
+    assert (v["<unk>"], v["<s>"], v["</s>"]) == (UNK_ID, BOS_ID, EOS_ID)
+    assert v.count("a") == 3 and v.count("<s>") == 3 and v.count("zzz") == 0
+    assert "a" in v and "zzz" not in v and len(v) == 8
+    assert v["zzz"] == UNK_ID
+
+
+def test_min_count_and_max_size_move_counts_to_unk():
+    v = Vocabulary.build(SENTS, min_count=2)
+    assert v.words == ["a", "b"]
+    assert v.count("<unk>") == 3  # c, d, e
+    v = Vocabulary.build(SENTS, max_size=1)
+    assert v.words == ["a"] and v.count("<unk>") == 5
+
+
+def test_pad_has_id_3_and_survives_a_round_trip(tmp_path):
+    v = Vocabulary.build(SENTS, specials=("<unk>", "<s>", "</s>", PAD))
+    assert v[PAD] == PAD_ID
+    v.save(tmp_path / "v.tsv")
+    assert Vocabulary.load(tmp_path / "v.tsv") == v
+
+
+def test_round_trip_through_file(tmp_path, brown_path):
+    from lmkit import Corpus, Tokenizer
+    v = Vocabulary.build(Corpus(brown_path, Tokenizer("whitespace")), min_count=3)
+    for name in ("v.tsv", "v.tsv.gz"):
+        v.save(tmp_path / name)
+        w = Vocabulary.load(tmp_path / name)
+        assert w == v and w.stoi == v.stoi
+    first = (tmp_path / "v.tsv").read_text(encoding="utf-8").splitlines()[3]
+    assert first == "the\t62713"
+
+
+def test_encode_decode_round_trip():
+    v = Vocabulary.build(SENTS)
+    ids = v.encode(["a", "zzz", "e"])
+    assert ids.dtype == np.int32 and ids.tolist() == [3, UNK_ID, 7]
+    assert v.decode(ids) == ["a", "<unk>", "e"]
+
+
+def test_loads_word2vec_save_vocab_files(tmp_path):
+    path = tmp_path / "w2v.vocab"
+    path.write_text("</s> 0\nthe 10\ncat 2\n", encoding="utf-8")
+    v = Vocabulary.load(path)
+    assert v.words == ["the", "cat"] and v.count("</s>") == 0 and v["the"] == 3
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "empty"),
+    ("a\t1\nb\n", ":2: expected 'token<TAB>count'"),
+    ("a\t1\nb\tx\n", ":2: count 'x' is not an integer"),
+    ("a\t1\na\t2\n", "appears twice"),
+])
+def test_bad_vocabulary_files_name_the_line(tmp_path, content, message):
+    path = tmp_path / "bad.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ModelFormatError, match=message):
+        Vocabulary.load(path)
+
+
+def test_count_tokens_on_lists():
+    counts, n = count_tokens(SENTS)
+    assert n == 3 and counts["a"] == 3
+
+
+def test_tokens_with_white_space_cannot_be_saved(tmp_path):
+    v = Vocabulary.from_counts({"a b": 2})
+    with pytest.raises(ModelFormatError, match="white space"):
+        v.save(tmp_path / "v.tsv")
+    assert not (tmp_path / "v.tsv").exists()
