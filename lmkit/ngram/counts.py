@@ -1,0 +1,124 @@
+"""Counting n-grams of an encoded corpus into arrays (no Python dicts of tuples).
+
+Each sentence is wrapped as ``<s> w1 ... wn </s>``; n-grams never cross sentences and
+``<s>`` only ever stands first. Order k's n-grams are kept sorted by (prefix id, word), so
+that every context's continuations are one contiguous run.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError, CorpusError
+from ..progress import progress
+from ..text import BOS_ID, EOS_ID, EncodedCorpus
+from . import _kernels as K
+
+log = logging.getLogger(__name__)
+MAX_ORDER = 10
+
+
+@dataclass
+class OrderCounts:
+    """The n-grams of one order k: arrays of length n_k, sorted by (ctx, word)."""
+    ctx: np.ndarray      # int64: id of the (k-1)-word prefix in order k-1 (0 for unigrams)
+    word: np.ndarray     # int32: last word
+    count: np.ndarray    # int64: raw count in the corpus
+    suffix: np.ndarray   # int64: id of the (k-1)-word suffix in order k-1 (-1 for unigrams)
+    first: np.ndarray    # int32: first word (to spot n-grams starting with <s>)
+
+    def __len__(self) -> int:
+        return len(self.word)
+
+    def keys(self, vocab_size: int) -> np.ndarray:
+        return self.ctx * vocab_size + self.word
+
+
+@dataclass
+class NgramCounts:
+    """Raw counts of orders 1..N. ``orders[k - 1]`` holds order k; unigram ids are word ids
+    (every vocabulary entry is a unigram, possibly with count 0)."""
+    order: int
+    vocab_size: int
+    orders: list[OrderCounts] = field(default_factory=list)
+    n_sentences: int = 0
+    n_tokens: int = 0
+
+    def sizes(self) -> list[int]:
+        return [len(o) for o in self.orders]
+
+
+def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = None,
+                 quiet: bool | None = None) -> NgramCounts:
+    """Count every n-gram of orders 1..``order`` in an encoded corpus.
+
+    The vocabulary must have ``<unk>``, ``<s>``, ``</s>`` at ids 0, 1, 2.
+    """
+    if not 1 <= order <= MAX_ORDER:
+        raise ConfigError(f"order must be between 1 and {MAX_ORDER}, got {order}")
+    if vocab_size is None:
+        if corpus.vocab is None:
+            raise ConfigError("vocab_size is needed for a corpus without a vocabulary")
+        vocab_size = len(corpus.vocab)
+    if corpus.n_tokens == 0:
+        raise CorpusError("the corpus holds no tokens; nothing to count")
+    ids = np.ascontiguousarray(corpus.ids, dtype=np.int32)
+    offsets = np.ascontiguousarray(corpus.offsets, dtype=np.int64)
+    if ids.min() < 0 or ids.max() >= vocab_size:
+        raise ConfigError(f"corpus ids must lie in [0, {vocab_size}) for this vocabulary")
+    tok = K.pad_sentences(ids, offsets, BOS_ID, EOS_ID)
+    V = np.int64(vocab_size)
+
+    uni_count = np.bincount(tok, minlength=vocab_size).astype(np.int64)
+    words = np.arange(vocab_size, dtype=np.int32)
+    result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)
+    result.orders.append(OrderCounts(ctx=np.zeros(vocab_size, np.int64), word=words, count=uni_count,
+                                     suffix=np.full(vocab_size, -1, np.int64), first=words))
+    prev_ids = tok.astype(np.int64)
+    bar = progress(range(2, order + 1), desc="counting", unit="order", quiet=quiet)
+    for k in bar:
+        keys = K.extend_keys(prev_ids, tok, V, BOS_ID, EOS_ID)
+        valid = keys >= 0
+        uniq, inverse, counts = np.unique(keys[valid], return_inverse=True, return_counts=True)
+        prev_ids = np.full(len(tok), -1, dtype=np.int64)
+        prev_ids[valid] = inverse
+        del keys, valid, inverse
+        ctx = uniq // V
+        word = (uniq % V).astype(np.int32)
+        lower = result.orders[-1]
+        if k == 2:
+            suffix = word.astype(np.int64)
+        else:
+            lower_keys = lower.keys(V)  # sorted
+            skeys = lower.suffix[ctx] * V + word
+            suffix = np.searchsorted(lower_keys, skeys)
+        result.orders.append(OrderCounts(ctx=ctx, word=word, count=counts.astype(np.int64),
+                                         suffix=suffix, first=lower.first[ctx]))
+    log.debug("n-gram counts: %s", result.sizes())
+    return result
+
+
+def adjusted_counts(counts: NgramCounts) -> list[np.ndarray]:
+    """Kneser-Ney's adjusted counts, per order, as KenLM's lmplz computes them.
+
+    The highest order, and every n-gram that starts with ``<s>`` (unigram ``<s>`` aside),
+    keep raw counts; other lower-order n-grams get their continuation count, the number of
+    distinct words seen before them (``<s>`` included). ``<s>`` and ``<unk>`` get 0.
+    """
+    out = []
+    N = counts.order
+    for k in range(1, N + 1):
+        oc = counts.orders[k - 1]
+        if k == N:
+            adj = oc.count.copy()
+        else:
+            adj = np.bincount(counts.orders[k].suffix, minlength=len(oc)).astype(np.int64)
+            if k > 1:
+                starts_bos = oc.first == BOS_ID
+                adj[starts_bos] = oc.count[starts_bos]
+        if k == 1:
+            adj[BOS_ID] = 0
+        out.append(adj)
+    return out

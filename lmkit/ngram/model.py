@@ -1,0 +1,298 @@
+"""The n-gram language model: training, querying, perplexity, generation, files."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .._io import atomic_path
+from ..errors import ConfigError, ModelFormatError
+from ..text import (BOS, BOS_ID, EOS, EOS_ID, UNK_ID, Corpus, EncodedCorpus, Tokenizer, Vocabulary,
+                    encode_corpus)
+from . import _kernels as K
+from .counts import MAX_ORDER, NgramCounts, count_ngrams
+from .estimators import SMOOTHINGS, Estimate, estimate
+
+log = logging.getLogger(__name__)
+NATIVE_FORMAT = "lmkit-ngram"
+NATIVE_VERSION = 1
+
+
+@dataclass
+class Perplexity:
+    """What SRILM's ``ngram -ppl`` and KenLM's ``query`` report (log10 throughout)."""
+    logprob: float            # total log10 probability, OOVs included
+    logprob_excl_oov: float   # total without the OOV words
+    n_sentences: int
+    n_tokens: int             # words + one </s> per sentence
+    n_oov: int
+
+    @property
+    def perplexity(self) -> float:
+        return float(10.0 ** (-self.logprob / self.n_tokens)) if self.n_tokens else float("nan")
+
+    @property
+    def perplexity_excl_oov(self) -> float:
+        n = self.n_tokens - self.n_oov
+        return float(10.0 ** (-self.logprob_excl_oov / n)) if n else float("nan")
+
+
+class NgramModel:
+    """A back-off n-gram model (what an ARPA file holds), scored in numba kernels.
+
+    Per order k (list index k-1), arrays of length n_k sorted by (ctx, word): ``ctx`` (id
+    of the (k-1)-word prefix), ``word``, ``logprob`` (log10) and ``backoff`` (log10; empty
+    for the highest order). Unigram ids are word ids. Probabilities follow the usual backoff
+    rule: p(w|h) = p(h w) if listed, else backoff(h) * p(w|h minus its first word).
+    """
+
+    def __init__(self, vocab: Vocabulary, ctx: list[np.ndarray], word: list[np.ndarray],
+                 logprob: list[np.ndarray], backoff: list[np.ndarray], meta: dict | None = None,
+                 tokenizer: Tokenizer | None = None) -> None:
+        if vocab.itos[:3] != [vocab.itos[UNK_ID], BOS, EOS]:
+            raise ConfigError("an n-gram vocabulary needs <unk>, <s>, </s> at ids 0, 1, 2")
+        self.vocab = vocab
+        self.order = len(word)
+        self.ctx = [np.ascontiguousarray(c, dtype=np.int64) for c in ctx]
+        self.word = [np.ascontiguousarray(w, dtype=np.int32) for w in word]
+        self.logprob = [np.ascontiguousarray(p, dtype=np.float32) for p in logprob]
+        self.backoff = [np.ascontiguousarray(b, dtype=np.float32) for b in backoff]
+        self.meta = dict(meta or {})
+        self.tokenizer = tokenizer or Tokenizer("whitespace")
+        self._tables = None
+
+    # ------------------------------------------------------------------ training
+    @classmethod
+    def train(cls, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", order: int = 3,
+              smoothing: str = "mkn", *, vocab: Vocabulary | None = None, min_count: int = 1,
+              discount: float | None = None, interpolate: bool = True,
+              quiet: bool | None = None) -> "NgramModel":
+        """Count ``data`` and estimate a model.
+
+        ``data``: a Corpus (its tokenizer is kept with the model), an EncodedCorpus, or any
+        iterable of token lists. Words outside ``vocab`` (or below ``min_count``) become
+        ``<unk>``. ``smoothing`` is one of :data:`SMOOTHINGS`.
+        """
+        if smoothing not in SMOOTHINGS:
+            raise ConfigError(f"smoothing {smoothing!r} is unknown; choose one of {', '.join(SMOOTHINGS)}")
+        if not 1 <= order <= MAX_ORDER:
+            raise ConfigError(f"order must be between 1 and {MAX_ORDER}, got {order}")
+        tokenizer = data.tokenizer if isinstance(data, Corpus) else None
+        if isinstance(data, EncodedCorpus):
+            encoded = data
+            vocab = vocab or data.vocab
+            if vocab is None:
+                raise ConfigError("an EncodedCorpus without a vocabulary needs vocab=")
+        else:
+            if not isinstance(data, Corpus):
+                data = list(data)
+            vocab = vocab or Vocabulary.build(data, min_count=min_count)
+            encoded = encode_corpus(data, vocab)
+        counts = count_ngrams(encoded, order, len(vocab), quiet=quiet)
+        model = cls.from_counts(counts, vocab, smoothing, discount=discount, interpolate=interpolate)
+        model.tokenizer = tokenizer or model.tokenizer
+        return model
+
+    @classmethod
+    def from_counts(cls, counts: NgramCounts, vocab: Vocabulary, smoothing: str = "mkn",
+                    **options) -> "NgramModel":
+        est: Estimate = estimate(counts, smoothing, **options)
+        meta = {"smoothing": smoothing, "order": counts.order, "is_probability": est.is_probability,
+                "counts": counts.sizes(), "n_tokens": counts.n_tokens, "n_sentences": counts.n_sentences}
+        if est.discounts is not None:
+            meta["discounts"] = est.discounts[:, 1:].tolist()
+        return cls(vocab, [o.ctx for o in counts.orders], [o.word for o in counts.orders],
+                   est.logprob, est.backoff, meta)
+
+    # ------------------------------------------------------------------ lookups
+    @property
+    def sizes(self) -> list[int]:
+        return [len(w) for w in self.word]
+
+    @property
+    def is_probability(self) -> bool:
+        return bool(self.meta.get("is_probability", True))
+
+    def _kernel_tables(self):
+        if self._tables is None:
+            V = np.int64(len(self.vocab))
+            keys, vals = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+            t_start = np.zeros(self.order + 1, np.int64)
+            t_cap = np.zeros(self.order + 1, np.int64)
+            g_start = np.zeros(self.order + 1, np.int64)
+            pos = 0
+            for k in range(2, self.order + 1):
+                tk, tv = K.build_hash(self.ctx[k - 1] * V + self.word[k - 1])
+                t_start[k], t_cap[k] = pos, len(tk)
+                pos += len(tk)
+                keys.append(tk)
+                vals.append(tv)
+            gpos = 0
+            for k in range(1, self.order + 1):
+                g_start[k] = gpos
+                gpos += self.sizes[k - 1]
+            backoff = [b if len(b) else np.zeros(self.sizes[-1], np.float32) for b in self.backoff]
+            self._tables = (np.concatenate(keys), np.concatenate(vals), t_start, t_cap,
+                            np.concatenate(self.logprob), np.concatenate(backoff), g_start)
+        return self._tables
+
+    def _tokens(self, sentence: str | Sequence[str]) -> list[str]:
+        return sentence.split() if isinstance(sentence, str) else list(sentence)
+
+    def score_encoded(self, corpus: EncodedCorpus | tuple[np.ndarray, np.ndarray], bos: bool = True,
+                      eos: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Per-word log10 probabilities (float64) and n-gram lengths (int32) of a whole encoded
+        corpus in one kernel call; with ``eos`` each sentence ends with its ``</s>`` score."""
+        ids, offsets = (corpus.ids, corpus.offsets) if isinstance(corpus, EncodedCorpus) else corpus
+        tk, tv, ts, tc, lp, bo, gs = self._kernel_tables()
+        return K.score_tokens(np.ascontiguousarray(ids, dtype=np.int32),
+                              np.ascontiguousarray(offsets, dtype=np.int64), self.order,
+                              np.int64(len(self.vocab)), BOS_ID, EOS_ID, tk, tv, ts, tc, lp, bo, gs,
+                              bos, eos)
+
+    def full_scores(self, sentence: str | Sequence[str], bos: bool = True,
+                    eos: bool = True) -> Iterator[tuple[float, int, bool]]:
+        """(log10 prob, n-gram length used, is OOV) for each word (and ``</s>``), like KenLM."""
+        tokens = self._tokens(sentence)
+        ids = self.vocab.encode(tokens)
+        lp, ln = self.score_encoded((ids, np.array([0, len(ids)], np.int64)), bos, eos)
+        oov = [t not in self.vocab.stoi or self.vocab.stoi[t] == UNK_ID for t in tokens] + [False] * eos
+        for p, n, o in zip(lp.tolist(), ln.tolist(), oov):
+            yield p, n, o
+
+    def score(self, sentence: str | Sequence[str], bos: bool = True, eos: bool = True) -> float:
+        """Total log10 probability of a sentence (a string is split on white space)."""
+        return float(sum(p for p, _, _ in self.full_scores(sentence, bos, eos)))
+
+    def logprob_of(self, word: str, context: Sequence[str] = ()) -> float:
+        """log10 p(word | context); ``context`` may start with ``<s>``."""
+        context = list(context)
+        bos = bool(context) and context[0] == BOS
+        if bos:
+            context = context[1:]
+        scores = list(self.full_scores(context + [word], bos=bos, eos=False)) if word != EOS \
+            else list(self.full_scores(context, bos=bos, eos=True))
+        return scores[-1][0]
+
+    def logprob(self, word: str, context: Sequence[str] = ()) -> float:  # noqa: D401
+        """log10 p(word | context) (KenLM's and ARPA's unit)."""
+        return self.logprob_of(word, context)
+
+    def prob(self, word: str, context: Sequence[str] = ()) -> float:
+        return float(10.0 ** self.logprob_of(word, context))
+
+    def perplexity(self, data: "Corpus | EncodedCorpus | Iterable[str | Sequence[str]]") -> Perplexity:
+        """Perplexity of sentences (each wrapped in <s> ... </s>), with and without OOVs."""
+        if isinstance(data, EncodedCorpus):
+            enc = data if data.vocab is None or data.vocab.itos == self.vocab.itos else None
+            if enc is None:
+                raise ConfigError("the encoded corpus uses another vocabulary; encode it with model.vocab")
+        else:
+            if not isinstance(data, Corpus):
+                data = (self._tokens(s) for s in data)
+            enc = encode_corpus(data, self.vocab)
+        lp, _ = self.score_encoded(enc)
+        # positions of words in the scored stream: sentence s's words shift by s (one </s> each)
+        n_sent = enc.n_sentences
+        is_oov = np.zeros(len(lp), dtype=bool)
+        word_pos = np.arange(enc.n_tokens) + np.repeat(np.arange(n_sent), np.diff(enc.offsets))
+        is_oov[word_pos] = np.asarray(enc.ids) == UNK_ID
+        total = float(lp.sum())
+        return Perplexity(total, float(lp[~is_oov].sum()), n_sent, len(lp), int(is_oov.sum()))
+
+    def generate(self, n_words: int = 20, seed: int | None = None, context: Sequence[str] = ()) -> list[str]:
+        """Sample up to ``n_words`` words (stopping at ``</s>``) after ``<s>`` + ``context``."""
+        if not self.is_probability:
+            raise ConfigError("stupid-backoff scores are not probabilities; they cannot be sampled")
+        rng = np.random.default_rng(seed)
+        history = [BOS] + list(context)
+        out: list[str] = []
+        candidates = [w for w in self.vocab.itos if w != BOS]
+        cand_ids = np.array([self.vocab.stoi[w] for w in candidates], dtype=np.int32)
+        for _ in range(n_words):
+            hist = history[-(self.order - 1):] if self.order > 1 else []
+            probs = self._next_word_probs(hist, cand_ids)
+            w = candidates[int(rng.choice(len(candidates), p=probs / probs.sum()))]
+            if w == EOS:
+                break
+            out.append(w)
+            history.append(w)
+        return out
+
+    def _next_word_probs(self, history: list[str], cand_ids: np.ndarray) -> np.ndarray:
+        """p(w | history) for every candidate id, in one kernel call."""
+        bos = bool(history) and history[0] == BOS
+        hist = history[1:] if bos else history
+        hist_ids = self.vocab.encode(hist)
+        n = len(cand_ids)
+        ids = np.concatenate([np.tile(hist_ids, n).reshape(n, len(hist_ids)), cand_ids[:, None]], axis=1)
+        offsets = np.arange(n + 1, dtype=np.int64) * ids.shape[1]
+        lp, _ = self.score_encoded((ids.ravel().astype(np.int32), offsets), bos=bos, eos=False)
+        return 10.0 ** lp.reshape(n, -1)[:, -1]
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike, quiet: bool | None = None) -> None:
+        """Write the model: ``.arpa``/``.arpa.gz`` as ARPA text, anything else (``.lmk``)
+        in the native format (uncompressed npz + JSON header; no pickle)."""
+        path = Path(path)
+        if path.name.endswith((".arpa", ".arpa.gz")):
+            from .arpa import write_arpa
+            write_arpa(self, path, quiet=quiet)
+            return
+        vocab_bytes = "\n".join(self.vocab.itos).encode("utf-8")
+        meta = dict(self.meta, format=NATIVE_FORMAT, version=NATIVE_VERSION, order=self.order,
+                    tokenizer=self.tokenizer.config())
+        arrays = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+                  "vocab": np.frombuffer(vocab_bytes, dtype=np.uint8),
+                  "vocab_counts": self.vocab.counts}
+        for k in range(self.order):
+            arrays[f"ctx{k + 1}"] = self.ctx[k]
+            arrays[f"word{k + 1}"] = self.word[k]
+            arrays[f"logprob{k + 1}"] = self.logprob[k]
+            arrays[f"backoff{k + 1}"] = self.backoff[k]
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, quiet: bool | None = None) -> "NgramModel":
+        """Load an ARPA file (by suffix ``.arpa``/``.arpa.gz`` or content) or a native model."""
+        path = Path(path)
+        if not path.exists():
+            raise ModelFormatError(f"{path}: no such model file")
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head[:2] == b"PK":
+            return cls._load_native(path)
+        from .arpa import read_arpa
+        vocab, ctx, word, lp, bo = read_arpa(path, quiet=quiet)
+        return cls(vocab, ctx, word, lp, bo, {"source": "arpa"})
+
+    @classmethod
+    def _load_native(cls, path: Path) -> "NgramModel":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+                if meta.get("format") != NATIVE_FORMAT:
+                    raise ModelFormatError(f"{path}: format {meta.get('format')!r} is not an lmkit n-gram model")
+                if meta.get("version") != NATIVE_VERSION:
+                    raise ModelFormatError(f"{path}: model version {meta.get('version')} is not supported "
+                                           f"(this lmkit reads version {NATIVE_VERSION})")
+                itos = bytes(z["vocab"]).decode("utf-8").split("\n")
+                vocab = Vocabulary(itos, z["vocab_counts"])
+                N = int(meta["order"])
+                arrays = [[z[f"{name}{k + 1}"] for k in range(N)] for name in ("ctx", "word", "logprob", "backoff")]
+        except ModelFormatError:
+            raise
+        except (KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
+            raise ModelFormatError(f"{path}: not a readable lmkit n-gram model ({exc})") from None
+        return cls(vocab, *arrays, meta=meta, tokenizer=Tokenizer.from_config(meta.get("tokenizer", {})))
+
+    def __repr__(self) -> str:
+        return (f"NgramModel(order={self.order}, smoothing={self.meta.get('smoothing', '?')}, "
+                f"sizes={self.sizes})")
