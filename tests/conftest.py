@@ -16,3 +16,21 @@ def brown_path() -> Path:
 @pytest.fixture
 def shakespeare_path() -> Path:
     return DATA / "tinyshakespeare.txt"
+
+
+def _shakespeare_split():
+    lines = [ln for ln in (DATA / "tinyshakespeare.txt").read_text(encoding="utf-8").split("\n")
+             if ln.strip()]
+    train = [ln for i, ln in enumerate(lines, 1) if i % 10 != 0]
+    test = [ln for i, ln in enumerate(lines, 1) if i % 10 == 0]
+    return train, test
+
+
+@pytest.fixture(scope="session")
+def ts_split(tmp_path_factory):
+    """The KenLM reference split of tiny shakespeare, as files: (train path, test path)."""
+    folder = tmp_path_factory.mktemp("ts")
+    train, test = _shakespeare_split()
+    (folder / "ts.train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
+    (folder / "ts.test.txt").write_text("\n".join(test) + "\n", encoding="utf-8")
+    return folder / "ts.train.txt", folder / "ts.test.txt"

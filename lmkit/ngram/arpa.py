@@ -52,9 +52,9 @@ def write_arpa(model, path: str | os.PathLike, quiet: bool | None = None) -> Non
             out.write(f"ngram {k + 1}={len(texts[k])}\n")
         for k in progress(range(N), desc="writing ARPA", unit="order", quiet=quiet):
             out.write(f"\n\\{k + 1}-grams:\n")
-            lp = model.logprob[k].tolist()
+            lp = model.log_probs[k].tolist()
             if k < N - 1:
-                bo = model.backoff[k].tolist()
+                bo = model.log_backoffs[k].tolist()
                 out.writelines(f"{_fmt(p)}\t{t}\t{_fmt(b)}\n" for p, t, b in zip(lp, texts[k], bo))
             else:
                 out.writelines(f"{_fmt(p)}\t{t}\n" for p, t in zip(lp, texts[k]))

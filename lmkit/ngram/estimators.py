@@ -213,7 +213,14 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
             dr = _good_turing_ratios(oc.count if k > 1 else np.where(np.arange(len(a)) == BOS_ID, 0, oc.count), k)
             total = _group_sum(ctx, a, n_ctx)
             safe = np.where(total > 0, total, 1.0)
-            alpha.append(dr[np.minimum(oc.count, len(dr) - 1)] * a / safe[ctx])
+            al = dr[np.minimum(oc.count, len(dr) - 1)] * a / safe[ctx]
+            if k > 1:
+                # a context whose followers are all too frequent to be discounted would leave
+                # nothing for unseen words: give it one pseudo-count of unseen mass instead
+                seen = _group_sum(ctx, al, n_ctx)
+                full = seen > 1.0 - 1e-9
+                al = np.where(full[ctx], a / (safe[ctx] + 1.0), al)
+            alpha.append(al)
         unigram = alpha[0] + (1.0 - alpha[0].sum()) * uniform
         unigram[BOS_ID] = 0.0
         est = _backoff(counts, alpha, unigram)

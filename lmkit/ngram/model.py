@@ -46,7 +46,7 @@ class NgramModel:
     """A back-off n-gram model (what an ARPA file holds), scored in numba kernels.
 
     Per order k (list index k-1), arrays of length n_k sorted by (ctx, word): ``ctx`` (id
-    of the (k-1)-word prefix), ``word``, ``logprob`` (log10) and ``backoff`` (log10; empty
+    of the (k-1)-word prefix), ``word``, ``log_probs`` (log10) and ``log_backoffs`` (log10; empty
     for the highest order). Unigram ids are word ids. Probabilities follow the usual backoff
     rule: p(w|h) = p(h w) if listed, else backoff(h) * p(w|h minus its first word).
     """
@@ -60,8 +60,8 @@ class NgramModel:
         self.order = len(word)
         self.ctx = [np.ascontiguousarray(c, dtype=np.int64) for c in ctx]
         self.word = [np.ascontiguousarray(w, dtype=np.int32) for w in word]
-        self.logprob = [np.ascontiguousarray(p, dtype=np.float32) for p in logprob]
-        self.backoff = [np.ascontiguousarray(b, dtype=np.float32) for b in backoff]
+        self.log_probs = [np.ascontiguousarray(p, dtype=np.float32) for p in logprob]
+        self.log_backoffs = [np.ascontiguousarray(b, dtype=np.float32) for b in backoff]
         self.meta = dict(meta or {})
         self.tokenizer = tokenizer or Tokenizer("whitespace")
         self._tables = None
@@ -136,9 +136,9 @@ class NgramModel:
             for k in range(1, self.order + 1):
                 g_start[k] = gpos
                 gpos += self.sizes[k - 1]
-            backoff = [b if len(b) else np.zeros(self.sizes[-1], np.float32) for b in self.backoff]
+            backoff = [b if len(b) else np.zeros(self.sizes[-1], np.float32) for b in self.log_backoffs]
             self._tables = (np.concatenate(keys), np.concatenate(vals), t_start, t_cap,
-                            np.concatenate(self.logprob), np.concatenate(backoff), g_start)
+                            np.concatenate(self.log_probs), np.concatenate(backoff), g_start)
         return self._tables
 
     def _tokens(self, sentence: str | Sequence[str]) -> list[str]:
@@ -169,7 +169,7 @@ class NgramModel:
         """Total log10 probability of a sentence (a string is split on white space)."""
         return float(sum(p for p, _, _ in self.full_scores(sentence, bos, eos)))
 
-    def logprob_of(self, word: str, context: Sequence[str] = ()) -> float:
+    def _logprob_of(self, word: str, context: Sequence[str] = ()) -> float:
         """log10 p(word | context); ``context`` may start with ``<s>``."""
         context = list(context)
         bos = bool(context) and context[0] == BOS
@@ -181,10 +181,10 @@ class NgramModel:
 
     def logprob(self, word: str, context: Sequence[str] = ()) -> float:  # noqa: D401
         """log10 p(word | context) (KenLM's and ARPA's unit)."""
-        return self.logprob_of(word, context)
+        return self._logprob_of(word, context)
 
     def prob(self, word: str, context: Sequence[str] = ()) -> float:
-        return float(10.0 ** self.logprob_of(word, context))
+        return float(10.0 ** self._logprob_of(word, context))
 
     def perplexity(self, data: "Corpus | EncodedCorpus | Iterable[str | Sequence[str]]") -> Perplexity:
         """Perplexity of sentences (each wrapped in <s> ... </s>), with and without OOVs."""
@@ -253,8 +253,8 @@ class NgramModel:
         for k in range(self.order):
             arrays[f"ctx{k + 1}"] = self.ctx[k]
             arrays[f"word{k + 1}"] = self.word[k]
-            arrays[f"logprob{k + 1}"] = self.logprob[k]
-            arrays[f"backoff{k + 1}"] = self.backoff[k]
+            arrays[f"logprob{k + 1}"] = self.log_probs[k]
+            arrays[f"backoff{k + 1}"] = self.log_backoffs[k]
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)
