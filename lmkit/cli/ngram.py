@@ -1,0 +1,137 @@
+"""`lmkit ngram`: train, score and sample n-gram language models."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+import numpy as np
+
+from .. import __version__
+from ..errors import ConfigError, CorpusError
+from ..ngram import SMOOTHINGS, NgramModel
+from ..text import UNK_ID, Vocabulary, encode_corpus
+from .common import add_text_options, corpus_from_args, positive_float, positive_int, tokenizer_from_args
+
+log = logging.getLogger("lmkit")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ngram", help="counting n-gram language models (ARPA, KenLM-exact modified Kneser-Ney)",
+                       description="Train, score and sample n-gram language models.")
+    cmds = p.add_subparsers(dest="ngram_command", metavar="COMMAND")
+
+    t = cmds.add_parser("train", help="count a corpus and estimate a model",
+                        description="Count a corpus and write an n-gram model: .arpa/.arpa.gz (ARPA "
+                                    "text, readable by KenLM and SRILM) or .lmk (lmkit's fast format).")
+    t.add_argument("corpus", nargs="+", help="training text, one sentence per line (files, dirs, .gz, -)")
+    t.add_argument("-o", "--output", required=True, help="model file: .arpa, .arpa.gz or .lmk")
+    t.add_argument("--order", type=positive_int, default=3, help="n-gram order, 1..10 (default 3)")
+    t.add_argument("--smoothing", choices=list(SMOOTHINGS), default="mkn",
+                   help="; ".join(f"{k}: {v}" for k, v in SMOOTHINGS.items()) + " (default mkn)")
+    t.add_argument("--discount", type=float, default=None,
+                   help="fixed discount D for kn/abs, or k for add (Lidstone)")
+    t.add_argument("--backoff", action="store_true",
+                   help="backoff instead of interpolated variant of mkn/kn/abs")
+    t.add_argument("--vocab", help="vocabulary file (token<TAB>count); other words become <unk>")
+    t.add_argument("--min-count", type=positive_int, default=1,
+                   help="words seen fewer times become <unk> (default 1: keep all, as lmplz)")
+    add_text_options(t, default_tokenizer="whitespace")
+    t.set_defaults(run=run_train)
+
+    s = cmds.add_parser("score", help="log10 probability of each sentence and perplexity",
+                        description="Score text, one sentence per line: per-sentence log10 probability "
+                                    "and OOV count, then a summary with perplexity including and "
+                                    "excluding OOVs (as KenLM's query and SRILM's ngram -ppl).")
+    s.add_argument("model", help="model file (.arpa, .arpa.gz, .lmk)")
+    s.add_argument("text", nargs="?", default="-", help="text file, or - for stdin (default)")
+    s.add_argument("--per-word", action="store_true", help="print each word's log10 prob and n-gram length")
+    s.add_argument("--summary-only", action="store_true", help="print only the summary line")
+    s.add_argument("--no-bos", action="store_true", help="do not start sentences with <s>")
+    s.add_argument("--no-eos", action="store_true", help="do not score </s> at sentence ends")
+    add_text_options(s, default_tokenizer="whitespace")
+    s.set_defaults(run=run_score)
+
+    g = cmds.add_parser("generate", help="sample sentences from a model")
+    g.add_argument("model", help="model file")
+    g.add_argument("-n", "--sentences", type=positive_int, default=10, help="how many sentences (default 10)")
+    g.add_argument("--max-words", type=positive_int, default=50, help="longest sentence (default 50)")
+    g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same sentences)")
+    g.set_defaults(run=run_generate)
+    p.set_defaults(run=lambda args: _missing(p))
+
+
+def _missing(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def run_train(args: argparse.Namespace) -> int:
+    if not 1 <= args.order <= 10:
+        raise ConfigError(f"--order must be between 1 and 10, got {args.order}")
+    corpus = corpus_from_args(args, args.corpus)
+    vocab = Vocabulary.load(args.vocab) if args.vocab else None
+    start = time.perf_counter()
+    model = NgramModel.train(corpus, order=args.order, smoothing=args.smoothing, vocab=vocab,
+                             min_count=args.min_count, discount=args.discount,
+                             interpolate=not args.backoff, quiet=args.quiet)
+    if model.meta.get("n_tokens", 0) == 0:
+        raise CorpusError(f"{', '.join(corpus.paths)}: corpus holds no tokens")
+    model.save(args.output, quiet=args.quiet)
+    log.info("%s: order %d %s, n-grams %s, from %d tokens in %d sentences (%.1f s)", args.output,
+             model.order, args.smoothing, "/".join(map(str, model.sizes)), model.meta["n_tokens"],
+             model.meta["n_sentences"], time.perf_counter() - start)
+    if "discounts" in model.meta:
+        log.info("discounts D1 D2 D3+: %s", " | ".join(
+            f"{k + 1}: " + " ".join(f"{d:.6g}" for d in ds) for k, ds in enumerate(model.meta["discounts"])))
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    model = NgramModel.load(args.model, quiet=args.quiet)
+    corpus = corpus_from_args(args, [args.text])
+    enc = encode_corpus(corpus, model.vocab)
+    bos, eos = not args.no_bos, not args.no_eos
+    lp, lengths = model.score_encoded(enc, bos=bos, eos=eos)
+    n_sent = enc.n_sentences
+    per_sent = np.diff(enc.offsets) + (1 if eos else 0)
+    starts = np.concatenate([[0], np.cumsum(per_sent)[:-1]]).astype(np.int64)
+    ids = np.asarray(enc.ids)
+    oov_flags = np.zeros(len(lp), bool)
+    word_pos = np.arange(enc.n_tokens) + (np.repeat(np.arange(n_sent), np.diff(enc.offsets)) if eos else 0)
+    oov_flags[word_pos] = ids == UNK_ID
+    sums = np.add.reduceat(lp, starts) if len(lp) else np.zeros(n_sent)
+    sums[per_sent == 0] = 0.0
+    oovs = np.add.reduceat(oov_flags.astype(np.int64), starts) if len(lp) else np.zeros(n_sent, np.int64)
+    oovs[per_sent == 0] = 0
+    out = sys.stdout
+    if not args.summary_only:
+        itos = model.vocab.itos
+        for s in range(n_sent):
+            if args.per_word:
+                a, b = int(starts[s]), int(starts[s] + per_sent[s])
+                words = [itos[i] for i in ids[enc.offsets[s]:enc.offsets[s + 1]]] + (["</s>"] if eos else [])
+                out.write(" ".join(f"{w}={n}/{p:.4f}" for w, p, n in zip(words, lp[a:b].tolist(),
+                                                                           lengths[a:b].tolist())) + "\n")
+            out.write(f"{sums[s]:.4f}\tOOV={int(oovs[s])}\n")
+    n_tok, n_oov = len(lp), int(oov_flags.sum())
+    total, total_in = float(lp.sum()), float(lp[~oov_flags].sum())
+    ppl = 10.0 ** (-total / n_tok) if n_tok else float("nan")
+    ppl_in = 10.0 ** (-total_in / (n_tok - n_oov)) if n_tok > n_oov else float("nan")
+    signature = (f"order:{model.order}|smoothing:{model.meta.get('smoothing', 'arpa')}|bos:{int(bos)}|"
+                 f"eos:{int(eos)}|tok:{corpus.tokenizer.mode}|lc:{int(corpus.tokenizer.lowercase)}|"
+                 f"version:{__version__}")
+    kind = "perplexity" if model.is_probability else "score-perplexity (stupid backoff: not a probability)"
+    out.write(f"sentences={n_sent} tokens={n_tok} OOVs={n_oov} logprob={total:.4f} "
+              f"{kind}={ppl:.4f} excluding_OOVs={ppl_in:.4f} [{signature}]\n")
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    model = NgramModel.load(args.model, quiet=args.quiet)
+    rng = np.random.default_rng(args.seed)
+    for _ in range(args.sentences):
+        words = model.generate(args.max_words, seed=int(rng.integers(2**63 - 1)))
+        sys.stdout.write(" ".join(words) + "\n")
+    return 0
