@@ -1,0 +1,151 @@
+"""n-gram LMs: lmkit against KenLM (lmplz reference figures, the `kenlm` query module) and
+nltk.lm, on the same data in one run.
+
+Data: the Brown split of the shared KenLM reference (every 10th line of data/brown.txt.gz is
+test), and the tiny shakespeare split. Estimation runs in a fresh process under
+/usr/bin/time -v (wall time includes Python start-up, imports and numba's cached kernels
+loading; peak RSS from the same run). lmplz was not built here: its figures are those the
+reference README measured on this machine class (order 5 Brown: 2.3-2.7 s, ~240 MB;
+kenlm module 1.1-1.7M tokens/s).
+
+Reproduce:  pip install -e '.[bench]' && python benchmarks/ngram_bench.py
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LMPLZ = {  # order: (ppl incl. OOV, ppl excl. OOV) on Brown test, from lmplz + query
+    3: (314.5970037457849, 258.77897345598564), 5: (309.38643835809137, 254.44597280566376)}
+LMPLZ_O5_WALL = (2.3, 2.7)
+
+
+def brown_split(folder: Path) -> tuple[Path, Path]:
+    lines = gzip.open(ROOT / "data" / "brown.txt.gz", "rt", encoding="utf-8").read().split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    train = [ln for i, ln in enumerate(lines, 1) if i % 10 != 0]
+    test = [ln for i, ln in enumerate(lines, 1) if i % 10 == 0]
+    (folder / "brown.train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
+    (folder / "brown.test.txt").write_text("\n".join(test) + "\n", encoding="utf-8")
+    return folder / "brown.train.txt", folder / "brown.test.txt"
+
+
+def timed(cmd: list[str]) -> tuple[float, float, str]:
+    t = time.perf_counter()
+    out = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1)) / 1024
+    return wall, rss, out.stdout
+
+
+def nltk_subset(train: Path, test: Path, n_train: int, n_test: int, order: int) -> dict:
+    """nltk.lm KneserNeyInterpolated vs lmkit kn on the same small subset."""
+    from nltk.lm import KneserNeyInterpolated
+    from nltk.lm.preprocessing import padded_everygram_pipeline
+
+    from lmkit.ngram import NgramModel
+    tr = [ln.split() for ln in train.read_text(encoding="utf-8").splitlines()[:n_train]]
+    te = [ln.split() for ln in test.read_text(encoding="utf-8").splitlines()[:n_test]]
+    t = time.perf_counter()
+    grams, vocab = padded_everygram_pipeline(order, tr)
+    lm = KneserNeyInterpolated(order)
+    lm.fit(grams, vocab)
+    nltk_fit = time.perf_counter() - t
+    t = time.perf_counter()
+    total, n = 0.0, 0
+    for s in te:
+        padded = ["<s>"] * (order - 1) + s + ["</s>"]
+        for i in range(order - 1, len(padded)):
+            w = padded[i]
+            if w not in lm.vocab:
+                continue
+            p = lm.score(w, padded[i - order + 1:i])
+            total += math.log10(p) if p > 0 else -99
+            n += 1
+    nltk_score = time.perf_counter() - t
+    nltk_ppl = 10 ** (-total / n)
+    t = time.perf_counter()
+    model = NgramModel.train(tr, order=order, smoothing="kn", quiet=True)
+    ours_fit = time.perf_counter() - t
+    t = time.perf_counter()
+    res = model.perplexity(te)
+    ours_score = time.perf_counter() - t
+    return dict(nltk_fit=nltk_fit, nltk_score=nltk_score, nltk_ppl=nltk_ppl, ours_fit=ours_fit,
+                ours_score=ours_score, ours_ppl=res.perplexity_excl_oov, words=n)
+
+
+def query_speed(arpa: Path, test: Path) -> dict:
+    import kenlm
+    import numpy as np
+
+    from lmkit import Corpus, Tokenizer, encode_corpus
+    from lmkit.ngram import NgramModel
+    lines = test.read_text(encoding="utf-8").splitlines() * 5
+    words = sum(len(ln.split()) + 1 for ln in lines)
+    km = kenlm.Model(str(arpa))
+    t = time.perf_counter()
+    for ln in lines:
+        km.score(ln)
+    kenlm_s = time.perf_counter() - t
+    ours = NgramModel.load(arpa)
+    enc = encode_corpus(Corpus(test, Tokenizer("whitespace"), quiet=True), ours.vocab)
+    ours.score_encoded(enc)  # build hash tables once
+    t = time.perf_counter()
+    for _ in range(5):
+        ours.score_encoded(enc)
+    batch_s = time.perf_counter() - t
+    t = time.perf_counter()
+    for ln in lines[: len(lines) // 5]:
+        ours.score(ln)
+    single_s = (time.perf_counter() - t) * 5
+    return dict(words=words, kenlm=words / kenlm_s, batch=words / batch_s, single=words / single_s)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        train, test = brown_split(tmp)
+        print("Estimation, Brown train (1,045,507 tokens), modified Kneser-Ney, 2 cores\n")
+        print(f"{'order':>5} {'lmkit wall s':>12} {'peak MB':>8} {'lmplz wall s':>12} {'ratio':>6} "
+              f"{'test ppl':>9} {'lmplz ppl':>9} {'ppl excl OOV':>12} {'lmplz excl':>10}")
+        lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
+        timed(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "warm.lmk"), "--order", "2"])  # numba cache
+        for order in (3, 5):
+            model = tmp / f"brown.o{order}.arpa"
+            lmk = tmp / f"brown.o{order}.lmk"
+            wall, rss, _ = timed(lmkit + ["ngram", "train", str(train), "-o", str(lmk), "--order", str(order)])
+            _, _, out = timed(lmkit + ["ngram", "score", str(lmk), str(test), "--summary-only"])
+            ppl = float(re.search(r" perplexity=([\d.]+)", out).group(1))
+            ppl_ex = float(re.search(r"excluding_OOVs=([\d.]+)", out).group(1))
+            subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(model), "--order", str(order)],
+                           check=True)
+            ref = LMPLZ[order]
+            lw = "2.3-2.7" if order == 5 else "n/a"
+            ratio = f"{wall / (sum(LMPLZ_O5_WALL) / 2):.2f}" if order == 5 else "n/a"
+            print(f"{order:>5} {wall:>12.2f} {rss:>8.0f} {lw:>12} {ratio:>6} {ppl:>9.2f} {ref[0]:>9.2f} "
+                  f"{ppl_ex:>12.2f} {ref[1]:>10.2f}")
+        print("\nnltk.lm KneserNeyInterpolated vs lmkit kn on a subset (5,000 train / 200 test sentences)\n")
+        print(f"{'order':>5} {'nltk fit s':>10} {'lmkit fit s':>11} {'fit x':>7} {'nltk score s':>12} "
+              f"{'lmkit score s':>13} {'score x':>8} {'nltk ppl':>9} {'lmkit ppl':>9}")
+        for order in (3, 5):
+            r = nltk_subset(train, test, 5000, 200, order)
+            print(f"{order:>5} {r['nltk_fit']:>10.2f} {r['ours_fit']:>11.3f} {r['nltk_fit'] / r['ours_fit']:>7.0f} "
+                  f"{r['nltk_score']:>12.2f} {r['ours_score']:>13.4f} {r['nltk_score'] / r['ours_score']:>8.0f} "
+                  f"{r['nltk_ppl']:>9.2f} {r['ours_ppl']:>9.2f}")
+        print("\nQuery throughput on Brown test (order 5 ARPA written by lmkit), words/s incl. </s>\n")
+        q = query_speed(tmp / "brown.o5.arpa", test)
+        print(f"{'kenlm module (score per sentence)':<40} {q['kenlm']:>12,.0f}")
+        print(f"{'lmkit score_encoded (whole corpus)':<40} {q['batch']:>12,.0f}  ({q['batch'] / q['kenlm']:.2f}x kenlm)")
+        print(f"{'lmkit score (per sentence, Python)':<40} {q['single']:>12,.0f}  ({q['single'] / q['kenlm']:.2f}x kenlm)")
+
+
+if __name__ == "__main__":
+    main()
