@@ -34,3 +34,14 @@ def ts_split(tmp_path_factory):
     (folder / "ts.train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
     (folder / "ts.test.txt").write_text("\n".join(test) + "\n", encoding="utf-8")
     return folder / "ts.train.txt", folder / "ts.test.txt"
+
+
+@pytest.fixture(scope="session")
+def brown_split(tmp_path_factory):
+    """The KenLM reference split of Brown: every 10th line is test."""
+    import gzip
+    folder = tmp_path_factory.mktemp("brown")
+    lines = gzip.open(DATA / "brown.txt.gz", "rt", encoding="utf-8").read().split("\n")[:-1]
+    (folder / "train.txt").write_text("\n".join(l for i, l in enumerate(lines, 1) if i % 10) + "\n")
+    (folder / "test.txt").write_text("\n".join(l for i, l in enumerate(lines, 1) if i % 10 == 0) + "\n")
+    return folder / "train.txt", folder / "test.txt"

@@ -47,6 +47,7 @@ class Estimate:
     backoff: list[np.ndarray]
     discounts: np.ndarray | None = None   # [order, 4]: D0 (=0), D1, D2, D3+ where relevant
     is_probability: bool = True
+    keep: list[np.ndarray] | None = None  # per order, n-grams that survive count pruning
 
 
 def count_of_counts(adj: np.ndarray, upto: int = 4) -> np.ndarray:
@@ -81,9 +82,18 @@ def _group_sum(ctx: np.ndarray, values: np.ndarray, n_ctx: int) -> np.ndarray:
 
 
 def _interpolate(counts: NgramCounts, alpha: list[np.ndarray], gamma: list[np.ndarray],
-                 unigram_base: float) -> Estimate:
-    """p_k = alpha_k + gamma_k[ctx] * p_{k-1}[suffix]; backoff of a context = gamma."""
+                 unigram_base: float, keep: list[np.ndarray]) -> Estimate:
+    """p_k = alpha_k + gamma_k[ctx] * p_{k-1}[suffix]; backoff of a context = gamma.
+
+    The seen mass of pruned n-grams moves to their context's gamma (as lmplz --prune does),
+    so the pruned model still sums to one."""
     logprob, backoff = [], []
+    gamma = list(gamma)
+    for k in range(2, counts.order + 1):
+        pruned = ~keep[k - 1]
+        if pruned.any():
+            oc = counts.orders[k - 1]
+            gamma[k - 1] = gamma[k - 1] + _group_sum(oc.ctx[pruned], alpha[k - 1][pruned], len(gamma[k - 1]))
     p_lower = None
     for k in range(1, counts.order + 1):
         oc = counts.orders[k - 1]
@@ -103,7 +113,8 @@ def _interpolate(counts: NgramCounts, alpha: list[np.ndarray], gamma: list[np.nd
     return Estimate(logprob, backoff)
 
 
-def _backoff(counts: NgramCounts, alpha: list[np.ndarray], unigram: np.ndarray) -> Estimate:
+def _backoff(counts: NgramCounts, alpha: list[np.ndarray], unigram: np.ndarray,
+             keep: list[np.ndarray]) -> Estimate:
     """Katz assembly: p_k = alpha_k for seen n-grams; the backoff weight of each context
     gives the unseen words the lower order's shape with the left-over mass."""
     logprob = []
@@ -114,9 +125,10 @@ def _backoff(counts: NgramCounts, alpha: list[np.ndarray], unigram: np.ndarray) 
     for k in range(2, counts.order + 1):
         oc = counts.orders[k - 1]
         n_ctx = len(counts.orders[k - 2])
-        seen = _group_sum(oc.ctx, alpha[k - 1], n_ctx)
-        seen_lower = _group_sum(oc.ctx, p_lower[oc.suffix], n_ctx)
-        has_ext = np.bincount(oc.ctx, minlength=n_ctx) > 0
+        kept = keep[k - 1]
+        seen = _group_sum(oc.ctx[kept], alpha[k - 1][kept], n_ctx)
+        seen_lower = _group_sum(oc.ctx[kept], p_lower[oc.suffix[kept]], n_ctx)
+        has_ext = np.bincount(oc.ctx[kept], minlength=n_ctx) > 0
         left = np.clip(1.0 - seen, 0.0, None)
         left_lower = 1.0 - seen_lower
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -135,13 +147,32 @@ def _uniform_size(counts: NgramCounts) -> int:
     return counts.vocab_size - 1
 
 
+def prune_masks(counts: NgramCounts, prune) -> list[np.ndarray]:
+    """Which n-grams survive count pruning: order k keeps raw counts above ``prune[k-1]``
+    (lmplz's ``--prune``: thresholds per order, the unigram one 0, never decreasing; the last
+    one repeats for higher orders). Prefixes and suffixes of a kept n-gram are kept too."""
+    N = counts.order
+    if not prune:
+        return [np.ones(len(o), bool) for o in counts.orders]
+    t = list(prune) + [prune[-1]] * max(0, N - len(prune))
+    if any(x < 0 for x in t):
+        raise ConfigError(f"prune thresholds must be >= 0, got {list(prune)}")
+    if t[0] != 0:
+        raise ConfigError("the unigram prune threshold must be 0 (unigrams are never pruned)")
+    if any(b < a for a, b in zip(t, t[1:])):
+        raise ConfigError(f"prune thresholds must not decrease with the order, got {list(prune)}")
+    return [np.ones(len(o), bool) if k == 0 else o.count > t[k]
+            for k, o in enumerate(counts.orders)]
+
+
 def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | None = None,
-             interpolate: bool = True, stupid_alpha: float = 0.4) -> Estimate:
+             interpolate: bool = True, stupid_alpha: float = 0.4, prune=None) -> Estimate:
     """Probabilities and backoff weights of every counted n-gram under ``smoothing``.
 
     ``discount``: the fixed D of ``abs``/``kn`` (default: n1 / (n1 + 2 n2) per order), or k
     of ``add`` (default 1, Laplace). ``interpolate=False`` gives the backoff variants of
-    ``mkn``, ``kn`` and ``abs``.
+    ``mkn``, ``kn`` and ``abs``. ``prune``: count thresholds per order (see
+    :func:`prune_masks`); discounts still come from the unpruned counts, as in lmplz.
     """
     if smoothing not in SMOOTHINGS:
         raise ConfigError(f"smoothing {smoothing!r} is unknown; choose one of {', '.join(SMOOTHINGS)}")
@@ -152,6 +183,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
     uniform = 1.0 / V
     raw = [oc.count.astype(np.float64) for oc in counts.orders]
     raw[0][BOS_ID] = 0.0
+    keep = prune_masks(counts, prune)
 
     if smoothing in ("mkn", "kn", "abs"):
         if smoothing == "abs":
@@ -184,11 +216,11 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
             alpha.append(np.where(a > 0, (a - d) / safe[ctx], 0.0))
             gamma.append(np.where(denom > 0, mass / safe, 1.0))
         if interpolate:
-            est = _interpolate(counts, alpha, gamma, uniform)
+            est = _interpolate(counts, alpha, gamma, uniform, keep)
         else:
             unigram = alpha[0] + gamma[0][0] * uniform
             unigram[BOS_ID] = 0.0
-            est = _backoff(counts, alpha, unigram)
+            est = _backoff(counts, alpha, unigram, keep)
         est.discounts = D
     elif smoothing == "wb":
         alpha, gamma = [], []
@@ -202,7 +234,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
             denom = np.where(total + types > 0, total + types, 1.0)
             alpha.append(a / denom[ctx])
             gamma.append(np.where(total > 0, types / denom, 1.0))
-        est = _interpolate(counts, alpha, gamma, uniform)
+        est = _interpolate(counts, alpha, gamma, uniform, keep)
     elif smoothing == "katz":
         alpha = []
         for k in range(1, N + 1):
@@ -223,7 +255,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
             alpha.append(al)
         unigram = alpha[0] + (1.0 - alpha[0].sum()) * uniform
         unigram[BOS_ID] = 0.0
-        est = _backoff(counts, alpha, unigram)
+        est = _backoff(counts, alpha, unigram, keep)
     elif smoothing in ("add", "mle"):
         k_add = 0.0 if smoothing == "mle" else (1.0 if discount is None else discount)
         alpha = []
@@ -238,7 +270,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
             alpha.append((a + k_add) / safe[ctx] * (a > 0 if k > 1 else 1.0))
         unigram = alpha[0].copy()
         unigram[BOS_ID] = 0.0
-        est = _backoff(counts, alpha, unigram)
+        est = _backoff(counts, alpha, unigram, keep)
     else:  # stupid backoff
         logprob, backoff = [], []
         for k in range(1, N + 1):
@@ -253,6 +285,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
                 backoff.append(np.full(len(oc), np.log10(stupid_alpha)))
         backoff.append(np.zeros(0))
         est = Estimate(logprob, backoff, is_probability=False)
+    est.keep = keep
     # <s> is never predicted: lmplz writes its log10 probability as 0.
     est.logprob[0] = est.logprob[0].copy()
     est.logprob[0][BOS_ID] = 0.0 if est.is_probability else est.logprob[0][BOS_ID]

@@ -70,13 +70,14 @@ class NgramModel:
     @classmethod
     def train(cls, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", order: int = 3,
               smoothing: str = "mkn", *, vocab: Vocabulary | None = None, min_count: int = 1,
-              discount: float | None = None, interpolate: bool = True,
+              discount: float | None = None, interpolate: bool = True, prune=None,
               quiet: bool | None = None) -> "NgramModel":
         """Count ``data`` and estimate a model.
 
         ``data``: a Corpus (its tokenizer is kept with the model), an EncodedCorpus, or any
         iterable of token lists. Words outside ``vocab`` (or below ``min_count``) become
-        ``<unk>``. ``smoothing`` is one of :data:`SMOOTHINGS`.
+        ``<unk>``. ``smoothing`` is one of :data:`SMOOTHINGS`. ``prune``: count thresholds
+        per order like lmplz's ``--prune 0 0 1`` (n-grams seen that often or less are dropped).
         """
         if smoothing not in SMOOTHINGS:
             raise ConfigError(f"smoothing {smoothing!r} is unknown; choose one of {', '.join(SMOOTHINGS)}")
@@ -94,7 +95,8 @@ class NgramModel:
             vocab = vocab or Vocabulary.build(data, min_count=min_count)
             encoded = encode_corpus(data, vocab)
         counts = count_ngrams(encoded, order, len(vocab), quiet=quiet)
-        model = cls.from_counts(counts, vocab, smoothing, discount=discount, interpolate=interpolate)
+        model = cls.from_counts(counts, vocab, smoothing, discount=discount, interpolate=interpolate,
+                                prune=prune)
         model.tokenizer = tokenizer or model.tokenizer
         return model
 
@@ -106,8 +108,19 @@ class NgramModel:
                 "counts": counts.sizes(), "n_tokens": counts.n_tokens, "n_sentences": counts.n_sentences}
         if est.discounts is not None:
             meta["discounts"] = est.discounts[:, 1:].tolist()
-        return cls(vocab, [o.ctx for o in counts.orders], [o.word for o in counts.orders],
-                   est.logprob, est.backoff, meta)
+        ctx, word, logprob, backoff = [], [], [], []
+        new_ids = None
+        for k, oc in enumerate(counts.orders):
+            keep = est.keep[k] if est.keep is not None else np.ones(len(oc), bool)
+            c = oc.ctx[keep] if k == 0 else new_ids[oc.ctx[keep]]
+            ctx.append(c)
+            word.append(oc.word[keep])
+            logprob.append(est.logprob[k][keep])
+            backoff.append(est.backoff[k][keep] if len(est.backoff[k]) else est.backoff[k])
+            new_ids = np.cumsum(keep) - 1
+        if est.keep is not None:
+            meta["counts"] = [len(w) for w in word]
+        return cls(vocab, ctx, word, logprob, backoff, meta)
 
     # ------------------------------------------------------------------ lookups
     @property

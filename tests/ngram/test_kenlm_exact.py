@@ -64,3 +64,15 @@ def test_lmplz_arpa_scores_like_kenlm_perplexity(ts_split):
     result = ref.perplexity(Corpus(ts_split[1], WS, quiet=True))
     assert result.perplexity == pytest.approx(434.7046263157301, rel=1e-5)
     assert result.perplexity_excl_oov == pytest.approx(272.45415090337184, rel=1e-5)
+
+
+def test_brown_pruned_perplexity_equals_lmplz(brown_split):
+    """lmplz -o 3 --prune 0 1 1 on the Brown split, scored by KenLM's query."""
+    model = NgramModel.train(Corpus(brown_split[0], WS, quiet=True), order=3, prune=[0, 1, 1], quiet=True)
+    result = model.perplexity(Corpus(brown_split[1], WS, quiet=True))
+    assert (result.n_oov, result.n_tokens) == (2767, 121419)
+    assert result.perplexity == pytest.approx(362.0941377037722, rel=1e-5)
+    assert result.perplexity_excl_oov == pytest.approx(300.28610366954797, rel=1e-5)
+    unpruned = NgramModel.train(Corpus(brown_split[0], WS, quiet=True), order=3, quiet=True)
+    assert unpruned.sizes == [53394, 419649, 798820]  # lmplz's counts
+    assert model.sizes[0] == 53394 and model.sizes[1] < 419649 and model.sizes[2] < 798820

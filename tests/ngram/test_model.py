@@ -71,6 +71,23 @@ def test_probabilities_sum_to_one_for_every_context_length(small_corpus, smoothi
         assert total == pytest.approx(1.0, abs=2e-4)
 
 
+@pytest.mark.parametrize("smoothing", ["mkn", "wb", "katz"])
+def test_pruned_models_still_sum_to_one(small_corpus, smoothing):
+    model = NgramModel.train(small_corpus, order=4, smoothing=smoothing, prune=[0, 1, 1], quiet=True)
+    full = NgramModel.train(small_corpus, order=4, smoothing=smoothing, quiet=True)
+    assert model.sizes[0] == full.sizes[0] and all(a < b for a, b in zip(model.sizes[1:], full.sizes[1:]))
+    cand = np.array([i for i in range(len(model.vocab)) if i != 1], dtype=np.int32)
+    for history in (["<s>"], ["<s>", "First"], ["<s>", "First", "Citizen:"], ["the"], ["of", "the"]):
+        assert model._next_word_probs(history, cand).sum() == pytest.approx(1.0, abs=2e-4)
+
+
+def test_bad_prune_thresholds(small_corpus):
+    with pytest.raises(ConfigError, match="unigram prune threshold must be 0"):
+        NgramModel.train(small_corpus, order=2, prune=[1, 1])
+    with pytest.raises(ConfigError, match="must not decrease"):
+        NgramModel.train(small_corpus, order=3, prune=[0, 2, 1])
+
+
 def test_stupid_backoff_says_it_gives_scores(small_corpus):
     model = NgramModel.train(small_corpus, order=3, smoothing="stupid")
     assert not model.is_probability
