@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from itertools import repeat
+from operator import itemgetter
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -80,8 +81,8 @@ class Vocabulary:
         specials = tuple(specials)
         _check_specials(specials)
         special_set = set(specials)
-        kept = sorted(((t, c) for t, c in counts.items() if c >= min_count and t not in special_set),
-                      key=lambda tc: (-tc[1], tc[0]))
+        kept = sorted((t, c) for t, c in counts.items() if c >= min_count and t not in special_set)
+        kept.sort(key=itemgetter(1), reverse=True)  # stable: ties stay in token order
         if max_size is not None:
             kept = kept[:max_size]
         kept_total = sum(c for _, c in kept)
