@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from .errors import ConfigError, CorpusError, LmkitError, ModelFormatError
 from .text import (Corpus, EncodedCorpus, Tokenizer, Vocabulary, encode_corpus)
+from .ngram import NgramModel
 
 __all__ = ["__version__", "LmkitError", "ConfigError", "CorpusError", "ModelFormatError",
-           "Corpus", "EncodedCorpus", "Tokenizer", "Vocabulary", "encode_corpus"]
+           "Corpus", "EncodedCorpus", "Tokenizer", "Vocabulary", "encode_corpus", "NgramModel"]

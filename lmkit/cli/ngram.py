@@ -62,6 +62,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--max-words", type=positive_int, default=50, help="longest sentence (default 50)")
     g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same sentences)")
     g.set_defaults(run=run_generate)
+    pr = cmds.add_parser("prune", help="entropy-based pruning (Stolcke 1998) to a threshold or size",
+                         description="Drop the n-grams whose removal raises perplexity least (relative "
+                                     "entropy, as SRILM's ngram -prune), then renormalise the backoffs.")
+    pr.add_argument("model", help="model file")
+    how = pr.add_mutually_exclusive_group(required=True)
+    how.add_argument("--threshold", type=float, help="relative perplexity increase below which an n-gram goes (e.g. 1e-8)")
+    how.add_argument("--target-size", type=positive_int, help="keep about this many n-grams of order >= 2")
+    pr.add_argument("-o", "--output", required=True, help="pruned model file")
+    pr.set_defaults(run=run_prune)
+
+    mx = cmds.add_parser("mix", help="interpolate whole models; weights tuned by EM on held-out text",
+                         description="Linear interpolation of models (SRILM's compute-best-mix + -mix-lm): "
+                                     "weights by EM on held-out text unless given, written as one backoff model.")
+    mx.add_argument("models", nargs="+", help="two or more model files")
+    mx.add_argument("--heldout", help="held-out text for EM (one sentence per line)")
+    mx.add_argument("--weights", type=float, nargs="+", help="fixed weights, one per model (skip EM)")
+    mx.add_argument("-o", "--output", required=True, help="mixed model file")
+    add_text_options(mx, default_tokenizer="whitespace")
+    mx.set_defaults(run=run_mix)
     p.set_defaults(run=lambda args: _missing(p))
 
 
@@ -128,6 +147,38 @@ def run_score(args: argparse.Namespace) -> int:
     kind = "perplexity" if model.is_probability else "score-perplexity (stupid backoff: not a probability)"
     out.write(f"sentences={n_sent} tokens={n_tok} OOVs={n_oov} logprob={total:.4f} "
               f"{kind}={ppl:.4f} excluding_OOVs={ppl_in:.4f} [{signature}]\n")
+    return 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    from ..ngram import prune_model
+    model = NgramModel.load(args.model, quiet=args.quiet)
+    pruned = prune_model(model, threshold=args.threshold, target_size=args.target_size)
+    pruned.save(args.output, quiet=args.quiet)
+    log.info("%s: n-grams %s -> %s", args.output, "/".join(map(str, model.sizes)),
+             "/".join(map(str, pruned.sizes)))
+    return 0
+
+
+def run_mix(args: argparse.Namespace) -> int:
+    from ..ngram import best_mix_weights, mix_models
+    if len(args.models) < 2:
+        raise ConfigError("mix needs at least two models")
+    models = [NgramModel.load(m, quiet=args.quiet) for m in args.models]
+    if args.weights is not None:
+        if len(args.weights) != len(models):
+            raise ConfigError(f"--weights needs {len(models)} values, one per model, got {len(args.weights)}")
+        total = sum(args.weights)
+        weights = [w / total for w in args.weights]
+    else:
+        if not args.heldout:
+            raise ConfigError("give --heldout FILE to tune the weights, or --weights")
+        weights, ppl = best_mix_weights(models, corpus_from_args(args, [args.heldout]))
+        log.info("EM weights %s; held-out perplexity of the mixture %.4f",
+                 " ".join(f"{w:.4f}" for w in weights), ppl)
+    mixed = mix_models(models, weights)
+    mixed.save(args.output, quiet=args.quiet)
+    print(" ".join(f"{w:.6f}" for w in weights))
     return 0
 
 

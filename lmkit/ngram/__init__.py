@@ -1,7 +1,10 @@
 """Counting n-gram language models: smoothing, backoff, ARPA files, scoring."""
 from .counts import NgramCounts, adjusted_counts, count_ngrams
 from .estimators import SMOOTHINGS, estimate, kenlm_discounts
+from .mix import best_mix_weights, mix_models
 from .model import NgramModel, Perplexity
+from .prune import entropy_deltas, prune_model
 
 __all__ = ["NgramModel", "Perplexity", "NgramCounts", "count_ngrams", "adjusted_counts",
-           "estimate", "kenlm_discounts", "SMOOTHINGS"]
+           "estimate", "kenlm_discounts", "SMOOTHINGS", "prune_model", "entropy_deltas",
+           "best_mix_weights", "mix_models"]

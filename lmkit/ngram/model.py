@@ -154,6 +154,80 @@ class NgramModel:
                             np.concatenate(self.log_probs), np.concatenate(backoff), g_start)
         return self._tables
 
+    def suffix_ids(self) -> list[np.ndarray]:
+        """Per order k, the id of each n-gram's (k-1)-word suffix in order k-1 (-1 if the
+        model does not list it; order 1: -1)."""
+        V = np.int64(len(self.vocab))
+        out = [np.full(self.sizes[0], -1, np.int64)]
+        for k in range(2, self.order + 1):
+            if k == 2:
+                out.append(self.word[1].astype(np.int64))
+                continue
+            tk, tv = K.build_hash(self.ctx[k - 2] * V + self.word[k - 2])
+            ctx_sfx = out[k - 2][self.ctx[k - 1]]
+            keys = np.where(ctx_sfx >= 0, ctx_sfx * V + self.word[k - 1], -2)
+            out.append(K.lookup_many(tk, tv, keys))
+        return out
+
+    def subset(self, keep: list[np.ndarray]) -> "NgramModel":
+        """The model restricted to the n-grams where ``keep`` is True (each kept n-gram's
+        context must be kept; unigrams are always all kept). Backoffs are copied as they are."""
+        ctx, word, lp, bo = [], [], [], []
+        new_ids = None
+        for k in range(self.order):
+            kp = np.ones(self.sizes[0], bool) if k == 0 else keep[k]
+            c = self.ctx[k][kp]
+            if k:
+                c = new_ids[c]
+                if (c < 0).any():
+                    raise ConfigError(f"subset keeps a {k + 1}-gram whose context it drops")
+            ctx.append(c)
+            word.append(self.word[k][kp])
+            lp.append(self.log_probs[k][kp])
+            bo.append(self.log_backoffs[k][kp] if len(self.log_backoffs[k]) else self.log_backoffs[k])
+            new_ids = np.where(kp, np.cumsum(kp) - 1, -1)
+        meta = dict(self.meta, counts=[len(w) for w in word])
+        return NgramModel(self.vocab, ctx, word, lp, bo, meta, self.tokenizer)
+
+    def renormalize_backoffs(self) -> None:
+        """Recompute every backoff weight so each context's distribution sums to one, keeping
+        the listed probabilities: bow(h) = (1 - sum_listed p(w|h)) / (1 - sum_listed p(w|h'))."""
+        suffix = self.suffix_ids()
+        p = [10.0 ** m.astype(np.float64) for m in self.log_probs]
+        p[0][BOS_ID] = 0.0
+        for k in range(2, self.order + 1):
+            ctx, sfx = self.ctx[k - 1], suffix[k - 1]
+            n_ctx = self.sizes[k - 2]
+            p_low = self.lower_order_probs(k, sfx, p)
+            seen = np.bincount(ctx, weights=p[k - 1], minlength=n_ctx)
+            seen_low = np.bincount(ctx, weights=p_low, minlength=n_ctx)
+            has_ext = np.bincount(ctx, minlength=n_ctx) > 0
+            left, left_low = np.clip(1.0 - seen, 0.0, None), 1.0 - seen_low
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bow = np.where(left_low > 1e-12, left / np.where(left_low > 1e-12, left_low, 1.0), 0.0)
+                self.log_backoffs[k - 2] = np.where(has_ext, np.log10(np.where(has_ext, bow, 1.0)),
+                                                    0.0).astype(np.float32)
+            self._tables = None
+
+    def lower_order_probs(self, k: int, suffix: np.ndarray, probs: list[np.ndarray]) -> np.ndarray:
+        """p(w | h') for every order-k n-gram (h w): the listed suffix's probability, or the
+        backoff estimate where the model does not list the suffix."""
+        out = np.empty(len(suffix))
+        listed = suffix >= 0
+        out[listed] = probs[k - 2][suffix[listed]]
+        if not listed.all():
+            out[~listed] = 10.0 ** np.array(self._suffix_logprobs(k, np.flatnonzero(~listed)))
+        return out
+
+    def _suffix_logprobs(self, k: int, rows: np.ndarray) -> list[float]:
+        from .arpa import ngram_strings
+        texts = ngram_strings(self.vocab.itos, self.ctx[:k], self.word[:k])[k - 1]
+        out = []
+        for r in rows.tolist():
+            words = texts[r].split()[1:]
+            out.append(self._logprob_of(words[-1], words[:-1]))
+        return out
+
     def _tokens(self, sentence: str | Sequence[str]) -> list[str]:
         return sentence.split() if isinstance(sentence, str) else list(sentence)
 
