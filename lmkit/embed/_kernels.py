@@ -1,0 +1,195 @@
+"""numba kernels of word2vec: skip-gram and CBOW with hierarchical softmax and/or negative
+sampling, trained lock-free (Hogwild) by several threads on shared float32 matrices.
+
+Plain arrays only. Randomness is the word2vec C tool's linear congruential generator, seeded
+per job, so a single worker is bit-for-bit reproducible.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+MAX_EXP = 6.0
+TABLE_SIZE = 1024
+_LCG_MUL = np.uint64(25214903917)
+_LCG_ADD = np.uint64(11)
+
+
+def sigmoid_tables() -> tuple[np.ndarray, np.ndarray]:
+    """sigma(x) and -log(sigma(x)) on TABLE_SIZE points over [-MAX_EXP, MAX_EXP] (float32)."""
+    x = (np.arange(TABLE_SIZE, dtype=np.float64) + 0.5) / TABLE_SIZE * 2 * MAX_EXP - MAX_EXP
+    sig = 1.0 / (1.0 + np.exp(-x))
+    return sig.astype(np.float32), (-np.log(sig)).astype(np.float32)
+
+
+@njit(cache=True, inline="always")
+def _next(state):
+    return state * _LCG_MUL + _LCG_ADD
+
+
+@njit(cache=True, inline="always")
+def _uniform(state):
+    """A float in [0, 1) from the generator's upper bits."""
+    return np.float32((state >> np.uint64(40)) & np.uint64(0xFFFFFF)) / np.float32(16777216.0)
+
+
+@njit(cache=True, inline="always")
+def _table_index(f):
+    return int((f + MAX_EXP) * (TABLE_SIZE / (2 * MAX_EXP)))
+
+
+@njit(cache=True, inline="always")
+def _neg_log_sigmoid(f, logsig):
+    """-log sigma(f) (table inside [-MAX_EXP, MAX_EXP], asymptotes outside)."""
+    if f >= MAX_EXP:
+        return np.float32(0.0)
+    if f <= -MAX_EXP:
+        return -f
+    return logsig[_table_index(f)]
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _dot(a, b, dim):
+    s = np.float32(0.0)
+    for d in range(dim):
+        s += a[d] * b[d]
+    return s
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _learn(l1, target_word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
+           points, codes, code_lens, neg_prob, neg_alias, sig, logsig, state):
+    """One prediction of ``target_word`` from hidden vector ``l1``: accumulates the gradient
+    for l1 in neu1e, updates the output vectors. Returns (loss, new rng state)."""
+    dim = l1.shape[0]
+    loss = np.float32(0.0)
+    if use_hs:
+        for d in range(code_lens[target_word]):
+            node = points[target_word, d]
+            out = syn1[node]
+            f = _dot(l1, out, dim)
+            code = codes[target_word, d]
+            # label 1 - code: code 0 means "sigma(f) should be 1"
+            loss += _neg_log_sigmoid(f if code == 0 else -f, logsig)
+            if f <= -MAX_EXP or f >= MAX_EXP:
+                continue
+            g = (np.float32(1 - code) - sig[_table_index(f)]) * alpha
+            for i in range(dim):
+                neu1e[i] += g * out[i]
+            for i in range(dim):
+                out[i] += g * l1[i]
+    if negative > 0:
+        V = neg_prob.shape[0]
+        for d in range(negative + 1):
+            if d == 0:
+                target = target_word
+                label = np.float32(1.0)
+            else:
+                state = _next(state)
+                k = np.int64((state >> np.uint64(16)) % np.uint64(V))
+                state = _next(state)
+                target = k if _uniform(state) < neg_prob[k] else neg_alias[k]
+                if target == target_word:
+                    continue
+                label = np.float32(0.0)
+            out = syn1neg[target]
+            f = _dot(l1, out, dim)
+            loss += _neg_log_sigmoid(f if label > 0 else -f, logsig)
+            if f > MAX_EXP:
+                g = (label - np.float32(1.0)) * alpha
+            elif f < -MAX_EXP:
+                g = label * alpha
+            else:
+                g = (label - sig[_table_index(f)]) * alpha
+            for i in range(dim):
+                neu1e[i] += g * out[i]
+            for i in range(dim):
+                out[i] += g * l1[i]
+    return loss, state
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def train_job(ids, offsets, sent_lo, sent_hi, first_word, syn0, syn1, syn1neg, keep_prob,
+              points, codes, code_lens, neg_prob, neg_alias, sig, logsig,
+              window, negative, use_hs, cbow, alpha_start, alpha_end, seed, max_sentence):
+    """Train on sentences [sent_lo, sent_hi) of the encoded corpus.
+
+    Ids below ``first_word`` (the vocabulary's specials, e.g. <unk>) are dropped, as are
+    sub-sampled words (kept with probability ``keep_prob[w]``); the learning rate falls
+    linearly from alpha_start to alpha_end over the job's words. Sentences longer than
+    ``max_sentence`` are cut into pieces. Returns (loss sum, predictions made, raw words).
+    """
+    dim = syn0.shape[1]
+    neu1 = np.empty(dim, dtype=np.float32)
+    neu1e = np.empty(dim, dtype=np.float32)
+    buf = np.empty(max_sentence, dtype=np.int32)
+    state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
+    total = offsets[sent_hi] - offsets[sent_lo]
+    done = 0
+    loss = 0.0
+    predictions = 0
+    for s in range(sent_lo, sent_hi):
+        start, end = offsets[s], offsets[s + 1]
+        piece = start
+        while piece < end:
+            stop = min(end, piece + max_sentence)
+            n = 0
+            for i in range(piece, stop):
+                w = ids[i]
+                if w < first_word:
+                    continue
+                kp = keep_prob[w]
+                if kp < 1.0:
+                    state = _next(state)
+                    if _uniform(state) >= kp:
+                        continue
+                buf[n] = w
+                n += 1
+            alpha = np.float32(alpha_start + (alpha_end - alpha_start) * (done / max(total, 1)))
+            done += stop - piece
+            piece = stop
+            for pos in range(n):
+                state = _next(state)
+                b = np.int64((state >> np.uint64(16)) % np.uint64(window))
+                lo = max(0, pos - window + b)
+                hi = min(n, pos + window - b + 1)
+                word = buf[pos]
+                if cbow:
+                    count = 0
+                    for i in range(dim):
+                        neu1[i] = 0.0
+                    for c in range(lo, hi):
+                        if c != pos:
+                            row = syn0[buf[c]]
+                            for i in range(dim):
+                                neu1[i] += row[i]
+                            count += 1
+                    if count == 0:
+                        continue
+                    inv = np.float32(1.0) / count
+                    for i in range(dim):
+                        neu1[i] *= inv
+                        neu1e[i] = 0.0
+                    l, state = _learn(neu1, word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
+                                      points, codes, code_lens, neg_prob, neg_alias, sig, logsig, state)
+                    loss += l
+                    predictions += 1
+                    for c in range(lo, hi):
+                        if c != pos:
+                            row = syn0[buf[c]]
+                            for i in range(dim):
+                                row[i] += neu1e[i]
+                else:
+                    for c in range(lo, hi):
+                        if c == pos:
+                            continue
+                        l1 = syn0[buf[c]]
+                        for i in range(dim):
+                            neu1e[i] = 0.0
+                        l, state = _learn(l1, word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
+                                          points, codes, code_lens, neg_prob, neg_alias, sig, logsig, state)
+                        loss += l
+                        predictions += 1
+                        for i in range(dim):
+                            l1[i] += neu1e[i]
+    return loss, predictions, total

@@ -1,0 +1,284 @@
+"""word2vec training (Mikolov et al. 2013): skip-gram or CBOW, hierarchical softmax and/or
+negative sampling, sub-sampling, linear learning-rate decay, Hogwild threads."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .._io import atomic_path, atomic_write
+from ..errors import ConfigError, CorpusError, ModelFormatError
+from ..progress import progress
+from ..text import UNK, Corpus, EncodedCorpus, Vocabulary, encode_corpus
+from . import _kernels as K
+from .tables import huffman_codes, keep_probabilities, negative_sampling_table
+from .vectors import KeyedVectors
+
+log = logging.getLogger(__name__)
+MODEL_FORMAT = "lmkit-word2vec"
+MODEL_VERSION = 1
+SPECIALS = (UNK,)  # id 0: words below min_count; dropped before windows are formed
+
+
+@dataclass
+class Word2VecConfig:
+    """Hyper-parameters (names and defaults of the word2vec C tool / gensim)."""
+    dim: int = 100
+    window: int = 5
+    sg: bool = True               # skip-gram (True) or CBOW (False)
+    hs: bool = False              # hierarchical softmax
+    negative: int = 5             # negative samples per prediction (0: none)
+    ns_exponent: float = 0.75
+    sample: float = 1e-3          # sub-sampling threshold (0: off)
+    alpha: float | None = None    # start learning rate (default 0.025 skip-gram, 0.05 CBOW)
+    min_alpha: float = 0.0001
+    min_count: int = 5
+    max_vocab_size: int | None = None
+    epochs: int = 5
+    workers: int = 2
+    seed: int = 1
+    batch_words: int = 10000      # words per job handed to a worker
+    max_sentence: int = 10000     # longer sentences are cut (as the C tool's MAX_SENTENCE_LENGTH)
+
+    def check(self) -> None:
+        rules = [
+            (self.dim >= 1, f"dim must be >= 1, got {self.dim}"),
+            (self.window >= 1, f"window must be >= 1, got {self.window}"),
+            (self.negative >= 0, f"negative must be >= 0, got {self.negative}"),
+            (self.hs or self.negative > 0, "choose hierarchical softmax (hs=True) and/or negative > 0"),
+            (0 <= self.sample < 1, f"sample must be in [0, 1), got {self.sample}"),
+            (self.alpha is None or self.alpha > 0, f"alpha must be > 0, got {self.alpha}"),
+            (self.min_alpha >= 0, f"min_alpha must be >= 0, got {self.min_alpha}"),
+            (self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
+            (self.batch_words >= 1, f"batch_words must be >= 1, got {self.batch_words}"),
+        ]
+        for ok, message in rules:
+            if not ok:
+                raise ConfigError(message)
+
+    @property
+    def start_alpha(self) -> float:
+        return self.alpha if self.alpha is not None else (0.025 if self.sg else 0.05)
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    loss: float             # mean loss per prediction: the true objective (-log likelihood)
+    words: int              # raw corpus words processed
+    seconds: float
+    words_per_second: float
+    alpha_end: float
+
+
+class Word2Vec:
+    """Train word vectors; ``.wv`` holds them as :class:`KeyedVectors`.
+
+    >>> model = Word2Vec(dim=100, negative=5).train(Corpus("data/brown.txt.gz", Tokenizer(lowercase=True)))
+    >>> model.wv.most_similar("king")
+    """
+
+    def __init__(self, **params) -> None:
+        self.config = Word2VecConfig(**params)
+        self.config.check()
+        self.vocab: Vocabulary | None = None
+        self.syn0 = self.syn1 = self.syn1neg = None
+        self.history: list[EpochStats] = []
+        self.epochs_done = 0
+        self.words_done = 0
+        self._wv: KeyedVectors | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def build_vocab(self, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]") -> "Word2Vec":
+        """Vocabulary (``min_count``, ``max_vocab_size``) and freshly initialised weights."""
+        c = self.config
+        if isinstance(data, EncodedCorpus):
+            raise ConfigError("build the vocabulary from text; an EncodedCorpus already has one")
+        self.vocab = Vocabulary.build(data, min_count=c.min_count, max_size=c.max_vocab_size, specials=SPECIALS)
+        if len(self.vocab) <= 1:
+            raise CorpusError(f"no word occurs at least min_count={c.min_count} times")
+        self._init_weights()
+        return self
+
+    def _init_weights(self) -> None:
+        c = self.config
+        V = len(self.vocab)
+        rng = np.random.default_rng(c.seed)
+        self.syn0 = ((rng.random((V, c.dim), dtype=np.float32) - 0.5) / c.dim).astype(np.float32)
+        self.syn1 = np.zeros((max(V - 1, 1), c.dim), dtype=np.float32)
+        self.syn1neg = np.zeros((V, c.dim), dtype=np.float32)
+        self._tables = None
+        self._wv = None
+
+    def _train_tables(self):
+        if self._tables is None:
+            c = self.config
+            counts = self.vocab.counts.astype(np.float64).copy()
+            counts[0] = 0  # <unk> is never predicted nor sampled
+            codes, points, lengths = huffman_codes(np.maximum(counts, 0)[1:])
+            # Huffman over real words only (ids 1..V-1); row 0 (<unk>) unused
+            codes = np.vstack([np.zeros((1, codes.shape[1]), np.uint8), codes])
+            points = np.vstack([np.zeros((1, points.shape[1]), np.int32), points])
+            lengths = np.concatenate([[0], lengths]).astype(np.int32)
+            weights = counts ** c.ns_exponent
+            from .tables import alias_table
+            neg_prob, neg_alias = alias_table(weights)
+            keep = keep_probabilities(counts, c.sample)
+            sig, logsig = K.sigmoid_tables()
+            self._tables = (keep, points, codes, lengths, neg_prob, neg_alias, sig, logsig)
+        return self._tables
+
+    # ------------------------------------------------------------------ training
+    def train(self, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", *, epochs: int | None = None,
+              quiet: bool | None = None, checkpoint: str | os.PathLike | None = None) -> "Word2Vec":
+        """Train on ``data`` (builds the vocabulary first if there is none; with a vocabulary,
+        continues training on new text, its unknown words ignored). ``checkpoint``: a model
+        folder written (atomically) after every epoch, from which :meth:`load` resumes."""
+        c = self.config
+        epochs = epochs or c.epochs
+        if self.vocab is None:
+            if isinstance(data, (Corpus, EncodedCorpus)) or hasattr(data, "__len__"):
+                self.build_vocab(data)
+            else:
+                data = list(data)
+                self.build_vocab(data)
+        if isinstance(data, EncodedCorpus):
+            if data.vocab is not None and data.vocab.itos != self.vocab.itos:
+                raise ConfigError("the encoded corpus uses another vocabulary; encode it with model.vocab")
+            enc = data
+        else:
+            enc = encode_corpus(data, self.vocab)
+        ids = np.ascontiguousarray(enc.ids, dtype=np.int32) if not isinstance(enc.ids, np.memmap) else enc.ids
+        offsets = np.ascontiguousarray(enc.offsets, dtype=np.int64)
+        if enc.n_tokens == 0:
+            raise CorpusError("the corpus holds no tokens")
+        tables = self._train_tables()
+        jobs = _plan_jobs(offsets, c.batch_words)
+        total_words = int(enc.n_tokens) * epochs
+        start_alpha, end_alpha = c.start_alpha, c.min_alpha
+        done_before = 0
+        bar = progress(total=total_words, desc="word2vec", unit="word", quiet=quiet)
+        pool = ThreadPoolExecutor(c.workers) if c.workers > 1 else None
+        try:
+            for e in range(epochs):
+                t0 = time.perf_counter()
+                loss_sum, n_pred, n_words = 0.0, 0, 0
+                args = []
+                for j, (lo, hi, words_before) in enumerate(jobs):
+                    a0 = start_alpha - (start_alpha - end_alpha) * ((done_before + words_before) / total_words)
+                    a1 = start_alpha - (start_alpha - end_alpha) * (
+                        (done_before + words_before + offsets[hi] - offsets[lo]) / total_words)
+                    seed = _job_seed(c.seed, self.epochs_done + e, j)
+                    args.append((lo, hi, max(a0, end_alpha), max(a1, end_alpha), seed))
+                run = lambda a: K.train_job(ids, offsets, a[0], a[1], 1, self.syn0, self.syn1, self.syn1neg,
+                                            tables[0], tables[1], tables[2], tables[3], tables[4], tables[5],
+                                            tables[6], tables[7], c.window, c.negative, c.hs, not c.sg,
+                                            a[2], a[3], a[4], c.max_sentence)
+                results = pool.map(run, args) if pool else map(run, args)
+                for res in results:
+                    loss_sum += res[0]
+                    n_pred += res[1]
+                    n_words += res[2]
+                    bar.update(res[2])
+                    if n_pred:
+                        bar.set_postfix(loss=f"{loss_sum / n_pred:.4f}", alpha=f"{args[0][2]:.5f}", refresh=False)
+                done_before += int(enc.n_tokens)
+                dt = time.perf_counter() - t0
+                stats = EpochStats(self.epochs_done + e + 1, loss_sum / max(n_pred, 1), n_words, dt,
+                                   n_words / dt if dt > 0 else float("inf"), float(args[-1][3]))
+                self.history.append(stats)
+                log.info("epoch %d: loss %.4f, %.0f words/s, alpha %.5f", stats.epoch, stats.loss,
+                         stats.words_per_second, stats.alpha_end)
+                if checkpoint is not None:
+                    self.epochs_done += 1
+                    self.words_done += n_words
+                    self.save(checkpoint)
+                    self.epochs_done -= 1
+                    self.words_done -= n_words
+        finally:
+            bar.close()
+            if pool:
+                pool.shutdown()
+        self.epochs_done += epochs
+        self.words_done += int(enc.n_tokens) * epochs
+        self._wv = None
+        return self
+
+    # ------------------------------------------------------------------ results
+    @property
+    def wv(self) -> KeyedVectors:
+        """The trained input vectors of the real words (``<unk>`` left out), most frequent first."""
+        if self._wv is None:
+            if self.vocab is None:
+                raise ConfigError("the model has no vocabulary yet; train it first")
+            self._wv = KeyedVectors(self.vocab.itos[1:], self.syn0[1:], self.vocab.counts[1:])
+        return self._wv
+
+    def save(self, folder: str | os.PathLike) -> None:
+        """Everything needed to resume training: vocabulary, all weight matrices (npz, no
+        pickle), configuration and progress (JSON). Each file is written atomically."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.vocab.save(folder / "vocab.tsv")
+        with atomic_path(folder / "weights.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, syn0=self.syn0, syn1=self.syn1, syn1neg=self.syn1neg)
+        meta = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "config": asdict(self.config),
+                "epochs_done": self.epochs_done, "words_done": self.words_done,
+                "history": [asdict(h) for h in self.history]}
+        with atomic_write(folder / "model.json") as out:
+            json.dump(meta, out, indent=1)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> "Word2Vec":
+        folder = Path(folder)
+        try:
+            meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelFormatError(f"{folder}: no model.json; not an lmkit word2vec model folder") from None
+        except json.JSONDecodeError as exc:
+            raise ModelFormatError(f"{folder}/model.json: not valid JSON ({exc})") from None
+        if meta.get("format") != MODEL_FORMAT or meta.get("version") != MODEL_VERSION:
+            raise ModelFormatError(f"{folder}: format {meta.get('format')} v{meta.get('version')} is not "
+                                   f"{MODEL_FORMAT} v{MODEL_VERSION}")
+        model = cls(**meta["config"])
+        model.vocab = Vocabulary.load(folder / "vocab.tsv", specials=SPECIALS)
+        try:
+            with np.load(folder / "weights.npz", allow_pickle=False) as z:
+                model.syn0, model.syn1, model.syn1neg = z["syn0"], z["syn1"], z["syn1neg"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelFormatError(f"{folder}/weights.npz: cannot read the weights ({exc})") from None
+        if model.syn0.shape != (len(model.vocab), model.config.dim):
+            raise ModelFormatError(f"{folder}: weights do not match the vocabulary ({model.syn0.shape})")
+        model.epochs_done = meta["epochs_done"]
+        model.words_done = meta["words_done"]
+        model.history = [EpochStats(**h) for h in meta.get("history", [])]
+        model._tables = None
+        return model
+
+
+def _plan_jobs(offsets: np.ndarray, batch_words: int) -> list[tuple[int, int, int]]:
+    """Consecutive sentence ranges of about ``batch_words`` words: (first, end, words before)."""
+    jobs = []
+    n = len(offsets) - 1
+    lo = 0
+    while lo < n:
+        target = offsets[lo] + batch_words
+        hi = int(np.searchsorted(offsets, target, side="left"))
+        hi = min(max(hi, lo + 1), n)
+        jobs.append((lo, hi, int(offsets[lo])))
+        lo = hi
+    return jobs
+
+
+def _job_seed(seed: int, epoch: int, job: int) -> int:
+    return (seed * 1_000_003 + epoch * 7_919 + job * 104_729 + 1) % (2**63)
