@@ -25,7 +25,7 @@ class KeyedVectors:
     """Words and their vectors (float32 ``[n_words, dim]``), with similarity queries."""
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None) -> None:
-        vectors = np.asarray(vectors)
+        vectors = vectors if isinstance(vectors, np.ndarray) else np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ConfigError(f"vectors must be [n_words, dim]; got {vectors.shape} for {len(words)} words")
         self.words = list(words)

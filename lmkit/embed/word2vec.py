@@ -139,12 +139,29 @@ class Word2Vec:
 
     # ------------------------------------------------------------------ training
     def train(self, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", *, epochs: int | None = None,
-              quiet: bool | None = None, checkpoint: str | os.PathLike | None = None) -> "Word2Vec":
+              resume: bool = False, stop_after: int | None = None, quiet: bool | None = None,
+              checkpoint: str | os.PathLike | None = None) -> "Word2Vec":
         """Train on ``data`` (builds the vocabulary first if there is none; with a vocabulary,
-        continues training on new text, its unknown words ignored). ``checkpoint``: a model
-        folder written (atomically) after every epoch, from which :meth:`load` resumes."""
+        continues training on new text, its unknown words ignored).
+
+        ``epochs``: passes, the learning rate falling from alpha to min_alpha over them
+        (default ``config.epochs``). ``resume=True``: finish the ``config.epochs`` schedule of a
+        model loaded from a checkpoint exactly where it stopped (same rates, same random
+        streams: a single worker gives the same vectors as an uninterrupted run).
+        ``stop_after``: end after this many epochs of the schedule. ``checkpoint``: a model
+        folder written atomically after every epoch, from which :meth:`load` resumes."""
         c = self.config
-        epochs = epochs or c.epochs
+        if resume:
+            first_epoch = self.epochs_done
+            schedule = c.epochs
+        else:
+            first_epoch = 0
+            schedule = epochs or c.epochs
+        epochs = schedule - first_epoch
+        if stop_after is not None:
+            epochs = min(epochs, stop_after)
+        if epochs <= 0:
+            return self
         if self.vocab is None:
             if isinstance(data, (Corpus, EncodedCorpus)) or hasattr(data, "__len__"):
                 self.build_vocab(data)
@@ -163,10 +180,11 @@ class Word2Vec:
             raise CorpusError("the corpus holds no tokens")
         tables = self._train_tables()
         jobs = _plan_jobs(offsets, c.batch_words)
-        total_words = int(enc.n_tokens) * epochs
+        total_words = int(enc.n_tokens) * schedule
         start_alpha, end_alpha = c.start_alpha, c.min_alpha
-        done_before = 0
-        bar = progress(total=total_words, desc="word2vec", unit="word", quiet=quiet)
+        done_before = int(enc.n_tokens) * first_epoch
+        epoch_base = self.epochs_done
+        bar = progress(total=int(enc.n_tokens) * epochs, desc="word2vec", unit="word", quiet=quiet)
         pool = ThreadPoolExecutor(c.workers) if c.workers > 1 else None
         try:
             for e in range(epochs):
@@ -177,7 +195,7 @@ class Word2Vec:
                     a0 = start_alpha - (start_alpha - end_alpha) * ((done_before + words_before) / total_words)
                     a1 = start_alpha - (start_alpha - end_alpha) * (
                         (done_before + words_before + offsets[hi] - offsets[lo]) / total_words)
-                    seed = _job_seed(c.seed, self.epochs_done + e, j)
+                    seed = _job_seed(c.seed, epoch_base + e, j)
                     args.append((lo, hi, max(a0, end_alpha), max(a1, end_alpha), seed))
                 run = lambda a: K.train_job(ids, offsets, a[0], a[1], 1, self.syn0, self.syn1, self.syn1neg,
                                             tables[0], tables[1], tables[2], tables[3], tables[4], tables[5],
@@ -193,23 +211,19 @@ class Word2Vec:
                         bar.set_postfix(loss=f"{loss_sum / n_pred:.4f}", alpha=f"{args[0][2]:.5f}", refresh=False)
                 done_before += int(enc.n_tokens)
                 dt = time.perf_counter() - t0
-                stats = EpochStats(self.epochs_done + e + 1, loss_sum / max(n_pred, 1), n_words, dt,
+                self.epochs_done = epoch_base + e + 1
+                self.words_done += n_words
+                stats = EpochStats(self.epochs_done, loss_sum / max(n_pred, 1), n_words, dt,
                                    n_words / dt if dt > 0 else float("inf"), float(args[-1][3]))
                 self.history.append(stats)
                 log.info("epoch %d: loss %.4f, %.0f words/s, alpha %.5f", stats.epoch, stats.loss,
                          stats.words_per_second, stats.alpha_end)
                 if checkpoint is not None:
-                    self.epochs_done += 1
-                    self.words_done += n_words
                     self.save(checkpoint)
-                    self.epochs_done -= 1
-                    self.words_done -= n_words
         finally:
             bar.close()
             if pool:
                 pool.shutdown()
-        self.epochs_done += epochs
-        self.words_done += int(enc.n_tokens) * epochs
         self._wv = None
         return self
 

@@ -1,0 +1,146 @@
+"""`lmkit embed`: train word2vec vectors and query them."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..embed import KeyedVectors, Word2Vec
+from ..errors import ConfigError, LmkitError
+from .common import add_text_options, corpus_from_args, positive_float, positive_int
+
+log = logging.getLogger("lmkit")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("embed", help="word2vec embeddings: train, neighbours, analogies, evaluation",
+                       description="Train word2vec vectors and query them.")
+    cmds = p.add_subparsers(dest="embed_command", metavar="COMMAND")
+    t = cmds.add_parser("train", help="train word vectors (skip-gram or CBOW; negative sampling or HS)")
+    t.add_argument("corpus", nargs="+", help="training text, one sentence per line (files, dirs, .gz, -)")
+    t.add_argument("-o", "--output", required=True,
+                   help="vectors file (word2vec format; .gz compresses) or, with --native, a folder")
+    t.add_argument("--dim", type=positive_int, default=100, help="vector size (default 100)")
+    t.add_argument("--window", type=positive_int, default=5, help="max context distance (default 5)")
+    t.add_argument("--negative", type=int, default=None, help="negative samples (default 5; 0 with --hs)")
+    t.add_argument("--hs", action="store_true", help="hierarchical softmax (alone unless --negative N)")
+    t.add_argument("--cbow", action="store_true", help="CBOW instead of skip-gram")
+    t.add_argument("--min-count", type=positive_int, default=5, help="ignore rarer words (default 5)")
+    t.add_argument("--max-vocab", type=positive_int, default=None, help="keep the N most frequent words")
+    t.add_argument("--sample", type=float, default=1e-3, help="sub-sampling threshold (default 1e-3; 0 off)")
+    t.add_argument("--epochs", "--iter", type=positive_int, default=5, help="passes over the corpus (default 5)")
+    t.add_argument("--alpha", type=positive_float, default=None, help="start learning rate (0.025 sg, 0.05 cbow)")
+    t.add_argument("--min-alpha", type=float, default=0.0001, help="final learning rate (default 1e-4)")
+    t.add_argument("--workers", "--threads", type=positive_int, default=2, help="training threads (default 2)")
+    t.add_argument("--seed", type=int, default=1, help="random seed (workers=1: bit-identical runs)")
+    fmt = t.add_mutually_exclusive_group()
+    fmt.add_argument("--binary", action="store_true", help="word2vec binary format")
+    fmt.add_argument("--text", action="store_true", help="word2vec text format (the default)")
+    fmt.add_argument("--native", action="store_true", help="lmkit folder (npy, memory-mapped loading)")
+    t.add_argument("--save-vocab", help="also write the vocabulary (word<TAB>count)")
+    t.add_argument("--save-model", help="folder for the full model (resumable; with --resume)")
+    t.add_argument("--resume", action="store_true", help="continue training the --save-model model")
+    add_text_options(t, default_tokenizer="regex")
+    t.set_defaults(run=run_train)
+
+    n = cmds.add_parser("neighbors", help="nearest neighbours of words (stdin when none are given)")
+    n.add_argument("vectors", help="vectors: word2vec text/binary file or lmkit folder")
+    n.add_argument("words", nargs="*", help="query words; none: read one per line from stdin")
+    n.add_argument("-k", type=positive_int, default=10, help="neighbours per word (default 10)")
+    n.set_defaults(run=run_neighbors)
+
+    a = cmds.add_parser("analogy", help="A is to B as C is to ? (3CosAdd)")
+    a.add_argument("vectors")
+    a.add_argument("a")
+    a.add_argument("b")
+    a.add_argument("c")
+    a.add_argument("-k", type=positive_int, default=5)
+    a.set_defaults(run=run_analogy)
+
+    e = cmds.add_parser("evaluate", help="analogy accuracy and word-pair correlations")
+    e.add_argument("vectors")
+    e.add_argument("--analogies", help="Google analogy file (questions-words.txt format)")
+    e.add_argument("--pairs", nargs="+", default=[], help="WordSim-353 / SimLex-999 style files")
+    e.add_argument("--restrict-vocab", type=positive_int, default=30000)
+    e.set_defaults(run=run_evaluate)
+    p.set_defaults(run=lambda args: (p.print_help(sys.stderr), 2)[1])
+
+
+def run_train(args: argparse.Namespace) -> int:
+    negative = args.negative if args.negative is not None else (0 if args.hs else 5)
+    if negative < 0:
+        raise ConfigError(f"--negative must be >= 0, got {negative}")
+    corpus = corpus_from_args(args, args.corpus)
+    if args.resume:
+        if not args.save_model:
+            raise ConfigError("--resume needs --save-model FOLDER")
+        model = Word2Vec.load(args.save_model)
+        log.info("resuming %s after %d epochs", args.save_model, model.epochs_done)
+    else:
+        model = Word2Vec(dim=args.dim, window=args.window, sg=not args.cbow, hs=args.hs, negative=negative,
+                         sample=args.sample, alpha=args.alpha, min_alpha=args.min_alpha,
+                         min_count=args.min_count, max_vocab_size=args.max_vocab, epochs=args.epochs,
+                         workers=args.workers, seed=args.seed)
+        model.build_vocab(corpus)
+        log.info("vocabulary: %d words (min_count %d)", len(model.vocab) - 1, args.min_count)
+    model.config.workers = args.workers
+    model.train(corpus, resume=args.resume, quiet=args.quiet, checkpoint=args.save_model)
+    if args.native:
+        model.wv.save(args.output)
+    else:
+        model.wv.save_word2vec_format(args.output, binary=args.binary)
+    if args.save_vocab:
+        model.vocab.save(args.save_vocab)
+    last = model.history[-1] if model.history else None
+    if last:
+        log.info("%s: %d words x %d; last epoch loss %.4f, %.0f words/s", args.output, len(model.wv),
+                 model.config.dim, last.loss, last.words_per_second)
+    return 0
+
+
+def _load(path: str) -> KeyedVectors:
+    return KeyedVectors.load(path)
+
+
+def _print_neighbors(word: str, result) -> None:
+    print(word + "\t" + " ".join(f"{w}:{s:.4f}" for w, s in result))
+
+
+def run_neighbors(args: argparse.Namespace) -> int:
+    kv = _load(args.vectors)
+    words = args.words or [ln.strip() for ln in sys.stdin if ln.strip()]
+    status = 0
+    known = [w for w in words if w in kv]
+    results = dict(zip(known, kv.neighbors(known, args.k))) if known else {}
+    for w in words:
+        if w in results:
+            _print_neighbors(w, results[w])
+        else:
+            print(f"lmkit: {w!r} is not in the vocabulary", file=sys.stderr)
+            status = 1
+    return status
+
+
+def run_analogy(args: argparse.Namespace) -> int:
+    kv = _load(args.vectors)
+    missing = [w for w in (args.a, args.b, args.c) if w not in kv]
+    if missing:
+        raise LmkitError(f"not in the vocabulary of {args.vectors}: {', '.join(missing)}")
+    for w, s in kv.most_similar(positive=[args.b, args.c], negative=[args.a], topn=args.k):
+        print(f"{w}\t{s:.4f}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    if not args.analogies and not args.pairs:
+        raise ConfigError("give --analogies FILE and/or --pairs FILE...")
+    kv = _load(args.vectors)
+    if args.analogies:
+        r = kv.evaluate_analogies(args.analogies, restrict_vocab=args.restrict_vocab)
+        print(f"analogies\taccuracy={r['accuracy']:.4f}\tsemantic={r['semantic']:.4f}\t"
+              f"syntactic={r['syntactic']:.4f}\ttried={r['tried']}\tskipped={r['skipped']}")
+    for path in args.pairs:
+        r = kv.evaluate_word_pairs(path)
+        print(f"{path}\tspearman={r['spearman']:.4f}\tpearson={r['pearson']:.4f}\t"
+              f"pairs={r['pairs']}\toov_ratio={r['oov_ratio']:.3f}")
+    return 0

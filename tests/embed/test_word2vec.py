@@ -1,0 +1,158 @@
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lmkit import ConfigError, CorpusError, ModelFormatError
+from lmkit.embed import KeyedVectors, Word2Vec
+
+from ..conftest import ROOT
+
+
+def test_training_puts_obvious_neighbours_together(brown_model):
+    wv = brown_model.wv
+    days = {"tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+    top = [w for w, _ in wv.most_similar("monday", topn=10)]
+    assert len(days & set(top)) >= 3, top
+    # a day is closer to another day than to an unrelated frequent word
+    assert wv.similarity("monday", "tuesday") > wv.similarity("monday", "government")
+    assert wv.similarity("he", "she") > wv.similarity("he", "water")
+
+
+def test_loss_is_the_objective_and_decreases(small_sentences):
+    model = Word2Vec(dim=30, epochs=4, workers=1, negative=5, seed=2).train(small_sentences, quiet=True)
+    losses = [h.loss for h in model.history]
+    assert losses[0] > losses[-1]
+    assert 0 < losses[-1] < 6 * np.log(2)   # below the loss of an untrained model (6 ln 2)
+    hs = Word2Vec(dim=30, epochs=3, workers=1, hs=True, negative=0, seed=2).train(small_sentences, quiet=True)
+    assert hs.history[0].loss > hs.history[-1].loss
+
+
+@pytest.mark.parametrize("params", [dict(sg=False), dict(hs=True, negative=0), dict(hs=True, negative=3),
+                                    dict(sg=False, hs=True, negative=0)])
+def test_every_mode_learns(small_sentences, params):
+    model = Word2Vec(dim=30, epochs=3, workers=2, seed=4, **params).train(small_sentences, quiet=True)
+    assert model.history[-1].loss < model.history[0].loss
+    assert np.isfinite(model.wv.vectors).all()
+
+
+def test_single_worker_is_bit_identical_across_processes_and_hash_seeds(tmp_path):
+    code = ("import sys, hashlib; from lmkit import *; from lmkit.embed import Word2Vec; "
+            "c = Corpus(sys.argv[1], Tokenizer('whitespace', lowercase=True), quiet=True); "
+            "lines = [next(iter(c)) for _ in range(1)]; "
+            "m = Word2Vec(dim=20, epochs=1, workers=1, seed=5, min_count=3)"
+            ".train([s for s, _ in zip(c, range(4000))], quiet=True); "
+            "print(hashlib.sha1(m.wv.vectors.tobytes()).hexdigest())")
+    digests = set()
+    for hash_seed in ("0", "123"):
+        out = subprocess.run([sys.executable, "-c", code, str(ROOT / "data" / "brown.txt.gz")],
+                             capture_output=True, text=True, env={"PYTHONHASHSEED": hash_seed, "PATH": ""})
+        assert out.returncode == 0, out.stderr
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
+
+
+def test_continued_training_on_new_text(tmp_path, small_sentences):
+    model = Word2Vec(dim=20, epochs=2, workers=1, seed=1).train(small_sentences[:3000], quiet=True,
+                                                               checkpoint=tmp_path / "ckpt")
+    back = Word2Vec.load(tmp_path / "ckpt")
+    assert back.epochs_done == 2 and np.array_equal(back.syn0, model.syn0)
+    assert np.array_equal(back.syn1neg, model.syn1neg)
+    before = back.wv["the"].copy()
+    back.train(small_sentences[3000:], epochs=1, quiet=True)   # new text, same vocabulary
+    assert back.epochs_done == 3 and not np.array_equal(before, back.wv["the"])
+    assert len(back.vocab) == len(model.vocab)
+
+
+def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path, small_sentences):
+    data = small_sentences[:3000]
+    whole = Word2Vec(dim=20, epochs=3, workers=1, seed=8).train(data, quiet=True)
+    Word2Vec(dim=20, epochs=3, workers=1, seed=8).train(data, stop_after=1, quiet=True,
+                                                        checkpoint=tmp_path / "ckpt")  # "killed" after epoch 1
+    resumed = Word2Vec.load(tmp_path / "ckpt")
+    assert resumed.epochs_done == 1
+    resumed.train(data, resume=True, quiet=True)
+    assert resumed.epochs_done == 3
+    assert np.array_equal(resumed.syn0, whole.syn0) and np.array_equal(resumed.syn1neg, whole.syn1neg)
+
+
+def test_bad_parameters_fail_at_construction():
+    with pytest.raises(ConfigError, match="hierarchical softmax"):
+        Word2Vec(negative=0)
+    with pytest.raises(ConfigError, match="dim must be >= 1"):
+        Word2Vec(dim=0)
+    with pytest.raises(CorpusError, match="min_count"):
+        Word2Vec(min_count=5).train([["a", "b"]])
+
+
+# ---------------------------------------------------------------------- vectors
+
+
+@pytest.fixture(scope="module")
+def toy_vectors():
+    words = ["king", "queen", "man", "woman", "apple", "pear"]
+    v = np.array([[1, 1, 0], [1, -1, 0.1], [0.2, 1, 0], [0.2, -1, 0.1], [0, 0, 1], [0.1, 0, 1]], np.float32)
+    return KeyedVectors(words, v)
+
+
+def test_queries(toy_vectors):
+    kv = toy_vectors
+    assert len(kv) == 6 and "king" in kv and "car" not in kv and kv.index_of("man") == 2
+    assert kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0] == "queen"
+    assert kv.most_similar_cosmul(positive=["king", "woman"], negative=["man"], topn=1)[0][0] == "queen"
+    assert kv.most_similar("apple", topn=1)[0][0] == "pear"
+    assert all(w != "apple" for w, _ in kv.most_similar("apple"))
+    assert kv.doesnt_match(["apple", "pear", "king"]) == "king"
+    assert kv.similarity("apple", "pear") == pytest.approx(
+        float(kv["apple"] @ kv["pear"] / np.linalg.norm(kv["apple"]) / np.linalg.norm(kv["pear"])))
+    with pytest.raises(KeyError, match="'car' is not in the vocabulary"):
+        kv["car"]
+
+
+def test_batch_neighbours_equal_single_queries(brown_model):
+    wv = brown_model.wv
+    words = wv.words[100:160]
+    batch = wv.neighbors(words, k=5)
+    for w, res in zip(words, batch):
+        assert [x for x, _ in res] == [x for x, _ in wv.most_similar(w, topn=5)]
+
+
+@pytest.mark.parametrize("name, binary", [("v.txt", False), ("v.bin", True), ("v.txt.gz", False),
+                                          ("v.bin.gz", True)])
+def test_word2vec_format_round_trip(tmp_path, brown_model, name, binary):
+    wv = brown_model.wv
+    wv.save_word2vec_format(tmp_path / name, binary=binary)
+    back = KeyedVectors.load_word2vec_format(tmp_path / name)
+    assert back.words == wv.words
+    np.testing.assert_allclose(back.vectors, wv.vectors, rtol=0 if binary else 1e-5, atol=0 if binary else 1e-6)
+
+
+def test_native_format_is_memory_mapped(tmp_path, brown_model):
+    brown_model.wv.save(tmp_path / "vecs")
+    back = KeyedVectors.load(tmp_path / "vecs")
+    assert isinstance(back.vectors, np.memmap) and back.words == brown_model.wv.words
+    assert np.array_equal(np.asarray(back.vectors), brown_model.wv.vectors)
+
+
+def test_invalid_utf8_words(tmp_path):
+    path = tmp_path / "bad.bin"
+    with open(path, "wb") as f:
+        f.write(b"2 2\n")
+        f.write(b"caf\xe9 " + np.array([1, 2], "<f4").tobytes() + b"\n")
+        f.write(b"ok " + np.array([3, 4], "<f4").tobytes() + b"\n")
+    with pytest.raises(ModelFormatError, match="entry 1: word is not valid UTF-8"):
+        KeyedVectors.load_word2vec_format(path, binary=True)
+    kv = KeyedVectors.load_word2vec_format(path, binary=True, unicode_errors="replace")
+    assert kv.words == ["caf\ufffd", "ok"] and kv["ok"].tolist() == [3.0, 4.0]
+
+
+@pytest.mark.parametrize("content, message", [(b"hello\n", "expected a 'count dim' header"),
+                                              (b"2 3\na 1 2 3\n", "truncated: 1 of 2"),
+                                              (b"1 3\na 1 2\n", "expected a word and 3 numbers")])
+def test_malformed_vector_files(tmp_path, content, message):
+    path = tmp_path / "v.txt"
+    path.write_bytes(content)
+    with pytest.raises(ModelFormatError, match=message):
+        KeyedVectors.load_word2vec_format(path, binary=False)
