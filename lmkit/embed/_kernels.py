@@ -193,3 +193,71 @@ def train_job(ids, offsets, sent_lo, sent_hi, first_word, syn0, syn1, syn1neg, k
                         for i in range(dim):
                             l1[i] += neu1e[i]
     return loss, predictions, total
+
+
+@njit(cache=True, nogil=True)
+def top_k_rows(scores, k, exclude):
+    """Indices (int64 [rows, k]) of the k largest entries of each row, best first, skipping
+    column ``exclude[r]`` in row r (-1: none). A size-k min-heap per row: O(V log k)."""
+    rows, cols = scores.shape
+    k = min(k, cols)
+    out = np.empty((rows, k), dtype=np.int64)
+    heap_v = np.empty(k, dtype=scores.dtype)
+    heap_i = np.empty(k, dtype=np.int64)
+    for r in range(rows):
+        size = 0
+        ex = exclude[r]
+        for c in range(cols):
+            if c == ex:
+                continue
+            v = scores[r, c]
+            if size < k:
+                # sift up
+                pos = size
+                size += 1
+                while pos > 0:
+                    parent = (pos - 1) // 2
+                    if heap_v[parent] <= v:
+                        break
+                    heap_v[pos] = heap_v[parent]
+                    heap_i[pos] = heap_i[parent]
+                    pos = parent
+                heap_v[pos] = v
+                heap_i[pos] = c
+            elif v > heap_v[0]:
+                # replace the root and sift down
+                pos = 0
+                while True:
+                    child = 2 * pos + 1
+                    if child >= size:
+                        break
+                    if child + 1 < size and heap_v[child + 1] < heap_v[child]:
+                        child += 1
+                    if heap_v[child] >= v:
+                        break
+                    heap_v[pos] = heap_v[child]
+                    heap_i[pos] = heap_i[child]
+                    pos = child
+                heap_v[pos] = v
+                heap_i[pos] = c
+        # pop ascending, fill from the back: best first
+        for j in range(size - 1, -1, -1):
+            out[r, j] = heap_i[0]
+            last_v = heap_v[size - 1]
+            last_i = heap_i[size - 1]
+            size -= 1
+            pos = 0
+            while True:
+                child = 2 * pos + 1
+                if child >= size:
+                    break
+                if child + 1 < size and heap_v[child + 1] < heap_v[child]:
+                    child += 1
+                if heap_v[child] >= last_v:
+                    break
+                heap_v[pos] = heap_v[child]
+                heap_i[pos] = heap_i[child]
+                pos = child
+            heap_v[pos] = last_v
+            heap_i[pos] = last_i
+    return out

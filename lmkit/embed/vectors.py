@@ -128,26 +128,19 @@ class KeyedVectors:
                   batch: int = 1024) -> list[list[tuple[str, float]]]:
         """The ``k`` nearest neighbours of many words at once: one matrix product per batch
         of queries, then a partial sort per row. Unknown words raise KeyError."""
+        from ._kernels import top_k_rows
         idx = np.array([self.index_of(w) for w in words], dtype=np.int64)
         n = self.normed
         limit = n[:restrict_vocab] if restrict_vocab else n
-        kk = min(k + 1, len(limit))
         out: list[list[tuple[str, float]]] = []
         for start in range(0, len(idx), batch):
             q = idx[start:start + batch]
-            scores = n[q] @ limit.T                       # [b, V]
-            rows = np.arange(len(q))
-            if kk < scores.shape[1]:
-                cand = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-            else:
-                cand = np.tile(np.arange(scores.shape[1]), (len(q), 1))
-            cs = scores[rows[:, None], cand]
-            order = np.argsort(-cs, axis=1, kind="stable")
-            cand = np.take_along_axis(cand, order, axis=1)
-            cs = np.take_along_axis(cs, order, axis=1)
-            for r, qi in enumerate(q.tolist()):
-                res = [(self.words[c], float(s)) for c, s in zip(cand[r].tolist(), cs[r].tolist()) if c != qi]
-                out.append(res[:k])
+            scores = n[q] @ limit.T                       # [b, V], one BLAS call
+            best = top_k_rows(scores, k, q)               # the query word itself is skipped
+            best_scores = np.take_along_axis(scores, best, axis=1)
+            words_ = self.words
+            out.extend([(words_[c], s) for c, s in zip(row_i, row_s)]
+                       for row_i, row_s in zip(best.tolist(), best_scores.tolist()))
         return out
 
     # ------------------------------------------------------------------ evaluation

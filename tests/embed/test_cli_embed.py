@@ -1,0 +1,76 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lmkit.embed import KeyedVectors
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(tool, *args, stdin=None):
+    return subprocess.run([sys.executable, str(ROOT / "bin" / tool), *map(str, args)], input=stdin,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory, small_sentences):
+    path = tmp_path_factory.mktemp("emb") / "small.txt"
+    path.write_text("\n".join(" ".join(s) for s in small_sentences) + "\n", encoding="utf-8")
+    return path
+
+
+def test_train_then_query(tmp_path, corpus_file):
+    out = tmp_path / "v.bin"
+    res = run("lmkit", "-q", "embed", "train", corpus_file, "-o", out, "--binary", "--dim", "20",
+              "--epochs", "2", "--min-count", "3", "--save-vocab", tmp_path / "vocab.tsv",
+              "--save-model", tmp_path / "model")
+    assert res.returncode == 0, res.stderr
+    kv = KeyedVectors.load_word2vec_format(out, binary=True)
+    assert kv.dim == 20 and "the" in kv
+    assert (tmp_path / "vocab.tsv").read_text().splitlines()[1].startswith("the\t")
+    res = run("lmkit", "embed", "neighbors", out, "the", "zzzq", "-k", "3")
+    assert res.returncode == 1 and res.stdout.startswith("the\t") and len(res.stdout.split("\t")[1].split()) == 3
+    assert "'zzzq' is not in the vocabulary" in res.stderr
+    res = run("lmkit", "embed", "neighbors", out, stdin="of\nand\n")
+    assert res.returncode == 0 and [ln.split("\t")[0] for ln in res.stdout.splitlines()] == ["of", "and"]
+    res = run("lmkit", "embed", "analogy", out, "he", "his", "she", "-k", "2")
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == 2
+    res = run("lmkit", "embed", "analogy", out, "he", "his", "zzzq")
+    assert res.returncode == 2 and "zzzq" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_resume_from_cli(tmp_path, corpus_file):
+    args = ["-q", "embed", "train", corpus_file, "-o", tmp_path / "v.txt", "--dim", "10", "--epochs", "2",
+            "--min-count", "3", "--workers", "1", "--save-model", tmp_path / "m"]
+    assert run("lmkit", *args).returncode == 0
+    res = run("lmkit", *args, "--resume")   # already finished: nothing more to do
+    assert res.returncode == 0, res.stderr
+
+
+def test_c_tool_flags(tmp_path, corpus_file):
+    out = tmp_path / "c.txt"
+    res = run("word2vec", "-train", corpus_file, "-output", out, "-size", "12", "-window", "3", "-cbow", "0",
+              "-hs", "1", "-negative", "0", "-iter", "1", "-threads", "2", "-min-count", "3", "-binary", "0")
+    assert res.returncode == 0, res.stderr
+    assert out.read_text().split("\n")[0].split()[1] == "12"
+    res = run("word2vec", "-train", corpus_file, "-size")
+    assert res.returncode == 2 and "-size needs a value" in res.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["embed", "train", "missing.txt", "-o", "v.txt"], "no such file"),
+    (["embed", "train", "CORPUS", "-o", "v.txt", "--dim", "0"], "--dim: '0' must be at least 1"),
+    (["embed", "train", "CORPUS", "-o", "v.txt", "--negative", "0"], "hierarchical softmax"),
+    (["embed", "train", "CORPUS", "-o", "v.txt", "--min-count", "100000"], "no word occurs"),
+    (["embed", "neighbors", "missing.bin", "x"], "no such vectors file"),
+    (["embed", "evaluate", "BADVEC", "--pairs", "x"], "expected a 'count dim' header"),
+])
+def test_errors(tmp_path, corpus_file, args, message):
+    (tmp_path / "bad.vec").write_text("not vectors\n")
+    args = [str(corpus_file) if a == "CORPUS" else str(tmp_path / "bad.vec") if a == "BADVEC"
+            else str(tmp_path / a) if a.endswith((".txt", ".bin")) else a for a in args]
+    res = run("lmkit", *args)
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
