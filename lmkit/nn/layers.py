@@ -1,0 +1,249 @@
+"""Neural layers with hand-written backward passes (numpy + BLAS; time loops per step).
+
+Shapes: B batch, T time, E embedding, H hidden, S source length, A attention size.
+Each layer keeps its parameters in ``params`` (name -> array) and its gradients in ``grads``
+(same names, accumulated by ``backward``). ``forward`` returns the output and a cache that
+``backward`` consumes. Masks are float arrays [B, T] with 1 for real tokens, 0 for padding.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import scatter_add_rows
+
+
+def _init(rng, shape, scale, dtype):
+    return rng.uniform(-scale, scale, size=shape).astype(dtype)
+
+
+def sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+class Layer:
+    params: dict
+    grads: dict
+
+    def zero_grad(self) -> None:
+        for k, g in self.grads.items():
+            g[...] = 0
+
+    def named_params(self, prefix: str = ""):
+        for k in self.params:
+            yield prefix + k, self.params[k], self.grads[k]
+
+
+class Embedding(Layer):
+    """Token ids [B, T] -> vectors [B, T, E]."""
+
+    def __init__(self, vocab_size: int, dim: int, rng, dtype=np.float32, padding_idx: int | None = None):
+        w = _init(rng, (vocab_size, dim), 0.1, dtype)
+        if padding_idx is not None:
+            w[padding_idx] = 0
+        self.params = {"W": w}
+        self.grads = {"W": np.zeros_like(w)}
+        self.padding_idx = padding_idx
+
+    def forward(self, ids):
+        return self.params["W"][ids], ids
+
+    def backward(self, dout, ids):
+        d = dout.reshape(-1, dout.shape[-1])
+        scatter_add_rows(self.grads["W"], ids.reshape(-1).astype(np.int64), np.ascontiguousarray(d))
+        if self.padding_idx is not None:
+            self.grads["W"][self.padding_idx] = 0
+
+
+class Linear(Layer):
+    """x [..., I] -> x W + b [..., O]."""
+
+    def __init__(self, n_in: int, n_out: int, rng, dtype=np.float32, bias: bool = True):
+        scale = 1.0 / np.sqrt(n_in)
+        self.params = {"W": _init(rng, (n_in, n_out), scale, dtype)}
+        if bias:
+            self.params["b"] = np.zeros(n_out, dtype=dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        y = x @ self.params["W"]
+        if "b" in self.params:
+            y += self.params["b"]
+        return y, x
+
+    def backward(self, dy, x):
+        x2 = x.reshape(-1, x.shape[-1])
+        dy2 = dy.reshape(-1, dy.shape[-1])
+        self.grads["W"] += x2.T @ dy2
+        if "b" in self.params:
+            self.grads["b"] += dy2.sum(axis=0)
+        return dy @ self.params["W"].T
+
+
+class GRUCell(Layer):
+    """One GRU step (PyTorch's gate layout): r = s(Wx_r + Uh_r), z = s(Wx_z + Uh_z),
+    n = tanh(Wx_n + r * (Uh_n)), h' = (1 - z) n + z h. Biases on both sides."""
+
+    def __init__(self, n_in: int, hidden: int, rng, dtype=np.float32):
+        scale = 1.0 / np.sqrt(hidden)
+        self.hidden = hidden
+        self.params = {"Wx": _init(rng, (n_in, 3 * hidden), scale, dtype),
+                       "bx": _init(rng, (3 * hidden,), scale, dtype),
+                       "Wh": _init(rng, (hidden, 3 * hidden), scale, dtype),
+                       "bh": _init(rng, (3 * hidden,), scale, dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def step(self, xp, h):
+        """xp: input projection x Wx + bx [B, 3H]; h [B, H] -> (h', cache)."""
+        H = self.hidden
+        hp = h @ self.params["Wh"] + self.params["bh"]
+        r = sigmoid(xp[:, :H] + hp[:, :H])
+        z = sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
+        n = np.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
+        h_new = (1.0 - z) * n + z * h
+        return h_new, (h, hp, r, z, n)
+
+    def step_backward(self, dh_new, cache):
+        """Returns (d xp [B, 3H], d h [B, H]); accumulates Wh, bh grads."""
+        h, hp, r, z, n = cache
+        H = self.hidden
+        dn = dh_new * (1.0 - z)
+        dz = dh_new * (h - n)
+        dh = dh_new * z
+        dn_pre = dn * (1.0 - n * n)
+        dr = dn_pre * hp[:, 2 * H:]
+        dr_pre = dr * r * (1.0 - r)
+        dz_pre = dz * z * (1.0 - z)
+        dxp = np.concatenate([dr_pre, dz_pre, dn_pre], axis=1)
+        dhp = np.concatenate([dr_pre, dz_pre, dn_pre * r], axis=1)
+        self.grads["Wh"] += h.T @ dhp
+        self.grads["bh"] += dhp.sum(axis=0)
+        dh += dhp @ self.params["Wh"].T
+        return dxp, dh
+
+
+class GRU(Layer):
+    """A GRU over a padded sequence [B, T, I] with mask [B, T]; ``reverse`` runs right to
+    left (padding at the right end is skipped, so it starts at each sequence's last token).
+    Returns all states [B, T, H] (kept through padding) and the final state [B, H]."""
+
+    def __init__(self, n_in: int, hidden: int, rng, dtype=np.float32, reverse: bool = False):
+        self.cell = GRUCell(n_in, hidden, rng, dtype)
+        self.params, self.grads = self.cell.params, self.cell.grads
+        self.hidden = hidden
+        self.reverse = reverse
+
+    def forward(self, x, mask, h0=None):
+        B, T, _ = x.shape
+        xp = x @ self.cell.params["Wx"] + self.cell.params["bx"]
+        h = np.zeros((B, self.hidden), dtype=x.dtype) if h0 is None else h0
+        out = np.empty((B, T, self.hidden), dtype=x.dtype)
+        caches = [None] * T
+        steps = range(T - 1, -1, -1) if self.reverse else range(T)
+        for t in steps:
+            h_new, c = self.cell.step(xp[:, t], h)
+            m = mask[:, t:t + 1]
+            h = m * h_new + (1.0 - m) * h
+            out[:, t] = h
+            caches[t] = c
+        return out, h, (x, mask, caches)
+
+    def backward(self, dout, dh_last, cache):
+        """dout [B, T, H] (grad of every state), dh_last [B, H] -> (dx [B, T, I], dh0)."""
+        x, mask, caches = cache
+        B, T, _ = x.shape
+        dxp = np.empty((B, T, 3 * self.hidden), dtype=x.dtype)
+        dh = dh_last.copy()
+        steps = range(T) if self.reverse else range(T - 1, -1, -1)
+        for t in steps:
+            dh = dh + dout[:, t]
+            m = mask[:, t:t + 1]
+            dh_new = m * dh
+            dxp_t, dh_prev = self.cell.step_backward(dh_new, caches[t])
+            dxp[:, t] = dxp_t
+            dh = dh_prev + (1.0 - m) * dh
+        self.cell.grads["Wx"] += x.reshape(-1, x.shape[-1]).T @ dxp.reshape(-1, dxp.shape[-1])
+        self.cell.grads["bx"] += dxp.reshape(-1, dxp.shape[-1]).sum(axis=0)
+        dx = dxp @ self.cell.params["Wx"].T
+        return dx, dh
+
+
+class AdditiveAttention(Layer):
+    """Bahdanau attention: e_s = v . tanh(K_s + W q), alpha = softmax over unmasked s,
+    context = sum_s alpha_s values_s. Keys K = values Wk are computed once per batch."""
+
+    def __init__(self, value_dim: int, query_dim: int, attn_dim: int, rng, dtype=np.float32):
+        self.params = {"Wk": _init(rng, (value_dim, attn_dim), 1.0 / np.sqrt(value_dim), dtype),
+                       "Wq": _init(rng, (query_dim, attn_dim), 1.0 / np.sqrt(query_dim), dtype),
+                       "b": np.zeros(attn_dim, dtype=dtype),
+                       "v": _init(rng, (attn_dim,), 1.0 / np.sqrt(attn_dim), dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def keys(self, values):
+        return values @ self.params["Wk"] + self.params["b"]
+
+    def keys_backward(self, dkeys, values):
+        self.grads["Wk"] += values.reshape(-1, values.shape[-1]).T @ dkeys.reshape(-1, dkeys.shape[-1])
+        self.grads["b"] += dkeys.reshape(-1, dkeys.shape[-1]).sum(axis=0)
+        return dkeys @ self.params["Wk"].T
+
+    def step(self, query, keys, values, mask):
+        """query [B, Q], keys [B, S, A], values [B, S, D], mask [B, S] -> (context [B, D], alpha [B, S])."""
+        qa = query @ self.params["Wq"]
+        t = np.tanh(keys + qa[:, None, :])
+        e = t @ self.params["v"]
+        e = np.where(mask > 0, e, -1e30)
+        e = e - e.max(axis=1, keepdims=True)
+        a = np.exp(e) * mask
+        a /= a.sum(axis=1, keepdims=True)
+        ctx = np.einsum("bs,bsd->bd", a, values)
+        return ctx, a, (query, t, a)
+
+    def step_backward(self, dctx, dalpha, cache, values):
+        """-> (d query, d keys [B, S, A], d values [B, S, D])."""
+        query, t, a = cache
+        dvalues = a[:, :, None] * dctx[:, None, :]
+        da = np.einsum("bd,bsd->bs", dctx, values)
+        if dalpha is not None:
+            da = da + dalpha
+        de = a * (da - (da * a).sum(axis=1, keepdims=True))
+        self.grads["v"] += np.einsum("bs,bsa->a", de, t)
+        dt = de[:, :, None] * self.params["v"]
+        dpre = dt * (1.0 - t * t)
+        dkeys = dpre
+        dqa = dpre.sum(axis=1)
+        self.grads["Wq"] += query.T @ dqa
+        dquery = dqa @ self.params["Wq"].T
+        return dquery, dkeys, dvalues
+
+
+def softmax_cross_entropy(logits, targets, mask):
+    """Mean token cross-entropy over unmasked positions; logits [N, V], targets [N], mask [N].
+    Returns (loss, dlogits)."""
+    m = logits.max(axis=1, keepdims=True)
+    z = logits - m
+    logsum = np.log(np.exp(z).sum(axis=1, keepdims=True))
+    logp = z - logsum
+    n = mask.sum()
+    rows = np.arange(len(targets))
+    loss = -(logp[rows, targets] * mask).sum() / max(n, 1)
+    d = np.exp(logp)
+    d[rows, targets] -= 1.0
+    d *= (mask / max(n, 1))[:, None]
+    return float(loss), d.astype(logits.dtype)
+
+
+class Dropout:
+    """Inverted dropout; identity when ``p == 0`` or not training."""
+
+    def __init__(self, p: float):
+        self.p = p
+
+    def forward(self, x, rng, training: bool):
+        if not training or self.p <= 0:
+            return x, None
+        keep = (rng.random(x.shape) >= self.p).astype(x.dtype) / (1.0 - self.p)
+        return x * keep, keep
+
+    @staticmethod
+    def backward(dy, keep):
+        return dy if keep is None else dy * keep

@@ -1,0 +1,109 @@
+"""Optimizers over (name, param, grad) triples, gradient clipping, and their state."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+def global_norm(grads) -> float:
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+
+
+def clip_by_global_norm(grads, max_norm: float) -> float:
+    """Scale all gradients in place so their joint L2 norm is at most ``max_norm``;
+    returns the norm before clipping."""
+    norm = global_norm(grads)
+    if max_norm > 0 and norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for g in grads:
+            g *= scale
+    return norm
+
+
+class Optimizer:
+    """Base: ``step(params)`` with params a list of (name, value, grad)."""
+
+    def __init__(self, lr: float):
+        if lr <= 0:
+            raise ConfigError(f"learning rate must be > 0, got {lr}")
+        self.lr = lr
+        self.t = 0
+        self.state: dict[str, dict[str, np.ndarray]] = {}
+
+    def _slot(self, name, slot, like):
+        s = self.state.setdefault(name, {})
+        if slot not in s:
+            s[slot] = np.zeros_like(like)
+        return s[slot]
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Flat name -> array view of the state (for npz checkpoints)."""
+        out = {f"{n}::{k}": v for n, slots in self.state.items() for k, v in slots.items()}
+        out["__t"] = np.array([self.t], dtype=np.int64)
+        out["__lr"] = np.array([self.lr], dtype=np.float64)
+        return out
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.state = {}
+        for key, v in arrays.items():
+            if key == "__t":
+                self.t = int(v[0])
+            elif key == "__lr":
+                self.lr = float(v[0])
+            else:
+                n, k = key.split("::")
+                self.state.setdefault(n, {})[k] = np.array(v)
+
+
+class Adam(Optimizer):
+    def __init__(self, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
+        super().__init__(lr)
+        self.b1, self.b2 = betas
+        self.eps = eps
+
+    def step(self, params) -> None:
+        self.t += 1
+        c1 = 1.0 - self.b1 ** self.t
+        c2 = 1.0 - self.b2 ** self.t
+        for name, p, g in params:
+            m = self._slot(name, "m", p)
+            v = self._slot(name, "v", p)
+            m *= self.b1
+            m += (1.0 - self.b1) * g
+            v *= self.b2
+            v += (1.0 - self.b2) * (g * g)
+            p -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+
+
+class SGD(Optimizer):
+    def __init__(self, lr: float = 0.1, momentum: float = 0.9):
+        super().__init__(lr)
+        self.momentum = momentum
+
+    def step(self, params) -> None:
+        self.t += 1
+        for name, p, g in params:
+            if self.momentum:
+                buf = self._slot(name, "momentum", p)
+                buf *= self.momentum
+                buf += g
+                p -= self.lr * buf
+            else:
+                p -= self.lr * g
+
+
+class Adagrad(Optimizer):
+    def __init__(self, lr: float = 0.1, eps: float = 1e-10):
+        super().__init__(lr)
+        self.eps = eps
+
+    def step(self, params) -> None:
+        self.t += 1
+        for name, p, g in params:
+            acc = self._slot(name, "sum", p)
+            acc += g * g
+            p -= self.lr * g / (np.sqrt(acc) + self.eps)
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD, "adagrad": Adagrad}
