@@ -1,0 +1,80 @@
+"""Translating text with a trained model: tokenise, batch, decode, detokenise, replace <unk>."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ModelFormatError
+from ..text import UNK_ID, Tokenizer, Vocabulary
+from .data import pad_sources
+from .decode import Hypothesis, beam_search, greedy
+from .model import Seq2Seq
+
+
+@dataclass
+class Translation:
+    words: list[str]
+    score: float
+    attention: np.ndarray        # [target words + 1 (</s>), source tokens + 1 (</s>)]
+    source: list[str]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+class Translator:
+    def __init__(self, model: Seq2Seq, src_vocab: Vocabulary, tgt_vocab: Vocabulary, tokenizer: Tokenizer) -> None:
+        self.model, self.src_vocab, self.tgt_vocab, self.tokenizer = model, src_vocab, tgt_vocab, tokenizer
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> "Translator":
+        folder = Path(folder)
+        for name in ("config.json", "weights.npz", "src_vocab.tsv", "tgt_vocab.tsv", "tokenizer.json"):
+            if not (folder / name).exists():
+                raise ModelFormatError(f"{folder}: {name} is missing; not a complete translation model folder")
+        tok = Tokenizer.from_config(json.loads((folder / "tokenizer.json").read_text(encoding="utf-8")))
+        return cls(Seq2Seq.load(folder), Vocabulary.load(folder / "src_vocab.tsv"),
+                   Vocabulary.load(folder / "tgt_vocab.tsv"), tok)
+
+    def translate_ids(self, sources: Sequence[np.ndarray], beam: int = 5, batch: int = 64,
+                      alpha: float = 1.0, max_len_ratio: float = 2.0, max_len_extra: int = 10,
+                      source_words: Sequence[list[str]] | None = None, replace_unk: bool = False) -> list[Translation]:
+        out: list[Translation | None] = [None] * len(sources)
+        order = np.argsort([len(s) for s in sources], kind="stable")
+        for start in range(0, len(order), batch):
+            idx = order[start:start + batch]
+            srcs = [np.asarray(sources[i], np.int64) for i in idx]
+            limits = np.array([int(max_len_ratio * len(s) + max_len_extra) for s in srcs])
+            if beam <= 1:
+                src, mask = pad_sources(srcs)
+                hyps = greedy(self.model, src, mask, limits)
+            else:
+                hyps = []
+                for s, lim in zip(srcs, limits):
+                    src, mask = pad_sources([s])
+                    hyps.append(beam_search(self.model, src, mask, beam=beam, alpha=alpha, max_len=int(lim)))
+            for i, h in zip(idx, hyps):
+                words = self.tgt_vocab.decode(h.tokens)
+                src_words = list(source_words[i]) if source_words is not None else self.src_vocab.decode(sources[i])
+                if replace_unk:
+                    for t, tok in enumerate(h.tokens):
+                        if tok == UNK_ID and t < len(h.attention):
+                            pos = int(np.argmax(h.attention[t][:len(src_words)]))
+                            words[t] = src_words[pos] if pos < len(src_words) else words[t]
+                out[i] = Translation(words, h.score, h.attention, src_words)
+        return out  # type: ignore[return-value]
+
+    def translate(self, lines: Sequence[str], beam: int = 5, batch: int = 64, alpha: float = 1.0,
+                  replace_unk: bool = False) -> list[Translation]:
+        """Translate sentences (one per item; an empty line gives an empty translation)."""
+        tokens = [self.tokenizer(line) for line in lines]
+        ids = [self.src_vocab.encode(t) for t in tokens]
+        results = self.translate_ids(ids, beam=beam, batch=batch, alpha=alpha, source_words=tokens,
+                                     replace_unk=replace_unk)
+        return results
