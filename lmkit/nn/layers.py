@@ -216,20 +216,15 @@ class AdditiveAttention(Layer):
         return dquery, dkeys, dvalues
 
 
-def softmax_cross_entropy(logits, targets, mask):
+def softmax_cross_entropy(logits, targets, mask, overwrite: bool = False):
     """Mean token cross-entropy over unmasked positions; logits [N, V], targets [N], mask [N].
-    Returns (loss, dlogits)."""
-    m = logits.max(axis=1, keepdims=True)
-    z = logits - m
-    logsum = np.log(np.exp(z).sum(axis=1, keepdims=True))
-    logp = z - logsum
-    n = mask.sum()
-    rows = np.arange(len(targets))
-    loss = -(logp[rows, targets] * mask).sum() / max(n, 1)
-    d = np.exp(logp)
-    d[rows, targets] -= 1.0
-    d *= (mask / max(n, 1))[:, None]
-    return float(loss), d.astype(logits.dtype)
+    Returns (loss, dlogits); ``overwrite=True`` reuses the logits buffer for the gradient."""
+    from ._kernels import softmax_xent_inplace
+    n = float(mask.sum())
+    weights = (np.asarray(mask, dtype=np.float64) / max(n, 1.0)).astype(logits.dtype)
+    d = logits if overwrite else logits.copy()
+    loss = softmax_xent_inplace(d, np.ascontiguousarray(targets, dtype=np.int64), weights)
+    return float(loss), d
 
 
 class Dropout:

@@ -66,9 +66,15 @@ class Adam(Optimizer):
         self.t += 1
         c1 = 1.0 - self.b1 ** self.t
         c2 = 1.0 - self.b2 ** self.t
+        from ._kernels import adam_update
         for name, p, g in params:
             m = self._slot(name, "m", p)
             v = self._slot(name, "v", p)
+            if p.flags.c_contiguous and g.flags.c_contiguous:
+                adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                            p.dtype.type(self.lr / c1), p.dtype.type(self.b1), p.dtype.type(self.b2),
+                            p.dtype.type(self.eps), p.dtype.type(c2))
+                continue
             m *= self.b1
             m += (1.0 - self.b1) * g
             v *= self.b2

@@ -130,7 +130,7 @@ class Seq2Seq:
         feats = np.concatenate([states, ctxs, y], axis=2)
         feats, fdrop = self.dropout.forward(feats, rng, training)
         logits, ocache = self.out.forward(feats.reshape(B * T, -1))
-        loss, dlogits = softmax_cross_entropy(logits, tgt_out.reshape(-1), tgt_mask.reshape(-1).astype(self.dtype))
+        loss, dlogits = softmax_cross_entropy(logits, tgt_out.reshape(-1), tgt_mask.reshape(-1), overwrite=True)
         if not backward:
             return loss
         dfeats = Dropout.backward(self.out.backward(dlogits, ocache).reshape(B, T, -1), fdrop)

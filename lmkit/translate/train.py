@@ -119,7 +119,9 @@ class Trainer:
                       tok, out, config)
         with np.load(ck / "optimizer.npz", allow_pickle=False) as z:
             trainer.optimizer.load_state_arrays({k: z[k] for k in z.files})
-        trainer.state = TrainState(**meta["state"])
+        trainer.state = st = TrainState(**meta["state"])
+        if st.finished and st.bad_epochs < config.patience and (config.max_steps is None or st.step < config.max_steps):
+            st.finished = False   # it stopped at the old --max-steps, which the new run lifts
         log.info("resumed %s at epoch %d, step %d", ck, trainer.state.epoch, trainer.state.step)
         return trainer
 

@@ -120,3 +120,20 @@ def test_softmax_cross_entropy():
     assert loss == pytest.approx(expected, rel=1e-12)
     idx, num = numerical_grad(lambda: softmax_cross_entropy(logits, targets, mask)[0], logits)
     assert relative_error(d.reshape(-1)[idx], num) < TOL
+
+
+def test_adam_kernel_equals_the_formula():
+    from lmkit.nn import Adam
+    rng = np.random.default_rng(5)
+    p = rng.standard_normal((4, 3))
+    p_ref = p.copy()
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    opt = Adam(lr=0.01)
+    for t in range(1, 4):
+        g = rng.standard_normal((4, 3))
+        opt.step([("p", p, g)])
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        p_ref -= 0.01 / (1 - 0.9 ** t) * m / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    np.testing.assert_allclose(p, p_ref, rtol=1e-12)

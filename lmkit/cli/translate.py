@@ -1,0 +1,166 @@
+"""`lmkit translate`: train an attentional encoder-decoder, translate, score BLEU."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError, CorpusError, ModelFormatError
+from .common import add_text_options, positive_float, positive_int, tokenizer_from_args
+
+log = logging.getLogger("lmkit")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("translate", help="attentional encoder-decoder translation: train, decode, BLEU",
+                       description="Train and run a bidirectional-GRU encoder / attentional GRU decoder.")
+    cmds = p.add_subparsers(dest="translate_command", metavar="COMMAND")
+    t = cmds.add_parser("train", help="train a model (checkpoints in MODEL_DIR/checkpoints)")
+    for name in ("--train-src", "--train-tgt"):
+        t.add_argument(name, required=True, help="parallel training text, one sentence per line")
+    t.add_argument("--valid-src", help="validation source (loss and BLEU each epoch, early stopping)")
+    t.add_argument("--valid-tgt", help="validation target")
+    t.add_argument("-o", "--output", required=True, help="model folder")
+    t.add_argument("--emb", type=positive_int, default=256)
+    t.add_argument("--hidden", type=positive_int, default=256)
+    t.add_argument("--attn", type=positive_int, default=None, help="attention size (default: --hidden)")
+    t.add_argument("--layers", type=positive_int, default=1, help="encoder/decoder layers (only 1 so far)")
+    t.add_argument("--attention", choices=["additive"], default="additive",
+                   help="attention type (additive/Bahdanau; dot and general are not built yet)")
+    t.add_argument("--batch", type=positive_int, default=64)
+    t.add_argument("--epochs", type=positive_int, default=10)
+    t.add_argument("--max-steps", type=positive_int, default=None)
+    t.add_argument("--lr", type=positive_float, default=1e-3)
+    t.add_argument("--optimizer", choices=["adam", "sgd", "adagrad"], default="adam")
+    t.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip (0: off)")
+    t.add_argument("--dropout", type=float, default=0.2)
+    t.add_argument("--max-len", type=positive_int, default=50, help="skip pairs longer than this (counted)")
+    t.add_argument("--min-count", type=positive_int, default=2)
+    t.add_argument("--joint-vocab", action="store_true", help="one vocabulary for both sides")
+    t.add_argument("--patience", type=positive_int, default=3, help="epochs without improvement before stopping")
+    t.add_argument("--checkpoint-every", type=positive_int, default=500, help="steps between checkpoints")
+    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR's latest checkpoint")
+    add_text_options(t, default_tokenizer="whitespace")
+    t.set_defaults(run=run_train)
+
+    d = cmds.add_parser("decode", help="translate text, one sentence a line in and out")
+    d.add_argument("model", help="model folder")
+    d.add_argument("text", nargs="?", default="-", help="source text file or - (stdin)")
+    d.add_argument("--beam", type=positive_int, default=5, help="beam size (1: greedy)")
+    d.add_argument("--batch", type=positive_int, default=64)
+    d.add_argument("--length-penalty", type=float, default=1.0, help="GNMT length penalty alpha (0: none)")
+    d.add_argument("--replace-unk", action="store_true", help="replace <unk> by the most attended source word")
+    d.add_argument("--attention-plot", help="PNG heat map of the first sentence's attention (needs matplotlib)")
+    d.set_defaults(run=run_decode)
+
+    b = cmds.add_parser("bleu", help="corpus BLEU of a hypothesis file against a reference file (sacreBLEU's)")
+    b.add_argument("hyp")
+    b.add_argument("ref")
+    b.add_argument("--tokenize", choices=["13a", "none"], default="13a")
+    b.add_argument("--lowercase", action="store_true")
+    b.set_defaults(run=run_bleu)
+
+    a = cmds.add_parser("average", help="average the weights of a model folder's last N checkpoints")
+    a.add_argument("model", help="model folder (with checkpoints/)")
+    a.add_argument("--last", type=positive_int, default=5)
+    a.add_argument("-o", "--output", required=True)
+    a.set_defaults(run=run_average)
+    p.set_defaults(run=lambda args: (p.print_help(sys.stderr), 2)[1])
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..translate import (Seq2Seq, Seq2SeqConfig, TrainConfig, Trainer, build_vocabs, encode_parallel,
+                             read_parallel)
+    if args.layers != 1:
+        raise ConfigError("--layers: only 1-layer encoder and decoder are built so far")
+    if bool(args.valid_src) != bool(args.valid_tgt):
+        raise ConfigError("give both --valid-src and --valid-tgt, or neither")
+    if not 0 <= args.dropout < 1:
+        raise ConfigError(f"--dropout must be in [0, 1), got {args.dropout}")
+    overrides = dict(epochs=args.epochs, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
+                     optimizer=args.optimizer, clip=args.clip, patience=args.patience,
+                     checkpoint_every=args.checkpoint_every, seed=args.seed)
+    if args.resume:
+        trainer = Trainer.resume(args.output, overrides={k: v for k, v in overrides.items()
+                                                          if k in ("epochs", "max_steps")})
+        tokenizer = trainer.tokenizer
+        src, tgt = read_parallel(args.train_src, args.train_tgt, tokenizer)
+        train = encode_parallel(src, tgt, trainer.src_vocab, trainer.tgt_vocab, args.max_len)
+    else:
+        tokenizer = tokenizer_from_args(args)
+        src, tgt = read_parallel(args.train_src, args.train_tgt, tokenizer)
+        sv, tv = build_vocabs(src, tgt, args.min_count, args.joint_vocab)
+        train = encode_parallel(src, tgt, sv, tv, args.max_len)
+        model = Seq2Seq(Seq2SeqConfig(len(sv), len(tv), args.emb, args.hidden, args.attn or args.hidden,
+                                      args.dropout, args.seed))
+        trainer = Trainer(model, sv, tv, tokenizer, args.output, TrainConfig(**overrides))
+        log.info("%d training pairs (%d skipped: empty, %d: longer than %d); vocabularies %d / %d; "
+                 "%d parameters", len(train), train.skipped_empty, train.skipped_long, args.max_len,
+                 len(sv), len(tv), model.n_parameters())
+    valid = None
+    if args.valid_src:
+        vs, vt = read_parallel(args.valid_src, args.valid_tgt, tokenizer)
+        valid = encode_parallel(vs, vt, trainer.src_vocab, trainer.tgt_vocab, None)
+    trainer.train(train, valid, quiet=args.quiet)
+    return 0
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from ..text import Corpus, Tokenizer
+    from ..translate import Translator
+    tr = Translator.load(args.model)
+    lines = [line for block in Corpus([args.text], Tokenizer("whitespace"), quiet=True).line_blocks()
+             for line in block]
+    results = tr.translate(lines, beam=args.beam, batch=args.batch, alpha=args.length_penalty,
+                           replace_unk=args.replace_unk)
+    out = sys.stdout
+    for r in results:
+        out.write(r.text + "\n")
+    if args.attention_plot and results:
+        _plot_attention(results[0], args.attention_plot)
+    return 0
+
+
+def _plot_attention(result, path: str) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ConfigError("--attention-plot needs matplotlib: pip install 'lmkit[plot]'") from None
+    att = result.attention[:, :len(result.source) + 1]
+    fig, ax = plt.subplots(figsize=(1 + 0.4 * att.shape[1], 1 + 0.4 * att.shape[0]))
+    ax.imshow(att, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(att.shape[1]), result.source + ["</s>"], rotation=90)
+    ax.set_yticks(range(att.shape[0]), result.words + ["</s>"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_bleu(args: argparse.Namespace) -> int:
+    from ..translate import corpus_bleu
+    hyps = _read_lines(args.hyp)
+    refs = _read_lines(args.ref)
+    if len(hyps) != len(refs):
+        raise CorpusError(f"{args.hyp} has {len(hyps)} lines but {args.ref} has {len(refs)}")
+    print(corpus_bleu(hyps, refs, tokenize=args.tokenize, lowercase=args.lowercase))
+    return 0
+
+
+def _read_lines(path: str) -> list[str]:
+    from ..text import read_line_blocks
+    return [line for block in read_line_blocks(path, quiet=True) for line in block]
+
+
+def run_average(args: argparse.Namespace) -> int:
+    from ..translate import average_checkpoints
+    ckdir = Path(args.model) / "checkpoints"
+    folders = sorted(ckdir.glob("step-*"))[-args.last:]
+    if not folders:
+        raise ModelFormatError(f"{ckdir}: no checkpoints to average")
+    average_checkpoints(folders, Path(args.output))
+    log.info("%s: average of %s", args.output, ", ".join(f.name for f in folders))
+    return 0

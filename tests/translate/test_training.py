@@ -1,0 +1,160 @@
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmkit import CorpusError, ModelFormatError, Tokenizer
+from lmkit.text import BOS_ID, EOS_ID
+from lmkit.translate import (Seq2Seq, Seq2SeqConfig, TrainConfig, Trainer, Translator, beam_search,
+                             build_vocabs, corpus_bleu, encode_parallel, greedy, read_parallel)
+from lmkit.translate.data import pad_sources
+from lmkit.translate.decode import length_penalty
+
+ROOT = Path(__file__).resolve().parents[2]
+WS = Tokenizer("whitespace")
+
+
+@pytest.fixture(scope="module")
+def tiny_pairs(tmp_path_factory):
+    """60 short real Multi30k pairs (6 to 9 source words) in files."""
+    import gzip
+    en = gzip.open(ROOT / "data/multi30k/train.lc.norm.tok.en.gz", "rt", encoding="utf-8").read().splitlines()
+    de = gzip.open(ROOT / "data/multi30k/train.lc.norm.tok.de.gz", "rt", encoding="utf-8").read().splitlines()
+    pairs = [(a, b) for a, b in zip(en, de) if 6 <= len(a.split()) <= 9 and len(b.split()) <= 10][:60]
+    folder = tmp_path_factory.mktemp("pairs")
+    (folder / "s.en").write_text("\n".join(a for a, _ in pairs) + "\n")
+    (folder / "t.de").write_text("\n".join(b for _, b in pairs) + "\n")
+    return folder / "s.en", folder / "t.de"
+
+
+def make_trainer(tiny_pairs, out, **kw):
+    src, tgt = read_parallel(*tiny_pairs, WS)
+    sv, tv = build_vocabs(src, tgt, min_count=1)
+    data = encode_parallel(src, tgt, sv, tv)
+    model = Seq2Seq(Seq2SeqConfig(len(sv), len(tv), emb=32, hidden=48, attn=32, dropout=0.0, seed=3))
+    cfg = dict(epochs=40, batch=12, lr=3e-3, checkpoint_every=1000, seed=3, patience=100)
+    cfg.update(kw)
+    return Trainer(model, sv, tv, WS, out, TrainConfig(**cfg)), data
+
+
+def test_overfits_a_small_corpus_and_translates_it(tmp_path, tiny_pairs):
+    trainer, data = make_trainer(tiny_pairs, tmp_path / "m")
+    state = trainer.train(data, quiet=True)
+    losses = [h["train_loss"] for h in state.history]
+    assert losses[-1] < 0.3 * losses[0]
+    tr = Translator.load(tmp_path / "m")
+    lines = tiny_pairs[0].read_text().splitlines()
+    refs = tiny_pairs[1].read_text().splitlines()
+    greedy_out = [t.text for t in tr.translate(lines, beam=1)]
+    beam_out = [t.text for t in tr.translate(lines, beam=4)]
+    assert corpus_bleu(greedy_out, refs, tokenize="none").score > 60
+    assert corpus_bleu(beam_out, refs, tokenize="none").score > 60
+
+
+def test_resume_continues_exactly(tmp_path, tiny_pairs):
+    whole, data = make_trainer(tiny_pairs, tmp_path / "a", epochs=3)
+    whole.train(data, quiet=True)
+    part, data2 = make_trainer(tiny_pairs, tmp_path / "b", epochs=3, max_steps=7, checkpoint_every=3)
+    part.train(data2, quiet=True)            # "killed" at step 7 (last checkpoint written at step 7)
+    resumed = Trainer.resume(tmp_path / "b", overrides={"max_steps": None})
+    assert resumed.state.step == 7
+    resumed.train(data2, quiet=True)
+    assert resumed.state.step == whole.state.step
+    for (name, a, _), (_, b, _) in zip(whole.model.parameters(), resumed.model.parameters()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_beam_search_finds_the_exact_best_on_a_tiny_model():
+    """Exhaustive search over every output of up to 3 tokens: the beam (wide enough) must
+    return the best length-penalised hypothesis, not the first one that ends."""
+    model = Seq2Seq(Seq2SeqConfig(src_vocab=6, tgt_vocab=6, emb=5, hidden=4, attn=3, seed=11), dtype=np.float64)
+    rng = np.random.default_rng(2)
+    for _, p, _ in model.parameters():
+        p[...] = rng.uniform(-1.5, 1.5, p.shape)
+    src, mask = pad_sources([np.array([4, 5, 4])])
+    words = [0, 3, 4, 5]      # every id except <s> and </s>... and </s> ends the sequence
+
+    def logprob(seq):
+        enc, keys, s, _ = model.encode(src, mask)
+        total, y = 0.0, BOS_ID
+        for w in seq + [EOS_ID]:
+            logits, s, _ = model.decode_step(np.array([y]), s, enc, keys, mask)
+            z = logits[0] - logits[0].max()
+            total += z[w] - np.log(np.exp(z).sum())
+            y = w
+        return total
+
+    for alpha in (0.0, 1.0):
+        best = max((list(seq) for n in range(0, 4) for seq in itertools.product(words + [1], repeat=n)),
+                   key=lambda s: logprob(s) / length_penalty(len(s) + 1, alpha))
+        hyp = beam_search(model, src, mask, beam=64, alpha=alpha, max_len=3)
+        assert hyp.tokens == best
+        assert hyp.score == pytest.approx(logprob(best), abs=1e-9)
+
+
+def test_beam_of_one_is_greedy(tmp_path, tiny_pairs):
+    trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=3)
+    trainer.train(data, quiet=True)
+    for i in range(5):
+        src, mask = pad_sources([data.src[i]])
+        g = greedy(trainer.model, src, mask, np.array([20]))[0]
+        b = beam_search(trainer.model, src, mask, beam=1, alpha=0.0, max_len=20)
+        assert g.tokens == b.tokens
+
+
+def test_unknown_words_and_empty_lines_do_not_crash(tmp_path, tiny_pairs):
+    trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=1)
+    trainer.train(data, quiet=True)
+    tr = Translator.load(tmp_path / "m")
+    out = tr.translate(["zzz qqq xxx", "", "a man"], beam=3, replace_unk=True)
+    assert len(out) == 3 and all(isinstance(t.text, str) for t in out)
+    assert out[0].attention.shape[1] == 4   # 3 source words + </s>
+
+
+def test_bad_parallel_input(tmp_path, tiny_pairs):
+    (tmp_path / "short.de").write_text("ein hund\n")
+    with pytest.raises(CorpusError, match=r"s.en has 60 lines but .*short.de has 1"):
+        read_parallel(tiny_pairs[0], tmp_path / "short.de", WS)
+    src, tgt = [["a", "b"], [], ["c"] * 80], [["x"], ["y"], ["z"]]
+    sv, tv = build_vocabs(src, tgt, 1)
+    data = encode_parallel(src, tgt, sv, tv, max_len=50)
+    assert (len(data), data.skipped_empty, data.skipped_long) == (1, 1, 1)
+
+
+def test_model_folder_missing_a_file(tmp_path, tiny_pairs):
+    trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=1)
+    trainer.train(data, quiet=True)
+    (tmp_path / "m" / "tgt_vocab.tsv").unlink()
+    with pytest.raises(ModelFormatError, match="tgt_vocab.tsv is missing"):
+        Translator.load(tmp_path / "m")
+
+
+def run_cli(*args, stdin=None):
+    return subprocess.run([sys.executable, str(ROOT / "bin" / "lmkit"), *map(str, args)], input=stdin,
+                          capture_output=True, text=True)
+
+
+def test_cli_train_decode_bleu_average(tmp_path, tiny_pairs):
+    s, t = tiny_pairs
+    res = run_cli("-q", "translate", "train", "--train-src", s, "--train-tgt", t, "--valid-src", s,
+                  "--valid-tgt", t, "-o", tmp_path / "m", "--emb", "16", "--hidden", "16", "--epochs", "2",
+                  "--batch", "16", "--checkpoint-every", "2", "--min-count", "1")
+    assert res.returncode == 0, res.stderr
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert len(history) == 2 and "valid_bleu" in history[0]
+    res = run_cli("translate", "decode", tmp_path / "m", s, "--beam", "2")
+    assert res.returncode == 0 and len(res.stdout.splitlines()) == 60
+    (tmp_path / "hyp.txt").write_text(res.stdout)
+    res = run_cli("translate", "bleu", tmp_path / "hyp.txt", t, "--tokenize", "none")
+    assert res.returncode == 0 and res.stdout.startswith("BLEU = ") and "tok:none" in res.stdout
+    res = run_cli("-q", "translate", "average", tmp_path / "m", "--last", "3", "-o", tmp_path / "avg")
+    assert res.returncode == 0, res.stderr
+    assert Translator.load(tmp_path / "avg").translate(["a man"], beam=1)
+    res = run_cli("translate", "bleu", tmp_path / "hyp.txt", s.parent / "missing.txt")
+    assert res.returncode == 2 and "no such file" in res.stderr
+    res = run_cli("translate", "decode", tmp_path / "nothing")
+    assert res.returncode == 2 and "config.json is missing" in res.stderr
