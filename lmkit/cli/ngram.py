@@ -37,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--prune", type=int, nargs="+", metavar="T", default=None,
                    help="count thresholds per order, like lmplz: '--prune 0 0 1' drops trigrams "
                         "(and higher) seen once; the last value repeats for higher orders")
+    t.add_argument("--chunk-tokens", type=positive_int, default=None, metavar="N",
+                   help="count in pieces of N tokens spilled to disk and merged (bounded memory)")
     t.add_argument("--vocab", help="vocabulary file (token<TAB>count); other words become <unk>")
     t.add_argument("--min-count", type=positive_int, default=1,
                    help="words seen fewer times become <unk> (default 1: keep all, as lmplz)")
@@ -97,7 +99,8 @@ def run_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model = NgramModel.train(corpus, order=args.order, smoothing=args.smoothing, vocab=vocab,
                              min_count=args.min_count, discount=args.discount,
-                             interpolate=not args.backoff, prune=args.prune, quiet=args.quiet)
+                             interpolate=not args.backoff, prune=args.prune,
+                             chunk_tokens=args.chunk_tokens, quiet=args.quiet)
     if model.meta.get("n_tokens", 0) == 0:
         raise CorpusError(f"{', '.join(corpus.paths)}: corpus holds no tokens")
     model.save(args.output, quiet=args.quiet)

@@ -151,3 +151,33 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
             for k in range(1, order):
                 ctx[k] = new[k]
     return out_lp, out_len
+
+
+@njit(cache=True, nogil=True)
+def _row_less(a, i, b, j, width):
+    for c in range(width):
+        if a[i, c] != b[j, c]:
+            return a[i, c] < b[j, c]
+    return False
+
+
+@njit(cache=True, nogil=True)
+def prefix_ids(rows, lower):
+    """For lexicographically sorted n-gram rows [n, k] and the sorted unique (k-1)-gram rows
+    ``lower`` [m, k-1], the index in ``lower`` of each row's first k-1 words (-1 if absent)."""
+    n, k = rows.shape
+    out = np.full(n, -1, dtype=np.int64)
+    j = 0
+    m = lower.shape[0]
+    for i in range(n):
+        while j < m and _row_less(lower, j, rows, i, k - 1):
+            j += 1
+        if j < m:
+            same = True
+            for c in range(k - 1):
+                if lower[j, c] != rows[i, c]:
+                    same = False
+                    break
+            if same:
+                out[i] = j
+    return out

@@ -51,11 +51,16 @@ class NgramCounts:
 
 
 def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = None,
-                 quiet: bool | None = None) -> NgramCounts:
+                 quiet: bool | None = None, chunk_tokens: int | None = None) -> NgramCounts:
     """Count every n-gram of orders 1..``order`` in an encoded corpus.
 
-    The vocabulary must have ``<unk>``, ``<s>``, ``</s>`` at ids 0, 1, 2.
+    The vocabulary must have ``<unk>``, ``<s>``, ``</s>`` at ids 0, 1, 2. With
+    ``chunk_tokens``, a larger corpus is counted in pieces of about that many tokens whose
+    sorted counts are spilled to disk and merged (lmplz's external-sort idea): memory then
+    grows with the number of distinct n-grams, not with the corpus.
     """
+    if chunk_tokens is not None and corpus.n_tokens > chunk_tokens:
+        return _count_in_chunks(corpus, order, vocab_size, chunk_tokens, quiet)
     if not 1 <= order <= MAX_ORDER:
         raise ConfigError(f"order must be between 1 and {MAX_ORDER}, got {order}")
     if vocab_size is None:
@@ -122,3 +127,67 @@ def adjusted_counts(counts: NgramCounts) -> list[np.ndarray]:
             adj[BOS_ID] = 0
         out.append(adj)
     return out
+
+
+def _rows(counts: NgramCounts, k: int) -> np.ndarray:
+    """The words of every order-k n-gram as int32 rows [n_k, k], in the table's (sorted) order."""
+    rows = counts.orders[0].word[:, None]
+    for j in range(2, k + 1):
+        oc = counts.orders[j - 1]
+        rows = np.concatenate([rows[oc.ctx], oc.word[:, None]], axis=1)
+    return rows
+
+
+def _count_in_chunks(corpus: EncodedCorpus, order: int, vocab_size: int | None, chunk_tokens: int,
+                     quiet: bool | None) -> NgramCounts:
+    import tempfile
+    from pathlib import Path
+
+    from ..text import EncodedCorpus as EC
+    if vocab_size is None:
+        vocab_size = len(corpus.vocab)
+    if not 1 <= order <= MAX_ORDER:
+        raise ConfigError(f"order must be between 1 and {MAX_ORDER}, got {order}")
+    offsets = np.asarray(corpus.offsets, dtype=np.int64)
+    bounds = [0]
+    while bounds[-1] < len(offsets) - 1:
+        nxt = int(np.searchsorted(offsets, offsets[bounds[-1]] + chunk_tokens, side="left"))
+        bounds.append(min(max(nxt, bounds[-1] + 1), len(offsets) - 1))
+    uni = np.zeros(vocab_size, dtype=np.int64)
+    with tempfile.TemporaryDirectory(prefix="lmkit-counts-") as tmp:
+        tmp = Path(tmp)
+        n_chunks = len(bounds) - 1
+        for c in progress(range(n_chunks), desc="counting chunks", unit="chunk", quiet=quiet):
+            lo, hi = bounds[c], bounds[c + 1]
+            ids = np.ascontiguousarray(corpus.ids[offsets[lo]:offsets[hi]], dtype=np.int32)
+            part = count_ngrams(EC(ids, offsets[lo:hi + 1] - offsets[lo]), order, vocab_size, quiet=True)
+            uni += part.orders[0].count
+            for k in range(2, order + 1):
+                np.save(tmp / f"rows{k}.{c}.npy", _rows(part, k))
+                np.save(tmp / f"count{k}.{c}.npy", part.orders[k - 1].count)
+            del part
+        result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)
+        words = np.arange(vocab_size, dtype=np.int32)
+        result.orders.append(OrderCounts(ctx=np.zeros(vocab_size, np.int64), word=words, count=uni,
+                                         suffix=np.full(vocab_size, -1, np.int64), first=words))
+        lower_rows = words[:, None]
+        V = np.int64(vocab_size)
+        for k in range(2, order + 1):
+            rows = np.concatenate([np.load(tmp / f"rows{k}.{c}.npy") for c in range(n_chunks)])
+            cnt = np.concatenate([np.load(tmp / f"count{k}.{c}.npy") for c in range(n_chunks)])
+            perm = np.lexsort(rows.T[::-1])
+            rows, cnt = rows[perm], cnt[perm]
+            starts = np.concatenate([[True], np.any(rows[1:] != rows[:-1], axis=1)])
+            first_idx = np.flatnonzero(starts)
+            rows, cnt = rows[first_idx], np.add.reduceat(cnt, first_idx)
+            ctx = K.prefix_ids(rows, np.ascontiguousarray(lower_rows)) if k > 2 else rows[:, 0].astype(np.int64)
+            word = np.ascontiguousarray(rows[:, -1])
+            lower = result.orders[-1]
+            if k == 2:
+                suffix = word.astype(np.int64)
+            else:
+                suffix = np.searchsorted(lower.keys(V), lower.suffix[ctx] * V + word)
+            result.orders.append(OrderCounts(ctx=ctx, word=word, count=cnt.astype(np.int64), suffix=suffix,
+                                             first=lower.first[ctx]))
+            lower_rows = rows
+    return result

@@ -71,13 +71,14 @@ class NgramModel:
     def train(cls, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", order: int = 3,
               smoothing: str = "mkn", *, vocab: Vocabulary | None = None, min_count: int = 1,
               discount: float | None = None, interpolate: bool = True, prune=None,
-              quiet: bool | None = None) -> "NgramModel":
+              chunk_tokens: int | None = None, quiet: bool | None = None) -> "NgramModel":
         """Count ``data`` and estimate a model.
 
         ``data``: a Corpus (its tokenizer is kept with the model), an EncodedCorpus, or any
         iterable of token lists. Words outside ``vocab`` (or below ``min_count``) become
         ``<unk>``. ``smoothing`` is one of :data:`SMOOTHINGS`. ``prune``: count thresholds
         per order like lmplz's ``--prune 0 0 1`` (n-grams seen that often or less are dropped).
+        ``chunk_tokens``: count in pieces of that many tokens, spilled to disk and merged.
         """
         if smoothing not in SMOOTHINGS:
             raise ConfigError(f"smoothing {smoothing!r} is unknown; choose one of {', '.join(SMOOTHINGS)}")
@@ -94,7 +95,7 @@ class NgramModel:
                 data = list(data)
             vocab = vocab or Vocabulary.build(data, min_count=min_count)
             encoded = encode_corpus(data, vocab)
-        counts = count_ngrams(encoded, order, len(vocab), quiet=quiet)
+        counts = count_ngrams(encoded, order, len(vocab), quiet=quiet, chunk_tokens=chunk_tokens)
         model = cls.from_counts(counts, vocab, smoothing, discount=discount, interpolate=interpolate,
                                 prune=prune)
         model.tokenizer = tokenizer or model.tokenizer

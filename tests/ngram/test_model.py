@@ -32,6 +32,16 @@ def test_counts_equal_a_naive_count(small_corpus):
     assert got == dict(expected)
 
 
+def test_chunked_counting_equals_in_memory_counting(small_corpus):
+    vocab = Vocabulary.build(small_corpus)
+    enc = encode_corpus(small_corpus, vocab)
+    whole = count_ngrams(enc, 4, len(vocab))
+    chunked = count_ngrams(enc, 4, len(vocab), chunk_tokens=2500)   # about ten pieces
+    for a, b in zip(whole.orders, chunked.orders):
+        for field in ("ctx", "word", "count", "suffix", "first"):
+            assert np.array_equal(getattr(a, field), getattr(b, field)), field
+
+
 def test_kneser_ney_by_hand():
     """Bigram interpolated KN with lmplz conventions on a corpus small enough to do by hand."""
     sents = [["a", "b"], ["b", "a"], ["a", "a"]]
