@@ -242,3 +242,46 @@ class Dropout:
     @staticmethod
     def backward(dy, keep):
         return dy if keep is None else dy * keep
+
+
+class BilinearAttention(Layer):
+    """Luong's "general" attention: e_s = q . (W values_s), alpha = softmax over unmasked s,
+    context = sum_s alpha_s values_s. ``keys`` (values W) are computed once per batch; the
+    same interface as :class:`AdditiveAttention`. With ``project=False`` it is Luong's "dot"
+    (query and values must have the same size)."""
+
+    def __init__(self, value_dim: int, query_dim: int, rng, dtype=np.float32, project: bool = True):
+        self.project = project
+        if not project and value_dim != query_dim:
+            raise ValueError("dot attention needs query and values of the same size")
+        self.params = {"W": _init(rng, (value_dim, query_dim), 1.0 / np.sqrt(value_dim), dtype)} if project else {}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def keys(self, values):
+        return values @ self.params["W"] if self.project else values
+
+    def keys_backward(self, dkeys, values):
+        if not self.project:
+            return dkeys
+        self.grads["W"] += values.reshape(-1, values.shape[-1]).T @ dkeys.reshape(-1, dkeys.shape[-1])
+        return dkeys @ self.params["W"].T
+
+    def step(self, query, keys, values, mask):
+        e = np.einsum("bsq,bq->bs", keys, query)
+        e = np.where(mask > 0, e, -1e30)
+        e = e - e.max(axis=1, keepdims=True)
+        a = np.exp(e) * mask
+        a /= a.sum(axis=1, keepdims=True)
+        ctx = np.einsum("bs,bsd->bd", a, values)
+        return ctx, a, (query, keys, a)
+
+    def step_backward(self, dctx, dalpha, cache, values):
+        query, keys, a = cache
+        dvalues = a[:, :, None] * dctx[:, None, :]
+        da = np.einsum("bd,bsd->bs", dctx, values)
+        if dalpha is not None:
+            da = da + dalpha
+        de = a * (da - (da * a).sum(axis=1, keepdims=True))
+        dquery = np.einsum("bs,bsq->bq", de, keys)
+        dkeys = de[:, :, None] * query[:, None, :]
+        return dquery, dkeys, dvalues

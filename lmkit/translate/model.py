@@ -14,7 +14,7 @@ import numpy as np
 
 from .._io import atomic_path, atomic_write
 from ..errors import ConfigError, ModelFormatError
-from ..nn import GRU, AdditiveAttention, Dropout, Embedding, GRUCell, Linear, softmax_cross_entropy
+from ..nn import GRU, AdditiveAttention, BilinearAttention, Dropout, Embedding, GRUCell, Linear, softmax_cross_entropy
 from ..text import PAD_ID
 
 FORMAT = "lmkit-seq2seq"
@@ -30,6 +30,7 @@ class Seq2SeqConfig:
     attn: int = 256
     dropout: float = 0.0
     seed: int = 1
+    attention: str = "additive"    # additive (Bahdanau) or general (Luong's bilinear)
 
     def check(self) -> None:
         for name in ("src_vocab", "tgt_vocab", "emb", "hidden", "attn"):
@@ -37,6 +38,8 @@ class Seq2SeqConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.attention not in ("additive", "general"):
+            raise ConfigError(f"attention must be 'additive' or 'general', got {self.attention!r}")
 
 
 class Seq2Seq:
@@ -52,7 +55,8 @@ class Seq2Seq:
         self.enc_fwd = GRU(c.emb, c.hidden, rng, dtype)
         self.enc_bwd = GRU(c.emb, c.hidden, rng, dtype, reverse=True)
         self.bridge = Linear(2 * c.hidden, c.hidden, rng, dtype)
-        self.attention = AdditiveAttention(2 * c.hidden, c.hidden, c.attn, rng, dtype)
+        self.attention = (AdditiveAttention(2 * c.hidden, c.hidden, c.attn, rng, dtype) if c.attention == "additive"
+                          else BilinearAttention(2 * c.hidden, c.hidden, rng, dtype))
         self.dec_cell = GRUCell(c.emb + 2 * c.hidden, c.hidden, rng, dtype)
         self.out = Linear(c.hidden + 2 * c.hidden + c.emb, c.tgt_vocab, rng, dtype)
         self.dropout = Dropout(c.dropout)

@@ -80,11 +80,17 @@ def test_gru_with_padding(reverse):
         np.testing.assert_array_equal(last[1], out[1, 2])
 
 
-def test_additive_attention_with_mask():
+@pytest.mark.parametrize("kind", ["additive", "general", "dot"])
+def test_attention_with_mask(kind):
+    from lmkit.nn import BilinearAttention
     rng = np.random.default_rng(3)
-    att = AdditiveAttention(value_dim=4, query_dim=3, attn_dim=5, rng=rng, dtype=F64)
+    if kind == "additive":
+        att = AdditiveAttention(value_dim=4, query_dim=3, attn_dim=5, rng=rng, dtype=F64)
+    else:
+        att = BilinearAttention(value_dim=4, query_dim=3 if kind == "general" else 4, rng=rng, dtype=F64,
+                                project=kind == "general")
     values = rng.standard_normal((2, 4, 4))
-    query = rng.standard_normal((2, 3))
+    query = rng.standard_normal((2, 3 if kind != "dot" else 4))
     mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], F64)
     Rc = rng.standard_normal((2, 4))
     Ra = rng.standard_normal((2, 4))
