@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--layers", type=positive_int, default=1, help="encoder/decoder layers (only 1 so far)")
     t.add_argument("--attention", choices=["additive", "general"], default="additive",
                    help="additive (Bahdanau) or general (Luong's bilinear) attention")
+    t.add_argument("--encoder", choices=["gru", "lstm"], default="gru", help="bidirectional encoder cell")
     t.add_argument("--batch", type=positive_int, default=64)
     t.add_argument("--epochs", type=positive_int, default=10)
     t.add_argument("--max-steps", type=positive_int, default=None)
@@ -94,7 +95,7 @@ def run_train(args: argparse.Namespace) -> int:
         sv, tv = build_vocabs(src, tgt, args.min_count, args.joint_vocab)
         train = encode_parallel(src, tgt, sv, tv, args.max_len)
         model = Seq2Seq(Seq2SeqConfig(len(sv), len(tv), args.emb, args.hidden, args.attn or args.hidden,
-                                      args.dropout, args.seed, args.attention))
+                                      args.dropout, args.seed, args.attention, args.encoder))
         trainer = Trainer(model, sv, tv, tokenizer, args.output, TrainConfig(**overrides))
         log.info("%d training pairs (%d skipped: empty, %d: longer than %d); vocabularies %d / %d; "
                  "%d parameters", len(train), train.skipped_empty, train.skipped_long, args.max_len,

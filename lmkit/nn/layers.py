@@ -285,3 +285,68 @@ class BilinearAttention(Layer):
         dquery = np.einsum("bs,bsq->bq", de, keys)
         dkeys = de[:, :, None] * query[:, None, :]
         return dquery, dkeys, dvalues
+
+
+class LSTM(Layer):
+    """An LSTM over a padded sequence [B, T, I] with mask [B, T] (PyTorch's gate order i, f,
+    g, o; c' = f c + i g, h' = o tanh(c')); ``reverse`` runs right to left. Same interface as
+    :class:`GRU`: all hidden states [B, T, H] and the final hidden state [B, H]."""
+
+    def __init__(self, n_in: int, hidden: int, rng, dtype=np.float32, reverse: bool = False):
+        scale = 1.0 / np.sqrt(hidden)
+        self.hidden = hidden
+        self.reverse = reverse
+        self.params = {"Wx": _init(rng, (n_in, 4 * hidden), scale, dtype),
+                       "bx": _init(rng, (4 * hidden,), scale, dtype),
+                       "Wh": _init(rng, (hidden, 4 * hidden), scale, dtype),
+                       "bh": _init(rng, (4 * hidden,), scale, dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x, mask, h0=None):
+        B, T, _ = x.shape
+        H = self.hidden
+        xp = x @ self.params["Wx"] + self.params["bx"]
+        h = np.zeros((B, H), dtype=x.dtype) if h0 is None else h0
+        c = np.zeros((B, H), dtype=x.dtype)
+        out = np.empty((B, T, H), dtype=x.dtype)
+        caches = [None] * T
+        for t in (range(T - 1, -1, -1) if self.reverse else range(T)):
+            g = xp[:, t] + h @ self.params["Wh"] + self.params["bh"]
+            i, f, gg, o = sigmoid(g[:, :H]), sigmoid(g[:, H:2 * H]), np.tanh(g[:, 2 * H:3 * H]), sigmoid(g[:, 3 * H:])
+            c_new = f * c + i * gg
+            tc = np.tanh(c_new)
+            h_new = o * tc
+            m = mask[:, t:t + 1]
+            caches[t] = (h, c, i, f, gg, o, tc)
+            h = m * h_new + (1.0 - m) * h
+            c = m * c_new + (1.0 - m) * c
+            out[:, t] = h
+        return out, h, (x, mask, caches)
+
+    def backward(self, dout, dh_last, cache):
+        x, mask, caches = cache
+        B, T, _ = x.shape
+        H = self.hidden
+        dgates = np.empty((B, T, 4 * H), dtype=x.dtype)
+        dh = dh_last.copy()
+        dc = np.zeros_like(dh)
+        for t in (range(T) if self.reverse else range(T - 1, -1, -1)):
+            h_prev, c_prev, i, f, gg, o, tc = caches[t]
+            m = mask[:, t:t + 1]
+            dh = dh + dout[:, t]
+            dhn = m * dh
+            dcn = m * dc + dhn * o * (1.0 - tc * tc)
+            dgi = dcn * gg * i * (1.0 - i)
+            dgf = dcn * c_prev * f * (1.0 - f)
+            dgg = dcn * i * (1.0 - gg * gg)
+            dgo = dhn * tc * o * (1.0 - o)
+            dg = np.concatenate([dgi, dgf, dgg, dgo], axis=1)
+            dgates[:, t] = dg
+            self.grads["Wh"] += h_prev.T @ dg
+            self.grads["bh"] += dg.sum(axis=0)
+            dh = dg @ self.params["Wh"].T + (1.0 - m) * dh
+            dc = dcn * f + (1.0 - m) * dc
+        flat = dgates.reshape(-1, 4 * H)
+        self.grads["Wx"] += x.reshape(-1, x.shape[-1]).T @ flat
+        self.grads["bx"] += flat.sum(axis=0)
+        return dgates @ self.params["Wx"].T, dh

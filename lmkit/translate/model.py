@@ -14,7 +14,7 @@ import numpy as np
 
 from .._io import atomic_path, atomic_write
 from ..errors import ConfigError, ModelFormatError
-from ..nn import GRU, AdditiveAttention, BilinearAttention, Dropout, Embedding, GRUCell, Linear, softmax_cross_entropy
+from ..nn import GRU, LSTM, AdditiveAttention, BilinearAttention, Dropout, Embedding, GRUCell, Linear, softmax_cross_entropy
 from ..text import PAD_ID
 
 FORMAT = "lmkit-seq2seq"
@@ -31,6 +31,7 @@ class Seq2SeqConfig:
     dropout: float = 0.0
     seed: int = 1
     attention: str = "additive"    # additive (Bahdanau) or general (Luong's bilinear)
+    encoder: str = "gru"           # gru or lstm (bidirectional either way)
 
     def check(self) -> None:
         for name in ("src_vocab", "tgt_vocab", "emb", "hidden", "attn"):
@@ -40,6 +41,8 @@ class Seq2SeqConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.attention not in ("additive", "general"):
             raise ConfigError(f"attention must be 'additive' or 'general', got {self.attention!r}")
+        if self.encoder not in ("gru", "lstm"):
+            raise ConfigError(f"encoder must be 'gru' or 'lstm', got {self.encoder!r}")
 
 
 class Seq2Seq:
@@ -52,8 +55,9 @@ class Seq2Seq:
         self.dtype = dtype
         self.src_emb = Embedding(c.src_vocab, c.emb, rng, dtype, padding_idx=PAD_ID)
         self.tgt_emb = Embedding(c.tgt_vocab, c.emb, rng, dtype, padding_idx=PAD_ID)
-        self.enc_fwd = GRU(c.emb, c.hidden, rng, dtype)
-        self.enc_bwd = GRU(c.emb, c.hidden, rng, dtype, reverse=True)
+        rnn = GRU if c.encoder == "gru" else LSTM
+        self.enc_fwd = rnn(c.emb, c.hidden, rng, dtype)
+        self.enc_bwd = rnn(c.emb, c.hidden, rng, dtype, reverse=True)
         self.bridge = Linear(2 * c.hidden, c.hidden, rng, dtype)
         self.attention = (AdditiveAttention(2 * c.hidden, c.hidden, c.attn, rng, dtype) if c.attention == "additive"
                           else BilinearAttention(2 * c.hidden, c.hidden, rng, dtype))

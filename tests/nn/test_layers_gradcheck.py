@@ -50,10 +50,12 @@ def test_embedding_with_repeated_ids():
     assert relative_error(emb.grads["W"], num) < TOL
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_gru_with_padding(reverse):
+def test_recurrent_layers_with_padding(reverse, cell):
+    from lmkit.nn import LSTM
     rng = np.random.default_rng(2)
-    gru = GRU(4, 3, rng, F64, reverse=reverse)
+    gru = (GRU if cell == "gru" else LSTM)(4, 3, rng, F64, reverse=reverse)
     x = rng.standard_normal((2, 5, 4))
     mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], F64)
     h0 = rng.standard_normal((2, 3)) * 0.5
