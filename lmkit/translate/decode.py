@@ -54,58 +54,89 @@ def length_penalty(length: int, alpha: float) -> float:
 
 def beam_search(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float = 1.0,
                 max_len: int = 100) -> Hypothesis:
-    """Beam search for one source sentence (src [1, S]).
+    """Beam search for one source sentence (src [1, S]); see :func:`beam_search_batch`."""
+    return beam_search_batch(model, src, src_mask, beam, alpha, np.array([max_len]))[0]
 
-    Finished hypotheses are set aside; the search stops only when no open hypothesis can
-    still beat the best finished one under the length penalty (its log probability can only
-    fall, and the penalty can at most grow to that of ``max_len`` tokens), or at ``max_len``.
+
+def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float = 1.0,
+                      max_len: np.ndarray | None = None) -> list[Hypothesis]:
+    """Beam search for a batch of sentences at once (rows b*beam .. b*beam+beam-1 of every
+    decoder call belong to sentence b).
+
+    A hypothesis that ends is set aside; a sentence's search stops only when none of its open
+    hypotheses can still beat its best finished one under the GNMT length penalty (their log
+    probability can only fall, and the penalty can at most grow to that of ``max_len[b]``
+    tokens), or when it reaches ``max_len[b]`` tokens, where only </s> may follow.
     """
-    enc, keys, s, _ = model.encode(src, src_mask)
-    S = src.shape[1]
-    hyps = [([], 0.0, [])]            # tokens, log prob, attention rows
-    states = s
-    finished: list[Hypothesis] = []
-    best_final = -np.inf
-    for step in range(max_len + 1):
-        k = len(hyps)
-        y = np.array([h[0][-1] if h[0] else BOS_ID for h in hyps], dtype=np.int64)
-        logits, new_states, alpha_att = model.decode_step(
-            y, states, np.repeat(enc, k, axis=0), np.repeat(keys, k, axis=0), np.repeat(src_mask, k, axis=0))
-        logp = _log_softmax(logits.astype(np.float64))
-        if step == max_len:           # out of room: only </s> may follow
-            mask = np.full(logp.shape[1], -np.inf)
-            mask[EOS_ID] = 0.0
-            logp = logp + mask
-        cand = (np.array([h[1] for h in hyps])[:, None] + logp).ravel()
-        top = np.argsort(-cand, kind="stable")[: 2 * beam]
-        next_hyps, next_rows = [], []
-        for flat in top:
-            r, w = divmod(int(flat), logp.shape[1])
-            score = float(cand[flat])
-            if not np.isfinite(score):
-                continue
-            tokens, _, att = hyps[r]
-            att = att + [alpha_att[r]]
-            if w == EOS_ID:
-                norm = score / length_penalty(len(tokens) + 1, alpha)
-                finished.append(Hypothesis(list(tokens), score, np.array(att)))
-                finished[-1].normalized = norm
-                best_final = max(best_final, norm)
+    B, S = src.shape
+    K = beam
+    max_len = np.full(B, 100) if max_len is None else np.asarray(max_len)
+    enc, keys, s0, _ = model.encode(src, src_mask)
+    rep = np.repeat(np.arange(B), K)
+    enc_k, keys_k, mask_k = enc[rep], keys[rep], src_mask[rep]
+    states = s0[rep]
+    scores = np.full((B, K), -np.inf)
+    scores[:, 0] = 0.0
+    tokens = np.zeros((B, K, 0), dtype=np.int64)
+    atts = np.zeros((B, K, 0, S))
+    finished: list[list[tuple[float, float, list[int], np.ndarray]]] = [[] for _ in range(B)]
+    active = np.ones(B, bool)
+    step = 0
+    while active.any():
+        y = tokens[:, :, -1].reshape(-1) if step else np.full(B * K, BOS_ID, dtype=np.int64)
+        logits, new_states, alpha_att = model.decode_step(y, states, enc_k, keys_k, mask_k)
+        logp = _log_softmax(logits.astype(np.float64)).reshape(B, K, -1)
+        V = logp.shape[2]
+        cand = (scores[:, :, None] + logp).reshape(B, K * V)
+        next_tokens = np.zeros((B, K, step + 1), dtype=np.int64)
+        next_atts = np.zeros((B, K, step + 1, S))
+        next_scores = np.full((B, K), -np.inf)
+        parents = np.zeros((B, K), dtype=np.int64)
+        alpha_att = alpha_att.reshape(B, K, S)
+        for b in np.flatnonzero(active):
+            row = cand[b]
+            if step >= max_len[b]:   # out of room: only </s> may follow
+                eos_scores = row.reshape(K, V)[:, EOS_ID]
+                order = [int(k) * V + EOS_ID for k in np.argsort(-eos_scores, kind="stable")]
             else:
-                next_hyps.append((tokens + [w], score, att))
-                next_rows.append(r)
-            if len(next_hyps) == beam:
-                break
-        if not next_hyps:
-            break
-        # can any open hypothesis still win? its score only falls; the penalty at most grows
-        best_open = max(h[1] for h in next_hyps) / length_penalty(max_len + 1, alpha) if alpha > 0 \
-            else max(h[1] for h in next_hyps)
-        if finished and best_open <= best_final:
-            break
-        hyps = next_hyps
-        states = new_states[np.array(next_rows)]
-    if not finished:
-        tokens, score, att = max(hyps, key=lambda h: h[1])
-        return Hypothesis(tokens, score, np.array(att).reshape(-1, S))
-    return max(finished, key=lambda h: h.normalized)
+                top = np.argpartition(-row, 2 * K)[: 2 * K] if row.size > 2 * K else np.arange(row.size)
+                order = top[np.argsort(-row[top], kind="stable")].tolist()
+            kept = 0
+            for flat in order:
+                score = float(row[flat])
+                if not np.isfinite(score):
+                    continue
+                k, w = divmod(int(flat), V)
+                att = np.concatenate([atts[b, k], alpha_att[b, k][None]], axis=0)
+                if w == EOS_ID:
+                    n = step + 1
+                    finished[b].append((score / length_penalty(n, alpha), score, tokens[b, k].tolist(), att))
+                else:
+                    next_tokens[b, kept, :step] = tokens[b, k]
+                    next_tokens[b, kept, step] = w
+                    next_atts[b, kept] = att
+                    next_scores[b, kept] = score
+                    parents[b, kept] = b * K + k
+                    kept += 1
+                if kept == K:
+                    break
+            best_final = max((f[0] for f in finished[b]), default=-np.inf)
+            if kept == 0:
+                active[b] = False
+                continue
+            best_open = next_scores[b, :kept].max()
+            bound = best_open / length_penalty(int(max_len[b]) + 1, alpha) if alpha > 0 else best_open
+            if finished[b] and bound <= best_final:
+                active[b] = False
+        tokens, atts, scores = next_tokens, next_atts, next_scores
+        states = new_states[parents.reshape(-1)]
+        step += 1
+    out = []
+    for b in range(B):
+        if finished[b]:
+            _, score, toks, att = max(finished[b], key=lambda f: f[0])
+        else:
+            k = int(np.argmax(scores[b]))
+            score, toks, att = float(scores[b, k]), tokens[b, k].tolist(), atts[b, k]
+        out.append(Hypothesis(toks, score, att))
+    return out

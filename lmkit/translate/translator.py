@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ModelFormatError
 from ..text import UNK_ID, Tokenizer, Vocabulary
 from .data import pad_sources
-from .decode import Hypothesis, beam_search, greedy
+from .decode import Hypothesis, beam_search_batch, greedy
 from .model import Seq2Seq
 
 
@@ -51,14 +51,11 @@ class Translator:
             idx = order[start:start + batch]
             srcs = [np.asarray(sources[i], np.int64) for i in idx]
             limits = np.array([int(max_len_ratio * len(s) + max_len_extra) for s in srcs])
+            src, mask = pad_sources(srcs)
             if beam <= 1:
-                src, mask = pad_sources(srcs)
                 hyps = greedy(self.model, src, mask, limits)
             else:
-                hyps = []
-                for s, lim in zip(srcs, limits):
-                    src, mask = pad_sources([s])
-                    hyps.append(beam_search(self.model, src, mask, beam=beam, alpha=alpha, max_len=int(lim)))
+                hyps = beam_search_batch(self.model, src, mask, beam=beam, alpha=alpha, max_len=limits)
             for i, h in zip(idx, hyps):
                 words = self.tgt_vocab.decode(h.tokens)
                 src_words = list(source_words[i]) if source_words is not None else self.src_vocab.decode(sources[i])

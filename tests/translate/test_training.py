@@ -106,6 +106,21 @@ def test_beam_of_one_is_greedy(tmp_path, tiny_pairs):
         assert g.tokens == b.tokens
 
 
+def test_batched_beam_equals_one_sentence_at_a_time(tmp_path, tiny_pairs):
+    from lmkit.translate import beam_search_batch
+    trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=3)
+    trainer.train(data, quiet=True)
+    srcs = [data.src[i] for i in range(8)]
+    src, mask = pad_sources(srcs)
+    limits = np.array([2 * len(s) + 5 for s in srcs])
+    batched = beam_search_batch(trainer.model, src, mask, beam=3, alpha=1.0, max_len=limits)
+    for s, lim, hyp in zip(srcs, limits, batched):
+        one_src, one_mask = pad_sources([s])
+        single = beam_search(trainer.model, one_src, one_mask, beam=3, alpha=1.0, max_len=int(lim))
+        assert hyp.tokens == single.tokens
+        assert hyp.score == pytest.approx(single.score, abs=1e-3)
+
+
 def test_unknown_words_and_empty_lines_do_not_crash(tmp_path, tiny_pairs):
     trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=1)
     trainer.train(data, quiet=True)
