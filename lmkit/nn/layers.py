@@ -37,7 +37,7 @@ class Embedding(Layer):
     """Token ids [B, T] -> vectors [B, T, E]."""
 
     def __init__(self, vocab_size: int, dim: int, rng, dtype=np.float32, padding_idx: int | None = None):
-        w = _init(rng, (vocab_size, dim), 0.1, dtype)
+        w = rng.standard_normal((vocab_size, dim)).astype(dtype)   # N(0, 1), as torch.nn.Embedding
         if padding_idx is not None:
             w[padding_idx] = 0
         self.params = {"W": w}
@@ -58,10 +58,10 @@ class Linear(Layer):
     """x [..., I] -> x W + b [..., O]."""
 
     def __init__(self, n_in: int, n_out: int, rng, dtype=np.float32, bias: bool = True):
-        scale = 1.0 / np.sqrt(n_in)
+        scale = 1.0 / np.sqrt(n_in)   # U(-1/sqrt(in), 1/sqrt(in)) for weights and bias, as torch.nn.Linear
         self.params = {"W": _init(rng, (n_in, n_out), scale, dtype)}
         if bias:
-            self.params["b"] = np.zeros(n_out, dtype=dtype)
+            self.params["b"] = _init(rng, (n_out,), scale, dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def forward(self, x):
@@ -174,7 +174,7 @@ class AdditiveAttention(Layer):
     def __init__(self, value_dim: int, query_dim: int, attn_dim: int, rng, dtype=np.float32):
         self.params = {"Wk": _init(rng, (value_dim, attn_dim), 1.0 / np.sqrt(value_dim), dtype),
                        "Wq": _init(rng, (query_dim, attn_dim), 1.0 / np.sqrt(query_dim), dtype),
-                       "b": np.zeros(attn_dim, dtype=dtype),
+                       "b": _init(rng, (attn_dim,), 1.0 / np.sqrt(value_dim), dtype),
                        "v": _init(rng, (attn_dim,), 1.0 / np.sqrt(attn_dim), dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
