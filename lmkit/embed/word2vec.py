@@ -73,7 +73,7 @@ class Word2VecConfig:
 @dataclass
 class EpochStats:
     epoch: int
-    loss: float             # mean loss per prediction: the true objective (-log likelihood)
+    loss: float             # mean loss per prediction (-log likelihood), measured while learning
     words: int              # raw corpus words processed
     seconds: float
     words_per_second: float
@@ -226,6 +226,25 @@ class Word2Vec:
                 pool.shutdown()
         self._wv = None
         return self
+
+    def objective(self, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", seed: int = 12345) -> float:
+        """Mean loss per prediction (-log likelihood of the targets against the same kind of
+        negatives / Huffman paths as training) over ``data`` with the weights held fixed.
+
+        The per-epoch ``history`` loss is measured while learning, so with a high learning rate
+        it profits from adapting to the text just seen; this one does not, and it falls
+        epoch after epoch."""
+        if self.vocab is None:
+            raise ConfigError("the model has no vocabulary yet; train it first")
+        enc = data if isinstance(data, EncodedCorpus) else encode_corpus(data, self.vocab)
+        t = self._train_tables()
+        c = self.config
+        syn0, syn1, syn1neg = self.syn0.copy(), self.syn1.copy(), self.syn1neg.copy()
+        loss, n, _ = K.train_job(np.ascontiguousarray(enc.ids, dtype=np.int32),
+                                 np.ascontiguousarray(enc.offsets, dtype=np.int64), 0, enc.n_sentences, 1,
+                                 syn0, syn1, syn1neg, *t, c.window, c.negative, c.hs, not c.sg,
+                                 0.0, 0.0, seed, c.max_sentence)
+        return loss / max(n, 1)
 
     # ------------------------------------------------------------------ results
     @property

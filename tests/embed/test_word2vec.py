@@ -30,6 +30,17 @@ def test_loss_is_the_objective_and_decreases(small_sentences):
     assert hs.history[0].loss > hs.history[-1].loss
 
 
+def test_fixed_weight_objective_falls_every_epoch(small_sentences):
+    model = Word2Vec(dim=30, epochs=4, workers=1, seed=2)
+    model.build_vocab(small_sentences)
+    values = [model.objective(small_sentences)]
+    for _ in range(4):
+        model.train(small_sentences, resume=True, stop_after=1, quiet=True)
+        values.append(model.objective(small_sentences))
+    assert values[0] == pytest.approx(6 * np.log(2), rel=0.02)   # untrained: every sigma is 1/2
+    assert all(a > b for a, b in zip(values, values[1:])), values
+
+
 @pytest.mark.parametrize("params", [dict(sg=False), dict(hs=True, negative=0), dict(hs=True, negative=3),
                                     dict(sg=False, hs=True, negative=0)])
 def test_every_mode_learns(small_sentences, params):
