@@ -74,10 +74,10 @@ def _learn(l1, target_word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
             if f <= -MAX_EXP or f >= MAX_EXP:
                 continue
             g = (np.float32(1 - code) - sig[_table_index(f)]) * alpha
-            for i in range(dim):
-                neu1e[i] += g * out[i]
-            for i in range(dim):
-                out[i] += g * l1[i]
+            for i in range(dim):   # one pass: gradient for l1 from the old out, then update out
+                o = out[i]
+                neu1e[i] += g * o
+                out[i] = o + g * l1[i]
     if negative > 0:
         V = neg_prob.shape[0]
         for d in range(negative + 1):
@@ -102,9 +102,9 @@ def _learn(l1, target_word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
             else:
                 g = (label - sig[_table_index(f)]) * alpha
             for i in range(dim):
-                neu1e[i] += g * out[i]
-            for i in range(dim):
-                out[i] += g * l1[i]
+                o = out[i]
+                neu1e[i] += g * o
+                out[i] = o + g * l1[i]
     return loss, state
 
 
