@@ -9,6 +9,9 @@ from gensim's test data, scored with the same function for both models.
 
 Reproduce:  pip install -e '.[bench]' && python benchmarks/embed_bench.py [--corpus FILE ...]
             (default corpus: data/brown.txt.gz lowercased)
+            en6 (6.5M tokens): --tokenizer regex --corpus S/brown/brown.txt.gz S/movie_reviews/*.gz
+                S/reuters/*.txt.gz S/abc/abc.txt.gz S/tinyshakespeare/input.txt S/gutenberg/*.txt.gz
+                with S = ../shared/data (the project's shared corpora)
 """
 from __future__ import annotations
 
@@ -105,19 +108,24 @@ def main() -> None:
         child(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", nargs="*", help="text files (lowercased and split on white space here)")
+    ap.add_argument("--corpus", nargs="*", help="text files (lowercased and tokenised here)")
+    ap.add_argument("--tokenizer", default="whitespace", choices=["whitespace", "regex"],
+                    help="how the corpus files are split before both tools see them (default whitespace)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         corpus = tmp / "corpus.txt"
         sources = args.corpus or [str(ROOT / "data" / "brown.txt.gz")]
+        from lmkit import Tokenizer
+        tok = Tokenizer(args.tokenizer, lowercase=True)
         with open(corpus, "w", encoding="utf-8") as out:
             for src in sources:
                 opener = gzip.open if src.endswith(".gz") else open
-                with opener(src, "rt", encoding="utf-8", errors="replace") as f:
+                with opener(src, "rt", encoding="utf-8", errors="ignore") as f:
                     for line in f:
-                        if line.strip():
-                            out.write(" ".join(line.lower().split()) + "\n")
+                        words = tok(line)
+                        if words:
+                            out.write(" ".join(words) + "\n")
         # warm numba's on-disk cache so compile time is not counted
         subprocess.run([sys.executable, "-c", "from lmkit.embed import Word2Vec; "
                         "Word2Vec(min_count=1, epochs=1, dim=8).train([['a','b','c']]*50, quiet=True); "
