@@ -195,6 +195,25 @@ def train_job(ids, offsets, sent_lo, sent_hi, first_word, syn0, syn1, syn1neg, k
     return loss, predictions, total
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _sift_down(heap_v, heap_i, size, v, idx):
+    """Place (v, idx) at the root of a min-heap of ``size`` entries and restore the order."""
+    pos = 0
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap_v[child + 1] < heap_v[child]:
+            child += 1
+        if heap_v[child] >= v:
+            break
+        heap_v[pos] = heap_v[child]
+        heap_i[pos] = heap_i[child]
+        pos = child
+    heap_v[pos] = v
+    heap_i[pos] = idx
+
+
 @njit(cache=True, nogil=True)
 def top_k_rows(scores, k, exclude):
     """Indices (int64 [rows, k]) of the k largest entries of each row, best first, skipping
@@ -211,8 +230,7 @@ def top_k_rows(scores, k, exclude):
             if c == ex:
                 continue
             v = scores[r, c]
-            if size < k:
-                # sift up
+            if size < k:   # sift up
                 pos = size
                 size += 1
                 while pos > 0:
@@ -225,39 +243,10 @@ def top_k_rows(scores, k, exclude):
                 heap_v[pos] = v
                 heap_i[pos] = c
             elif v > heap_v[0]:
-                # replace the root and sift down
-                pos = 0
-                while True:
-                    child = 2 * pos + 1
-                    if child >= size:
-                        break
-                    if child + 1 < size and heap_v[child + 1] < heap_v[child]:
-                        child += 1
-                    if heap_v[child] >= v:
-                        break
-                    heap_v[pos] = heap_v[child]
-                    heap_i[pos] = heap_i[child]
-                    pos = child
-                heap_v[pos] = v
-                heap_i[pos] = c
-        # pop ascending, fill from the back: best first
+                _sift_down(heap_v, heap_i, size, v, c)
+        # pop the minimum repeatedly, filling from the back: best first
         for j in range(size - 1, -1, -1):
             out[r, j] = heap_i[0]
-            last_v = heap_v[size - 1]
-            last_i = heap_i[size - 1]
-            size -= 1
-            pos = 0
-            while True:
-                child = 2 * pos + 1
-                if child >= size:
-                    break
-                if child + 1 < size and heap_v[child + 1] < heap_v[child]:
-                    child += 1
-                if heap_v[child] >= last_v:
-                    break
-                heap_v[pos] = heap_v[child]
-                heap_i[pos] = heap_i[child]
-                pos = child
-            heap_v[pos] = last_v
-            heap_i[pos] = last_i
+            last_v, last_i = heap_v[j], heap_i[j]
+            _sift_down(heap_v, heap_i, j, last_v, last_i)
     return out

@@ -81,6 +81,15 @@ def _group_sum(ctx: np.ndarray, values: np.ndarray, n_ctx: int) -> np.ndarray:
     return np.bincount(ctx, weights=values, minlength=n_ctx)
 
 
+def _contexts(counts: NgramCounts, k: int) -> tuple[np.ndarray, int]:
+    """Order k's context id per n-gram (all 0 for unigrams: one shared empty context) and
+    the number of contexts."""
+    oc = counts.orders[k - 1]
+    if k == 1:
+        return np.zeros(len(oc), np.int64), 1
+    return oc.ctx, len(counts.orders[k - 2])
+
+
 def _interpolate(counts: NgramCounts, alpha: list[np.ndarray], gamma: list[np.ndarray],
                  unigram_base: float, keep: list[np.ndarray]) -> Estimate:
     """p_k = alpha_k + gamma_k[ctx] * p_{k-1}[suffix]; backoff of a context = gamma.
@@ -206,8 +215,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
         for k in range(1, N + 1):
             oc = counts.orders[k - 1]
             a = adj[k - 1].astype(np.float64)
-            n_ctx = 1 if k == 1 else len(counts.orders[k - 2])
-            ctx = oc.ctx if k > 1 else np.zeros(len(oc), np.int64)
+            ctx, n_ctx = _contexts(counts, k)
             bucket = np.minimum(adj[k - 1], 3)
             d = D[k - 1][bucket]
             denom = _group_sum(ctx, a, n_ctx)
@@ -227,8 +235,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
         for k in range(1, N + 1):
             oc = counts.orders[k - 1]
             a = raw[k - 1]
-            n_ctx = 1 if k == 1 else len(counts.orders[k - 2])
-            ctx = oc.ctx if k > 1 else np.zeros(len(oc), np.int64)
+            ctx, n_ctx = _contexts(counts, k)
             total = _group_sum(ctx, a, n_ctx)
             types = _group_sum(ctx, (a > 0).astype(np.float64), n_ctx)
             denom = np.where(total + types > 0, total + types, 1.0)
@@ -240,8 +247,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
         for k in range(1, N + 1):
             oc = counts.orders[k - 1]
             a = raw[k - 1]
-            n_ctx = 1 if k == 1 else len(counts.orders[k - 2])
-            ctx = oc.ctx if k > 1 else np.zeros(len(oc), np.int64)
+            ctx, n_ctx = _contexts(counts, k)
             dr = _good_turing_ratios(oc.count if k > 1 else np.where(np.arange(len(a)) == BOS_ID, 0, oc.count), k)
             total = _group_sum(ctx, a, n_ctx)
             safe = np.where(total > 0, total, 1.0)
@@ -262,8 +268,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
         for k in range(1, N + 1):
             oc = counts.orders[k - 1]
             a = raw[k - 1]
-            n_ctx = 1 if k == 1 else len(counts.orders[k - 2])
-            ctx = oc.ctx if k > 1 else np.zeros(len(oc), np.int64)
+            ctx, n_ctx = _contexts(counts, k)
             total = _group_sum(ctx, a, n_ctx)
             denom = total + k_add * V
             safe = np.where(denom > 0, denom, 1.0)
@@ -276,8 +281,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
         for k in range(1, N + 1):
             oc = counts.orders[k - 1]
             a = raw[k - 1]
-            n_ctx = 1 if k == 1 else len(counts.orders[k - 2])
-            ctx = oc.ctx if k > 1 else np.zeros(len(oc), np.int64)
+            ctx, n_ctx = _contexts(counts, k)
             total = _group_sum(ctx, a, n_ctx)
             with np.errstate(divide="ignore"):
                 logprob.append(np.log10(a / np.where(total > 0, total, 1.0)[ctx]))

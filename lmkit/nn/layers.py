@@ -167,6 +167,25 @@ class GRU(Layer):
         return dx, dh
 
 
+def attend(scores, values, mask):
+    """Masked softmax over source positions and the weighted sum of values:
+    scores [B, S], values [B, S, D], mask [B, S] -> (context [B, D], weights [B, S])."""
+    e = np.where(mask > 0, scores, -1e30)
+    e = e - e.max(axis=1, keepdims=True)
+    a = np.exp(e) * mask
+    a /= a.sum(axis=1, keepdims=True)
+    return np.einsum("bs,bsd->bd", a, values), a
+
+
+def attend_backward(dctx, dalpha, a, values):
+    """Gradients of :func:`attend`: -> (d scores [B, S], d values [B, S, D])."""
+    dvalues = a[:, :, None] * dctx[:, None, :]
+    da = np.einsum("bd,bsd->bs", dctx, values)
+    if dalpha is not None:
+        da = da + dalpha
+    return a * (da - (da * a).sum(axis=1, keepdims=True)), dvalues
+
+
 class AdditiveAttention(Layer):
     """Bahdanau attention: e_s = v . tanh(K_s + W q), alpha = softmax over unmasked s,
     context = sum_s alpha_s values_s. Keys K = values Wk are computed once per batch."""
@@ -190,22 +209,13 @@ class AdditiveAttention(Layer):
         """query [B, Q], keys [B, S, A], values [B, S, D], mask [B, S] -> (context [B, D], alpha [B, S])."""
         qa = query @ self.params["Wq"]
         t = np.tanh(keys + qa[:, None, :])
-        e = t @ self.params["v"]
-        e = np.where(mask > 0, e, -1e30)
-        e = e - e.max(axis=1, keepdims=True)
-        a = np.exp(e) * mask
-        a /= a.sum(axis=1, keepdims=True)
-        ctx = np.einsum("bs,bsd->bd", a, values)
+        ctx, a = attend(t @ self.params["v"], values, mask)
         return ctx, a, (query, t, a)
 
     def step_backward(self, dctx, dalpha, cache, values):
         """-> (d query, d keys [B, S, A], d values [B, S, D])."""
         query, t, a = cache
-        dvalues = a[:, :, None] * dctx[:, None, :]
-        da = np.einsum("bd,bsd->bs", dctx, values)
-        if dalpha is not None:
-            da = da + dalpha
-        de = a * (da - (da * a).sum(axis=1, keepdims=True))
+        de, dvalues = attend_backward(dctx, dalpha, a, values)
         self.grads["v"] += np.einsum("bs,bsa->a", de, t)
         dt = de[:, :, None] * self.params["v"]
         dpre = dt * (1.0 - t * t)
@@ -267,21 +277,12 @@ class BilinearAttention(Layer):
         return dkeys @ self.params["W"].T
 
     def step(self, query, keys, values, mask):
-        e = np.einsum("bsq,bq->bs", keys, query)
-        e = np.where(mask > 0, e, -1e30)
-        e = e - e.max(axis=1, keepdims=True)
-        a = np.exp(e) * mask
-        a /= a.sum(axis=1, keepdims=True)
-        ctx = np.einsum("bs,bsd->bd", a, values)
+        ctx, a = attend(np.einsum("bsq,bq->bs", keys, query), values, mask)
         return ctx, a, (query, keys, a)
 
     def step_backward(self, dctx, dalpha, cache, values):
         query, keys, a = cache
-        dvalues = a[:, :, None] * dctx[:, None, :]
-        da = np.einsum("bd,bsd->bs", dctx, values)
-        if dalpha is not None:
-            da = da + dalpha
-        de = a * (da - (da * a).sum(axis=1, keepdims=True))
+        de, dvalues = attend_backward(dctx, dalpha, a, values)
         dquery = np.einsum("bs,bsq->bq", de, keys)
         dkeys = de[:, :, None] * query[:, None, :]
         return dquery, dkeys, dvalues
