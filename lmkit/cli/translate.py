@@ -135,7 +135,7 @@ def _plot_attention(result, path: str) -> None:
     fig, ax = plt.subplots(figsize=(1 + 0.4 * att.shape[1], 1 + 0.4 * att.shape[0]))
     ax.imshow(att, cmap="viridis", aspect="auto")
     ax.set_xticks(range(att.shape[1]), result.source + ["</s>"], rotation=90)
-    ax.set_yticks(range(att.shape[0]), result.words + ["</s>"])
+    ax.set_yticks(range(att.shape[0]), (result.words + ["</s>"])[:att.shape[0]])
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -31,7 +31,7 @@ def greedy(model: Seq2Seq, src, src_mask, max_len: np.ndarray) -> list[Hypothesi
     tokens = [[] for _ in range(B)]
     scores = np.zeros(B)
     atts = [[] for _ in range(B)]
-    for t in range(int(max_len.max())):
+    for t in range(int(max_len.max()) + 1):   # the last step only closes rows at their limit
         logits, s, alpha = model.decode_step(y, s, enc, keys, src_mask)
         logp = _log_softmax(logits.astype(np.float64))
         y = logp.argmax(axis=1)

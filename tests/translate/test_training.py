@@ -96,6 +96,14 @@ def test_beam_search_finds_the_exact_best_on_a_tiny_model():
         assert hyp.score == pytest.approx(logprob(best), abs=1e-9)
 
 
+def test_greedy_stops_at_the_length_limit_with_one_attention_row_per_output(tmp_path, tiny_pairs):
+    trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=1)
+    trainer.train(data, quiet=True)
+    src, mask = pad_sources([data.src[0], data.src[1]])
+    for hyp in greedy(trainer.model, src, mask, np.array([2, 3])):
+        assert len(hyp.tokens) <= 3 and hyp.attention.shape[0] == len(hyp.tokens) + 1
+
+
 def test_beam_of_one_is_greedy(tmp_path, tiny_pairs):
     trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=3)
     trainer.train(data, quiet=True)
@@ -164,6 +172,10 @@ def test_cli_train_decode_bleu_average(tmp_path, tiny_pairs):
     res = run_cli("translate", "decode", tmp_path / "m", s, "--beam", "2")
     assert res.returncode == 0 and len(res.stdout.splitlines()) == 60
     (tmp_path / "hyp.txt").write_text(res.stdout)
+    res = run_cli("translate", "decode", tmp_path / "m", "--beam", "1", "--attention-plot", tmp_path / "att.png",
+                  stdin="a man in a blue shirt .\n")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "att.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     res = run_cli("translate", "bleu", tmp_path / "hyp.txt", t, "--tokenize", "none")
     assert res.returncode == 0 and res.stdout.startswith("BLEU = ") and "tok:none" in res.stdout
     res = run_cli("-q", "translate", "average", tmp_path / "m", "--last", "3", "-o", tmp_path / "avg")
