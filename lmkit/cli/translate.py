@@ -26,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--hidden", type=positive_int, default=256)
     t.add_argument("--attn", type=positive_int, default=None, help="attention size (default: --hidden)")
     t.add_argument("--layers", type=positive_int, default=1, help="encoder/decoder layers (only 1 so far)")
-    t.add_argument("--attention", choices=["additive", "general"], default="additive",
-                   help="additive (Bahdanau) or general (Luong's bilinear) attention")
+    t.add_argument("--attention", choices=["additive", "dot", "general"], default="additive",
+                   help="additive (Bahdanau), dot or general (Luong) attention")
     t.add_argument("--encoder", choices=["gru", "lstm"], default="gru", help="bidirectional encoder cell")
     t.add_argument("--batch", type=positive_int, default=64)
     t.add_argument("--epochs", type=positive_int, default=10)

@@ -257,22 +257,31 @@ class Dropout:
 class BilinearAttention(Layer):
     """Luong's "general" attention: e_s = q . (W values_s), alpha = softmax over unmasked s,
     context = sum_s alpha_s values_s. ``keys`` (values W) are computed once per batch; the
-    same interface as :class:`AdditiveAttention`. With ``project=False`` it is Luong's "dot"
-    (query and values must have the same size)."""
+    same interface as :class:`AdditiveAttention`.
+
+    ``project=False`` gives Luong's "dot": e_s = q . values_s when both have the same size;
+    for bidirectional annotations twice the query's size, q . (forward_s + backward_s) (the
+    two directions summed, as PyTorch's Luong-attention chatbot tutorial does)."""
 
     def __init__(self, value_dim: int, query_dim: int, rng, dtype=np.float32, project: bool = True):
         self.project = project
-        if not project and value_dim != query_dim:
-            raise ValueError("dot attention needs query and values of the same size")
+        if not project and value_dim not in (query_dim, 2 * query_dim):
+            raise ValueError("dot attention needs values of the query's size or twice it")
+        self.fold = not project and value_dim == 2 * query_dim
         self.params = {"W": _init(rng, (value_dim, query_dim), 1.0 / np.sqrt(value_dim), dtype)} if project else {}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def keys(self, values):
-        return values @ self.params["W"] if self.project else values
+        if self.project:
+            return values @ self.params["W"]
+        if self.fold:
+            half = values.shape[-1] // 2
+            return values[..., :half] + values[..., half:]
+        return values
 
     def keys_backward(self, dkeys, values):
         if not self.project:
-            return dkeys
+            return np.concatenate([dkeys, dkeys], axis=-1) if self.fold else dkeys
         self.grads["W"] += values.reshape(-1, values.shape[-1]).T @ dkeys.reshape(-1, dkeys.shape[-1])
         return dkeys @ self.params["W"].T
 

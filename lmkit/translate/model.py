@@ -30,7 +30,7 @@ class Seq2SeqConfig:
     attn: int = 256
     dropout: float = 0.0
     seed: int = 1
-    attention: str = "additive"    # additive (Bahdanau) or general (Luong's bilinear)
+    attention: str = "additive"    # additive (Bahdanau), general (Luong's bilinear) or dot (Luong)
     encoder: str = "gru"           # gru or lstm (bidirectional either way)
 
     def check(self) -> None:
@@ -39,8 +39,8 @@ class Seq2SeqConfig:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.attention not in ("additive", "general"):
-            raise ConfigError(f"attention must be 'additive' or 'general', got {self.attention!r}")
+        if self.attention not in ("additive", "general", "dot"):
+            raise ConfigError(f"attention must be 'additive', 'general' or 'dot', got {self.attention!r}")
         if self.encoder not in ("gru", "lstm"):
             raise ConfigError(f"encoder must be 'gru' or 'lstm', got {self.encoder!r}")
 
@@ -60,7 +60,7 @@ class Seq2Seq:
         self.enc_bwd = rnn(c.emb, c.hidden, rng, dtype, reverse=True)
         self.bridge = Linear(2 * c.hidden, c.hidden, rng, dtype)
         self.attention = (AdditiveAttention(2 * c.hidden, c.hidden, c.attn, rng, dtype) if c.attention == "additive"
-                          else BilinearAttention(2 * c.hidden, c.hidden, rng, dtype))
+                          else BilinearAttention(2 * c.hidden, c.hidden, rng, dtype, project=c.attention == "general"))
         self.dec_cell = GRUCell(c.emb + 2 * c.hidden, c.hidden, rng, dtype)
         self.out = Linear(c.hidden + 2 * c.hidden + c.emb, c.tgt_vocab, rng, dtype)
         self.dropout = Dropout(c.dropout)

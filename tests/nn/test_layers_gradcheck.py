@@ -82,17 +82,17 @@ def test_recurrent_layers_with_padding(reverse, cell):
         np.testing.assert_array_equal(last[1], out[1, 2])
 
 
-@pytest.mark.parametrize("kind", ["additive", "general", "dot"])
+@pytest.mark.parametrize("kind", ["additive", "general", "dot", "dot-folded"])
 def test_attention_with_mask(kind):
     from lmkit.nn import BilinearAttention
     rng = np.random.default_rng(3)
     if kind == "additive":
         att = AdditiveAttention(value_dim=4, query_dim=3, attn_dim=5, rng=rng, dtype=F64)
     else:
-        att = BilinearAttention(value_dim=4, query_dim=3 if kind == "general" else 4, rng=rng, dtype=F64,
-                                project=kind == "general")
+        query_dim = {"general": 3, "dot": 4, "dot-folded": 2}[kind]
+        att = BilinearAttention(value_dim=4, query_dim=query_dim, rng=rng, dtype=F64, project=kind == "general")
     values = rng.standard_normal((2, 4, 4))
-    query = rng.standard_normal((2, 3 if kind != "dot" else 4))
+    query = rng.standard_normal((2, {"additive": 3, "general": 3, "dot": 4, "dot-folded": 2}[kind]))
     mask = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], F64)
     Rc = rng.standard_normal((2, 4))
     Ra = rng.standard_normal((2, 4))

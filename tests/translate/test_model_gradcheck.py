@@ -8,7 +8,8 @@ from lmkit.translate.model import Seq2Seq, Seq2SeqConfig
 import pytest
 
 
-@pytest.mark.parametrize("attention, encoder", [("additive", "gru"), ("general", "gru"), ("additive", "lstm")])
+@pytest.mark.parametrize("attention, encoder", [("additive", "gru"), ("general", "gru"), ("dot", "gru"),
+                                                ("additive", "lstm")])
 def test_whole_model_gradient(attention, encoder):
     model = Seq2Seq(Seq2SeqConfig(src_vocab=9, tgt_vocab=8, emb=4, hidden=3, attn=5, seed=0, attention=attention,
                                   encoder=encoder), dtype=np.float64)
