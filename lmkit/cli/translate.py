@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--emb", type=positive_int, default=256)
     t.add_argument("--hidden", type=positive_int, default=256)
     t.add_argument("--attn", type=positive_int, default=None, help="attention size (default: --hidden)")
-    t.add_argument("--layers", type=positive_int, default=1, help="encoder/decoder layers (only 1 so far)")
+    t.add_argument("--layers", type=positive_int, default=1, help="stacked encoder and decoder layers")
     t.add_argument("--attention", choices=["additive", "dot", "general"], default="additive",
                    help="additive (Bahdanau), dot or general (Luong) attention")
     t.add_argument("--encoder", choices=["gru", "lstm"], default="gru", help="bidirectional encoder cell")
@@ -74,8 +74,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from ..translate import (Seq2Seq, Seq2SeqConfig, TrainConfig, Trainer, build_vocabs, encode_parallel,
                              read_parallel)
-    if args.layers != 1:
-        raise ConfigError("--layers: only 1-layer encoder and decoder are built so far")
     if bool(args.valid_src) != bool(args.valid_tgt):
         raise ConfigError("give both --valid-src and --valid-tgt, or neither")
     if not 0 <= args.dropout < 1:
@@ -95,7 +93,7 @@ def run_train(args: argparse.Namespace) -> int:
         sv, tv = build_vocabs(src, tgt, args.min_count, args.joint_vocab)
         train = encode_parallel(src, tgt, sv, tv, args.max_len)
         model = Seq2Seq(Seq2SeqConfig(len(sv), len(tv), args.emb, args.hidden, args.attn or args.hidden,
-                                      args.dropout, args.seed, args.attention, args.encoder))
+                                      args.dropout, args.seed, args.attention, args.encoder, args.layers))
         trainer = Trainer(model, sv, tv, tokenizer, args.output, TrainConfig(**overrides))
         log.info("%d training pairs (%d skipped: empty, %d: longer than %d); vocabularies %d / %d; "
                  "%d parameters", len(train), train.skipped_empty, train.skipped_long, args.max_len,

@@ -74,7 +74,7 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
     enc, keys, s0, _ = model.encode(src, src_mask)
     rep = np.repeat(np.arange(B), K)
     enc_k, keys_k, mask_k = enc[rep], keys[rep], src_mask[rep]
-    states = s0[rep]
+    states = s0[:, rep]
     scores = np.full((B, K), -np.inf)
     scores[:, 0] = 0.0
     tokens = np.zeros((B, K, 0), dtype=np.int64)
@@ -129,7 +129,7 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
             if finished[b] and bound <= best_final:
                 active[b] = False
         tokens, atts, scores = next_tokens, next_atts, next_scores
-        states = new_states[parents.reshape(-1)]
+        states = new_states[:, parents.reshape(-1)]
         step += 1
     out = []
     for b in range(B):

@@ -32,9 +32,10 @@ class Seq2SeqConfig:
     seed: int = 1
     attention: str = "additive"    # additive (Bahdanau), general (Luong's bilinear) or dot (Luong)
     encoder: str = "gru"           # gru or lstm (bidirectional either way)
+    layers: int = 1                # stacked encoder and decoder layers
 
     def check(self) -> None:
-        for name in ("src_vocab", "tgt_vocab", "emb", "hidden", "attn"):
+        for name in ("src_vocab", "tgt_vocab", "emb", "hidden", "attn", "layers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
@@ -46,27 +47,38 @@ class Seq2SeqConfig:
 
 
 class Seq2Seq:
-    """The model: parameters, a training forward/backward, and one-step decoding."""
+    """The model: parameters, a training forward/backward, and one-step decoding.
+
+    With ``layers`` = L > 1 the encoder stacks L bidirectional layers (each reads the one
+    below's [forward; backward] states) and the decoder L GRU cells (cell 1 reads
+    [embedding; context], cell l the state of cell l-1); attention reads the top decoder
+    state, and each decoder layer starts from tanh(W_l [last forward; first backward]) of the
+    encoder layer l. Decoder states have shape [L, B, H].
+    """
 
     def __init__(self, config: Seq2SeqConfig, dtype=np.float32) -> None:
         config.check()
         self.config = c = config
         rng = np.random.default_rng(c.seed)
         self.dtype = dtype
+        L, H = c.layers, c.hidden
         self.src_emb = Embedding(c.src_vocab, c.emb, rng, dtype, padding_idx=PAD_ID)
         self.tgt_emb = Embedding(c.tgt_vocab, c.emb, rng, dtype, padding_idx=PAD_ID)
         rnn = GRU if c.encoder == "gru" else LSTM
-        self.enc_fwd = rnn(c.emb, c.hidden, rng, dtype)
-        self.enc_bwd = rnn(c.emb, c.hidden, rng, dtype, reverse=True)
-        self.bridge = Linear(2 * c.hidden, c.hidden, rng, dtype)
-        self.attention = (AdditiveAttention(2 * c.hidden, c.hidden, c.attn, rng, dtype) if c.attention == "additive"
-                          else BilinearAttention(2 * c.hidden, c.hidden, rng, dtype, project=c.attention == "general"))
-        self.dec_cell = GRUCell(c.emb + 2 * c.hidden, c.hidden, rng, dtype)
-        self.out = Linear(c.hidden + 2 * c.hidden + c.emb, c.tgt_vocab, rng, dtype)
+        self.enc_fwd = [rnn(c.emb if l == 0 else 2 * H, H, rng, dtype) for l in range(L)]
+        self.enc_bwd = [rnn(c.emb if l == 0 else 2 * H, H, rng, dtype, reverse=True) for l in range(L)]
+        self.bridge = [Linear(2 * H, H, rng, dtype) for _ in range(L)]
+        self.attention = (AdditiveAttention(2 * H, H, c.attn, rng, dtype) if c.attention == "additive"
+                          else BilinearAttention(2 * H, H, rng, dtype, project=c.attention == "general"))
+        self.dec_cell = [GRUCell(c.emb + 2 * H if l == 0 else H, H, rng, dtype) for l in range(L)]
+        self.out = Linear(H + 2 * H + c.emb, c.tgt_vocab, rng, dtype)
         self.dropout = Dropout(c.dropout)
-        self.layers = {"src_emb": self.src_emb, "tgt_emb": self.tgt_emb, "enc_fwd": self.enc_fwd,
-                       "enc_bwd": self.enc_bwd, "bridge": self.bridge, "attention": self.attention,
-                       "dec_cell": self.dec_cell, "out": self.out}
+        self.layers = {"src_emb": self.src_emb, "tgt_emb": self.tgt_emb, "attention": self.attention,
+                       "out": self.out}
+        for l in range(L):
+            tag = "" if l == 0 else str(l + 1)   # layer 1 keeps the 1-layer names
+            self.layers.update({f"enc_fwd{tag}": self.enc_fwd[l], f"enc_bwd{tag}": self.enc_bwd[l],
+                                f"bridge{tag}": self.bridge[l], f"dec_cell{tag}": self.dec_cell[l]})
 
     # ------------------------------------------------------------------ parameters
     def parameters(self):
@@ -83,35 +95,56 @@ class Seq2Seq:
 
     # ------------------------------------------------------------------ encoder
     def encode(self, src, src_mask, training: bool = False, rng=None):
-        """src ids [B, S] -> (annotations [B, S, 2H], attention keys, initial decoder state, cache)."""
-        x, emb_cache = self.src_emb.forward(src)
+        """src ids [B, S] -> (annotations [B, S, 2H], attention keys, initial decoder states
+        [L, B, H], cache)."""
+        x, _ = self.src_emb.forward(src)
         x, drop = self.dropout.forward(x, rng, training)
-        hf, hf_last, cf = self.enc_fwd.forward(x, src_mask)
-        hb, hb_first, cb = self.enc_bwd.forward(x, src_mask)
-        enc = np.concatenate([hf, hb], axis=2)
-        pre, bcache = self.bridge.forward(np.concatenate([hf_last, hb_first], axis=1))
-        s0 = np.tanh(pre)
+        layer_caches, s0 = [], []
+        for fwd, bwd, bridge in zip(self.enc_fwd, self.enc_bwd, self.bridge):
+            hf, hf_last, cf = fwd.forward(x, src_mask)
+            hb, hb_first, cb = bwd.forward(x, src_mask)
+            pre, bcache = bridge.forward(np.concatenate([hf_last, hb_first], axis=1))
+            s = np.tanh(pre)
+            layer_caches.append((cf, cb, bcache, s))
+            s0.append(s)
+            x = np.concatenate([hf, hb], axis=2)
+        enc = x
         keys = self.attention.keys(enc)
-        return enc, keys, s0, (src, drop, cf, cb, bcache, s0)
+        return enc, keys, np.stack(s0), (src, drop, layer_caches)
 
     def encode_backward(self, denc, dkeys, ds0, enc, cache) -> None:
-        src, drop, cf, cb, bcache, s0 = cache
+        src, drop, layer_caches = cache
         H = self.config.hidden
-        denc = denc + self.attention.keys_backward(dkeys, enc)
-        dlast = self.bridge.backward(ds0 * (1.0 - s0 * s0), bcache)
-        dxf, _ = self.enc_fwd.backward(denc[:, :, :H], dlast[:, :H], cf)
-        dxb, _ = self.enc_bwd.backward(denc[:, :, H:], dlast[:, H:], cb)
-        self.src_emb.backward(Dropout.backward(dxf + dxb, drop), src)
+        dx = denc + self.attention.keys_backward(dkeys, enc)
+        for l in range(self.config.layers - 1, -1, -1):
+            cf, cb, bcache, s = layer_caches[l]
+            dlast = self.bridge[l].backward(ds0[l] * (1.0 - s * s), bcache)
+            dxf, _ = self.enc_fwd[l].backward(dx[:, :, :H], dlast[:, :H], cf)
+            dxb, _ = self.enc_bwd[l].backward(dx[:, :, H:], dlast[:, H:], cb)
+            dx = dxf + dxb
+        self.src_emb.backward(Dropout.backward(dx, drop), src)
 
     # ------------------------------------------------------------------ decoder
+    def _cells_forward(self, x0, s_prev):
+        """Run the stacked decoder cells one step: x0 [B, E + 2H], s_prev [L, B, H]."""
+        s_new = np.empty_like(s_prev)
+        caches = []
+        x = x0
+        for l, cell in enumerate(self.dec_cell):
+            s, cc = cell.step(x @ cell.params["Wx"] + cell.params["bx"], s_prev[l])
+            s_new[l] = s
+            caches.append((x, cc))
+            x = s
+        return s_new, caches
+
     def decode_step(self, y_prev, s_prev, enc, keys, src_mask):
-        """One step for every row: y_prev ids [B], state [B, H] -> (logits [B, V], state, attention [B, S])."""
+        """One step for every row: y_prev ids [B], states [L, B, H] -> (logits [B, V],
+        states [L, B, H], attention [B, S])."""
         e = self.tgt_emb.params["W"][y_prev]
-        ctx, alpha, _ = self.attention.step(s_prev, keys, enc, src_mask)
-        xp = np.concatenate([e, ctx], axis=1) @ self.dec_cell.params["Wx"] + self.dec_cell.params["bx"]
-        s, _ = self.dec_cell.step(xp, s_prev)
-        logits, _ = self.out.forward(np.concatenate([s, ctx, e], axis=1))
-        return logits, s, alpha
+        ctx, alpha, _ = self.attention.step(s_prev[-1], keys, enc, src_mask)
+        s_new, _ = self._cells_forward(np.concatenate([e, ctx], axis=1), s_prev)
+        logits, _ = self.out.forward(np.concatenate([s_new[-1], ctx, e], axis=1))
+        return logits, s_new, alpha
 
     def loss(self, src, src_mask, tgt_in, tgt_out, tgt_mask, training: bool = False, rng=None,
              backward: bool = False) -> float:
@@ -121,21 +154,18 @@ class Seq2Seq:
         y, _ = self.tgt_emb.forward(tgt_in)
         y, ydrop = self.dropout.forward(y, rng, training)
         B, T = tgt_in.shape
-        H = self.config.hidden
+        H, L = self.config.hidden, self.config.layers
         s = s0
-        states = np.empty((B, T, H), dtype=self.dtype)
+        top = np.empty((B, T, H), dtype=self.dtype)
         ctxs = np.empty((B, T, 2 * H), dtype=self.dtype)
-        xs = np.empty((B, T, self.config.emb + 2 * H), dtype=self.dtype)
         att_caches, cell_caches = [], []
-        Wx, bx = self.dec_cell.params["Wx"], self.dec_cell.params["bx"]
         for t in range(T):
-            ctx, _, ac = self.attention.step(s, keys, enc, src_mask)
-            x = np.concatenate([y[:, t], ctx], axis=1)
-            s, cc = self.dec_cell.step(x @ Wx + bx, s)
-            states[:, t], ctxs[:, t], xs[:, t] = s, ctx, x
+            ctx, _, ac = self.attention.step(s[-1], keys, enc, src_mask)
+            s, cc = self._cells_forward(np.concatenate([y[:, t], ctx], axis=1), s)
+            top[:, t], ctxs[:, t] = s[-1], ctx
             att_caches.append(ac)
             cell_caches.append(cc)
-        feats = np.concatenate([states, ctxs, y], axis=2)
+        feats = np.concatenate([top, ctxs, y], axis=2)
         feats, fdrop = self.dropout.forward(feats, rng, training)
         logits, ocache = self.out.forward(feats.reshape(B * T, -1))
         loss, dlogits = softmax_cross_entropy(logits, tgt_out.reshape(-1), tgt_mask.reshape(-1), overwrite=True)
@@ -145,21 +175,28 @@ class Seq2Seq:
         ds_direct, dctx_direct, dy = dfeats[:, :, :H], dfeats[:, :, H:3 * H], dfeats[:, :, 3 * H:].copy()
         denc = np.zeros_like(enc)
         dkeys = np.zeros_like(keys)
-        dxs = np.empty((B, T, 3 * H), dtype=self.dtype)
-        ds = np.zeros((B, H), dtype=self.dtype)
         E = self.config.emb
+        dxs = [np.empty((B, T, 3 * H), dtype=self.dtype) for _ in range(L)]
+        xs = [np.empty((B, T, cell.params["Wx"].shape[0]), dtype=self.dtype) for cell in self.dec_cell]
+        ds = np.zeros((L, B, H), dtype=self.dtype)      # gradients flowing to the previous step
         for t in range(T - 1, -1, -1):
-            ds = ds + ds_direct[:, t]
-            dxp, ds_prev = self.dec_cell.step_backward(ds, cell_caches[t])
-            dxs[:, t] = dxp
-            dx = dxp @ Wx.T
-            dy[:, t] += dx[:, :E]
-            dq, dk, dv = self.attention.step_backward(dx[:, E:] + dctx_direct[:, t], None, att_caches[t], enc)
+            d_above = ds_direct[:, t]
+            for l in range(L - 1, -1, -1):
+                x, cc = cell_caches[t][l]
+                cell = self.dec_cell[l]
+                dxp, ds_prev = cell.step_backward(ds[l] + d_above, cc)
+                dxs[l][:, t] = dxp
+                xs[l][:, t] = x
+                d_above = dxp @ cell.params["Wx"].T    # to the input: the layer below's state
+                ds[l] = ds_prev
+            dy[:, t] += d_above[:, :E]
+            dq, dk, dv = self.attention.step_backward(d_above[:, E:] + dctx_direct[:, t], None, att_caches[t], enc)
             dkeys += dk
             denc += dv
-            ds = ds_prev + dq
-        self.dec_cell.grads["Wx"] += xs.reshape(B * T, -1).T @ dxs.reshape(B * T, -1)
-        self.dec_cell.grads["bx"] += dxs.reshape(B * T, -1).sum(axis=0)
+            ds[L - 1] += dq
+        for l, cell in enumerate(self.dec_cell):
+            cell.grads["Wx"] += xs[l].reshape(B * T, -1).T @ dxs[l].reshape(B * T, -1)
+            cell.grads["bx"] += dxs[l].reshape(B * T, -1).sum(axis=0)
         self.tgt_emb.backward(Dropout.backward(dy, ydrop), tgt_in)
         self.encode_backward(denc, dkeys, ds, enc, enc_cache)
         return loss

@@ -8,11 +8,12 @@ from lmkit.translate.model import Seq2Seq, Seq2SeqConfig
 import pytest
 
 
-@pytest.mark.parametrize("attention, encoder", [("additive", "gru"), ("general", "gru"), ("dot", "gru"),
-                                                ("additive", "lstm")])
-def test_whole_model_gradient(attention, encoder):
+@pytest.mark.parametrize("attention, encoder, layers", [("additive", "gru", 1), ("general", "gru", 1),
+                                                        ("dot", "gru", 1), ("additive", "lstm", 1),
+                                                        ("additive", "gru", 2), ("general", "lstm", 3)])
+def test_whole_model_gradient(attention, encoder, layers):
     model = Seq2Seq(Seq2SeqConfig(src_vocab=9, tgt_vocab=8, emb=4, hidden=3, attn=5, seed=0, attention=attention,
-                                  encoder=encoder), dtype=np.float64)
+                                  encoder=encoder, layers=layers), dtype=np.float64)
     rng = np.random.default_rng(0)
     for _, p, _ in model.parameters():   # larger weights: gradients well away from zero
         p[...] = rng.uniform(-0.5, 0.5, p.shape)

@@ -55,6 +55,23 @@ def test_overfits_a_small_corpus_and_translates_it(tmp_path, tiny_pairs):
     assert corpus_bleu(beam_out, refs, tokenize="none").score > 60
 
 
+def test_two_layer_model_learns_and_decodes(tmp_path, tiny_pairs):
+    src, tgt = read_parallel(*tiny_pairs, WS)
+    sv, tv = build_vocabs(src, tgt, min_count=1)
+    data = encode_parallel(src, tgt, sv, tv)
+    model = Seq2Seq(Seq2SeqConfig(len(sv), len(tv), emb=24, hidden=32, attn=24, seed=3, layers=2,
+                                  attention="general"))
+    trainer = Trainer(model, sv, tv, WS, tmp_path / "m2", TrainConfig(epochs=6, batch=12, lr=3e-3, seed=3))
+    state = trainer.train(data, quiet=True)
+    assert state.history[-1]["train_loss"] < 0.7 * state.history[0]["train_loss"]
+    tr = Translator.load(tmp_path / "m2")
+    assert tr.model.config.layers == 2
+    greedy_out = tr.translate(["a man in a blue shirt ."], beam=1)[0]
+    beam_out = tr.translate(["a man in a blue shirt ."], beam=3)[0]
+    assert greedy_out.attention.shape[0] == len(greedy_out.words) + 1
+    assert beam_out.attention.shape[0] == len(beam_out.words) + 1
+
+
 def test_resume_continues_exactly(tmp_path, tiny_pairs):
     whole, data = make_trainer(tiny_pairs, tmp_path / "a", epochs=3)
     whole.train(data, quiet=True)
