@@ -86,3 +86,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def read_format_json(path: str | os.PathLike, fmt: str, version: int, what: str) -> dict:
+    """Read a JSON header that names its format and version, with one-line errors naming the
+    file when it is missing, not JSON, or of another format or version."""
+    import json
+
+    from .errors import ModelFormatError
+    path = Path(path)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFormatError(f"{path.parent}: {path.name} is missing; not {what}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        raise ModelFormatError(f"{path}: format {got!r} is not {fmt!r}")
+    if meta.get("version") != version:
+        raise ModelFormatError(f"{path}: version {meta.get('version')} is not supported "
+                               f"(this lmkit reads version {version})")
+    return meta

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write, open_binary
+from .._io import atomic_path, atomic_write, open_binary, read_format_json
 from ..errors import ConfigError, ModelFormatError
 
 log = logging.getLogger(__name__)
@@ -257,13 +257,7 @@ class KeyedVectors:
         """Load vectors: a native folder (memory-mapped), or a word2vec text/binary file."""
         path = Path(path)
         if path.is_dir():
-            try:
-                meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ModelFormatError(f"{path}: not an lmkit vectors folder ({exc})") from None
-            if meta.get("format") != NATIVE_FORMAT or meta.get("version") != NATIVE_VERSION:
-                raise ModelFormatError(f"{path}: format {meta.get('format')} v{meta.get('version')} is not "
-                                       f"{NATIVE_FORMAT} v{NATIVE_VERSION}")
+            read_format_json(path / "meta.json", NATIVE_FORMAT, NATIVE_VERSION, "an lmkit vectors folder")
             words = (path / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
             vectors = np.load(path / "vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
             return cls(words, vectors)

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write
+from .._io import atomic_path, atomic_write, read_format_json
 from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..progress import progress
 from ..text import UNK, Corpus, EncodedCorpus, Vocabulary, encode_corpus
@@ -274,15 +274,7 @@ class Word2Vec:
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "Word2Vec":
         folder = Path(folder)
-        try:
-            meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFormatError(f"{folder}: no model.json; not an lmkit word2vec model folder") from None
-        except json.JSONDecodeError as exc:
-            raise ModelFormatError(f"{folder}/model.json: not valid JSON ({exc})") from None
-        if meta.get("format") != MODEL_FORMAT or meta.get("version") != MODEL_VERSION:
-            raise ModelFormatError(f"{folder}: format {meta.get('format')} v{meta.get('version')} is not "
-                                   f"{MODEL_FORMAT} v{MODEL_VERSION}")
+        meta = read_format_json(folder / "model.json", MODEL_FORMAT, MODEL_VERSION, "an lmkit word2vec model folder")
         model = cls(**meta["config"])
         model.vocab = Vocabulary.load(folder / "vocab.tsv", specials=SPECIALS)
         try:

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write
+from .._io import atomic_path, atomic_write, read_format_json
 from ..errors import CorpusError, ModelFormatError
 from .corpus import Corpus, as_token_blocks
 from .vocab import Vocabulary
@@ -78,18 +78,7 @@ class EncodedCorpus:
     def load(cls, folder: str | os.PathLike, mmap: bool = True) -> "EncodedCorpus":
         """Load a corpus folder; ``mmap=True`` maps the arrays instead of reading them."""
         folder = Path(folder)
-        meta_path = folder / "meta.json"
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFormatError(f"{meta_path}: missing; {folder} is not an encoded corpus") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFormatError(f"{meta_path}: not valid JSON ({exc})") from None
-        if meta.get("format") != FORMAT:
-            raise ModelFormatError(f"{meta_path}: format {meta.get('format')!r} is not {FORMAT!r}")
-        if meta.get("version") != VERSION:
-            raise ModelFormatError(f"{meta_path}: version {meta.get('version')} is not supported "
-                                   f"(this lmkit reads version {VERSION})")
+        meta = read_format_json(folder / "meta.json", FORMAT, VERSION, "an encoded corpus folder")
         mode = "r" if mmap else None
         try:
             ids = np.load(folder / "ids.npy", mmap_mode=mode, allow_pickle=False)

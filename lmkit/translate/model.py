@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write
+from .._io import atomic_path, atomic_write, read_format_json
 from ..errors import ConfigError, ModelFormatError
 from ..nn import GRU, LSTM, AdditiveAttention, BilinearAttention, Dropout, Embedding, GRUCell, Linear, softmax_cross_entropy
 from ..text import PAD_ID
@@ -216,15 +216,7 @@ class Seq2Seq:
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "Seq2Seq":
         folder = Path(folder)
-        try:
-            meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelFormatError(f"{folder}: config.json is missing; not a translation model folder") from None
-        except json.JSONDecodeError as exc:
-            raise ModelFormatError(f"{folder}/config.json: not valid JSON ({exc})") from None
-        if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-            raise ModelFormatError(f"{folder}: format {meta.get('format')} v{meta.get('version')} is not "
-                                   f"{FORMAT} v{VERSION}")
+        meta = read_format_json(folder / "config.json", FORMAT, VERSION, "a translation model folder")
         model = cls(Seq2SeqConfig(**meta["model"]))
         model.load_weights(folder / "weights.npz")
         return model
