@@ -84,7 +84,6 @@ def nltk_subset(train: Path, test: Path, n_train: int, n_test: int, order: int) 
 
 def query_speed(arpa: Path, test: Path) -> dict:
     import kenlm
-    import numpy as np
 
     from lmkit import Corpus, Tokenizer, encode_corpus
     from lmkit.ngram import NgramModel

@@ -12,7 +12,7 @@ from .. import __version__
 from ..errors import ConfigError, CorpusError
 from ..ngram import SMOOTHINGS, NgramModel
 from ..text import UNK_ID, Vocabulary, encode_corpus
-from .common import add_text_options, corpus_from_args, positive_float, positive_int, tokenizer_from_args
+from .common import add_text_options, corpus_from_args, positive_int
 
 log = logging.getLogger("lmkit")
 

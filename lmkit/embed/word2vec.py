@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -18,7 +18,7 @@ from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..progress import progress
 from ..text import UNK, Corpus, EncodedCorpus, Vocabulary, encode_corpus
 from . import _kernels as K
-from .tables import huffman_codes, keep_probabilities, negative_sampling_table
+from .tables import huffman_codes, keep_probabilities
 from .vectors import KeyedVectors
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
-from ..text import BOS_ID, UNK_ID
+from ..text import BOS_ID
 from .counts import NgramCounts, adjusted_counts
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..text import BOS, BOS_ID, DEFAULT_SPECIALS, Corpus, Vocabulary, encode_corpus
-from . import _kernels as K
+from ..text import BOS_ID, DEFAULT_SPECIALS, Corpus, Vocabulary, encode_corpus
 from .model import NgramModel
 
 log = logging.getLogger(__name__)

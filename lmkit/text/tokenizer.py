@@ -76,7 +76,6 @@ class Tokenizer:
 
     def tokenize_lines(self, lines: Iterable[str]) -> list[list[str]]:
         """Tokens of each line of a block, in order."""
-        split = self._split
         if self.mode == "whitespace":
             if self.lowercase:
                 return [line.lower().split() for line in lines]

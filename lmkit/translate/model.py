@@ -202,7 +202,7 @@ class Seq2Seq:
         return loss
 
     # ------------------------------------------------------------------ files
-    def save(self, folder: str | os.PathLike, extra_arrays: dict | None = None) -> None:
+    def save(self, folder: str | os.PathLike) -> None:
         """Weights (npz, no pickle) + config (JSON), each written atomically."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write
+from .._io import atomic_write
 from ..errors import ConfigError, ModelFormatError
 from ..nn import OPTIMIZERS, clip_by_global_norm
 from ..progress import progress

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ModelFormatError
 from ..text import UNK_ID, Tokenizer, Vocabulary
 from .data import pad_sources
-from .decode import Hypothesis, beam_search_batch, greedy
+from .decode import beam_search_batch, greedy
 from .model import Seq2Seq
 
 

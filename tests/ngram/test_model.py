@@ -1,9 +1,8 @@
-import gzip
 
 import numpy as np
 import pytest
 
-from lmkit import ConfigError, Corpus, CorpusError, ModelFormatError, Tokenizer
+from lmkit import ConfigError, CorpusError, ModelFormatError
 from lmkit.ngram import SMOOTHINGS, NgramModel, count_ngrams
 from lmkit.ngram.arpa import ngram_strings
 from lmkit.text import Vocabulary, encode_corpus
