@@ -145,3 +145,45 @@ def test_adam_kernel_equals_the_formula():
         v = 0.999 * v + 0.001 * g * g
         p_ref -= 0.01 / (1 - 0.9 ** t) * m / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
     np.testing.assert_allclose(p, p_ref, rtol=1e-12)
+
+
+def test_sgd_momentum_and_adagrad_follow_their_formulas():
+    from lmkit.nn import SGD, Adagrad
+    rng = np.random.default_rng(6)
+    p_sgd, p_ada = rng.standard_normal(5), rng.standard_normal(5)
+    ref_sgd, ref_ada = p_sgd.copy(), p_ada.copy()
+    buf, acc = np.zeros(5), np.zeros(5)
+    sgd, ada = SGD(lr=0.1, momentum=0.9), Adagrad(lr=0.5)
+    for _ in range(4):
+        g1, g2 = rng.standard_normal(5), rng.standard_normal(5)
+        sgd.step([("p", p_sgd, g1)])
+        ada.step([("p", p_ada, g2)])
+        buf = 0.9 * buf + g1
+        ref_sgd -= 0.1 * buf
+        acc += g2 * g2
+        ref_ada -= 0.5 * g2 / (np.sqrt(acc) + 1e-10)
+    np.testing.assert_allclose(p_sgd, ref_sgd, rtol=1e-12)
+    np.testing.assert_allclose(p_ada, ref_ada, rtol=1e-12)
+
+
+def test_dropout_gradient_and_scale():
+    from lmkit.nn import Dropout
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((50, 40))
+    drop = Dropout(0.3)
+    y, keep = drop.forward(x, np.random.default_rng(1), training=True)
+    assert abs((keep > 0).mean() - 0.7) < 0.03 and np.allclose(keep[keep > 0], 1 / 0.7)
+    R = rng.standard_normal(x.shape)
+    loss = lambda: float((x * keep * R).sum())
+    idx, num = numerical_grad(loss, x, max_entries=40)
+    assert relative_error(Dropout.backward(R, keep).reshape(-1)[idx], num) < TOL
+    y_eval, k_eval = drop.forward(x, None, training=False)
+    assert y_eval is x and k_eval is None
+
+
+def test_global_norm_clipping():
+    from lmkit.nn import clip_by_global_norm
+    g1, g2 = np.full(4, 3.0), np.full(9, 4.0 / 3.0)   # norms 6 and 4: joint sqrt(52)
+    norm = clip_by_global_norm([g1, g2], 1.0)
+    assert norm == pytest.approx(np.sqrt(52))
+    assert np.sqrt((g1 ** 2).sum() + (g2 ** 2).sum()) == pytest.approx(1.0, rel=1e-5)
