@@ -52,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--beam", type=positive_int, default=5, help="beam size (1: greedy)")
     d.add_argument("--batch", type=positive_int, default=64)
     d.add_argument("--length-penalty", type=float, default=1.0, help="GNMT length penalty alpha (0: none)")
+    d.add_argument("--max-len-ratio", type=positive_float, default=2.0,
+                   help="longest output: ratio x source length + 10 tokens (default 2.0)")
     d.add_argument("--replace-unk", action="store_true", help="replace <unk> by the most attended source word")
     d.add_argument("--attention-plot", help="PNG heat map of the first sentence's attention (needs matplotlib)")
     d.set_defaults(run=run_decode)
@@ -113,7 +115,7 @@ def run_decode(args: argparse.Namespace) -> int:
     lines = [line for block in Corpus([args.text], Tokenizer("whitespace"), quiet=True).line_blocks()
              for line in block]
     results = tr.translate(lines, beam=args.beam, batch=args.batch, alpha=args.length_penalty,
-                           replace_unk=args.replace_unk)
+                           replace_unk=args.replace_unk, max_len_ratio=args.max_len_ratio)
     out = sys.stdout
     for r in results:
         out.write(r.text + "\n")

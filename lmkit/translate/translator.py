@@ -68,10 +68,10 @@ class Translator:
         return out  # type: ignore[return-value]
 
     def translate(self, lines: Sequence[str], beam: int = 5, batch: int = 64, alpha: float = 1.0,
-                  replace_unk: bool = False) -> list[Translation]:
-        """Translate sentences (one per item; an empty line gives an empty translation)."""
+                  replace_unk: bool = False, max_len_ratio: float = 2.0) -> list[Translation]:
+        """Translate sentences (one per item; an empty line gives an empty translation).
+        Outputs stop at ``max_len_ratio`` x source length + 10 tokens."""
         tokens = [self.tokenizer(line) for line in lines]
         ids = [self.src_vocab.encode(t) for t in tokens]
-        results = self.translate_ids(ids, beam=beam, batch=batch, alpha=alpha, source_words=tokens,
-                                     replace_unk=replace_unk)
-        return results
+        return self.translate_ids(ids, beam=beam, batch=batch, alpha=alpha, source_words=tokens,
+                                  replace_unk=replace_unk, max_len_ratio=max_len_ratio)

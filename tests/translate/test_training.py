@@ -186,6 +186,8 @@ def test_cli_train_decode_bleu_average(tmp_path, tiny_pairs):
     assert res.returncode == 0, res.stderr
     history = json.loads((tmp_path / "m" / "history.json").read_text())
     assert len(history) == 2 and "valid_bleu" in history[0]
+    res = run_cli("translate", "decode", tmp_path / "m", s, "--beam", "2", "--max-len-ratio", "0.5")
+    assert res.returncode == 0 and max(len(ln.split()) for ln in res.stdout.splitlines()) <= 0.5 * 9 + 10
     res = run_cli("translate", "decode", tmp_path / "m", s, "--beam", "2")
     assert res.returncode == 0 and len(res.stdout.splitlines()) == 60
     (tmp_path / "hyp.txt").write_text(res.stdout)
