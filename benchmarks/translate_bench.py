@@ -37,28 +37,34 @@ def load():
     return sv, tv, train, ts, tt
 
 
+def planned_batches(train, epochs: int, steps: int | None):
+    """The same batches, in the same order, for both tools; stops after ``steps`` if given."""
+    from lmkit.translate import make_batches, pad_batch
+    done = 0
+    for epoch in range(epochs):
+        for b in make_batches(train, 64, 1, epoch):
+            yield pad_batch(train, b)
+            done += 1
+            if steps and done >= steps:
+                return
+
+
 def run_lmkit(steps: int | None, epochs: int) -> dict:
     from lmkit.nn import Adam, clip_by_global_norm
-    from lmkit.translate import Seq2Seq, Seq2SeqConfig, Translator, corpus_bleu, make_batches, pad_batch
+    from lmkit.translate import Seq2Seq, Seq2SeqConfig, Translator, corpus_bleu
     sv, tv, train, ts, tt = load()
     model = Seq2Seq(Seq2SeqConfig(len(sv), len(tv)))
     opt = Adam(1e-3)
     params = list(model.parameters())
     grads = [g for _, _, g in params]
     done, tokens, t0 = 0, 0, time.perf_counter()
-    for epoch in range(epochs):
-        for b in make_batches(train, 64, 1, epoch):
-            s, sm, ti, to, tm = pad_batch(train, b)
-            model.zero_grad()
-            model.loss(s, sm, ti, to, tm, training=True, backward=True)
-            clip_by_global_norm(grads, 1.0)
-            opt.step(params)
-            tokens += int(tm.sum())
-            done += 1
-            if steps and done >= steps:
-                break
-        if steps and done >= steps:
-            break
+    for s, sm, ti, to, tm in planned_batches(train, epochs, steps):
+        model.zero_grad()
+        model.loss(s, sm, ti, to, tm, training=True, backward=True)
+        clip_by_global_norm(grads, 1.0)
+        opt.step(params)
+        tokens += int(tm.sum())
+        done += 1
     seconds = time.perf_counter() - t0
     out = {"steps": done, "tokens": tokens, "seconds": seconds}
     if not steps:
@@ -75,7 +81,7 @@ def run_torch(steps: int | None, epochs: int) -> dict:
     import torch.nn as nn
     torch.set_num_threads(2)
     torch.manual_seed(1)
-    from lmkit.translate import corpus_bleu, make_batches, pad_batch
+    from lmkit.translate import corpus_bleu
     from lmkit.translate.data import pad_sources
     sv, tv, train, ts, tt = load()
     E = H = A = 256
@@ -112,25 +118,20 @@ def run_torch(steps: int | None, epochs: int) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = nn.CrossEntropyLoss(ignore_index=PAD)
     done, tokens, t0 = 0, 0, time.perf_counter()
-    for epoch in range(epochs):
-        for b in make_batches(train, 64, 1, epoch):
-            s, sm, ti, to, tm = (torch.from_numpy(x) for x in pad_batch(train, b))
-            enc, keys, st = model.encode(s, sm)
-            logits = []
-            for t in range(ti.shape[1]):
-                lg, st = model.step(ti[:, t], st, enc, keys, sm)
-                logits.append(lg)
-            loss = lossf(torch.stack(logits, 1).reshape(-1, len(tv)), to.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            tokens += int(tm.sum())
-            done += 1
-            if steps and done >= steps:
-                break
-        if steps and done >= steps:
-            break
+    for batch in planned_batches(train, epochs, steps):
+        s, sm, ti, to, tm = (torch.from_numpy(x) for x in batch)
+        enc, keys, st = model.encode(s, sm)
+        logits = []
+        for t in range(ti.shape[1]):
+            lg, st = model.step(ti[:, t], st, enc, keys, sm)
+            logits.append(lg)
+        loss = lossf(torch.stack(logits, 1).reshape(-1, len(tv)), to.reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        tokens += int(tm.sum())
+        done += 1
     seconds = time.perf_counter() - t0
     out = {"steps": done, "tokens": tokens, "seconds": seconds}
     if not steps:

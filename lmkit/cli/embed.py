@@ -98,16 +98,12 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: str) -> KeyedVectors:
-    return KeyedVectors.load(path)
-
-
 def _print_neighbors(word: str, result) -> None:
     print(word + "\t" + " ".join(f"{w}:{s:.4f}" for w, s in result))
 
 
 def run_neighbors(args: argparse.Namespace) -> int:
-    kv = _load(args.vectors)
+    kv = KeyedVectors.load(args.vectors)
     words = args.words or [ln.strip() for ln in sys.stdin if ln.strip()]
     status = 0
     known = [w for w in words if w in kv]
@@ -122,7 +118,7 @@ def run_neighbors(args: argparse.Namespace) -> int:
 
 
 def run_analogy(args: argparse.Namespace) -> int:
-    kv = _load(args.vectors)
+    kv = KeyedVectors.load(args.vectors)
     missing = [w for w in (args.a, args.b, args.c) if w not in kv]
     if missing:
         raise LmkitError(f"not in the vocabulary of {args.vectors}: {', '.join(missing)}")
@@ -134,7 +130,7 @@ def run_analogy(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     if not args.analogies and not args.pairs:
         raise ConfigError("give --analogies FILE and/or --pairs FILE...")
-    kv = _load(args.vectors)
+    kv = KeyedVectors.load(args.vectors)
     if args.analogies:
         r = kv.evaluate_analogies(args.analogies, restrict_vocab=args.restrict_vocab)
         print(f"analogies\taccuracy={r['accuracy']:.4f}\tsemantic={r['semantic']:.4f}\t"

@@ -18,7 +18,7 @@ from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..progress import progress
 from ..text import UNK, Corpus, EncodedCorpus, Vocabulary, encode_corpus
 from . import _kernels as K
-from .tables import huffman_codes, keep_probabilities
+from .tables import huffman_codes, keep_probabilities, negative_sampling_table
 from .vectors import KeyedVectors
 
 log = logging.getLogger(__name__)
@@ -129,9 +129,7 @@ class Word2Vec:
             codes = np.vstack([np.zeros((1, codes.shape[1]), np.uint8), codes])
             points = np.vstack([np.zeros((1, points.shape[1]), np.int32), points])
             lengths = np.concatenate([[0], lengths]).astype(np.int32)
-            weights = counts ** c.ns_exponent
-            from .tables import alias_table
-            neg_prob, neg_alias = alias_table(weights)
+            neg_prob, neg_alias = negative_sampling_table(counts, c.ns_exponent)
             keep = keep_probabilities(counts, c.sample)
             sig, logsig = K.sigmoid_tables()
             self._tables = (keep, points, codes, lengths, neg_prob, neg_alias, sig, logsig)
@@ -163,11 +161,9 @@ class Word2Vec:
         if epochs <= 0:
             return self
         if self.vocab is None:
-            if isinstance(data, (Corpus, EncodedCorpus)) or hasattr(data, "__len__"):
-                self.build_vocab(data)
-            else:
-                data = list(data)
-                self.build_vocab(data)
+            if not isinstance(data, (Corpus, EncodedCorpus)) and not hasattr(data, "__len__"):
+                data = list(data)   # a one-shot iterator is read twice: vocabulary, then ids
+            self.build_vocab(data)
         if isinstance(data, EncodedCorpus):
             if data.vocab is not None and data.vocab.itos != self.vocab.itos:
                 raise ConfigError("the encoded corpus uses another vocabulary; encode it with model.vocab")

@@ -38,13 +38,26 @@ def test_entropy_pruning_shrinks_sums_to_one_and_costs_little(models, ts_split):
         previous = ppl
 
 
-def test_entropy_deltas_are_non_negative_and_rank_by_gain_over_backoff():
-    model = NgramModel.train([["a", "b"], ["b", "a"]] * 5, order=2, smoothing="wb")
-    deltas = entropy_deltas(model)
-    assert len(deltas[1]) == model.sizes[1] and (deltas[1] >= 0).all()
-    # the n-gram with the largest probability gain over its backoff estimate costs most to remove
-    p = 10.0 ** model.log_probs[1].astype(float)
-    assert np.argmax(deltas[1]) == np.argmax(p * np.log(p / 10.0 ** model.log_probs[0][model.word[1]]))
+def test_entropy_delta_equals_the_relative_entropy_of_removing_that_ngram(models):
+    """Stolcke's closed form against the definition: remove one bigram, renormalise, and sum
+    P(h) p(w'|h) ln(p(w'|h) / p'(w'|h)) over the whole vocabulary."""
+    model = NgramModel.train([s.split() for s in ["the cat sat", "the dog sat", "a cat ran", "the cat ran",
+                                                  "a dog sat down", "the end"]] * 3, order=2, smoothing="wb")
+    deltas = entropy_deltas(model)[1]
+    cand = np.array([i for i in range(len(model.vocab)) if i != 1], dtype=np.int32)
+    the = model.vocab["the"]
+    rows = np.flatnonzero(model.ctx[1] == the)
+    assert len(rows) >= 3
+    for r in rows:
+        keep = [np.ones(model.sizes[0], bool), np.ones(model.sizes[1], bool)]
+        keep[1][r] = False
+        pruned = model.subset(keep)
+        pruned.renormalize_backoffs()
+        p = model._next_word_probs(["the"], cand)
+        q = pruned._next_word_probs(["the"], cand)
+        p_h = 10.0 ** float(model.log_probs[0][the])
+        expected = p_h * float((p * np.log(p / q)).sum())
+        assert deltas[r] == pytest.approx(expected, rel=1e-3, abs=1e-9)
 
 
 def test_target_size(models):
