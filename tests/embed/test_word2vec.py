@@ -56,6 +56,21 @@ def test_two_workers_train_as_well(small_sentences):
     assert two.objective(small_sentences) == pytest.approx(one.objective(small_sentences), rel=0.03)
 
 
+def test_workers_read_contiguous_parts_side_by_side():
+    from lmkit.embed.word2vec import _plan_jobs, _side_by_side
+    offsets = np.arange(0, 101, 10)          # ten sentences of ten words; jobs of 20 words
+    jobs = _plan_jobs(offsets, 20)
+    assert [j[2] for j in jobs] == [0, 20, 40, 60, 80]
+    # one stream: the corpus in order, progress = words before and after each job
+    assert _side_by_side(jobs, 100, 1) == [(0, 0, 20), (1, 20, 40), (2, 40, 60), (3, 60, 80), (4, 80, 100)]
+    # two streams: parts [0, 50) and [50, 100) read alternately; each part's progress is
+    # scaled to the whole epoch, so both reach the end of the learning-rate schedule together
+    order = _side_by_side(jobs, 100, 2)
+    assert [j for j, _, _ in order] == [0, 3, 1, 4, 2]
+    assert order[0] == (0, 0, 40) and order[1] == (3, 0, 40) and order[-1] == (2, 80, 100)
+    assert sorted(j for j, _, _ in _side_by_side(jobs, 100, 7)) == list(range(5))   # more workers than jobs
+
+
 def test_single_worker_is_bit_identical_across_processes_and_hash_seeds(tmp_path):
     code = ("import sys, hashlib; from lmkit import *; from lmkit.embed import Word2Vec; "
             "c = Corpus(sys.argv[1], Tokenizer('whitespace', lowercase=True), quiet=True); "
