@@ -49,37 +49,67 @@ def _neg_log_sigmoid(f, logsig):
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _dot(a, b, dim):
+def _dot_row(v, mat, r, dim):
+    """v . mat[r] without making a view of the row (a view would touch the matrix's shared
+    reference count, an atomic every thread fights over)."""
     s = np.float32(0.0)
     for d in range(dim):
-        s += a[d] * b[d]
+        s += v[d] * mat[r, d]
     return s
 
 
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _learn_row(v, mat, r, g, neu1e, dim):
+    """neu1e += g * mat[r] (the gradient for v from the old row), then mat[r] += g * v."""
+    for i in range(dim):
+        o = mat[r, i]
+        neu1e[i] += g * o
+        mat[r, i] = o + g * v[i]
+
+
+@njit(cache=True, nogil=True)
+def _sync_rows(mat, first, private, base):
+    """Publish a thread's private copy (rows ``private:private + len(base)`` of ``mat``) of the
+    shared rows from ``first`` on: add its changes since the last sync (copy - base) to the
+    shared rows, then take the shared values (which hold the other threads' changes too) as
+    the new copy and base."""
+    for r in range(base.shape[0]):
+        for i in range(base.shape[1]):
+            v = mat[first + r, i] + (mat[private + r, i] - base[r, i])
+            mat[first + r, i] = v
+            mat[private + r, i] = v
+            base[r, i] = v
+
+
 @njit(cache=True, nogil=True, fastmath=True)
-def _learn(l1, target_word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
+def _learn(l1, target_word, syn1, syn1neg, hot, neu1e, alpha, use_hs, negative,
            points, codes, code_lens, neg_prob, neg_alias, sig, logsig, state):
     """One prediction of ``target_word`` from hidden vector ``l1``: accumulates the gradient
-    for l1 in neu1e, updates the output vectors. Returns (loss, new rng state)."""
+    for l1 in neu1e, updates the output vectors. Returns (loss, new rng state).
+
+    ``hot`` = (n, syn1 first, syn1 copy, syn1neg first, syn1neg copy): the n rows from
+    ``first`` on are read and written at ``copy`` on instead, a thread's private rows in
+    the same matrix (n = 0: none)."""
     dim = l1.shape[0]
     loss = np.float32(0.0)
+    n_hot = hot[0]
     if use_hs:
+        first1, shift1 = hot[1], hot[2] - hot[1]
         for d in range(code_lens[target_word]):
             node = points[target_word, d]
-            out = syn1[node]
-            f = _dot(l1, out, dim)
+            if node >= first1 and node < first1 + n_hot:   # an index, not a view: one array
+                node += shift1
+            f = _dot_row(l1, syn1, node, dim)
             code = codes[target_word, d]
             # label 1 - code: code 0 means "sigma(f) should be 1"
             loss += _neg_log_sigmoid(f if code == 0 else -f, logsig)
             if f <= -MAX_EXP or f >= MAX_EXP:
                 continue
             g = (np.float32(1 - code) - sig[_table_index(f)]) * alpha
-            for i in range(dim):   # one pass: gradient for l1 from the old out, then update out
-                o = out[i]
-                neu1e[i] += g * o
-                out[i] = o + g * l1[i]
+            _learn_row(l1, syn1, node, g, neu1e, dim)
     if negative > 0:
         V = neg_prob.shape[0]
+        firstneg, shiftneg = hot[3], hot[4] - hot[3]
         for d in range(negative + 1):
             if d == 0:
                 target = target_word
@@ -92,8 +122,9 @@ def _learn(l1, target_word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
                 if target == target_word:
                     continue
                 label = np.float32(0.0)
-            out = syn1neg[target]
-            f = _dot(l1, out, dim)
+            if target >= firstneg and target < firstneg + n_hot:
+                target += shiftneg
+            f = _dot_row(l1, syn1neg, target, dim)
             loss += _neg_log_sigmoid(f if label > 0 else -f, logsig)
             if f > MAX_EXP:
                 g = (label - np.float32(1.0)) * alpha
@@ -101,27 +132,39 @@ def _learn(l1, target_word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
                 g = label * alpha
             else:
                 g = (label - sig[_table_index(f)]) * alpha
-            for i in range(dim):
-                o = out[i]
-                neu1e[i] += g * o
-                out[i] = o + g * l1[i]
+            _learn_row(l1, syn1neg, target, g, neu1e, dim)
     return loss, state
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def train_job(ids, offsets, sent_lo, sent_hi, first_word, syn0, syn1, syn1neg, keep_prob,
               points, codes, code_lens, neg_prob, neg_alias, sig, logsig,
-              window, negative, use_hs, cbow, alpha_start, alpha_end, seed, max_sentence):
+              window, negative, use_hs, cbow, alpha_start, alpha_end, seed, max_sentence,
+              hot, sync_words):
     """Train on sentences [sent_lo, sent_hi) of the encoded corpus.
 
     Ids below ``first_word`` (the vocabulary's specials, e.g. <unk>) are dropped, as are
     sub-sampled words (kept with probability ``keep_prob[w]``); the learning rate falls
     linearly from alpha_start to alpha_end over the job's words. Sentences longer than
     ``max_sentence`` are cut into pieces. Returns (loss sum, predictions made, raw words).
+
+    ``hot`` (several threads; see _learn): the output rows every thread writes all the time
+    (the Huffman nodes nearest the root, which every prediction passes, and the most frequent
+    words' negative-sampling rows) are updated in this thread's private copy, kept in spare
+    rows at the end of syn1 / syn1neg, and published every ``sync_words`` corpus words, so
+    that the cores do not fight over those cache lines. (0, 0, 0, 0, 0): every update goes
+    straight to the shared rows.
     """
     dim = syn0.shape[1]
+    n_hot = hot[0]
+    base1 = syn1[hot[1]:hot[1] + n_hot].copy() if use_hs else syn1[:0].copy()
+    syn1[hot[2]:hot[2] + base1.shape[0]] = base1
+    baseneg = syn1neg[hot[3]:hot[3] + n_hot].copy() if negative > 0 else syn1neg[:0].copy()
+    syn1neg[hot[4]:hot[4] + baseneg.shape[0]] = baseneg
+    since_sync = 0
     neu1 = np.empty(dim, dtype=np.float32)
     neu1e = np.empty(dim, dtype=np.float32)
+    l1 = np.empty(dim, dtype=np.float32)
     buf = np.empty(max_sentence, dtype=np.int32)
     state = np.uint64(seed) * np.uint64(2862933555777941757) + np.uint64(3037000493)
     total = offsets[sent_hi] - offsets[sent_lo]
@@ -147,6 +190,7 @@ def train_job(ids, offsets, sent_lo, sent_hi, first_word, syn0, syn1, syn1neg, k
                 n += 1
             alpha = np.float32(alpha_start + (alpha_end - alpha_start) * (done / max(total, 1)))
             done += stop - piece
+            since_sync += stop - piece
             piece = stop
             for pos in range(n):
                 state = _next(state)
@@ -160,9 +204,9 @@ def train_job(ids, offsets, sent_lo, sent_hi, first_word, syn0, syn1, syn1neg, k
                         neu1[i] = 0.0
                     for c in range(lo, hi):
                         if c != pos:
-                            row = syn0[buf[c]]
+                            w = buf[c]
                             for i in range(dim):
-                                neu1[i] += row[i]
+                                neu1[i] += syn0[w, i]
                             count += 1
                     if count == 0:
                         continue
@@ -170,28 +214,35 @@ def train_job(ids, offsets, sent_lo, sent_hi, first_word, syn0, syn1, syn1neg, k
                     for i in range(dim):
                         neu1[i] *= inv
                         neu1e[i] = 0.0
-                    l, state = _learn(neu1, word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
+                    l, state = _learn(neu1, word, syn1, syn1neg, hot, neu1e, alpha, use_hs, negative,
                                       points, codes, code_lens, neg_prob, neg_alias, sig, logsig, state)
                     loss += l
                     predictions += 1
                     for c in range(lo, hi):
                         if c != pos:
-                            row = syn0[buf[c]]
+                            w = buf[c]
                             for i in range(dim):
-                                row[i] += neu1e[i]
+                                syn0[w, i] += neu1e[i]
                 else:
                     for c in range(lo, hi):
                         if c == pos:
                             continue
-                        l1 = syn0[buf[c]]
-                        for i in range(dim):
+                        w = buf[c]
+                        for i in range(dim):   # a copy of the row: no view (see _dot_row)
+                            l1[i] = syn0[w, i]
                             neu1e[i] = 0.0
-                        l, state = _learn(l1, word, syn1, syn1neg, neu1e, alpha, use_hs, negative,
+                        l, state = _learn(l1, word, syn1, syn1neg, hot, neu1e, alpha, use_hs, negative,
                                           points, codes, code_lens, neg_prob, neg_alias, sig, logsig, state)
                         loss += l
                         predictions += 1
                         for i in range(dim):
-                            l1[i] += neu1e[i]
+                            syn0[w, i] += neu1e[i]
+            if since_sync >= sync_words:
+                _sync_rows(syn1, hot[1], hot[2], base1)
+                _sync_rows(syn1neg, hot[3], hot[4], baseneg)
+                since_sync = 0
+    _sync_rows(syn1, hot[1], hot[2], base1)
+    _sync_rows(syn1neg, hot[3], hot[4], baseneg)
     return loss, predictions, total
 
 

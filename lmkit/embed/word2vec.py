@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -25,6 +26,12 @@ log = logging.getLogger(__name__)
 MODEL_FORMAT = "lmkit-word2vec"
 MODEL_VERSION = 1
 SPECIALS = (UNK,)  # id 0: words below min_count; dropped before windows are formed
+# With several workers each thread keeps private copies of the output rows all threads write
+# constantly (Huffman nodes nearest the root, the most frequent words' negative-sampling rows)
+# and publishes its changes every SYNC_WORDS corpus words (see _kernels.train_job).
+HOT_ROWS = 64
+SYNC_WORDS = 1024
+NO_HOT_ROWS = (0, 0, 0, 0, 0)
 
 
 @dataclass
@@ -177,6 +184,7 @@ class Word2Vec:
         tables = self._train_tables()
         jobs = _plan_jobs(offsets, c.batch_words)
         order = _side_by_side(jobs, int(enc.n_tokens), c.workers)
+        syn1, syn1neg, hot_of_thread = self._private_rows()
         total_words = int(enc.n_tokens) * schedule
         start_alpha, end_alpha = c.start_alpha, c.min_alpha
         done_before = int(enc.n_tokens) * first_epoch
@@ -194,10 +202,10 @@ class Word2Vec:
                     a1 = start_alpha - (start_alpha - end_alpha) * ((done_before + progress_after) / total_words)
                     seed = _job_seed(c.seed, epoch_base + e, j)
                     args.append((lo, hi, max(a0, end_alpha), max(a1, end_alpha), seed))
-                run = lambda a: K.train_job(ids, offsets, a[0], a[1], 1, self.syn0, self.syn1, self.syn1neg,
+                run = lambda a: K.train_job(ids, offsets, a[0], a[1], 1, self.syn0, syn1, syn1neg,
                                             tables[0], tables[1], tables[2], tables[3], tables[4], tables[5],
                                             tables[6], tables[7], c.window, c.negative, c.hs, not c.sg,
-                                            a[2], a[3], a[4], c.max_sentence)
+                                            a[2], a[3], a[4], c.max_sentence, hot_of_thread(), SYNC_WORDS)
                 results = pool.map(run, args) if pool else map(run, args)
                 for res in results:
                     loss_sum += res[0]
@@ -224,6 +232,29 @@ class Word2Vec:
         self._wv = None
         return self
 
+    def _private_rows(self):
+        """With several workers: syn1 and syn1neg with spare rows at the end, where each
+        thread keeps its copy of the rows all threads write constantly (HOT_ROWS Huffman nodes
+        nearest the root, HOT_ROWS most frequent words); ``self.syn1``/``self.syn1neg`` become
+        views of their shared part. Returns (syn1, syn1neg, function giving the calling
+        thread's ``hot`` tuple for train_job)."""
+        c = self.config
+        n1, nn = self.syn1.shape[0], self.syn1neg.shape[0]
+        n_hot = min(HOT_ROWS, n1, nn - 1) if c.workers > 1 else 0
+        if n_hot == 0:
+            return self.syn1, self.syn1neg, lambda: NO_HOT_ROWS
+        spare = np.zeros((c.workers * n_hot, c.dim), dtype=np.float32)
+        syn1, syn1neg = np.concatenate([self.syn1, spare]), np.concatenate([self.syn1neg, spare])
+        self.syn1, self.syn1neg = syn1[:n1], syn1neg[:nn]
+        slots: dict[int, int] = {}
+        lock = threading.Lock()
+
+        def hot_of_thread() -> tuple[int, int, int, int, int]:
+            with lock:
+                slot = slots.setdefault(threading.get_ident(), len(slots))
+            return (n_hot, n1 - n_hot, n1 + slot * n_hot, 1, nn + slot * n_hot)
+        return syn1, syn1neg, hot_of_thread
+
     def objective(self, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", seed: int = 12345) -> float:
         """Mean loss per prediction (-log likelihood of the targets against the same kind of
         negatives / Huffman paths as training) over ``data`` with the weights held fixed.
@@ -240,7 +271,7 @@ class Word2Vec:
         loss, n, _ = K.train_job(np.ascontiguousarray(enc.ids, dtype=np.int32),
                                  np.ascontiguousarray(enc.offsets, dtype=np.int64), 0, enc.n_sentences, 1,
                                  syn0, syn1, syn1neg, *t, c.window, c.negative, c.hs, not c.sg,
-                                 0.0, 0.0, seed, c.max_sentence)
+                                 0.0, 0.0, seed, c.max_sentence, NO_HOT_ROWS, SYNC_WORDS)
         return loss / max(n, 1)
 
     # ------------------------------------------------------------------ results

@@ -49,11 +49,18 @@ def test_every_mode_learns(small_sentences, params):
     assert np.isfinite(model.wv.vectors).all()
 
 
-def test_two_workers_train_as_well(small_sentences):
-    one = Word2Vec(dim=30, epochs=3, workers=1, seed=4).train(small_sentences, quiet=True)
-    two = Word2Vec(dim=30, epochs=3, workers=2, seed=4).train(small_sentences, quiet=True)
+@pytest.mark.parametrize("params", [dict(), dict(hs=True, negative=0)])
+def test_two_workers_train_as_well(tmp_path, small_sentences, params):
+    one = Word2Vec(dim=30, epochs=3, workers=1, seed=4, **params).train(small_sentences, quiet=True)
+    two = Word2Vec(dim=30, epochs=3, workers=2, seed=4, **params).train(small_sentences, quiet=True)
     assert two.history[-1].loss == pytest.approx(one.history[-1].loss, rel=0.03)
     assert two.objective(small_sentences) == pytest.approx(one.objective(small_sentences), rel=0.03)
+    # the threads' private rows live outside the saved matrices
+    assert (two.syn1.shape, two.syn1neg.shape) == (one.syn1.shape, one.syn1neg.shape)
+    two.save(tmp_path / "m")
+    again = Word2Vec.load(tmp_path / "m")
+    np.testing.assert_array_equal(again.syn1neg, two.syn1neg)
+    np.testing.assert_array_equal(again.syn1, two.syn1)
 
 
 def test_workers_read_contiguous_parts_side_by_side():
