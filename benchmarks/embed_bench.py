@@ -14,7 +14,7 @@ function for every model.
 Reproduce:  pip install -e '.[bench]' && python benchmarks/embed_bench.py [--corpus FILE ...]
             (default corpus: data/brown.txt.gz lowercased)
             en6 (6.5M tokens): --tokenizer regex --corpus S/brown/brown.txt.gz S/movie_reviews/*.gz
-                S/reuters/*.txt.gz S/abc/abc.txt.gz S/tinyshakespeare/input.txt S/gutenberg/*.txt.gz
+                S/reuters/reuters.t*.txt.gz S/abc/abc.txt.gz S/tinyshakespeare/input.txt S/gutenberg/*.txt.gz
                 with S = ../shared/data (the project's shared corpora)
 """
 from __future__ import annotations
@@ -131,6 +131,8 @@ def main() -> None:
                     help="how the corpus files are split before both tools see them (default whitespace)")
     ap.add_argument("--repeats", type=int, default=3, help="rounds of every tool, seeds 1..N (default 3)")
     ap.add_argument("--modes", nargs="+", default=["ns", "hs"], choices=["ns", "hs"])
+    ap.add_argument("--scaling-pairs", type=int, default=3,
+                    help="alternating 1-/2-worker lmkit runs for the scaling figure (default 3; 0 skips it)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -174,16 +176,18 @@ def main() -> None:
                       f"{ratio('gensim-iter'):>9.2f} {max(r['peak_mb'] for r in rs):>8.0f} {mean('analogy'):>9.2f} "
                       f"{mean('sem'):>5.1f}/{mean('syn'):<5.1f} {mean('ws'):>6.3f} {min(ws):>6.3f}-{max(ws):<6.3f} "
                       f"{mean('sl'):>6.3f}", flush=True)
-        pairs = []
-        for _ in range(max(args.repeats, 3)):  # alternate; the ratio within each pair, then the median
-            one = run("lmkit", "ns", corpus, tmp / "one.bin", workers=1)["wps"]
-            two = run("lmkit", "ns", corpus, tmp / "two.bin", workers=2)["wps"]
-            pairs.append((one, two))
-        ratios = [b / a for a, b in pairs]
-        print(f"\nlmkit scaling 1 -> 2 workers (NS, {len(pairs)} alternating pairs): median {statistics.median(ratios):.2f}x "
-              f"(pairs: {', '.join(f'{r:.2f}' for r in ratios)}); 1 worker median "
-              f"{statistics.median(a for a, _ in pairs):,.0f} words/s, 2 workers {statistics.median(b for _, b in pairs):,.0f}")
-        q = queries(tmp / "lmkit.ns.0.bin")
+        for mode in args.modes if args.scaling_pairs else ():
+            pairs = []
+            for _ in range(args.scaling_pairs):  # alternate; the ratio within each pair, then the median
+                one = run("lmkit", mode, corpus, tmp / "one.bin", workers=1)["wps"]
+                two = run("lmkit", mode, corpus, tmp / "two.bin", workers=2)["wps"]
+                pairs.append((one, two))
+            ratios = [b / a for a, b in pairs]
+            print(f"\nlmkit scaling 1 -> 2 workers ({mode.upper()}, {len(pairs)} alternating pairs): "
+                  f"median {statistics.median(ratios):.2f}x (pairs: {', '.join(f'{r:.2f}' for r in ratios)}); "
+                  f"1 worker median {statistics.median(a for a, _ in pairs):,.0f} words/s, "
+                  f"2 workers {statistics.median(b for _, b in pairs):,.0f}", flush=True)
+        q = queries(tmp / f"lmkit.{args.modes[0]}.0.bin")
         print(f"\nnearest-neighbour queries ({q['vocab']:,} x 100 vectors, top 10, medians): one query "
               f"lmkit {q['single_ours_ms']:.2f} ms, gensim {q['single_gensim_ms']:.2f} ms; 1000 queries: "
               f"gensim most_similar loop {q['loop_gensim_s']:.3f} s, lmkit most_similar loop {q['loop_ours_s']:.3f} s, "

@@ -183,7 +183,6 @@ class Word2Vec:
             raise CorpusError("the corpus holds no tokens")
         tables = self._train_tables()
         jobs = _plan_jobs(offsets, c.batch_words)
-        order = _side_by_side(jobs, int(enc.n_tokens), c.workers)
         syn1, syn1neg, hot_of_thread = self._private_rows()
         total_words = int(enc.n_tokens) * schedule
         start_alpha, end_alpha = c.start_alpha, c.min_alpha
@@ -196,10 +195,10 @@ class Word2Vec:
                 t0 = time.perf_counter()
                 loss_sum, n_pred, n_words = 0.0, 0, 0
                 args = []
-                for j, progress_before, progress_after in order:
-                    lo, hi, _ = jobs[j]
-                    a0 = start_alpha - (start_alpha - end_alpha) * ((done_before + progress_before) / total_words)
-                    a1 = start_alpha - (start_alpha - end_alpha) * ((done_before + progress_after) / total_words)
+                for j, (lo, hi, words_before) in enumerate(jobs):   # in corpus order, as gensim's job queue
+                    a0 = start_alpha - (start_alpha - end_alpha) * ((done_before + words_before) / total_words)
+                    a1 = start_alpha - (start_alpha - end_alpha) * (
+                        (done_before + words_before + offsets[hi] - offsets[lo]) / total_words)
                     seed = _job_seed(c.seed, epoch_base + e, j)
                     args.append((lo, hi, max(a0, end_alpha), max(a1, end_alpha), seed))
                 run = lambda a: K.train_job(ids, offsets, a[0], a[1], 1, self.syn0, syn1, syn1neg,
@@ -331,32 +330,6 @@ def _plan_jobs(offsets: np.ndarray, batch_words: int) -> list[tuple[int, int, in
         jobs.append((lo, hi, int(offsets[lo])))
         lo = hi
     return jobs
-
-
-def _side_by_side(jobs: list[tuple[int, int, int]], n_words: int, streams: int) -> list[tuple[int, int, int]]:
-    """The order in which workers take the jobs: the corpus cut into ``streams`` contiguous
-    parts of about equal size, read side by side (first job of each part, then the second of
-    each, ...), as the C tool's and gensim's threads each read their own part of the file.
-
-    Returns (job index, epoch progress before, after) in words: a job's progress is its
-    position inside its part times ``streams``, so the learning rate falls evenly in every
-    part. One stream is the corpus in order, progress = words before the job."""
-    part_of = [min(before * streams // max(n_words, 1), streams - 1) for _, _, before in jobs]
-    parts: list[list[int]] = [[] for _ in range(streams)]
-    for j, p in enumerate(part_of):
-        parts[p].append(j)
-    queues = []
-    for members in parts:
-        if not members:
-            continue
-        start = jobs[members[0]][2]
-        queue = []
-        for j in members:
-            before = jobs[j][2] - start
-            after = before + (jobs[j + 1][2] if j + 1 < len(jobs) else n_words) - jobs[j][2]
-            queue.append((j, min(before * streams, n_words), min(after * streams, n_words)))
-        queues.append(queue)
-    return [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
 
 
 def _job_seed(seed: int, epoch: int, job: int) -> int:

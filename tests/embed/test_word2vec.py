@@ -63,19 +63,12 @@ def test_two_workers_train_as_well(tmp_path, small_sentences, params):
     np.testing.assert_array_equal(again.syn1, two.syn1)
 
 
-def test_workers_read_contiguous_parts_side_by_side():
-    from lmkit.embed.word2vec import _plan_jobs, _side_by_side
-    offsets = np.arange(0, 101, 10)          # ten sentences of ten words; jobs of 20 words
+def test_jobs_are_consecutive_sentence_ranges_of_about_batch_words():
+    from lmkit.embed.word2vec import _plan_jobs
+    offsets = np.array([0, 10, 20, 25, 60, 70, 100])   # six sentences, one longer than a job
     jobs = _plan_jobs(offsets, 20)
-    assert [j[2] for j in jobs] == [0, 20, 40, 60, 80]
-    # one stream: the corpus in order, progress = words before and after each job
-    assert _side_by_side(jobs, 100, 1) == [(0, 0, 20), (1, 20, 40), (2, 40, 60), (3, 60, 80), (4, 80, 100)]
-    # two streams: parts [0, 50) and [50, 100) read alternately; each part's progress is
-    # scaled to the whole epoch, so both reach the end of the learning-rate schedule together
-    order = _side_by_side(jobs, 100, 2)
-    assert [j for j, _, _ in order] == [0, 3, 1, 4, 2]
-    assert order[0] == (0, 0, 40) and order[1] == (3, 0, 40) and order[-1] == (2, 80, 100)
-    assert sorted(j for j, _, _ in _side_by_side(jobs, 100, 7)) == list(range(5))   # more workers than jobs
+    assert jobs == [(0, 2, 0), (2, 4, 20), (4, 6, 60)]   # (first, end, words before); no sentence split
+    assert _plan_jobs(np.arange(0, 101, 10), 20) == [(0, 2, 0), (2, 4, 20), (4, 6, 40), (6, 8, 60), (8, 10, 80)]
 
 
 def test_single_worker_is_bit_identical_across_processes_and_hash_seeds(tmp_path):
