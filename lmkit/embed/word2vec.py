@@ -120,9 +120,12 @@ class Word2Vec:
         c = self.config
         V = len(self.vocab)
         rng = np.random.default_rng(c.seed)
-        self.syn0 = ((rng.random((V, c.dim), dtype=np.float32) - 0.5) / c.dim).astype(np.float32)
-        self.syn1 = np.zeros((max(V - 1, 1), c.dim), dtype=np.float32)
-        self.syn1neg = np.zeros((V, c.dim), dtype=np.float32)
+        self.syn0 = rng.random((V, c.dim), dtype=np.float32)   # in place: no full-size temporaries
+        self.syn0 -= np.float32(0.5)
+        self.syn0 /= np.float32(c.dim)
+        # only the output layers the objective uses (an unused one has no rows, as in gensim)
+        self.syn1 = np.zeros((max(V - 1, 1) if c.hs else 0, c.dim), dtype=np.float32)
+        self.syn1neg = np.zeros((V if c.negative > 0 else 0, c.dim), dtype=np.float32)
         self._tables = None
         self._wv = None
 
@@ -239,7 +242,8 @@ class Word2Vec:
         thread's ``hot`` tuple for train_job)."""
         c = self.config
         n1, nn = self.syn1.shape[0], self.syn1neg.shape[0]
-        n_hot = min(HOT_ROWS, n1, nn - 1) if c.workers > 1 else 0
+        used = ([n1] if c.hs else []) + ([nn - 1] if c.negative > 0 else [])
+        n_hot = min([HOT_ROWS] + used) if c.workers > 1 else 0
         if n_hot == 0:
             return self.syn1, self.syn1neg, lambda: NO_HOT_ROWS
         spare = np.zeros((c.workers * n_hot, c.dim), dtype=np.float32)
@@ -309,8 +313,13 @@ class Word2Vec:
                 model.syn0, model.syn1, model.syn1neg = z["syn0"], z["syn1"], z["syn1neg"]
         except (OSError, KeyError, ValueError) as exc:
             raise ModelFormatError(f"{folder}/weights.npz: cannot read the weights ({exc})") from None
-        if model.syn0.shape != (len(model.vocab), model.config.dim):
-            raise ModelFormatError(f"{folder}: weights do not match the vocabulary ({model.syn0.shape})")
+        V, c = len(model.vocab), model.config
+        expected = [("syn0", model.syn0, True, V), ("syn1", model.syn1, c.hs, max(V - 1, 1)),
+                    ("syn1neg", model.syn1neg, c.negative > 0, V)]
+        for name, mat, used, rows in expected:
+            if mat.ndim != 2 or mat.shape[1] != c.dim or (used and mat.shape[0] != rows):
+                raise ModelFormatError(f"{folder}/weights.npz: {name} has shape {mat.shape}, "
+                                       f"expected ({rows}, {c.dim}) for {V} words")
         model.epochs_done = meta["epochs_done"]
         model.words_done = meta["words_done"]
         model.history = [EpochStats(**h) for h in meta.get("history", [])]

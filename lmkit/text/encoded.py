@@ -122,8 +122,14 @@ class _IdSink:
             self.chunks.append(ids)
 
     def finish(self) -> np.ndarray:
-        if self.raw is None:
-            return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int32)
+        if self.raw is None:   # chunk by chunk into one array: peak memory ids + one chunk, not 2 x ids
+            ids = np.empty(self.n, dtype=np.int32)
+            pos = 0
+            while self.chunks:
+                chunk = self.chunks.pop(0)
+                ids[pos:pos + len(chunk)] = chunk
+                pos += len(chunk)
+            return ids
         self.raw.close()
         try:
             with atomic_path(self.folder / "ids.npy") as tmp:

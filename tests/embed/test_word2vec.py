@@ -49,13 +49,16 @@ def test_every_mode_learns(small_sentences, params):
     assert np.isfinite(model.wv.vectors).all()
 
 
-@pytest.mark.parametrize("params", [dict(), dict(hs=True, negative=0)])
+@pytest.mark.parametrize("params", [dict(), dict(hs=True, negative=0), dict(hs=True, negative=3)])
 def test_two_workers_train_as_well(tmp_path, small_sentences, params):
     one = Word2Vec(dim=30, epochs=3, workers=1, seed=4, **params).train(small_sentences, quiet=True)
     two = Word2Vec(dim=30, epochs=3, workers=2, seed=4, **params).train(small_sentences, quiet=True)
     assert two.history[-1].loss == pytest.approx(one.history[-1].loss, rel=0.03)
     assert two.objective(small_sentences) == pytest.approx(one.objective(small_sentences), rel=0.03)
-    # the threads' private rows live outside the saved matrices
+    # the threads' private rows live outside the saved matrices; unused output layers are empty
+    V = len(one.vocab)
+    assert one.syn1.shape == ((V - 1, 30) if one.config.hs else (0, 30))
+    assert one.syn1neg.shape == ((V, 30) if one.config.negative else (0, 30))
     assert (two.syn1.shape, two.syn1neg.shape) == (one.syn1.shape, one.syn1neg.shape)
     two.save(tmp_path / "m")
     again = Word2Vec.load(tmp_path / "m")
@@ -109,6 +112,16 @@ def test_resume_after_a_kill_gives_the_uninterrupted_result(tmp_path, small_sent
     resumed.train(data, resume=True, quiet=True)
     assert resumed.epochs_done == 3
     assert np.array_equal(resumed.syn0, whole.syn0) and np.array_equal(resumed.syn1neg, whole.syn1neg)
+
+
+def test_load_rejects_weights_that_do_not_fit_the_vocabulary(tmp_path, small_sentences):
+    Word2Vec(dim=10, epochs=1, workers=1, seed=1).train(small_sentences[:500], quiet=True).save(tmp_path / "m")
+    with np.load(tmp_path / "m" / "weights.npz") as z:
+        weights = dict(z)
+    weights["syn1neg"] = weights["syn1neg"][:-1]      # one row short: the kernels would read past it
+    np.savez(tmp_path / "m" / "weights.npz", **weights)
+    with pytest.raises(ModelFormatError, match=r"syn1neg has shape \(\d+, 10\), expected"):
+        Word2Vec.load(tmp_path / "m")
 
 
 def test_bad_parameters_fail_at_construction():
