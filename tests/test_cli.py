@@ -55,9 +55,22 @@ def test_errors_are_one_line_and_exit_2(tmp_path, args, message):
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
-def test_debug_shows_the_traceback(tmp_path):
-    res = run_cli("--debug", "vocab", tmp_path / "missing.txt", "-o", tmp_path / "v.tsv")
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback(tmp_path, where):
+    args = ["vocab", tmp_path / "missing.txt", "-o", tmp_path / "v.tsv"]
+    res = run_cli(*(["--debug"] + args if where == "before" else args + ["--debug"]))
     assert res.returncode != 0 and "Traceback" in res.stderr
+
+
+def test_global_options_also_follow_the_command():
+    from lmkit.cli.main import build_parser
+    parser = build_parser()
+    for argv, quiet, debug in [(["embed", "train", "c.txt", "-o", "v"], False, False),
+                               (["-q", "embed", "train", "c.txt", "-o", "v"], True, False),
+                               (["embed", "train", "c.txt", "-o", "v", "--quiet"], True, False),
+                               (["--debug", "embed", "train", "c.txt", "-o", "v", "-q"], True, True)]:
+        args = parser.parse_args(argv)
+        assert (args.quiet, args.debug) == (quiet, debug), argv
 
 
 def test_replaced_utf8_lines_are_reported_once(tmp_path):

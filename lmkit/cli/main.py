@@ -12,7 +12,16 @@ from ..progress import set_quiet
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line in one line and exits 2."""
+    """argparse that reports a bad command line in one line and exits 2. Every (sub)command
+    accepts the global --debug and --quiet, so they may also follow the command name."""
+
+    def __init__(self, *args, top: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        default = False if top else argparse.SUPPRESS   # a subcommand keeps what the top level set
+        self.add_argument("--debug", action="store_true", default=default,
+                          help="show tracebacks and debug logs")
+        self.add_argument("-q", "--quiet", action="store_true", default=default,
+                          help="no progress bars or info logs")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -21,10 +30,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from . import vocab
     parser = _Parser(prog="lmkit", description="Language modeling toolkit: vocabularies, n-gram "
-                     "LMs, word2vec embeddings, attentional translation.")
+                     "LMs, word2vec embeddings, attentional translation.", top=True)
     parser.add_argument("--version", action="version", version=f"lmkit {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or info logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     vocab.register(sub)
     for name in ("ngram", "embed", "translate"):
