@@ -125,10 +125,11 @@ class _IdSink:
         if self.raw is None:   # chunk by chunk into one array: peak memory ids + one chunk, not 2 x ids
             ids = np.empty(self.n, dtype=np.int32)
             pos = 0
-            while self.chunks:
-                chunk = self.chunks.pop(0)
+            for i, chunk in enumerate(self.chunks):
                 ids[pos:pos + len(chunk)] = chunk
                 pos += len(chunk)
+                self.chunks[i] = None   # freed as soon as copied
+            self.chunks = []
             return ids
         self.raw.close()
         try:
