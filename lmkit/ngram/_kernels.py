@@ -103,14 +103,21 @@ def lookup_many(tk, tv, keys):
 @njit(cache=True, nogil=True)
 def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                  table_keys, table_vals, table_start, table_cap,
-                 logprob, backoff, gram_start, use_bos, use_eos):
+                 logprob, backoff, gram_start, use_bos, use_eos,
+                 unseen_context_backoff=0.0, uniform_fallback=np.nan):
     """Backoff scoring of every word of every sentence.
 
     The model's arrays are concatenated over orders 1..N: order k's hash table is
     ``table_keys[table_start[k]: table_start[k] + table_cap[k]]`` (k >= 2) and its n-gram
-    values ``logprob/backoff[gram_start[k] + id]``. Returns, per scored word (</s> included
-    when ``use_eos``): log10 probability (float64), n-gram length used (int32).
+    values ``logprob/backoff[gram_start[k] + id]``. ``unseen_context_backoff``: log10 weight
+    of a backoff step from a context the model does not list (0 for backoff models; stupid
+    backoff's log10 0.4). ``uniform_fallback`` (log10 1/V, or NaN): when finite, an n-gram
+    not listed with the whole available context gets that context's weight times the uniform
+    distribution instead of backing off to lower orders (additive smoothing). Returns, per
+    scored word (</s> included when ``use_eos``): log10 probability (float64), n-gram length
+    used (int32).
     """
+    uniform = not np.isnan(uniform_fallback)
     n_sent = len(offsets) - 1
     n_out = len(ids) + (n_sent if use_eos else 0)
     out_lp = np.empty(n_out, dtype=np.float64)
@@ -121,11 +128,14 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
     for s in range(n_sent):
         for j in range(order + 1):
             ctx[j] = -1
+        history = 0   # words of context available (<s> included)
         if use_bos:
             ctx[1] = bos
+            history = 1
         start, end = offsets[s], offsets[s + 1]
         last = end + 1 if use_eos else end
         for i in range(start, last):
+            full = min(history, order - 1)   # context length the model could use
             w = eos if i == end else ids[i]
             # the longest n-gram (context, w) in the model; shorter ones are kept as the
             # next word's contexts
@@ -139,17 +149,26 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                 new[k] = g
                 if g >= 0:
                     found = k
-            lp = np.float64(logprob[gram_start[found] + new[found]])
-            # backoff weights of the contexts longer than the one used
-            for j in range(found, order):
-                c = ctx[j]
+            if uniform and found <= full:
+                lp = uniform_fallback
+                c = ctx[full]
                 if c >= 0:
-                    lp += backoff[gram_start[j] + c]
+                    lp += backoff[gram_start[full] + c]
+            else:
+                lp = np.float64(logprob[gram_start[found] + new[found]])
+                # backoff weights of the contexts longer than the one used
+                for j in range(found, full + 1):
+                    c = ctx[j]
+                    if c >= 0:
+                        lp += backoff[gram_start[j] + c]
+                    else:
+                        lp += unseen_context_backoff
             out_lp[o] = lp
             out_len[o] = found
             o += 1
             for k in range(1, order):
                 ctx[k] = new[k]
+            history += 1
     return out_lp, out_len
 
 

@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from .._io import atomic_write, open_binary
-from ..errors import ModelFormatError
+from ..errors import ConfigError, ModelFormatError
 from ..progress import progress
 from ..text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary
 
@@ -43,7 +43,17 @@ def ngram_strings(itos: list[str], ctx: list[np.ndarray], word: list[np.ndarray]
 
 
 def write_arpa(model, path: str | os.PathLike, quiet: bool | None = None) -> None:
-    """Write ``model`` (an :class:`~lmkit.ngram.NgramModel`) as an ARPA file, atomically."""
+    """Write ``model`` (an :class:`~lmkit.ngram.NgramModel`) as an ARPA file, atomically.
+
+    Additive ('add') models cannot be written: ARPA readers back off to lower orders where
+    such a model falls back to the uniform distribution. Stupid-backoff files are written
+    with a warning: readers apply the 0.4 step only where a context is listed."""
+    if not model.is_backoff_model:
+        raise ConfigError(f"{path}: an additive ('add') model is not a backoff model and cannot be "
+                          "written as ARPA; save it as .lmk, or train with 'add-backoff'")
+    if model.meta.get("unseen_context_backoff", 0.0):
+        log.warning("%s: ARPA readers will not apply stupid backoff's factor after contexts "
+                    "the model never saw; lmkit's .lmk format keeps it", path)
     texts = ngram_strings(model.vocab.itos, model.ctx, model.word)
     N = model.order
     with atomic_write(path) as out:

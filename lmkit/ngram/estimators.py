@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -27,16 +28,8 @@ log = logging.getLogger(__name__)
 #: lmplz's --discount_fallback defaults: D1, D2, D3+ used when the count-of-counts fail.
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 
-SMOOTHINGS = {
-    "mkn": "modified Kneser-Ney (Chen & Goodman; exactly as KenLM's lmplz), interpolated",
-    "kn": "Kneser-Ney with one discount per order, interpolated",
-    "abs": "absolute discounting, interpolated",
-    "wb": "Witten-Bell, interpolated",
-    "katz": "Katz backoff with Good-Turing discounting",
-    "add": "additive (Laplace k=1, Lidstone k=--discount) with backoff renormalisation",
-    "mle": "maximum likelihood with backoff (unseen events get probability 0)",
-    "stupid": "stupid backoff (Brants et al. 2007): scores, NOT probabilities",
-}
+#: name -> description of every registered smoothing (filled by :func:`smoothing`).
+SMOOTHINGS: dict[str, str] = {}
 
 
 @dataclass
@@ -48,6 +41,11 @@ class Estimate:
     discounts: np.ndarray | None = None   # [order, 4]: D0 (=0), D1, D2, D3+ where relevant
     is_probability: bool = True
     keep: list[np.ndarray] | None = None  # per order, n-grams that survive count pruning
+    #: what an n-gram that is not listed gets: "backoff" (backoff weight x lower order) or
+    #: "uniform" (the longest context's weight x 1/V: additive smoothing)
+    fallback: str = "backoff"
+    #: log10 weight of a backoff step whose context was never seen (0; stupid backoff: log10 0.4)
+    unseen_context_backoff: float = 0.0
 
 
 def count_of_counts(adj: np.ndarray, upto: int = 4) -> np.ndarray:
@@ -174,6 +172,30 @@ def prune_masks(counts: NgramCounts, prune) -> list[np.ndarray]:
             for k, o in enumerate(counts.orders)]
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the estimators may be asked: ``discount`` (the fixed D of ``abs``/``kn``, or k of
+    ``add``/``add-backoff``), ``interpolate`` (False: the backoff variants of ``mkn``, ``kn``,
+    ``abs``), ``stupid_alpha`` (stupid backoff's factor) and ``keep`` (count-pruning masks)."""
+    keep: list
+    discount: float | None = None
+    interpolate: bool = True
+    stupid_alpha: float = 0.4
+
+
+Estimator = Callable[[NgramCounts, Options], Estimate]
+_REGISTRY: dict[str, tuple[str, Estimator]] = {}
+
+
+def smoothing(name: str, description: str) -> Callable[[Estimator], Estimator]:
+    """Register an estimator under ``name``; :data:`SMOOTHINGS` and the CLI choices follow."""
+    def register(fn: Estimator) -> Estimator:
+        _REGISTRY[name] = (description, fn)
+        SMOOTHINGS[name] = description
+        return fn
+    return register
+
+
 def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | None = None,
              interpolate: bool = True, stupid_alpha: float = 0.4, prune=None) -> Estimate:
     """Probabilities and backoff weights of every counted n-gram under ``smoothing``.
@@ -183,117 +205,200 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
     ``mkn``, ``kn`` and ``abs``. ``prune``: count thresholds per order (see
     :func:`prune_masks`); discounts still come from the unpruned counts, as in lmplz.
     """
-    if smoothing not in SMOOTHINGS:
+    if smoothing not in _REGISTRY:
         raise ConfigError(f"smoothing {smoothing!r} is unknown; choose one of {', '.join(SMOOTHINGS)}")
-    if discount is not None and discount < 0:
-        raise ConfigError(f"discount must be >= 0, got {discount}")
-    N = counts.order
-    V = _uniform_size(counts)
-    uniform = 1.0 / V
-    raw = [oc.count.astype(np.float64) for oc in counts.orders]
-    raw[0][BOS_ID] = 0.0
+    if discount is not None and not (np.isfinite(discount) and discount >= 0):
+        raise ConfigError(f"discount must be a finite number >= 0, got {discount}")
+    if not (np.isfinite(stupid_alpha) and 0 < stupid_alpha <= 1):
+        raise ConfigError(f"stupid_alpha must be in (0, 1], got {stupid_alpha}")
     keep = prune_masks(counts, prune)
-
-    if smoothing in ("mkn", "kn", "abs"):
-        if smoothing == "abs":
-            adj = [oc.count.copy() for oc in counts.orders]
-            adj[0][BOS_ID] = 0
-        else:
-            adj = adjusted_counts(counts)
-        if smoothing == "mkn":
-            D = kenlm_discounts(adj)
-        else:
-            D = np.zeros((N, 4))
-            for i, a in enumerate(adj):
-                if discount is not None:
-                    d = discount
-                else:
-                    t = count_of_counts(a)
-                    d = t[1] / (t[1] + 2.0 * t[2]) if t[1] > 0 and t[2] >= 0 and t[1] + t[2] > 0 else 0.5
-                D[i, 1:] = d
-        alpha, gamma = [], []
-        for k in range(1, N + 1):
-            oc = counts.orders[k - 1]
-            a = adj[k - 1].astype(np.float64)
-            ctx, n_ctx = _contexts(counts, k)
-            bucket = np.minimum(adj[k - 1], 3)
-            d = D[k - 1][bucket]
-            denom = _group_sum(ctx, a, n_ctx)
-            mass = _group_sum(ctx, d * (a > 0), n_ctx)
-            safe = np.where(denom > 0, denom, 1.0)
-            alpha.append(np.where(a > 0, (a - d) / safe[ctx], 0.0))
-            gamma.append(np.where(denom > 0, mass / safe, 1.0))
-        if interpolate:
-            est = _interpolate(counts, alpha, gamma, uniform, keep)
-        else:
-            unigram = alpha[0] + gamma[0][0] * uniform
-            unigram[BOS_ID] = 0.0
-            est = _backoff(counts, alpha, unigram, keep)
-        est.discounts = D
-    elif smoothing == "wb":
-        alpha, gamma = [], []
-        for k in range(1, N + 1):
-            oc = counts.orders[k - 1]
-            a = raw[k - 1]
-            ctx, n_ctx = _contexts(counts, k)
-            total = _group_sum(ctx, a, n_ctx)
-            types = _group_sum(ctx, (a > 0).astype(np.float64), n_ctx)
-            denom = np.where(total + types > 0, total + types, 1.0)
-            alpha.append(a / denom[ctx])
-            gamma.append(np.where(total > 0, types / denom, 1.0))
-        est = _interpolate(counts, alpha, gamma, uniform, keep)
-    elif smoothing == "katz":
-        alpha = []
-        for k in range(1, N + 1):
-            oc = counts.orders[k - 1]
-            a = raw[k - 1]
-            ctx, n_ctx = _contexts(counts, k)
-            dr = _good_turing_ratios(oc.count if k > 1 else np.where(np.arange(len(a)) == BOS_ID, 0, oc.count), k)
-            total = _group_sum(ctx, a, n_ctx)
-            safe = np.where(total > 0, total, 1.0)
-            al = dr[np.minimum(oc.count, len(dr) - 1)] * a / safe[ctx]
-            if k > 1:
-                # a context whose followers are all too frequent to be discounted would leave
-                # nothing for unseen words: give it one pseudo-count of unseen mass instead
-                seen = _group_sum(ctx, al, n_ctx)
-                full = seen > 1.0 - 1e-9
-                al = np.where(full[ctx], a / (safe[ctx] + 1.0), al)
-            alpha.append(al)
-        unigram = alpha[0] + (1.0 - alpha[0].sum()) * uniform
-        unigram[BOS_ID] = 0.0
-        est = _backoff(counts, alpha, unigram, keep)
-    elif smoothing in ("add", "mle"):
-        k_add = 0.0 if smoothing == "mle" else (1.0 if discount is None else discount)
-        alpha = []
-        for k in range(1, N + 1):
-            oc = counts.orders[k - 1]
-            a = raw[k - 1]
-            ctx, n_ctx = _contexts(counts, k)
-            total = _group_sum(ctx, a, n_ctx)
-            denom = total + k_add * V
-            safe = np.where(denom > 0, denom, 1.0)
-            alpha.append((a + k_add) / safe[ctx] * (a > 0 if k > 1 else 1.0))
-        unigram = alpha[0].copy()
-        unigram[BOS_ID] = 0.0
-        est = _backoff(counts, alpha, unigram, keep)
-    else:  # stupid backoff
-        logprob, backoff = [], []
-        for k in range(1, N + 1):
-            oc = counts.orders[k - 1]
-            a = raw[k - 1]
-            ctx, n_ctx = _contexts(counts, k)
-            total = _group_sum(ctx, a, n_ctx)
-            with np.errstate(divide="ignore"):
-                logprob.append(np.log10(a / np.where(total > 0, total, 1.0)[ctx]))
-            if k < N:
-                backoff.append(np.full(len(oc), np.log10(stupid_alpha)))
-        backoff.append(np.zeros(0))
-        est = Estimate(logprob, backoff, is_probability=False)
+    est = _REGISTRY[smoothing][1](counts, Options(keep, discount, interpolate, stupid_alpha))
     est.keep = keep
     # <s> is never predicted: lmplz writes its log10 probability as 0.
     est.logprob[0] = est.logprob[0].copy()
-    est.logprob[0][BOS_ID] = 0.0 if est.is_probability else est.logprob[0][BOS_ID]
+    if est.is_probability:
+        est.logprob[0][BOS_ID] = 0.0
     return est
+
+
+def _raw_counts(counts: NgramCounts) -> list[np.ndarray]:
+    """Raw counts as float64 per order, <s> never counted as a predicted unigram."""
+    raw = [oc.count.astype(np.float64) for oc in counts.orders]
+    raw[0][BOS_ID] = 0.0
+    return raw
+
+
+def _discounted(counts: NgramCounts, adj: list[np.ndarray], D: np.ndarray,
+                opts: Options) -> Estimate:
+    """Discounted counts (one D per order and count bucket 1, 2, 3+) assembled either
+    interpolated (with the uniform distribution at the bottom) or Katz-style backoff."""
+    alpha, gamma = [], []
+    for k in range(1, counts.order + 1):
+        a = adj[k - 1].astype(np.float64)
+        ctx, n_ctx = _contexts(counts, k)
+        d = D[k - 1][np.minimum(adj[k - 1], 3)]
+        denom = _group_sum(ctx, a, n_ctx)
+        mass = _group_sum(ctx, d * (a > 0), n_ctx)
+        safe = np.where(denom > 0, denom, 1.0)
+        alpha.append(np.where(a > 0, (a - d) / safe[ctx], 0.0))
+        gamma.append(np.where(denom > 0, mass / safe, 1.0))
+    uniform = 1.0 / _uniform_size(counts)
+    if opts.interpolate:
+        est = _interpolate(counts, alpha, gamma, uniform, opts.keep)
+    else:
+        unigram = alpha[0] + gamma[0][0] * uniform
+        unigram[BOS_ID] = 0.0
+        est = _backoff(counts, alpha, unigram, opts.keep)
+    est.discounts = D
+    return est
+
+
+def _fixed_discounts(adj: list[np.ndarray], discount: float | None) -> np.ndarray:
+    """One D per order: ``discount``, or n1 / (n1 + 2 n2) of that order's counts."""
+    D = np.zeros((len(adj), 4))
+    for i, a in enumerate(adj):
+        if discount is not None:
+            D[i, 1:] = discount
+            continue
+        t = count_of_counts(a)
+        D[i, 1:] = t[1] / (t[1] + 2.0 * t[2]) if t[1] > 0 else 0.5
+    return D
+
+
+@smoothing("mkn", "modified Kneser-Ney (Chen & Goodman; exactly as KenLM's lmplz), interpolated")
+def _modified_kneser_ney(counts: NgramCounts, opts: Options) -> Estimate:
+    adj = adjusted_counts(counts)
+    return _discounted(counts, adj, kenlm_discounts(adj), opts)
+
+
+@smoothing("kn", "Kneser-Ney with one discount per order, interpolated")
+def _kneser_ney(counts: NgramCounts, opts: Options) -> Estimate:
+    adj = adjusted_counts(counts)
+    return _discounted(counts, adj, _fixed_discounts(adj, opts.discount), opts)
+
+
+@smoothing("abs", "absolute discounting, interpolated")
+def _absolute_discounting(counts: NgramCounts, opts: Options) -> Estimate:
+    adj = [oc.count.copy() for oc in counts.orders]
+    adj[0][BOS_ID] = 0
+    return _discounted(counts, adj, _fixed_discounts(adj, opts.discount), opts)
+
+
+@smoothing("wb", "Witten-Bell, interpolated")
+def _witten_bell(counts: NgramCounts, opts: Options) -> Estimate:
+    raw = _raw_counts(counts)
+    alpha, gamma = [], []
+    for k in range(1, counts.order + 1):
+        a = raw[k - 1]
+        ctx, n_ctx = _contexts(counts, k)
+        total = _group_sum(ctx, a, n_ctx)
+        types = _group_sum(ctx, (a > 0).astype(np.float64), n_ctx)
+        denom = np.where(total + types > 0, total + types, 1.0)
+        alpha.append(a / denom[ctx])
+        gamma.append(np.where(total > 0, types / denom, 1.0))
+    return _interpolate(counts, alpha, gamma, 1.0 / _uniform_size(counts), opts.keep)
+
+
+@smoothing("katz", "Katz backoff with Good-Turing discounting")
+def _katz(counts: NgramCounts, opts: Options) -> Estimate:
+    raw = _raw_counts(counts)
+    alpha = []
+    for k in range(1, counts.order + 1):
+        oc = counts.orders[k - 1]
+        a = raw[k - 1]
+        ctx, n_ctx = _contexts(counts, k)
+        dr = _good_turing_ratios(oc.count if k > 1 else np.where(np.arange(len(a)) == BOS_ID, 0, oc.count), k)
+        total = _group_sum(ctx, a, n_ctx)
+        safe = np.where(total > 0, total, 1.0)
+        al = dr[np.minimum(oc.count, len(dr) - 1)] * a / safe[ctx]
+        if k > 1:
+            # a context whose followers are all too frequent to be discounted would leave
+            # nothing for unseen words: give it one pseudo-count of unseen mass instead
+            seen = _group_sum(ctx, al, n_ctx)
+            full = seen > 1.0 - 1e-9
+            al = np.where(full[ctx], a / (safe[ctx] + 1.0), al)
+        alpha.append(al)
+    unigram = alpha[0] + (1.0 - alpha[0].sum()) * (1.0 / _uniform_size(counts))
+    unigram[BOS_ID] = 0.0
+    return _backoff(counts, alpha, unigram, opts.keep)
+
+
+def _additive_alpha(counts: NgramCounts, k_add: float, seen_only: bool) -> list[np.ndarray]:
+    """(c(h w) + k) / (c(h) + k V) of every counted n-gram (``seen_only``: 0 where c = 0
+    above the unigrams)."""
+    raw = _raw_counts(counts)
+    V = _uniform_size(counts)
+    alpha = []
+    for k in range(1, counts.order + 1):
+        a = raw[k - 1]
+        ctx, n_ctx = _contexts(counts, k)
+        denom = _group_sum(ctx, a, n_ctx) + k_add * V
+        safe = np.where(denom > 0, denom, 1.0)
+        alpha.append((a + k_add) / safe[ctx] * (a > 0 if (k > 1 and seen_only) else 1.0))
+    return alpha
+
+
+@smoothing("add", "additive (Laplace k=1, Lidstone k=--discount): (c(h w) + k) / (c(h) + k V) "
+           "for every word after the whole context; native .lmk files only")
+def _additive(counts: NgramCounts, opts: Options) -> Estimate:
+    """Textbook Lidstone/Laplace: every word after context h gets (c(h w) + k) / (c(h) + k V),
+    unseen contexts the uniform 1/V. Listed n-grams carry their own value; a context's
+    backoff weight is k / (c(h) + k V), the share of each unseen word, and scoring falls
+    back to it times the uniform distribution (not to a lower order)."""
+    if any(not m.all() for m in opts.keep[1:]):
+        raise ConfigError("count pruning does not apply to additive smoothing (every n-gram of "
+                          "the context is part of its distribution)")
+    k_add = 1.0 if opts.discount is None else opts.discount
+    if k_add <= 0:
+        raise ConfigError("additive smoothing needs k > 0 (--discount); k = 0 is 'mle'")
+    V = _uniform_size(counts)
+    alpha = _additive_alpha(counts, k_add, seen_only=False)
+    raw = _raw_counts(counts)
+    with np.errstate(divide="ignore"):
+        logprob = [np.log10(a) for a in alpha]
+    backoff = []
+    for k in range(1, counts.order):   # order-k n-grams as contexts of order k+1
+        total = _group_sum(counts.orders[k].ctx, raw[k], len(counts.orders[k - 1]))
+        # unseen share relative to the uniform 1/V: k V / (c(h) + k V)
+        backoff.append(np.log10(k_add * V / (total + k_add * V)))
+    backoff.append(np.zeros(0))
+    return Estimate(logprob, backoff, fallback="uniform")
+
+
+@smoothing("add-backoff", "additive (k=--discount, default 1) for seen n-grams, Katz-style "
+           "backoff renormalisation for unseen ones")
+def _additive_backoff(counts: NgramCounts, opts: Options) -> Estimate:
+    k_add = 1.0 if opts.discount is None else opts.discount
+    alpha = _additive_alpha(counts, k_add, seen_only=True)
+    unigram = alpha[0].copy()
+    unigram[BOS_ID] = 0.0
+    return _backoff(counts, alpha, unigram, opts.keep)
+
+
+@smoothing("mle", "maximum likelihood with backoff (unseen events get probability 0)")
+def _maximum_likelihood(counts: NgramCounts, opts: Options) -> Estimate:
+    alpha = _additive_alpha(counts, 0.0, seen_only=True)
+    unigram = alpha[0].copy()
+    unigram[BOS_ID] = 0.0
+    return _backoff(counts, alpha, unigram, opts.keep)
+
+
+@smoothing("stupid", "stupid backoff (Brants et al. 2007): scores, NOT probabilities")
+def _stupid_backoff(counts: NgramCounts, opts: Options) -> Estimate:
+    """Relative frequencies; every backoff step, whether or not the longer context was ever
+    seen, multiplies by ``stupid_alpha`` (0.4)."""
+    raw = _raw_counts(counts)
+    step = float(np.log10(opts.stupid_alpha))
+    logprob, backoff = [], []
+    for k in range(1, counts.order + 1):
+        ctx, n_ctx = _contexts(counts, k)
+        total = _group_sum(ctx, raw[k - 1], n_ctx)
+        with np.errstate(divide="ignore"):
+            logprob.append(np.log10(raw[k - 1] / np.where(total > 0, total, 1.0)[ctx]))
+        if k < counts.order:
+            backoff.append(np.full(len(counts.orders[k - 1]), step))
+    backoff.append(np.zeros(0))
+    return Estimate(logprob, backoff, is_probability=False, unseen_context_backoff=step)
 
 
 def _good_turing_ratios(counts: np.ndarray, order: int, k_max: int = 5) -> np.ndarray:

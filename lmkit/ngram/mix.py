@@ -61,7 +61,12 @@ def mix_models(models: Sequence[NgramModel], weights: Sequence[float]) -> NgramM
     vocabulary, and the backoff weights are recomputed so every context sums to one.
     """
     weights = np.asarray(weights, dtype=np.float64)
-    if len(weights) != len(models) or (weights < 0).any() or not np.isclose(weights.sum(), 1.0):
+    bad = [i for i, m in enumerate(models) if not (m.is_probability and m.is_backoff_model)]
+    if bad:
+        raise ConfigError(f"model {bad[0] + 1} is not a backoff probability model (stupid backoff or "
+                          "additive smoothing); a static mixture needs backoff models")
+    if len(weights) != len(models) or not np.isfinite(weights).all() or (weights < 0).any() \
+            or not np.isclose(weights.sum(), 1.0):
         raise ConfigError("weights must be one non-negative number per model, summing to 1")
     words = list(DEFAULT_SPECIALS)
     seen = set(words)

@@ -106,7 +106,8 @@ class NgramModel:
                     **options) -> "NgramModel":
         est: Estimate = estimate(counts, smoothing, **options)
         meta = {"smoothing": smoothing, "order": counts.order, "is_probability": est.is_probability,
-                "counts": counts.sizes(), "n_tokens": counts.n_tokens, "n_sentences": counts.n_sentences}
+                "counts": counts.sizes(), "n_tokens": counts.n_tokens, "n_sentences": counts.n_sentences,
+                "fallback": est.fallback, "unseen_context_backoff": est.unseen_context_backoff}
         if est.discounts is not None:
             meta["discounts"] = est.discounts[:, 1:].tolist()
         ctx, word, logprob, backoff = [], [], [], []
@@ -241,7 +242,17 @@ class NgramModel:
         return K.score_tokens(np.ascontiguousarray(ids, dtype=np.int32),
                               np.ascontiguousarray(offsets, dtype=np.int64), self.order,
                               np.int64(len(self.vocab)), BOS_ID, EOS_ID, tk, tv, ts, tc, lp, bo, gs,
-                              bos, eos)
+                              bos, eos, float(self.meta.get("unseen_context_backoff", 0.0)),
+                              self._uniform_fallback())
+
+    @property
+    def is_backoff_model(self) -> bool:
+        """True when unlisted n-grams back off to lower orders (what ARPA files, pruning and
+        static mixing assume); False for additive smoothing, which falls back to uniform."""
+        return self.meta.get("fallback", "backoff") == "backoff"
+
+    def _uniform_fallback(self) -> float:
+        return float(-np.log10(len(self.vocab) - 1)) if not self.is_backoff_model else float("nan")
 
     def full_scores(self, sentence: str | Sequence[str], bos: bool = True,
                     eos: bool = True) -> Iterator[tuple[float, int, bool]]:

@@ -29,6 +29,9 @@ def entropy_deltas(model: NgramModel) -> list[np.ndarray]:
     + (ln a'(h) - ln a(h)) (1 - sum_seen p(.|h))], with p'(w|h) = a'(h) p(w|h')."""
     if not model.is_probability:
         raise ConfigError("entropy pruning needs a probability model, not stupid backoff")
+    if not model.is_backoff_model:
+        raise ConfigError("entropy pruning needs a backoff model; additive ('add') smoothing "
+                          "falls back to the uniform distribution (use 'add-backoff')")
     suffix = model.suffix_ids()
     N = model.order
     p = [10.0 ** m.astype(np.float64) for m in model.log_probs]
