@@ -20,6 +20,8 @@ from ..text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary
 log = logging.getLogger(__name__)
 _NGRAM_LINE = re.compile(rb"^ngram (\d+)\s*=\s*(\d+)\s*$")
 LOG_ZERO = -99.0
+#: what an unknown word scores when the file has no <unk> (KenLM's unknown_missing_logprob)
+MISSING_UNK_LOGPROB = -100.0
 
 
 def _fmt(x: float) -> str:
@@ -174,8 +176,10 @@ def read_arpa(path: str | os.PathLike, quiet: bool | None = None):
                 b1 = np.zeros(V)
                 p1[wid] = probs
                 b1[wid] = bows
-                if UNK not in set(words):
-                    log.warning("%s: no <unk> unigram; OOV words get log10 p = %g", path, LOG_ZERO)
+                has_unk = UNK in set(words)
+                if not has_unk:
+                    log.warning("%s: no <unk> unigram; OOV words get log10 p = %g (as KenLM)",
+                                path, MISSING_UNK_LOGPROB)
                 ctx_all.append(np.zeros(V, np.int64))
                 word_all.append(np.arange(V, dtype=np.int32))
                 lp_all.append(p1)
@@ -200,6 +204,8 @@ def read_arpa(path: str | os.PathLike, quiet: bool | None = None):
     for k in range(N):
         lp_all[k][lp_all[k] <= LOG_ZERO] = -np.inf
     lp_all[0][itos.index(BOS)] = 0.0
+    if not has_unk:
+        lp_all[0][itos.index(UNK)] = MISSING_UNK_LOGPROB
     bo_all[-1] = np.zeros(0)
     vocab = Vocabulary(itos, np.zeros(len(itos), np.int64))
     return vocab, ctx_all, word_all, lp_all, bo_all

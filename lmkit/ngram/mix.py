@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 
 def heldout_probs(models: Sequence[NgramModel], heldout: "Corpus | Iterable[Sequence[str]]") -> np.ndarray:
     """p_i(w | h) of every held-out word (and </s>) under each model: float64 [n_models, n_words]."""
+    if isinstance(heldout, str):
+        heldout = [heldout]      # one sentence, as everywhere a sentence or a corpus is accepted
     if isinstance(heldout, Corpus):
         sentences = list(heldout)
     else:

@@ -286,7 +286,11 @@ class NgramModel:
         return float(10.0 ** self._logprob_of(word, context))
 
     def perplexity(self, data: "Corpus | EncodedCorpus | Iterable[str | Sequence[str]]") -> Perplexity:
-        """Perplexity of sentences (each wrapped in <s> ... </s>), with and without OOVs."""
+        """Perplexity of sentences (each wrapped in <s> ... </s>), with and without OOVs.
+
+        A string is one sentence (KenLM's ``perplexity(sentence)``), split on white space."""
+        if isinstance(data, str):
+            data = [data]
         if isinstance(data, EncodedCorpus):
             enc = data if data.vocab is None or data.vocab.itos == self.vocab.itos else None
             if enc is None:
