@@ -7,24 +7,64 @@ import gzip
 import io
 import lzma
 import os
+import shutil
+import stat
 import tempfile
+import zlib
 from pathlib import Path
 from typing import IO, Iterator
 
-from .errors import CorpusError
+from .errors import ConfigError, CorpusError
 
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
+class _CheckedStream(io.RawIOBase):
+    """A decompressing stream whose truncation or corruption (EOFError, zlib/bz2/lzma errors)
+    becomes one :class:`CorpusError` naming the file, whoever reads it."""
+
+    def __init__(self, inner: IO[bytes], path: Path) -> None:
+        super().__init__()
+        self._inner, self._path = inner, path
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        try:
+            data = self._inner.read(len(buffer))
+        except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
+            raise CorpusError(f"{self._path}: truncated or corrupt {self._path.suffix} file ({exc})") from None
+        buffer[:len(data)] = data
+        return len(data)
+
+    def seekable(self) -> bool:
+        return self._inner.seekable()
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return self._inner.seek(offset, whence)
+        except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
+            raise CorpusError(f"{self._path}: truncated or corrupt {self._path.suffix} file ({exc})") from None
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
 def open_binary(path: str | os.PathLike) -> IO[bytes]:
-    """Open a file for reading bytes, decompressing by suffix (.gz, .bz2, .xz)."""
+    """Open a file for reading bytes, decompressing by suffix (.gz, .bz2, .xz); a truncated or
+    corrupt compressed file raises :class:`CorpusError` naming it."""
     path = Path(path)
     opener = _OPENERS.get(path.suffix)
     try:
         if opener is None:
             return open(path, "rb")
         # The decompressors' own readline is Python code; a BufferedReader makes it C.
-        return io.BufferedReader(opener(path, "rb"), buffer_size=1 << 20)
+        return io.BufferedReader(_CheckedStream(opener(path, "rb"), path), buffer_size=1 << 20)
     except FileNotFoundError:
         raise CorpusError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -33,35 +73,89 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
         raise CorpusError(f"{path}: permission denied") from None
 
 
+def _file_mode(path: Path) -> int:
+    """The mode a new file at ``path`` should get: an existing file's own, else what
+    ``open()`` would give (0666 less the umask), not mkstemp's 0600."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def _resolve_target(path: str | os.PathLike) -> tuple[Path, bool]:
+    """Where a whole-file write of ``path`` goes, and whether it can be atomic.
+
+    Symlinks are followed (the link stays, its target is replaced); ``-`` is stdout and
+    character devices and FIFOs are written through, never replaced; a directory is an
+    error naming ``path``."""
+    if str(path) == "-":
+        return Path("/dev/stdout"), False
+    real = Path(os.path.realpath(path))
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return real, True
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write ({exc.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"{path}: is a directory; expected a file name")
+    return real, stat.S_ISREG(st.st_mode)
+
+
+def _temp_beside(path: Path, user_path, suffix: str) -> tuple[int, str]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise ConfigError(f"{user_path}: cannot write here ({exc.strerror})") from None
+
+
+@contextlib.contextmanager
+def _wrapped(raw: IO[bytes], path: Path, mode: str, encoding: str | None) -> Iterator[IO]:
+    """``raw`` as the handle ``mode`` asks for (text or bytes; gzip for a .gz name)."""
+    binary = "b" in mode
+    if path.suffix == ".gz":
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
+            handle = gz if binary else io.TextIOWrapper(gz, encoding=encoding, newline="\n")
+            yield handle
+            if not binary:
+                handle.flush()
+                handle.detach()
+    elif binary:
+        yield raw
+    else:
+        handle = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+        yield handle
+        handle.flush()
+        handle.detach()
+    raw.flush()
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Write to a temporary file beside `path`, then rename it over `path`.
 
-    A crash or exception leaves any previous file untouched. A `.gz` suffix compresses.
+    A crash, an exception or SIGTERM (the CLI turns it into an exception) leaves any previous
+    file untouched and no temporary file behind. A `.gz` suffix compresses. The new file gets
+    the usual mode (the old file's, or 0666 less the umask). Symlinks are followed; `-`
+    (stdout), character devices and FIFOs are written through instead of replaced.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    binary = "b" in mode
+    user_path = path
+    target, atomic = _resolve_target(path)
+    if not atomic:
+        with open(target, "wb") as raw, _wrapped(raw, Path(str(user_path)), mode, encoding) as handle:
+            yield handle
+        return
+    fd, tmp = _temp_beside(target, user_path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as raw:
-            if path.suffix == ".gz":
-                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
-                    handle = gz if binary else io.TextIOWrapper(gz, encoding=encoding, newline="\n")
-                    yield handle
-                    if not binary:
-                        handle.flush()
-                        handle.detach()
-            elif binary:
-                yield raw
-            else:
-                handle = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+            with _wrapped(raw, target, mode, encoding) as handle:
                 yield handle
-                handle.flush()
-                handle.detach()
-            raw.flush()
+            os.fchmod(raw.fileno(), _file_mode(target))
             os.fsync(raw.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -73,18 +167,96 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it to `path` if the block succeeds.
 
     For writers (numpy.save, ...) that want a file name rather than a handle; the temporary
-    name keeps `path`'s suffix so such writers do not append their own.
+    name keeps `path`'s suffix so such writers do not append their own. Targets are resolved
+    as in :func:`atomic_write` (devices and stdout get the bytes copied through).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.tmp.", suffix=path.suffix or ".tmp", dir=path.parent)
+    user_path = path
+    target, atomic = _resolve_target(path)
+    if not atomic:
+        with tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir) / f"out{Path(str(user_path)).suffix}"
+            yield tmp
+            with open(tmp, "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        return
+    fd, tmp = _temp_beside(target, user_path, target.suffix or ".tmp")
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        os.chmod(tmp, _file_mode(target))
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where the
+    system cannot."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    ok = fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0
+    return ok
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new empty folder beside ``path``; when the block succeeds it takes the place
+    of ``path`` as a whole, in one step: readers (and a run killed at any moment) see either
+    the old complete folder or the new complete one, never a mix. On failure the new folder
+    is removed and ``path`` is untouched.
+
+    Whatever ``path`` held before is replaced, so it must be a folder lmkit owns.
+    """
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{path}: exists and is not a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write here ({exc.strerror})") from None
+    try:
+        yield tmp
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o777 & ~mask)
+        _fsync_tree(tmp)
+        if not target.exists():
+            os.rename(tmp, target)
+        elif _exchange(tmp, target):
+            shutil.rmtree(tmp)     # now the old folder
+        else:                      # two renames: a crash between them leaves the old folder
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.rename(target, old / "x")
+            os.rename(tmp, target)
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

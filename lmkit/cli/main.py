@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from typing import Sequence
 
 from .. import __version__
@@ -52,8 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
                         format="lmkit: %(message)s", stream=sys.stderr)
     set_quiet(args.quiet)
+    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         return int(args.run(args) or 0)
+    except Terminated:
+        print("lmkit: terminated", file=sys.stderr)
+        return 143
     except LmkitError as exc:
         if args.debug:
             raise
@@ -70,6 +77,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lmkit: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        if args.debug:
+            raise
+        print("lmkit: error: out of memory (input or settings too large for this machine)", file=sys.stderr)
+        return 2
+    except Exception as exc:   # last resort: one line, never a traceback without --debug
+        if args.debug:
+            raise
+        print(f"lmkit: internal error: {type(exc).__name__}: {exc}; rerun with --debug for details",
+              file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every `finally` and atomic write cleans up."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 def run() -> None:

@@ -90,6 +90,9 @@ def run_train(args: argparse.Namespace) -> int:
         src, tgt = read_parallel(args.train_src, args.train_tgt, tokenizer)
         train = encode_parallel(src, tgt, trainer.src_vocab, trainer.tgt_vocab, args.max_len)
     else:
+        if (Path(args.output) / "checkpoints").exists():
+            raise ConfigError(f"{args.output}: holds a training run already; continue it with --resume "
+                              "or choose another -o (checkpoints of two runs must not mix)")
         tokenizer = tokenizer_from_args(args)
         src, tgt = read_parallel(args.train_src, args.train_tgt, tokenizer)
         sv, tv = build_vocabs(src, tgt, args.min_count, args.joint_vocab)

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write, open_binary, read_format_json
+from .._io import atomic_folder, atomic_write, open_binary, read_format_json
 from ..errors import ConfigError, ModelFormatError
 
 log = logging.getLogger(__name__)
@@ -241,16 +241,15 @@ class KeyedVectors:
         return cls(words, vectors)
 
     def save(self, folder: str | os.PathLike) -> None:
-        """Native format: ``vectors.npy`` (memory-mappable) + ``words.txt`` + ``meta.json``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "vectors.npy") as tmp:
-            np.save(tmp, np.asarray(self.vectors, dtype=np.float32))
-        with atomic_write(folder / "words.txt") as out:
-            out.writelines(w + "\n" for w in self.words)
-        with atomic_write(folder / "meta.json") as out:
-            json.dump({"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "n_words": len(self),
-                       "dim": self.dim}, out)
+        """Native format: ``vectors.npy`` (memory-mappable) + ``words.txt`` + ``meta.json``,
+        the folder replaced as a whole in one step."""
+        with atomic_folder(folder) as tmp:
+            np.save(tmp / "vectors.npy", np.asarray(self.vectors, dtype=np.float32))
+            with open(tmp / "words.txt", "w", encoding="utf-8", newline="\n") as out:
+                out.writelines(w + "\n" for w in self.words)
+            with open(tmp / "meta.json", "w", encoding="utf-8") as out:
+                json.dump({"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "n_words": len(self),
+                           "dim": self.dim}, out)
 
     @classmethod
     def load(cls, path: str | os.PathLike, mmap: bool = True) -> "KeyedVectors":

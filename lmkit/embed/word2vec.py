@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write, read_format_json
+from .._io import atomic_folder, read_format_json
 from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..progress import progress
 from ..text import UNK, Corpus, EncodedCorpus, Vocabulary, encode_corpus
@@ -289,18 +289,17 @@ class Word2Vec:
 
     def save(self, folder: str | os.PathLike) -> None:
         """Everything needed to resume training: vocabulary, all weight matrices (npz, no
-        pickle), configuration and progress (JSON). Each file is written atomically."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.vocab.save(folder / "vocab.tsv")
-        with atomic_path(folder / "weights.npz") as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, syn0=self.syn0, syn1=self.syn1, syn1neg=self.syn1neg)
+        pickle), configuration and progress (JSON). The folder switches from its old complete
+        state to the new one in one step (a kill at any moment leaves one or the other)."""
         meta = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "config": asdict(self.config),
                 "epochs_done": self.epochs_done, "words_done": self.words_done,
                 "history": [asdict(h) for h in self.history]}
-        with atomic_write(folder / "model.json") as out:
-            json.dump(meta, out, indent=1)
+        with atomic_folder(folder) as tmp:
+            self.vocab.save(tmp / "vocab.tsv")
+            with open(tmp / "weights.npz", "wb") as f:
+                np.savez(f, syn0=self.syn0, syn1=self.syn1, syn1neg=self.syn1neg)
+            with open(tmp / "model.json", "w", encoding="utf-8") as out:
+                json.dump(meta, out, indent=1)
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "Word2Vec":

@@ -109,7 +109,9 @@ def read_line_blocks(sources: PathLike | Sequence[PathLike], *, strict: bool = F
                 while True:
                     try:
                         raw = handle.readlines(block_bytes)
-                    except (OSError, EOFError) as exc:  # corrupt gzip/bz2/xz stream, I/O error
+                    except CorpusError as exc:          # corrupt gzip/bz2/xz stream (open_binary)
+                        raise CorpusError(f"{exc}, after line {line_no - 1}") from None
+                    except (OSError, EOFError) as exc:  # I/O error
                         raise CorpusError(f"{label}: cannot read after line {line_no - 1}: {exc}") from None
                     if not raw:
                         break

@@ -19,6 +19,15 @@ from ..text import PAD_ID
 
 FORMAT = "lmkit-seq2seq"
 VERSION = 1
+#: the final model of a training run lives in OUT_DIR/model (switched as a whole)
+MODEL_SUBDIR = "model"
+
+
+def model_folder(folder: str | os.PathLike) -> Path:
+    """The folder holding a model's files: ``folder/model`` for a training run's output,
+    else ``folder`` itself (a checkpoint, an averaged model, or an older run)."""
+    folder = Path(folder)
+    return folder / MODEL_SUBDIR if (folder / MODEL_SUBDIR / "config.json").exists() else folder
 
 
 @dataclass

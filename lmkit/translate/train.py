@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -13,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write
+from .._io import atomic_folder, atomic_write
 from ..errors import ConfigError, ModelFormatError
 from ..nn import OPTIMIZERS, clip_by_global_norm
 from ..progress import progress
 from ..text import Tokenizer, Vocabulary
 from .bleu import corpus_bleu
 from .data import ParallelData, make_batches, pad_batch
-from .model import Seq2Seq
+from .model import MODEL_SUBDIR, Seq2Seq
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,16 @@ class Trainer:
 
     # ---------------------------------------------------------------- checkpoints
     def save_model(self, folder: Path) -> None:
+        """The complete model (weights, config, vocabularies, tokenizer) in ``folder``, which
+        is replaced as a whole in one step."""
+        with atomic_folder(folder) as tmp:
+            self._write_model(tmp)
+
+    def _write_model(self, folder: Path) -> None:
         self.model.save(folder)
         self.src_vocab.save(folder / "src_vocab.tsv")
         self.tgt_vocab.save(folder / "tgt_vocab.tsv")
-        with atomic_write(folder / "tokenizer.json") as out:
+        with open(folder / "tokenizer.json", "w", encoding="utf-8") as out:
             json.dump(self.tokenizer.config(), out)
 
     def checkpoint(self) -> Path:
@@ -88,7 +95,7 @@ class Trainer:
         ckdir = self.out / "checkpoints"
         ckdir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=ckdir))
-        self.save_model(tmp)
+        self._write_model(tmp)
         with open(tmp / "optimizer.npz", "wb") as f:
             np.savez(f, **self.optimizer.state_arrays())
         with open(tmp / "trainer.json", "w", encoding="utf-8") as f:
@@ -106,11 +113,7 @@ class Trainer:
     @classmethod
     def resume(cls, out_dir: str | os.PathLike, overrides: dict | None = None) -> "Trainer":
         out = Path(out_dir)
-        try:
-            name = (out / "checkpoints" / "latest").read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            raise ModelFormatError(f"{out}: no checkpoints/latest; nothing to resume") from None
-        ck = out / "checkpoints" / name
+        ck = latest_checkpoint(out)
         meta = json.loads((ck / "trainer.json").read_text(encoding="utf-8"))
         config = TrainConfig(**dict(meta["config"], **(overrides or {})))
         model = Seq2Seq.load(ck)
@@ -201,10 +204,27 @@ class Trainer:
             log.info("epoch %d: %s", record["epoch"], ", ".join(
                 f"{k} {v:.4g}" for k, v in record.items() if k not in ("epoch",)))
             self.checkpoint()
-        self.save_model(self.out)
+        self.save_model(self.out / MODEL_SUBDIR)
         with atomic_write(self.out / "history.json") as out:
             json.dump(st.history, out, indent=1)
         return st
+
+
+def latest_checkpoint(out: Path) -> Path:
+    """The checkpoint folder ``out/checkpoints/latest`` names (it must be one of its own
+    ``step-N`` folders, never a path elsewhere)."""
+    try:
+        name = (out / "checkpoints" / "latest").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ModelFormatError(f"{out}: no checkpoints/latest; nothing to resume") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{out}/checkpoints/latest: unreadable ({exc})") from None
+    if not re.fullmatch(r"step-\d{8}", name):
+        raise ModelFormatError(f"{out}/checkpoints/latest: {name[:60]!r} is not a checkpoint name (step-NNNNNNNN)")
+    ck = out / "checkpoints" / name
+    if not ck.is_dir():
+        raise ModelFormatError(f"{out}/checkpoints/latest: names {name}, which does not exist")
+    return ck
 
 
 def average_checkpoints(folders: list[Path], out_dir: Path) -> None:
@@ -215,7 +235,10 @@ def average_checkpoints(folders: list[Path], out_dir: Path) -> None:
     first = models[0]
     for (name, p, _), *rest in zip(first.parameters(), *[m.parameters() for m in models[1:]]):
         p[...] = np.mean([p] + [r[1] for r in rest], axis=0)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    first.save(out_dir)
-    for name in ("src_vocab.tsv", "tgt_vocab.tsv", "tokenizer.json"):
-        shutil.copyfile(folders[-1] / name, out_dir / name)
+    if (out_dir / "checkpoints").exists() or (out_dir.exists() and not (out_dir / "config.json").exists()
+                                              and any(out_dir.iterdir())):
+        raise ConfigError(f"{out_dir}: exists and is not a model folder; averaging writes a new folder")
+    with atomic_folder(out_dir) as tmp:
+        first.save(tmp)
+        for name in ("src_vocab.tsv", "tgt_vocab.tsv", "tokenizer.json"):
+            shutil.copyfile(folders[-1] / name, tmp / name)

@@ -13,7 +13,7 @@ from ..errors import ModelFormatError
 from ..text import UNK_ID, Tokenizer, Vocabulary
 from .data import pad_sources
 from .decode import beam_search_batch, greedy
-from .model import Seq2Seq
+from .model import Seq2Seq, model_folder
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Translator:
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "Translator":
-        folder = Path(folder)
+        folder = model_folder(folder)
         for name in ("config.json", "weights.npz", "src_vocab.tsv", "tgt_vocab.tsv", "tokenizer.json"):
             if not (folder / name).exists():
                 raise ModelFormatError(f"{folder}: {name} is missing; not a complete translation model folder")

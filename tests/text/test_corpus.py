@@ -82,7 +82,7 @@ def test_corrupt_gzip_is_a_clear_error(tmp_path):
     path = tmp_path / "c.txt.gz"
     data = gzip.compress(TEXT.encode() * 1000)
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CorpusError, match="c.txt.gz: cannot read"):
+    with pytest.raises(CorpusError, match=r"c.txt.gz: truncated or corrupt .gz file .*, after line \d+"):
         list(Corpus(path))
 
 

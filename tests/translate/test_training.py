@@ -168,7 +168,7 @@ def test_bad_parallel_input(tmp_path, tiny_pairs):
 def test_model_folder_missing_a_file(tmp_path, tiny_pairs):
     trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=1)
     trainer.train(data, quiet=True)
-    (tmp_path / "m" / "tgt_vocab.tsv").unlink()
+    (tmp_path / "m" / "model" / "tgt_vocab.tsv").unlink()
     with pytest.raises(ModelFormatError, match="tgt_vocab.tsv is missing"):
         Translator.load(tmp_path / "m")
 
