@@ -44,25 +44,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(run=run_train)
 
     n = cmds.add_parser("neighbors", help="nearest neighbours of words (stdin when none are given)")
-    n.add_argument("vectors", help="vectors: word2vec text/binary file or lmkit folder")
+    _vector_input(n)
     n.add_argument("words", nargs="*", help="query words; none: read one per line from stdin")
     n.add_argument("-k", type=positive_int, default=10, help="neighbours per word (default 10)")
     n.set_defaults(run=run_neighbors)
 
     a = cmds.add_parser("analogy", help="A is to B as C is to ? (3CosAdd)")
-    a.add_argument("vectors")
-    a.add_argument("a")
-    a.add_argument("b")
-    a.add_argument("c")
-    a.add_argument("-k", type=positive_int, default=5)
+    _vector_input(a)
+    a.add_argument("a", help="A (subtracted)")
+    a.add_argument("b", help="B (added)")
+    a.add_argument("c", help="C (added)")
+    a.add_argument("-k", type=positive_int, default=5, help="answers to print (default 5)")
     a.set_defaults(run=run_analogy)
 
     e = cmds.add_parser("evaluate", help="analogy accuracy and word-pair correlations")
-    e.add_argument("vectors")
+    _vector_input(e)
     e.add_argument("--analogies", help="Google analogy file (questions-words.txt format)")
     e.add_argument("--pairs", nargs="+", default=[], help="WordSim-353 / SimLex-999 style files")
-    e.add_argument("--restrict-vocab", type=positive_int, default=30000)
+    e.add_argument("--restrict-vocab", type=positive_int, default=30000,
+                   help="analogies: search the N most frequent words (default 30000)")
     e.set_defaults(run=run_evaluate)
+
+    c = cmds.add_parser("convert", help="convert vectors between word2vec text, binary and lmkit's folder")
+    _vector_input(c)
+    c.add_argument("output", help="output file, or folder with --native")
+    cf = c.add_mutually_exclusive_group(required=True)
+    cf.add_argument("--binary", dest="to_binary", action="store_true", help="write word2vec binary")
+    cf.add_argument("--text", dest="to_text", action="store_true", help="write word2vec text")
+    cf.add_argument("--native", dest="to_native", action="store_true",
+                    help="write an lmkit folder (opens memory-mapped in milliseconds)")
+    c.set_defaults(run=run_convert)
     p.set_defaults(run=lambda args: (p.print_help(sys.stderr), 2)[1])
 
 
@@ -98,12 +109,31 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_neighbors(word: str, result) -> None:
-    print(word + "\t" + " ".join(f"{w}:{s:.4f}" for w, s in result))
+def _vector_input(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("vectors", help="vectors: word2vec text/binary file (.gz too) or lmkit folder")
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="read only the first N vectors (the most frequent words)")
+
+
+def _load_vectors(args: argparse.Namespace) -> KeyedVectors:
+    import os
+    import time
+    t0 = time.perf_counter()
+    kv = KeyedVectors.load(args.vectors, limit=args.limit)
+    seconds = time.perf_counter() - t0
+    if not os.path.isdir(args.vectors) and seconds > 2.0:
+        log.info("%s took %.1f s to read; `lmkit embed convert %s FOLDER --native` makes a folder "
+                 "that opens in milliseconds", args.vectors, seconds, args.vectors)
+    return kv
+
+
+def _print_neighbors(query: str, result) -> None:
+    """One line per query: the query, a tab, then ``word:cosine`` pairs best first."""
+    print(query + "\t" + " ".join(f"{w}:{s:.4f}" for w, s in result))
 
 
 def run_neighbors(args: argparse.Namespace) -> int:
-    kv = KeyedVectors.load(args.vectors)
+    kv = _load_vectors(args)
     words = args.words or [ln.strip() for ln in sys.stdin if ln.strip()]
     status = 0
     known = [w for w in words if w in kv]
@@ -112,25 +142,35 @@ def run_neighbors(args: argparse.Namespace) -> int:
         if w in results:
             _print_neighbors(w, results[w])
         else:
-            print(f"lmkit: {w!r} is not in the vocabulary", file=sys.stderr)
-            status = 1
+            print(f"lmkit: error: {w!r} is not in the vocabulary of {args.vectors}", file=sys.stderr)
+            status = 2
     return status
 
 
 def run_analogy(args: argparse.Namespace) -> int:
-    kv = KeyedVectors.load(args.vectors)
+    kv = _load_vectors(args)
     missing = [w for w in (args.a, args.b, args.c) if w not in kv]
     if missing:
         raise LmkitError(f"not in the vocabulary of {args.vectors}: {', '.join(missing)}")
-    for w, s in kv.most_similar(positive=[args.b, args.c], negative=[args.a], topn=args.k):
-        print(f"{w}\t{s:.4f}")
+    result = kv.most_similar(positive=[args.b, args.c], negative=[args.a], topn=args.k)
+    _print_neighbors(f"{args.a}:{args.b}::{args.c}:?", result)
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    kv = _load_vectors(args)
+    if args.to_native:
+        kv.save(args.output)
+    else:
+        kv.save_word2vec_format(args.output, binary=args.to_binary)
+    log.info("%s: %d words x %d", args.output, len(kv), kv.dim)
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     if not args.analogies and not args.pairs:
         raise ConfigError("give --analogies FILE and/or --pairs FILE...")
-    kv = KeyedVectors.load(args.vectors)
+    kv = _load_vectors(args)
     if args.analogies:
         r = kv.evaluate_analogies(args.analogies, restrict_vocab=args.restrict_vocab)
         print(f"analogies\taccuracy={r['accuracy']:.4f}\tsemantic={r['semantic']:.4f}\t"

@@ -266,38 +266,90 @@ def _sift_down(heap_v, heap_i, size, v, idx):
 
 
 @njit(cache=True, nogil=True)
-def top_k_rows(scores, k, exclude):
-    """Indices (int64 [rows, k]) of the k largest entries of each row, best first, skipping
-    column ``exclude[r]`` in row r (-1: none). A size-k min-heap per row: O(V log k)."""
+def top_k_push(scores, col_offset, exclude, heap_v, heap_i, sizes):
+    """Feed one block of scores (``[rows, cols]``, columns ``col_offset..``) into per-row
+    min-heaps of the k best so far (``heap_v``/``heap_i`` ``[rows, k]``, ``sizes[rows]``),
+    skipping column ``exclude[r]`` in row r (-1: none) and NaN scores. Blocks fed in column
+    order give the same result as one pass over the whole row."""
     rows, cols = scores.shape
-    k = min(k, cols)
-    out = np.empty((rows, k), dtype=np.int64)
-    heap_v = np.empty(k, dtype=scores.dtype)
-    heap_i = np.empty(k, dtype=np.int64)
+    k = heap_v.shape[1]
     for r in range(rows):
-        size = 0
+        size = sizes[r]
         ex = exclude[r]
+        hv = heap_v[r]
+        hi = heap_i[r]
         for c in range(cols):
-            if c == ex:
+            col = col_offset + c
+            if col == ex:
                 continue
             v = scores[r, c]
+            if v != v:
+                continue
             if size < k:   # sift up
                 pos = size
                 size += 1
                 while pos > 0:
                     parent = (pos - 1) // 2
-                    if heap_v[parent] <= v:
+                    if hv[parent] <= v:
                         break
-                    heap_v[pos] = heap_v[parent]
-                    heap_i[pos] = heap_i[parent]
+                    hv[pos] = hv[parent]
+                    hi[pos] = hi[parent]
                     pos = parent
-                heap_v[pos] = v
-                heap_i[pos] = c
-            elif v > heap_v[0]:
-                _sift_down(heap_v, heap_i, size, v, c)
-        # pop the minimum repeatedly, filling from the back: best first
-        for j in range(size - 1, -1, -1):
-            out[r, j] = heap_i[0]
-            last_v, last_i = heap_v[j], heap_i[j]
-            _sift_down(heap_v, heap_i, j, last_v, last_i)
-    return out
+                hv[pos] = v
+                hi[pos] = col
+            elif v > hv[0]:
+                _sift_down(hv, hi, size, v, col)
+        sizes[r] = size
+
+
+@njit(cache=True, nogil=True)
+def top_k_pop(heap_v, heap_i, sizes):
+    """Empty the heaps best first: indices ``[rows, k]`` (-1 past a row's size) and scores."""
+    rows, k = heap_v.shape
+    out_i = np.full((rows, k), -1, dtype=np.int64)
+    out_v = np.full((rows, k), -np.inf, dtype=heap_v.dtype)
+    for r in range(rows):
+        hv = heap_v[r]
+        hi = heap_i[r]
+        for j in range(sizes[r] - 1, -1, -1):
+            out_i[r, j] = hi[0]
+            out_v[r, j] = hv[0]
+            _sift_down(hv, hi, j, hv[j], hi[j])
+    return out_i, out_v
+
+
+@njit(cache=True, nogil=True)
+def scan_binary_entries(buf, start, n, dim):
+    """Entries of a word2vec binary file held in ``buf`` (uint8) from byte ``start``: each
+    is a word (leading newlines skipped), one space, ``4 * dim`` bytes of float32. Returns
+    (word_start, word_end) int64 arrays and the number of entries found before the buffer
+    ended (fewer than ``n``: truncated); a vector starts at ``word_end + 1``."""
+    ws = np.empty(n, dtype=np.int64)
+    we = np.empty(n, dtype=np.int64)
+    pos = start
+    size = len(buf)
+    width = 4 * dim
+    for i in range(n):
+        while pos < size and buf[pos] == 10:
+            pos += 1
+        ws[i] = pos
+        while pos < size and buf[pos] != 32:
+            pos += 1
+        if pos + width >= size + 1:
+            return ws, we, i
+        we[i] = pos
+        pos += 1 + width
+    return ws, we, n
+
+
+@njit(cache=True, nogil=True)
+def gather_rows(buf, starts, dim, out):
+    """Copy ``len(starts)`` little-endian float32 vectors from ``buf`` at byte ``starts[i]``
+    into ``out`` ``[n, dim]`` (float32)."""
+    flat = out.reshape(-1).view(np.uint8)
+    width = 4 * dim
+    for i in range(len(starts)):
+        s = starts[i]
+        o = i * width
+        for b in range(width):
+            flat[o + b] = buf[s + b]

@@ -19,9 +19,10 @@ def _lines(path):
 
 
 def analogies(kv, path: str | os.PathLike, restrict_vocab: int = 30000, case_insensitive: bool = True,
-              batch: int = 2048) -> dict:
+              batch: int = 2048, dummy4unknown: bool = False) -> dict:
     """3CosAdd accuracy per section and in total; gensim's conventions (the three question
-    words are excluded from the answers; questions outside the vocabulary are skipped)."""
+    words are excluded from the answers; questions outside the vocabulary are skipped, or
+    with ``dummy4unknown`` counted as wrong answers)."""
     limit = min(restrict_vocab, len(kv))
     words = kv.words[:limit]
     stoi = {}
@@ -47,6 +48,8 @@ def analogies(kv, path: str | os.PathLike, restrict_vocab: int = 30000, case_ins
         if None in ids:
             sections[-1]["skipped"] += 1
             skipped += 1
+            if dummy4unknown:
+                sections[-1]["incorrect"] += 1
             continue
         questions.append((len(sections) - 1, *ids))
     normed = kv.normed[:limit]
@@ -94,8 +97,10 @@ def _rank(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def word_pairs(kv, path: str | os.PathLike, delimiter: str = "\t", case_insensitive: bool = True) -> dict:
-    """Pearson and Spearman correlation of cosine similarity with the human scores."""
+def word_pairs(kv, path: str | os.PathLike, delimiter: str = "\t", case_insensitive: bool = True,
+               dummy4unknown: bool = False) -> dict:
+    """Pearson and Spearman correlation of cosine similarity with the human scores (pairs with
+    an unknown word skipped, or with ``dummy4unknown`` given similarity 0)."""
     lookup = {}
     for i, w in enumerate(kv.words):
         lookup.setdefault(w.lower() if case_insensitive else w, i)
@@ -115,6 +120,9 @@ def word_pairs(kv, path: str | os.PathLike, delimiter: str = "\t", case_insensit
         total += 1
         if a not in lookup or b not in lookup:
             oov += 1
+            if dummy4unknown:
+                sims.append(0.0)
+                gold.append(score)
             continue
         sims.append(float(kv.normed[lookup[a]] @ kv.normed[lookup[b]]))
         gold.append(score)

@@ -9,11 +9,11 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, Union
 
 import numpy as np
 
-from .._io import atomic_folder, atomic_write, open_binary, read_format_json
+from .._io import atomic_folder, read_format_json
 from ..errors import ConfigError, ModelFormatError
 
 log = logging.getLogger(__name__)
@@ -21,10 +21,24 @@ NATIVE_FORMAT = "lmkit-vectors"
 NATIVE_VERSION = 1
 
 
+Key = Union[str, np.ndarray]
+#: query memory: one block of scores holds at most this many float32 values (64 MB)
+SCORE_BLOCK_VALUES = 1 << 24
+
+
 class KeyedVectors:
-    """Words and their vectors (float32 ``[n_words, dim]``), with similarity queries."""
+    """Words and their vectors (float32 ``[n_words, dim]``), with similarity queries.
+
+    gensim's names work too: ``index_to_key`` (= ``words``), ``key_to_index``,
+    ``vector_size``, ``get_vector``, ``similar_by_word``/``similar_by_vector``, ``distance(s)``,
+    ``cosine_similarities``, ``n_similarity``, ``rank``, ``closer_than``,
+    ``most_similar_to_given``, ``relative_cosine_similarity``, ``get_mean_vector``,
+    ``add_vectors`` and item assignment, ``evaluate_word_analogies``/``evaluate_word_pairs``.
+    """
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None) -> None:
+        if isinstance(words, str):
+            raise ConfigError("words must be a list of words, not one string")
         vectors = vectors if isinstance(vectors, np.ndarray) else np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ConfigError(f"vectors must be [n_words, dim]; got {vectors.shape} for {len(words)} words")
@@ -43,27 +57,85 @@ class KeyedVectors:
     def __contains__(self, word: object) -> bool:
         return word in self.stoi
 
-    def __getitem__(self, word: str) -> np.ndarray:
-        return self.vectors[self.index_of(word)]
+    def __getitem__(self, word: str | Sequence[str]) -> np.ndarray:
+        if isinstance(word, str):
+            return self.vectors[self.index_of(word)]
+        return np.vstack([self.vectors[self.index_of(w)] for w in word])
+
+    def __setitem__(self, keys: str | Sequence[str], weights: np.ndarray) -> None:
+        """``kv[word] = vector`` (or lists of both): replace known words' vectors, add new ones."""
+        if isinstance(keys, str):
+            keys, weights = [keys], np.asarray(weights).reshape(1, -1)
+        self.add_vectors(keys, weights, replace=True)
 
     @property
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
+    vector_size = dim
+
+    @property
+    def index_to_key(self) -> list[str]:
+        return self.words
+
+    @property
+    def key_to_index(self) -> dict[str, int]:
+        return self.stoi
+
     def index_of(self, word: str) -> int:
+        if not isinstance(word, str):
+            raise ConfigError(f"a word must be a string, got {type(word).__name__}")
         try:
             return self.stoi[word]
         except KeyError:
             raise KeyError(f"word {word!r} is not in the vocabulary ({len(self)} words)") from None
 
+    get_index = index_of
+
+    def get_vector(self, word: str, norm: bool = False) -> np.ndarray:
+        """The word's vector (``norm=True``: scaled to unit length)."""
+        i = self.index_of(word)
+        return self.normed[i] if norm else self.vectors[i]
+
     @property
     def normed(self) -> np.ndarray:
-        """Unit-length rows (computed once; zero rows stay zero)."""
+        """Unit-length rows (computed once, a block of rows at a time; zero rows stay zero)."""
         if self._normed is None:
-            v = np.asarray(self.vectors, dtype=np.float32)
-            norms = np.linalg.norm(v, axis=1, keepdims=True)
-            self._normed = v / np.where(norms > 0, norms, 1.0)
+            out = np.empty(self.vectors.shape, dtype=np.float32)
+            step = max(1, SCORE_BLOCK_VALUES // max(self.dim, 1))
+            for lo in range(0, len(self), step):
+                v = np.asarray(self.vectors[lo:lo + step], dtype=np.float32)
+                norms = np.sqrt(np.einsum("ij,ij->i", v, v))[:, None]
+                np.divide(v, np.where(norms > 0, norms, 1.0), out=out[lo:lo + step])
+            self._normed = out
         return self._normed
+
+    def add_vectors(self, keys: Sequence[str], weights: np.ndarray, replace: bool = False) -> None:
+        """Append new words with their vectors (``replace``: also overwrite known words;
+        otherwise known words keep their vectors)."""
+        if isinstance(keys, str):
+            keys = [keys]
+        weights = np.asarray(weights, dtype=np.float32).reshape(len(keys), -1)
+        if weights.shape[1] != self.dim:
+            raise ConfigError(f"vectors of dim {weights.shape[1]} added to vectors of dim {self.dim}")
+        new = [(k, w) for k, w in zip(keys, weights) if k not in self.stoi]
+        if replace or new:
+            self.vectors = np.array(self.vectors, dtype=np.float32)   # writable, in memory
+        if replace:
+            for k, w in zip(keys, weights):
+                if k in self.stoi:
+                    self.vectors[self.stoi[k]] = w
+        if new:
+            seen: dict[str, np.ndarray] = {}
+            for k, w in new:
+                seen.setdefault(k, w)
+            self.vectors = np.vstack([self.vectors, np.array(list(seen.values()), dtype=np.float32)])
+            for k in seen:
+                self.stoi[k] = len(self.words)
+                self.words.append(k)
+            if self.counts is not None:
+                self.counts = np.concatenate([self.counts, np.zeros(len(seen), self.counts.dtype)])
+        self._normed = None
 
     # ------------------------------------------------------------------ queries
     def similarity(self, a: str, b: str) -> float:
@@ -71,51 +143,165 @@ class KeyedVectors:
         n = self.normed
         return float(n[self.index_of(a)] @ n[self.index_of(b)])
 
+    def distance(self, a: str, b: str) -> float:
+        """Cosine distance, 1 - similarity."""
+        return 1.0 - self.similarity(a, b)
+
+    @staticmethod
+    def cosine_similarities(vector: np.ndarray, vectors_all: np.ndarray) -> np.ndarray:
+        """Cosine of ``vector`` with each row of ``vectors_all``."""
+        v = np.asarray(vector, dtype=np.float64)
+        m = np.asarray(vectors_all, dtype=np.float64)
+        return (m @ v) / (np.linalg.norm(m, axis=1) * np.linalg.norm(v))
+
+    def distances(self, word_or_vector: Key, other_words: Sequence[str] = ()) -> np.ndarray:
+        """1 - cosine from a word or vector to ``other_words`` (default: every word)."""
+        v = self.get_vector(word_or_vector) if isinstance(word_or_vector, str) else word_or_vector
+        others = self.vectors if not other_words else self[list(other_words)]
+        return 1.0 - self.cosine_similarities(v, others)
+
+    def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
+        """Cosine between the means of two sets of words' vectors."""
+        if not len(ws1) or not len(ws2):
+            raise ConfigError("n_similarity needs at least one word on each side")
+        a, b = self[list(ws1)].mean(axis=0), self[list(ws2)].mean(axis=0)
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+    def get_mean_vector(self, keys: Sequence[Key], weights: Sequence[float] | None = None,
+                        pre_normalize: bool = True, post_normalize: bool = False,
+                        ignore_missing: bool = True) -> np.ndarray:
+        """Weighted mean (divided by the sum of |weights|, as gensim) of words' vectors (unit
+        ones with ``pre_normalize``) and raw vectors; unknown words are skipped
+        (``ignore_missing``) or raise KeyError."""
+        if isinstance(keys, str) or (isinstance(keys, np.ndarray) and keys.ndim == 1):
+            keys = [keys]
+        if len(keys) == 0:
+            raise ConfigError("cannot compute the mean of no vectors")
+        w = np.ones(len(keys)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if len(w) != len(keys):
+            raise ConfigError(f"{len(keys)} keys but {len(w)} weights")
+        total = np.zeros(self.dim, dtype=np.float64)
+        total_weight = 0.0
+        for key, weight in zip(keys, w):
+            if isinstance(key, np.ndarray):
+                total += weight * key
+            elif key in self.stoi:
+                total += weight * self.get_vector(key, norm=pre_normalize)
+            elif not ignore_missing:
+                self.index_of(key)
+                continue
+            else:
+                continue
+            total_weight += abs(weight)
+        mean = (total / total_weight if total_weight > 0 else total).astype(np.float32)
+        if post_normalize:
+            norm = np.linalg.norm(mean)
+            mean = mean / norm if norm > 0 else mean
+        return mean
+
+    def _query_terms(self, positive, negative) -> tuple[list[tuple[Key, float]], set[int]]:
+        """gensim's conventions: a word, a vector, or (word, weight); a single word or vector
+        may stand without a list. Positive terms weigh +1, negative -1."""
+        def as_list(x):
+            if x is None:
+                return []
+            if isinstance(x, str) or (isinstance(x, np.ndarray) and x.ndim == 1):
+                return [x]
+            return list(x)
+        terms: list[tuple[Key, float]] = []
+        for items, sign in ((as_list(positive), 1.0), (as_list(negative), -1.0)):
+            for item in items:
+                if isinstance(item, tuple):
+                    terms.append((item[0], float(item[1])))
+                elif isinstance(item, (str, np.ndarray)):
+                    terms.append((item, sign))
+                else:
+                    raise ConfigError(f"a query term must be a word, a vector or (word, weight); "
+                                      f"got {type(item).__name__}")
+        if not terms:
+            raise ConfigError("most_similar needs at least one word or vector")
+        exclude = {self.index_of(k) for k, _ in terms if isinstance(k, str)}
+        return terms, exclude
+
+    def most_similar(self, positive: Key | Sequence = (), negative: Key | Sequence = (),
+                     topn: int | None = 10, restrict_vocab: int | None = None
+                     ) -> list[tuple[str, float]] | np.ndarray:
+        """Words closest (cosine) to the weighted mean of the positive unit vectors minus the
+        negative ones (3CosAdd); query words are left out. Terms are words, vectors or (word,
+        weight) pairs. ``restrict_vocab``: search only the first N (most frequent) words.
+        ``topn=None``: the similarity of every word, as an array (gensim's convention)."""
+        topn = _check_topn(topn)
+        terms, exclude = self._query_terms(positive, negative)
+        query = self.get_mean_vector([k for k, _ in terms], [w for _, w in terms],
+                                     pre_normalize=True, post_normalize=True, ignore_missing=False)
+        n = self.normed
+        scores = (n[:restrict_vocab] if restrict_vocab else n) @ query
+        if topn is None:
+            return scores
+        return self._top(scores, exclude, topn)
+
+    def similar_by_word(self, word: str, topn: int | None = 10, restrict_vocab: int | None = None):
+        return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
+
+    def similar_by_vector(self, vector: np.ndarray, topn: int | None = 10, restrict_vocab: int | None = None):
+        return self.most_similar(positive=[np.asarray(vector)], topn=topn, restrict_vocab=restrict_vocab)
+
+    similar_by_key = similar_by_word
+
+    def most_similar_cosmul(self, positive: Key | Sequence = (), negative: Key | Sequence = (),
+                            topn: int | None = 10, restrict_vocab: int | None = None):
+        """3CosMul (Levy & Goldberg 2014): prod (1+cos(w,p))/2 / prod ((1+cos(w,n))/2 + 1e-6)."""
+        topn = _check_topn(topn)
+        terms, exclude = self._query_terms(positive, negative)
+        n = self.normed
+        limit = n[:restrict_vocab] if restrict_vocab else n
+
+        def unit(k):
+            v = self.normed[self.index_of(k)] if isinstance(k, str) else np.asarray(k, np.float32)
+            return v / (np.linalg.norm(v) or 1.0)
+        pos = [(1 + limit @ unit(k)) / 2 for k, w in terms if w > 0]
+        neg = [(1 + limit @ unit(k)) / 2 for k, w in terms if w <= 0]
+        scores = np.prod(pos, axis=0) if pos else np.ones(len(limit))
+        if neg:
+            scores = scores / (np.prod(neg, axis=0) + 1e-6)
+        scores = np.asarray(scores)
+        return scores if topn is None else self._top(scores, exclude, topn)
+
     def _top(self, scores: np.ndarray, exclude: Iterable[int], topn: int) -> list[tuple[str, float]]:
         scores = scores.copy()
         for i in exclude:
             if i < len(scores):
                 scores[i] = -np.inf
         topn = min(topn, len(scores))
+        if topn == 0:
+            return []
         best = np.argpartition(-scores, topn - 1)[:topn] if topn < len(scores) else np.arange(len(scores))
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(self.words[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
 
-    def most_similar(self, positive: Sequence[str] | str = (), negative: Sequence[str] = (),
-                     topn: int = 10, restrict_vocab: int | None = None) -> list[tuple[str, float]]:
-        """Words closest (cosine) to the mean of the positive unit vectors minus the negative
-        ones (3CosAdd); the query words themselves are left out. ``restrict_vocab``: search
-        only the first N words (the most frequent)."""
-        positive = [positive] if isinstance(positive, str) else list(positive)
-        negative = list(negative)
-        if not positive and not negative:
-            raise ConfigError("most_similar needs at least one word")
-        n = self.normed
-        query = np.zeros(self.dim, dtype=np.float32)
-        for w in positive:
-            query += n[self.index_of(w)]
-        for w in negative:
-            query -= n[self.index_of(w)]
-        norm = np.linalg.norm(query)
-        query /= norm if norm > 0 else 1.0
-        limit = n[:restrict_vocab] if restrict_vocab else n
-        scores = limit @ query
-        return self._top(scores, [self.stoi[w] for w in positive + negative], topn)
+    def closer_than(self, a: str, b: str) -> list[str]:
+        """Every word closer to ``a`` than ``b`` is (``a`` left out)."""
+        d = self.distances(a)
+        ia, ib = self.index_of(a), self.index_of(b)
+        return [self.words[i] for i in np.flatnonzero(d < d[ib]).tolist() if i != ia]
 
-    def most_similar_cosmul(self, positive: Sequence[str] | str = (), negative: Sequence[str] = (),
-                            topn: int = 10, restrict_vocab: int | None = None) -> list[tuple[str, float]]:
-        """3CosMul (Levy & Goldberg 2014): prod (1+cos(w,p))/2 / prod ((1+cos(w,n))/2 + 1e-6)."""
-        positive = [positive] if isinstance(positive, str) else list(positive)
-        negative = list(negative)
-        n = self.normed
-        limit = n[:restrict_vocab] if restrict_vocab else n
-        pos = [(1 + limit @ n[self.index_of(w)]) / 2 for w in positive]
-        neg = [(1 + limit @ n[self.index_of(w)]) / 2 for w in negative]
-        scores = np.prod(pos, axis=0) / (np.prod(neg, axis=0) + 1e-6) if neg else np.prod(pos, axis=0)
-        return self._top(np.asarray(scores), [self.stoi[w] for w in positive + negative], topn)
+    def rank(self, a: str, b: str) -> int:
+        """Rank of ``b`` among ``a``'s neighbours (1 = closest)."""
+        return len(self.closer_than(a, b)) + 1
+
+    def most_similar_to_given(self, word: str, candidates: Sequence[str]) -> str:
+        """The candidate closest to ``word``."""
+        return candidates[int(np.argmax([self.similarity(word, c) for c in candidates]))]
+
+    def relative_cosine_similarity(self, a: str, b: str, topn: int = 10) -> float:
+        """cos(a, b) over the sum of ``a``'s ``topn`` best cosines (Leeuwenberg et al. 2016)."""
+        sims = self.similar_by_word(a, topn)
+        return float(self.similarity(a, b) / sum(s for _, s in sims))
 
     def doesnt_match(self, words: Sequence[str]) -> str:
         """The word furthest from the mean of the others' unit vectors."""
+        if isinstance(words, str):
+            raise ConfigError("doesnt_match takes a list of words, not one string")
         known = [w for w in words if w in self.stoi]
         if len(known) < 2:
             raise ConfigError("doesnt_match needs at least two known words")
@@ -125,110 +311,86 @@ class KeyedVectors:
         return known[int(np.argmin(vecs @ mean))]
 
     def neighbors(self, words: Sequence[str], k: int = 10, restrict_vocab: int | None = None,
-                  batch: int = 1024) -> list[list[tuple[str, float]]]:
-        """The ``k`` nearest neighbours of many words at once: one matrix product per batch
-        of queries, then a partial sort per row. Unknown words raise KeyError."""
-        from ._kernels import top_k_rows
+                  batch: int = 256) -> list[list[tuple[str, float]]]:
+        """The ``k`` nearest neighbours of many words at once. Queries go ``batch`` at a time
+        and the vocabulary in blocks, each block one BLAS product whose scores feed running
+        top-k heaps (numba): memory stays bounded (about 64 MB of scores) whatever the
+        vocabulary size. Unknown words raise KeyError."""
+        from ._kernels import top_k_pop, top_k_push
+        if isinstance(words, str):
+            raise ConfigError("neighbors takes a list of words; for one word write neighbors([word])")
+        k = _check_topn(k) or 0
         idx = np.array([self.index_of(w) for w in words], dtype=np.int64)
         n = self.normed
         limit = n[:restrict_vocab] if restrict_vocab else n
+        cols = max(1024, SCORE_BLOCK_VALUES // max(batch, 1))
+        kk = min(k, len(limit))
         out: list[list[tuple[str, float]]] = []
         for start in range(0, len(idx), batch):
             q = idx[start:start + batch]
-            scores = n[q] @ limit.T                       # [b, V], one BLAS call
-            best = top_k_rows(scores, k, q)               # the query word itself is skipped
-            best_scores = np.take_along_axis(scores, best, axis=1)
+            queries = n[q]
+            heap_v = np.empty((len(q), kk), dtype=np.float32)
+            heap_i = np.empty((len(q), kk), dtype=np.int64)
+            sizes = np.zeros(len(q), dtype=np.int64)
+            for lo in range(0, len(limit), cols):
+                scores = queries @ limit[lo:lo + cols].T          # [b, cols], one BLAS call
+                top_k_push(scores, lo, q, heap_v, heap_i, sizes)   # the query word itself is skipped
+            best, best_scores = top_k_pop(heap_v, heap_i, sizes)
             words_ = self.words
-            out.extend([(words_[c], s) for c, s in zip(row_i, row_s)]
+            out.extend([(words_[c], s) for c, s in zip(row_i, row_s) if c >= 0]
                        for row_i, row_s in zip(best.tolist(), best_scores.tolist()))
         return out
 
     # ------------------------------------------------------------------ evaluation
     def evaluate_word_pairs(self, path: str | os.PathLike, delimiter: str = "\t",
-                            case_insensitive: bool = True) -> dict:
+                            case_insensitive: bool = True, dummy4unknown: bool = False) -> dict:
         """Spearman and Pearson correlation between cosine similarity and human scores for a
-        WordSim-353 / SimLex-999 style file (``word1 word2 score`` lines; ``#`` comments)."""
+        WordSim-353 / SimLex-999 style file (``word1 word2 score`` lines; ``#`` comments):
+        a dict with ``pearson``, ``spearman``, ``pairs``, ``oov_ratio`` (a fraction)."""
         from .evaluate import word_pairs
-        return word_pairs(self, path, delimiter, case_insensitive)
+        return word_pairs(self, path, delimiter, case_insensitive, dummy4unknown)
 
     def evaluate_analogies(self, path: str | os.PathLike, restrict_vocab: int = 30000,
-                           case_insensitive: bool = True) -> dict:
+                           case_insensitive: bool = True, dummy4unknown: bool = False) -> dict:
         """Accuracy on a Google analogy file (``: section`` lines, then ``a b c d``): 3CosAdd
         over the ``restrict_vocab`` most frequent words; questions with a word outside them
-        are skipped and counted."""
+        are skipped and counted (``dummy4unknown``: counted as wrong)."""
         from .evaluate import analogies
-        return analogies(self, path, restrict_vocab, case_insensitive)
+        return analogies(self, path, restrict_vocab, case_insensitive, dummy4unknown=dummy4unknown)
+
+    def evaluate_word_analogies(self, analogies: str | os.PathLike, restrict_vocab: int = 300000,
+                                case_insensitive: bool = True, dummy4unknown: bool = False
+                                ) -> tuple[float, list[dict]]:
+        """gensim's call: (accuracy, sections), each section a dict with ``section``,
+        ``correct`` and ``incorrect`` counts, the last one "Total accuracy"."""
+        r = self.evaluate_analogies(analogies, restrict_vocab, case_insensitive, dummy4unknown)
+        sections = [{"section": x["section"], "correct": x["correct"], "incorrect": x["incorrect"]}
+                    for x in r["sections"]]
+        sections.append({"section": "Total accuracy", "correct": r["correct"],
+                         "incorrect": r["tried"] - r["correct"]})
+        return r["accuracy"], sections
 
     # ------------------------------------------------------------------ files
-    def save_word2vec_format(self, path: str | os.PathLike, binary: bool = False) -> None:
-        """The word2vec C tool's format: a ``count dim`` header, then per word its text and
-        the vector (text: space-separated decimals; binary: little-endian float32), each
-        entry ending in a newline. ``.gz`` compresses. Written atomically."""
-        vecs = np.asarray(self.vectors, dtype="<f4")
-        for w in self.words:
-            if not w or any(ch.isspace() for ch in w):
-                raise ModelFormatError(f"word {w!r} holds white space; the word2vec format cannot store it")
-        mode = "wb"
-        with atomic_write(path, mode) as out:
-            out.write(f"{len(self)} {self.dim}\n".encode())
-            if binary:
-                for w, v in zip(self.words, vecs):
-                    out.write(w.encode("utf-8") + b" " + v.tobytes() + b"\n")
-            else:
-                for w, v in zip(self.words, vecs):
-                    out.write((w + " " + " ".join(f"{x:.6g}" for x in v.tolist()) + "\n").encode("utf-8"))
+    def save_word2vec_format(self, path: str | os.PathLike, binary: bool = False, write_header: bool = True,
+                             fvocab: str | os.PathLike | None = None) -> None:
+        """The word2vec C tool's format (text or binary, ``.gz`` compresses), written
+        atomically; text keeps every float32 exactly (9 significant digits). ``fvocab``:
+        also write the words' counts as ``word count`` lines."""
+        from .w2v_format import write_word2vec
+        write_word2vec(path, self.words, self.vectors, binary, write_header, fvocab, self.counts)
 
     @classmethod
     def load_word2vec_format(cls, path: str | os.PathLike, binary: bool | None = None,
-                             unicode_errors: str = "strict", limit: int | None = None) -> "KeyedVectors":
-        """Read the C tool's text or binary format (``binary=None`` guesses from the content).
-        ``unicode_errors``: what to do with words that are not valid UTF-8 (``strict`` raises
-        naming the entry; ``replace``/``ignore`` as in bytes.decode)."""
-        with open_binary(path) as f:
-            header = f.readline()
-            try:
-                n, dim = (int(x) for x in header.split())
-            except ValueError:
-                raise ModelFormatError(f"{path}:1: expected a 'count dim' header, got {header[:60]!r}") from None
-            if n < 0 or dim <= 0:
-                raise ModelFormatError(f"{path}:1: impossible sizes {n} x {dim}")
-            if limit is not None:
-                n = min(n, limit)
-            if binary is None:
-                binary = _looks_binary(f, dim)
-            words: list[str] = []
-            vectors = np.empty((n, dim), dtype=np.float32)
-            for i in range(n):
-                if binary:
-                    raw = bytearray()
-                    while True:
-                        ch = f.read(1)
-                        if not ch:
-                            raise ModelFormatError(f"{path}: truncated: {i} of {n} vectors")
-                        if ch == b" ":
-                            break
-                        if ch != b"\n":
-                            raw += ch
-                    data = f.read(4 * dim)
-                    if len(data) < 4 * dim:
-                        raise ModelFormatError(f"{path}: truncated in the vector of entry {i + 1}")
-                    vectors[i] = np.frombuffer(data, dtype="<f4")
-                    word = _decode(bytes(raw), path, i + 1, unicode_errors)
-                else:
-                    line = f.readline()
-                    parts = line.rstrip(b"\r\n").split(b" ")
-                    if not line:
-                        raise ModelFormatError(f"{path}: truncated: {i} of {n} vectors")
-                    parts = [p for p in parts if p] if len(parts) != dim + 1 else parts
-                    if len(parts) != dim + 1:
-                        raise ModelFormatError(f"{path}:{i + 2}: expected a word and {dim} numbers, "
-                                               f"got {len(parts)} fields")
-                    word = _decode(parts[0], path, i + 2, unicode_errors)
-                    try:
-                        vectors[i] = np.array(parts[1:], dtype=np.float32)
-                    except ValueError:
-                        raise ModelFormatError(f"{path}:{i + 2}: a vector value is not a number") from None
-                words.append(word)
+                             unicode_errors: str = "strict", limit: int | None = None,
+                             no_header: bool = False, fvocab: str | os.PathLike | None = None,
+                             datatype: type = np.float32) -> "KeyedVectors":
+        """Read the C tool's text or binary format (``binary=None``: detected from the first
+        entries, an error when they fit neither or both). ``limit``: the first N vectors only;
+        ``no_header``: GloVe's text files; ``fvocab``: counts from a ``word count`` file;
+        ``unicode_errors``: ``strict`` raises naming the entry, ``replace``/``ignore`` as in
+        bytes.decode; ``datatype``: the vectors' dtype."""
+        from .w2v_format import read_vocab_counts, read_word2vec
+        words, vectors = read_word2vec(path, binary, unicode_errors, limit, no_header, datatype)
         seen: dict[str, int] = {}
         for i, w in enumerate(words):  # gensim keeps the first of duplicate words; so do we
             seen.setdefault(w, i)
@@ -238,7 +400,11 @@ class KeyedVectors:
             keep = sorted(seen.values())
             words = [words[i] for i in keep]
             vectors = vectors[keep]
-        return cls(words, vectors)
+        counts = None
+        if fvocab is not None:
+            table = read_vocab_counts(fvocab)
+            counts = np.array([table.get(w, 0) for w in words], dtype=np.int64)
+        return cls(words, vectors, counts)
 
     def save(self, folder: str | os.PathLike) -> None:
         """Native format: ``vectors.npy`` (memory-mappable) + ``words.txt`` + ``meta.json``,
@@ -252,40 +418,49 @@ class KeyedVectors:
                            "dim": self.dim}, out)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, mmap: bool = True) -> "KeyedVectors":
+    def load(cls, path: str | os.PathLike, mmap: bool = True, limit: int | None = None) -> "KeyedVectors":
         """Load vectors: a native folder (memory-mapped), or a word2vec text/binary file."""
         path = Path(path)
         if path.is_dir():
-            read_format_json(path / "meta.json", NATIVE_FORMAT, NATIVE_VERSION, "an lmkit vectors folder")
-            words = (path / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
-            vectors = np.load(path / "vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
-            return cls(words, vectors)
+            return cls._load_native(path, mmap, limit)
         if not path.exists():
             raise ModelFormatError(f"{path}: no such vectors file")
-        return cls.load_word2vec_format(path)
+        return cls.load_word2vec_format(path, limit=limit)
+
+    @classmethod
+    def _load_native(cls, folder: Path, mmap: bool, limit: int | None) -> "KeyedVectors":
+        meta = read_format_json(folder / "meta.json", NATIVE_FORMAT, NATIVE_VERSION, "an lmkit vectors folder")
+        n, dim = meta.get("n_words"), meta.get("dim")
+        if not (isinstance(n, int) and isinstance(dim, int) and n >= 0 and 0 < dim <= 1 << 16):
+            raise ModelFormatError(f"{folder}/meta.json: n_words/dim must be whole numbers, got {n!r} x {dim!r}")
+        try:
+            words = (folder / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
+        except FileNotFoundError:
+            raise ModelFormatError(f"{folder}: words.txt is missing; not a complete vectors folder") from None
+        except UnicodeDecodeError:
+            raise ModelFormatError(f"{folder}/words.txt: not valid UTF-8") from None
+        try:
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+        except FileNotFoundError:
+            raise ModelFormatError(f"{folder}: vectors.npy is missing; not a complete vectors folder") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise ModelFormatError(f"{folder}/vectors.npy: not a readable npy file ({exc})") from None
+        if vectors.shape != (n, dim) or vectors.dtype != np.float32 or len(words) != n:
+            raise ModelFormatError(f"{folder}: meta.json says {n} x {dim}; vectors.npy holds "
+                                   f"{vectors.shape} {vectors.dtype}, words.txt {len(words)} words")
+        if limit is not None:
+            words, vectors = words[:limit], vectors[:limit]
+        return cls(words, vectors)
 
     def __repr__(self) -> str:
         return f"KeyedVectors({len(self)} words x {self.dim})"
 
 
-def _decode(raw: bytes, path, entry: int, errors: str) -> str:
-    try:
-        return raw.decode("utf-8", errors=errors)
-    except UnicodeDecodeError:
-        raise ModelFormatError(f"{path}: entry {entry}: word is not valid UTF-8 "
-                               f"(pass unicode_errors='replace' or 'ignore')") from None
 
-
-def _looks_binary(f, dim: int) -> bool:
-    """Peek at the first entry: text has ``dim`` numbers after the word on one line."""
-    pos = f.tell()
-    first = f.readline()
-    f.seek(pos)
-    parts = first.rstrip(b"\r\n").split(b" ")
-    if len(parts) >= dim + 1:
-        try:
-            [float(x) for x in parts[-dim:]]
-            return False
-        except ValueError:
-            return True
-    return True
+def _check_topn(topn):
+    """gensim's topn: None (all), or a whole number >= 0."""
+    if topn is None:
+        return None
+    if isinstance(topn, bool) or not isinstance(topn, (int, np.integer)) or topn < 0:
+        raise ConfigError(f"topn must be a whole number >= 0 (or None for all), got {topn!r}")
+    return int(topn)

@@ -2,6 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lmkit.embed import KeyedVectors
@@ -31,12 +32,19 @@ def test_train_then_query(tmp_path, corpus_file):
     assert kv.dim == 20 and "the" in kv
     assert (tmp_path / "vocab.tsv").read_text().splitlines()[1].startswith("the\t")
     res = run("lmkit", "embed", "neighbors", out, "the", "zzzq", "-k", "3")
-    assert res.returncode == 1 and res.stdout.startswith("the\t") and len(res.stdout.split("\t")[1].split()) == 3
+    assert res.returncode == 2 and res.stdout.startswith("the\t") and len(res.stdout.split("\t")[1].split()) == 3
     assert "'zzzq' is not in the vocabulary" in res.stderr
     res = run("lmkit", "embed", "neighbors", out, stdin="of\nand\n")
     assert res.returncode == 0 and [ln.split("\t")[0] for ln in res.stdout.splitlines()] == ["of", "and"]
     res = run("lmkit", "embed", "analogy", out, "he", "his", "she", "-k", "2")
-    assert res.returncode == 0 and len(res.stdout.splitlines()) == 2
+    assert res.returncode == 0 and res.stdout.startswith("he:his::she:?\t")   # neighbors' format
+    assert len(res.stdout.split("\t")[1].split()) == 2
+    res = run("lmkit", "embed", "convert", out, tmp_path / "native", "--native", "--limit", "50")
+    assert res.returncode == 0, res.stderr
+    native = KeyedVectors.load(tmp_path / "native")
+    assert native.words == kv.words[:50] and np.array_equal(native.vectors, kv.vectors[:50])
+    res = run("lmkit", "embed", "neighbors", tmp_path / "native", "the", "--limit", "10", "-k", "3")
+    assert res.returncode == 0 and all(w.split(":")[0] in kv.words[:10] for w in res.stdout.split("\t")[1].split())
     res = run("lmkit", "embed", "analogy", out, "he", "his", "zzzq")
     assert res.returncode == 2 and "zzzq" in res.stderr and "Traceback" not in res.stderr
 

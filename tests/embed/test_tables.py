@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from lmkit.embed import alias_table, huffman_codes, keep_probabilities, negative_sampling_table
+from lmkit.embed import (
+    alias_table,
+    huffman_codes,
+    keep_probabilities,
+    negative_sampling_table,
+)
 
 
 def test_huffman_codes_by_hand():

@@ -3,7 +3,13 @@ import pytest
 
 from lmkit import ConfigError, Corpus, Tokenizer
 from lmkit.cli.main import main
-from lmkit.ngram import NgramModel, best_mix_weights, entropy_deltas, mix_models, prune_model
+from lmkit.ngram import (
+    NgramModel,
+    best_mix_weights,
+    entropy_deltas,
+    mix_models,
+    prune_model,
+)
 
 WS = Tokenizer("whitespace")
 

@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from lmkit.nn import (GRU, AdditiveAttention, Embedding, Linear, numerical_grad, relative_error,
-                      softmax_cross_entropy)
+from lmkit.nn import (
+    GRU,
+    AdditiveAttention,
+    Embedding,
+    Linear,
+    numerical_grad,
+    relative_error,
+    softmax_cross_entropy,
+)
 
 F64 = np.float64
 TOL = 1e-6

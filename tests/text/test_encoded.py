@@ -3,9 +3,17 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from lmkit import Corpus, EncodedCorpus, ModelFormatError, Tokenizer, Vocabulary, encode_corpus
+from lmkit import (
+    Corpus,
+    EncodedCorpus,
+    ModelFormatError,
+    Tokenizer,
+    Vocabulary,
+    encode_corpus,
+)
 
 
 def test_file_and_streamed_lists_give_identical_ids(brown_path):

@@ -29,6 +29,7 @@ def test_corpus_bleu_equals_sacrebleu(tokenize, lowercase):
 def test_real_translation_output(tmp_path):
     """Multi30k test references against a perturbed copy: long real text, many n-grams."""
     import gzip
+
     from ..conftest import DATA
     refs = gzip.open(DATA / "multi30k" / "test_2016_flickr.lc.norm.tok.de.gz", "rt", encoding="utf-8").read().splitlines()
     hyps = [" ".join(r.split()[:-2] + r.split()[-1:]) if i % 3 else r for i, r in enumerate(refs)]
@@ -39,6 +40,7 @@ def test_real_translation_output(tmp_path):
 def test_against_nltk_corpus_bleu():
     """On tokenised text where every n-gram order matches, nltk's unsmoothed corpus BLEU agrees."""
     import gzip
+
     from nltk.translate.bleu_score import corpus_bleu as nltk_bleu
 
     from ..conftest import DATA

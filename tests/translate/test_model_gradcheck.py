@@ -1,11 +1,9 @@
 """The whole model's backward pass against finite differences (float64)."""
 import numpy as np
+import pytest
 
 from lmkit.nn import numerical_grad, relative_error
 from lmkit.translate.model import Seq2Seq, Seq2SeqConfig
-
-
-import pytest
 
 
 @pytest.mark.parametrize("attention, encoder, layers", [("additive", "gru", 1), ("general", "gru", 1),

@@ -9,8 +9,19 @@ import pytest
 
 from lmkit import CorpusError, ModelFormatError, Tokenizer
 from lmkit.text import BOS_ID, EOS_ID
-from lmkit.translate import (Seq2Seq, Seq2SeqConfig, TrainConfig, Trainer, Translator, beam_search,
-                             build_vocabs, corpus_bleu, encode_parallel, greedy, read_parallel)
+from lmkit.translate import (
+    Seq2Seq,
+    Seq2SeqConfig,
+    TrainConfig,
+    Trainer,
+    Translator,
+    beam_search,
+    build_vocabs,
+    corpus_bleu,
+    encode_parallel,
+    greedy,
+    read_parallel,
+)
 from lmkit.translate.data import pad_sources
 from lmkit.translate.decode import length_penalty
 

@@ -1,0 +1,293 @@
+"""The word2vec C tool's vector files, text and binary (``.gz``/``.bz2``/``.xz`` too).
+
+Text: a ``count dim`` header line (absent in GloVe files), then per line a word and ``dim``
+decimals separated by spaces (trailing spaces allowed). Binary: the same header, then per
+entry a word, one space, ``dim`` little-endian float32 (4 bytes each) and usually a newline.
+
+Every size in a header is checked against the file's real size before anything is
+allocated, and the text/binary guess is made only when the file's first entries fit one
+format and not the other; otherwise the reader stops and asks for ``binary=``.
+"""
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+from pathlib import Path
+from typing import IO, Sequence
+
+import numpy as np
+
+from .._io import atomic_write, open_binary
+from ..errors import ModelFormatError
+
+log = logging.getLogger(__name__)
+
+MAX_DIM = 1 << 16
+_COMPRESSED = (".gz", ".bz2", ".xz")
+_PEEK_ENTRIES = 3
+_TEXT_BLOCK_LINES = 4096
+
+
+# ---------------------------------------------------------------------------- writing
+def write_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.ndarray, binary: bool = False,
+                   write_header: bool = True, fvocab: str | os.PathLike | None = None,
+                   counts: np.ndarray | None = None) -> None:
+    """Write ``vectors`` (``[len(words), dim]``) in the C tool's format, atomically. Text
+    values carry 9 significant digits, enough to read back the same float32. ``fvocab``:
+    also write ``word count`` lines (the C tool's ``-save-vocab``)."""
+    vecs = np.asarray(vectors, dtype="<f4")
+    for w in words:
+        if not w or any(ch.isspace() for ch in w):
+            raise ModelFormatError(f"word {w!r} holds white space; the word2vec format cannot store it")
+    if binary and not write_header:
+        raise ModelFormatError("a binary word2vec file always has its 'count dim' header")
+    with atomic_write(path, "wb") as out:
+        if write_header:
+            out.write(f"{len(words)} {vecs.shape[1]}\n".encode())
+        step = 4096
+        for lo in range(0, len(words), step):
+            block = vecs[lo:lo + step]
+            if binary:
+                out.write(b"".join(w.encode("utf-8") + b" " + v.tobytes() + b"\n"
+                                   for w, v in zip(words[lo:lo + step], block)))
+            else:
+                fmt = "{:.9g}".format
+                out.write("".join(w + " " + " ".join(map(fmt, v)) + "\n"
+                                  for w, v in zip(words[lo:lo + step], block.tolist())).encode("utf-8"))
+    if fvocab is not None:
+        with atomic_write(fvocab) as out:
+            c = counts if counts is not None else np.zeros(len(words), np.int64)
+            out.writelines(f"{w} {int(n)}\n" for w, n in zip(words, c))
+
+
+# ---------------------------------------------------------------------------- reading
+def read_word2vec(path: str | os.PathLike, binary: bool | None = None, unicode_errors: str = "strict",
+                  limit: int | None = None, no_header: bool = False,
+                  datatype: type = np.float32) -> tuple[list[str], np.ndarray]:
+    """Words and vectors (``[n, dim]`` of ``datatype``) of a word2vec text or binary file.
+
+    ``binary=None`` detects the format from the first entries; ``limit`` reads only the first
+    N vectors; ``no_header`` reads headerless text files (GloVe); ``unicode_errors``: what
+    to do with words that are not UTF-8 (``strict`` raises naming the entry)."""
+    path = Path(path)
+    if limit is not None and limit < 0:
+        raise ModelFormatError(f"limit must be >= 0, got {limit}")
+    if no_header:
+        if binary:
+            raise ModelFormatError(f"{path}: binary word2vec files always have a header (no_header is for text)")
+        words, vecs = _read_text(path, None, None, limit, unicode_errors, header_lines=0)
+        return words, vecs.astype(datatype, copy=False)
+    with open_binary(path) as f:
+        header = f.readline(256)
+        n, dim = _parse_header(path, header)
+        _check_sizes(path, n, dim, binary)
+        if binary is None:
+            binary = _detect_binary(path, f, n, dim)
+    want = n if limit is None else min(n, limit)
+    if binary:
+        words, vecs = _read_binary(path, len(header), want, dim, unicode_errors)
+    else:
+        words, vecs = _read_text(path, n, dim, want, unicode_errors, header_lines=1)
+    return words, vecs.astype(datatype, copy=False)
+
+
+def _parse_header(path: Path, header: bytes) -> tuple[int, int]:
+    try:
+        n, dim = (int(x) for x in header.split())
+    except ValueError:
+        raise ModelFormatError(f"{path}:1: expected a 'count dim' header, got {header[:60]!r} "
+                               "(a GloVe file without header: pass no_header=True)") from None
+    if n < 0 or not 0 < dim <= MAX_DIM:
+        raise ModelFormatError(f"{path}:1: impossible sizes {n} x {dim}")
+    return n, dim
+
+
+def _check_sizes(path: Path, n: int, dim: int, binary: bool | None) -> None:
+    """A header must not promise more entries than the file's bytes could hold (text needs at
+    least 2 bytes a value, binary 4; a compressed file at most ~1,100x its size)."""
+    size = os.path.getsize(path)
+    room = size * 1100 if path.suffix in _COMPRESSED else size
+    least = n * dim * (4 if binary else 2)
+    if least > room:
+        raise ModelFormatError(f"{path}:1: the header claims {n} x {dim} vectors, more than the "
+                               f"file's {size} bytes can hold (truncated or not a vectors file)")
+
+
+def _first_lines(f: IO[bytes], count: int, max_bytes: int) -> list[bytes]:
+    pos = f.tell()
+    lines = [f.readline(max_bytes) for _ in range(count)]
+    f.seek(pos)
+    return [ln for ln in lines if ln]
+
+
+def _text_fields(line: bytes) -> list[bytes] | None:
+    """A text entry's fields if the line is one (UTF-8 word, then numbers), else None."""
+    if not line.endswith(b"\n") and len(line) > 1 << 20:
+        return None
+    parts = line.split()
+    if len(parts) < 2:
+        return None
+    try:
+        parts[0].decode("utf-8")
+        [float(x) for x in parts[1:]]
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return parts
+
+
+def _detect_binary(path: Path, f: IO[bytes], n: int, dim: int) -> bool:
+    """Text if each of the first entries is a word and exactly ``dim`` numbers on one line;
+    binary if each is a word, a space, ``4 dim`` bytes of finite floats and a newline or the
+    next word; an error when neither (or a text line with the wrong count) fits."""
+    lines = _first_lines(f, _PEEK_ENTRIES, 64 * dim + 4096)
+    if not lines:
+        return False
+    fields = [_text_fields(ln) for ln in lines]
+    if all(p is not None and len(p) == dim + 1 for p in fields):
+        return False
+    pos = f.tell()
+    raw = f.read(_PEEK_ENTRIES * (4 * dim + 1024))
+    f.seek(pos)
+    if _looks_binary(raw, dim, min(n, _PEEK_ENTRIES)):
+        return True
+    first = fields[0]
+    if first is not None:
+        raise ModelFormatError(f"{path}:2: expected a word and {dim} numbers (the header's dim), "
+                               f"got {len(first) - 1} numbers")
+    raise ModelFormatError(f"{path}: cannot tell whether this is a text or binary word2vec file "
+                           "(pass binary=True/False, --binary/--text on the command line)")
+
+
+def _looks_binary(raw: bytes, dim: int, entries: int) -> bool:
+    """Whether ``raw`` starts with ``entries`` complete binary entries: a word without
+    newlines, a space, ``4 dim`` bytes of finite float32."""
+    pos = 0
+    width = 4 * dim
+    for _ in range(entries):
+        while pos < len(raw) and raw[pos] == 10:
+            pos += 1
+        space = raw.find(b" ", pos, pos + 1024)
+        if space <= pos or b"\n" in raw[pos:space]:
+            return False
+        vec = raw[space + 1:space + 1 + width]
+        if len(vec) < width or not np.isfinite(np.frombuffer(vec, dtype="<f4")).all():
+            return False
+        pos = space + 1 + width
+    return True
+
+
+def _decode(raw: bytes, path: Path, entry: int, errors: str) -> str:
+    try:
+        return raw.decode("utf-8", errors=errors)
+    except UnicodeDecodeError:
+        raise ModelFormatError(f"{path}: entry {entry}: word is not valid UTF-8 "
+                               f"(pass unicode_errors='replace' or 'ignore')") from None
+
+
+def _whole_file(path: Path) -> tuple[np.ndarray, object]:
+    """The file's bytes as uint8: memory-mapped when plain, decompressed when not."""
+    if path.suffix in _COMPRESSED:
+        with open_binary(path) as f:
+            return np.frombuffer(f.read(), dtype=np.uint8), None
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return np.zeros(0, np.uint8), None
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    return np.frombuffer(mm, dtype=np.uint8), mm
+
+
+def _read_binary(path: Path, header_len: int, n: int, dim: int, errors: str) -> tuple[list[str], np.ndarray]:
+    from ._kernels import gather_rows, scan_binary_entries
+    buf, mm = _whole_file(path)
+    try:
+        ws, we, found = scan_binary_entries(buf, header_len, n, dim)
+        if found < n:
+            raise ModelFormatError(f"{path}: truncated: {found} of {n} vectors")
+        vectors = np.empty((n, dim), dtype=np.float32)
+        gather_rows(buf, we + 1, dim, vectors)
+        raw_words = [bytes(buf[a:b]) for a, b in zip(ws.tolist(), we.tolist())]
+    finally:
+        del buf
+        if mm is not None:
+            mm.close()
+    words = [_decode(w, path, i + 1, errors) for i, w in enumerate(raw_words)]
+    return words, vectors
+
+
+def _read_text(path: Path, n: int | None, dim: int | None, want: int | None, errors: str,
+               header_lines: int) -> tuple[list[str], np.ndarray]:
+    """Text entries, parsed a block of lines at a time (one C-level number parse per block);
+    a bad block is re-read line by line to name the line at fault."""
+    words: list[str] = []
+    blocks: list[np.ndarray] = []
+    line_no = header_lines
+    with open_binary(path) as f:
+        for _ in range(header_lines):
+            f.readline()
+        while want is None or len(words) < want:
+            take = _TEXT_BLOCK_LINES if want is None else min(_TEXT_BLOCK_LINES, want - len(words))
+            lines = [ln for ln in (f.readline() for _ in range(take))]
+            lines = [ln for ln in lines if ln]
+            if not lines:
+                break
+            if dim is None:
+                first = lines[0].split()
+                dim = len(first) - 1
+                if dim < 1:
+                    raise ModelFormatError(f"{path}:{line_no + 1}: expected a word and its numbers")
+            heads, tails = [], []
+            for ln in lines:
+                head, _, tail = ln.strip(b"\r\n ").partition(b" ")
+                heads.append(head)
+                tails.append(tail)
+            values = _parse_numbers(b" ".join(tails)) if all(tails) else np.zeros(0, np.float32)
+            if values.size != len(lines) * dim or not np.isfinite(values).all():
+                _raise_bad_line(path, lines, line_no, dim)
+            blocks.append(values.reshape(len(lines), dim))
+            words.extend(_decode(h, path, line_no + i + 1, errors) for i, h in enumerate(heads))
+            line_no += len(lines)
+    if n is not None and want is not None and len(words) < want:
+        raise ModelFormatError(f"{path}: truncated: {len(words)} of {n} vectors")
+    vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim or 0), np.float32)
+    return words, vectors
+
+
+def _parse_numbers(text: bytes) -> np.ndarray:
+    """Space-separated decimals in one C-level pass (a partial parse shows in the size)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.fromstring(text, dtype=np.float32, sep=" ")
+
+
+def _raise_bad_line(path: Path, lines: list[bytes], line_no: int, dim: int) -> None:
+    for i, ln in enumerate(lines):
+        parts = ln.split()
+        where = f"{path}:{line_no + i + 1}"
+        if len(parts) != dim + 1:
+            raise ModelFormatError(f"{where}: expected a word and {dim} numbers, got {len(parts) - 1} numbers")
+        try:
+            values = np.array([float(x) for x in parts[1:]])
+        except ValueError:
+            raise ModelFormatError(f"{where}: a vector value is not a number") from None
+        if not np.isfinite(values).all():
+            raise ModelFormatError(f"{where}: a vector value is not finite")
+    raise ModelFormatError(f"{path}: lines {line_no + 1}-{line_no + len(lines)} do not parse as vectors")
+
+
+def read_vocab_counts(path: str | os.PathLike) -> dict[str, int]:
+    """``word count`` lines (the C tool's ``-save-vocab`` file, gensim's ``fvocab``)."""
+    counts: dict[str, int] = {}
+    with open_binary(path) as f:
+        for n, raw in enumerate(f, 1):
+            parts = raw.decode("utf-8", errors="replace").split()
+            if not parts:
+                continue
+            if len(parts) != 2:
+                raise ModelFormatError(f"{path}:{n}: expected 'word count'")
+            try:
+                counts[parts[0]] = int(parts[1])
+            except ValueError:
+                raise ModelFormatError(f"{path}:{n}: count {parts[1]!r} is not a whole number") from None
+    return counts
