@@ -52,7 +52,7 @@ def analogies(kv, path: str | os.PathLike, restrict_vocab: int = 30000, case_ins
                 sections[-1]["incorrect"] += 1
             continue
         questions.append((len(sections) - 1, *ids))
-    normed = kv.normed[:limit]
+    normed = kv.unit_rows(slice(0, limit))
     q = np.array(questions, dtype=np.int64).reshape(-1, 5)
     for start in range(0, len(q), batch):
         chunk = q[start:start + batch]
@@ -124,7 +124,8 @@ def word_pairs(kv, path: str | os.PathLike, delimiter: str = "\t", case_insensit
                 sims.append(0.0)
                 gold.append(score)
             continue
-        sims.append(float(kv.normed[lookup[a]] @ kv.normed[lookup[b]]))
+        u = kv.unit_rows(np.array([lookup[a], lookup[b]]))
+        sims.append(float(u[0] @ u[1]))
         gold.append(score)
     s, g = np.array(sims), np.array(gold)
     if len(s) < 2:

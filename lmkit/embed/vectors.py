@@ -48,7 +48,7 @@ class KeyedVectors:
         self.stoi = {w: i for i, w in enumerate(self.words)}
         if len(self.stoi) != len(self.words):
             raise ModelFormatError("a word appears twice in the vectors")
-        self._normed: np.ndarray | None = None
+        self._norms: np.ndarray | None = None
 
     # ------------------------------------------------------------------ basics
     def __len__(self) -> int:
@@ -95,20 +95,36 @@ class KeyedVectors:
     def get_vector(self, word: str, norm: bool = False) -> np.ndarray:
         """The word's vector (``norm=True``: scaled to unit length)."""
         i = self.index_of(word)
-        return self.normed[i] if norm else self.vectors[i]
+        return self.unit_rows(np.array([i]))[0] if norm else self.vectors[i]
 
     @property
-    def normed(self) -> np.ndarray:
-        """Unit-length rows (computed once, a block of rows at a time; zero rows stay zero)."""
-        if self._normed is None:
-            out = np.empty(self.vectors.shape, dtype=np.float32)
+    def norms(self) -> np.ndarray:
+        """Euclidean length of every row, float32 ``[n_words]`` (zero rows: 1), computed once a
+        block at a time. Queries divide by these instead of keeping a unit-length copy, so
+        searching costs no second matrix (gensim does the same)."""
+        if self._norms is None:
+            out = np.empty(len(self), dtype=np.float32)
             step = max(1, SCORE_BLOCK_VALUES // max(self.dim, 1))
             for lo in range(0, len(self), step):
                 v = np.asarray(self.vectors[lo:lo + step], dtype=np.float32)
-                norms = np.sqrt(np.einsum("ij,ij->i", v, v))[:, None]
-                np.divide(v, np.where(norms > 0, norms, 1.0), out=out[lo:lo + step])
-            self._normed = out
-        return self._normed
+                out[lo:lo + step] = np.sqrt(np.einsum("ij,ij->i", v, v))
+            out[out == 0] = 1.0
+            self._norms = out
+        return self._norms
+
+    def unit_rows(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Rows of the matrix scaled to unit length (float32)."""
+        return np.asarray(self.vectors[rows], dtype=np.float32) / self.norms[rows][:, None]
+
+    @property
+    def normed(self) -> np.ndarray:
+        """The whole matrix with unit-length rows (a copy: prefer :meth:`unit_rows`)."""
+        return self.unit_rows(slice(None))
+
+    def _scores(self, query: np.ndarray, restrict_vocab: int | None) -> np.ndarray:
+        """Cosine of a unit ``query`` [dim] with every row (the first ``restrict_vocab``)."""
+        limit = slice(0, restrict_vocab) if restrict_vocab else slice(None)
+        return (self.vectors[limit] @ query.astype(self.vectors.dtype, copy=False)) / self.norms[limit]
 
     def add_vectors(self, keys: Sequence[str], weights: np.ndarray, replace: bool = False) -> None:
         """Append new words with their vectors (``replace``: also overwrite known words;
@@ -135,13 +151,13 @@ class KeyedVectors:
                 self.words.append(k)
             if self.counts is not None:
                 self.counts = np.concatenate([self.counts, np.zeros(len(seen), self.counts.dtype)])
-        self._normed = None
+        self._norms = None
 
     # ------------------------------------------------------------------ queries
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two words."""
-        n = self.normed
-        return float(n[self.index_of(a)] @ n[self.index_of(b)])
+        u = self.unit_rows(np.array([self.index_of(a), self.index_of(b)]))
+        return float(u[0] @ u[1])
 
     def distance(self, a: str, b: str) -> float:
         """Cosine distance, 1 - similarity."""
@@ -234,8 +250,7 @@ class KeyedVectors:
         terms, exclude = self._query_terms(positive, negative)
         query = self.get_mean_vector([k for k, _ in terms], [w for _, w in terms],
                                      pre_normalize=True, post_normalize=True, ignore_missing=False)
-        n = self.normed
-        scores = (n[:restrict_vocab] if restrict_vocab else n) @ query
+        scores = self._scores(query, restrict_vocab)
         if topn is None:
             return scores
         return self._top(scores, exclude, topn)
@@ -253,15 +268,13 @@ class KeyedVectors:
         """3CosMul (Levy & Goldberg 2014): prod (1+cos(w,p))/2 / prod ((1+cos(w,n))/2 + 1e-6)."""
         topn = _check_topn(topn)
         terms, exclude = self._query_terms(positive, negative)
-        n = self.normed
-        limit = n[:restrict_vocab] if restrict_vocab else n
 
         def unit(k):
-            v = self.normed[self.index_of(k)] if isinstance(k, str) else np.asarray(k, np.float32)
+            v = self.get_vector(k, norm=True) if isinstance(k, str) else np.asarray(k, np.float32)
             return v / (np.linalg.norm(v) or 1.0)
-        pos = [(1 + limit @ unit(k)) / 2 for k, w in terms if w > 0]
-        neg = [(1 + limit @ unit(k)) / 2 for k, w in terms if w <= 0]
-        scores = np.prod(pos, axis=0) if pos else np.ones(len(limit))
+        pos = [(1 + self._scores(unit(k), restrict_vocab)) / 2 for k, w in terms if w > 0]
+        neg = [(1 + self._scores(unit(k), restrict_vocab)) / 2 for k, w in terms if w <= 0]
+        scores = np.prod(pos, axis=0) if pos else np.ones(min(len(self), restrict_vocab or len(self)))
         if neg:
             scores = scores / (np.prod(neg, axis=0) + 1e-6)
         scores = np.asarray(scores)
@@ -305,7 +318,7 @@ class KeyedVectors:
         known = [w for w in words if w in self.stoi]
         if len(known) < 2:
             raise ConfigError("doesnt_match needs at least two known words")
-        vecs = self.normed[[self.stoi[w] for w in known]]
+        vecs = self.unit_rows(np.array([self.stoi[w] for w in known]))
         mean = vecs.mean(axis=0)
         mean /= np.linalg.norm(mean) or 1.0
         return known[int(np.argmin(vecs @ mean))]
@@ -321,19 +334,20 @@ class KeyedVectors:
             raise ConfigError("neighbors takes a list of words; for one word write neighbors([word])")
         k = _check_topn(k) or 0
         idx = np.array([self.index_of(w) for w in words], dtype=np.int64)
-        n = self.normed
-        limit = n[:restrict_vocab] if restrict_vocab else n
+        n_search = min(len(self), restrict_vocab) if restrict_vocab else len(self)
+        norms = self.norms
         cols = max(1024, SCORE_BLOCK_VALUES // max(batch, 1))
-        kk = min(k, len(limit))
+        kk = min(k, n_search)
         out: list[list[tuple[str, float]]] = []
         for start in range(0, len(idx), batch):
             q = idx[start:start + batch]
-            queries = n[q]
+            queries = self.unit_rows(q).astype(self.vectors.dtype, copy=False)
             heap_v = np.empty((len(q), kk), dtype=np.float32)
             heap_i = np.empty((len(q), kk), dtype=np.int64)
             sizes = np.zeros(len(q), dtype=np.int64)
-            for lo in range(0, len(limit), cols):
-                scores = queries @ limit[lo:lo + cols].T          # [b, cols], one BLAS call
+            for lo in range(0, n_search, cols):
+                hi = min(n_search, lo + cols)
+                scores = (queries @ self.vectors[lo:hi].T) / norms[lo:hi]   # [b, cols], one BLAS call
                 top_k_push(scores, lo, q, heap_v, heap_i, sizes)   # the query word itself is skipped
             best, best_scores = top_k_pop(heap_v, heap_i, sizes)
             words_ = self.words

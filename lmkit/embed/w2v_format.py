@@ -11,7 +11,6 @@ format and not the other; otherwise the reader stops and asks for ``binary=``.
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 from pathlib import Path
 from typing import IO, Sequence
@@ -185,32 +184,36 @@ def _decode(raw: bytes, path: Path, entry: int, errors: str) -> str:
                                f"(pass unicode_errors='replace' or 'ignore')") from None
 
 
-def _whole_file(path: Path) -> tuple[np.ndarray, object]:
-    """The file's bytes as uint8: memory-mapped when plain, decompressed when not."""
-    if path.suffix in _COMPRESSED:
-        with open_binary(path) as f:
-            return np.frombuffer(f.read(), dtype=np.uint8), None
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            return np.zeros(0, np.uint8), None
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    return np.frombuffer(mm, dtype=np.uint8), mm
+_CHUNK_BYTES = 1 << 26
 
 
 def _read_binary(path: Path, header_len: int, n: int, dim: int, errors: str) -> tuple[list[str], np.ndarray]:
+    """Binary entries, read 64 MB at a time: a numba pass finds the words and copies the
+    vectors of every complete entry of the chunk; the unfinished tail carries over. Memory:
+    the vectors plus one chunk."""
     from ._kernels import gather_rows, scan_binary_entries
-    buf, mm = _whole_file(path)
-    try:
-        ws, we, found = scan_binary_entries(buf, header_len, n, dim)
-        if found < n:
-            raise ModelFormatError(f"{path}: truncated: {found} of {n} vectors")
-        vectors = np.empty((n, dim), dtype=np.float32)
-        gather_rows(buf, we + 1, dim, vectors)
-        raw_words = [bytes(buf[a:b]) for a, b in zip(ws.tolist(), we.tolist())]
-    finally:
-        del buf
-        if mm is not None:
-            mm.close()
+    vectors = np.empty((n, dim), dtype=np.float32)
+    raw_words: list[bytes] = []
+    width = 4 * dim
+    chunk = max(_CHUNK_BYTES, 4 * (width + 1024))
+    done = 0
+    with open_binary(path) as f:
+        f.read(header_len)
+        carry = b""
+        while done < n:
+            data = f.read(chunk)
+            buf = np.frombuffer(carry + data, dtype=np.uint8)
+            at_end = len(data) < chunk
+            ws, we, found = scan_binary_entries(buf, 0, n - done, dim)
+            if not at_end and found > 0:
+                found -= 1          # the last entry may end exactly at the chunk's edge: redo it
+            if found == 0 and at_end:
+                raise ModelFormatError(f"{path}: truncated: {done} of {n} vectors")
+            gather_rows(buf, we[:found] + 1, dim, vectors[done:done + found])
+            raw_words.extend(bytes(buf[a:b]) for a, b in zip(ws[:found].tolist(), we[:found].tolist()))
+            done += found
+            rest = int(we[found - 1]) + 1 + width if found else 0
+            carry = bytes(buf[rest:])
     words = [_decode(w, path, i + 1, errors) for i, w in enumerate(raw_words)]
     return words, vectors
 
