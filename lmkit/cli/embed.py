@@ -5,9 +5,10 @@ import argparse
 import logging
 import sys
 
+from ..embed import WORD2VEC_RANGES as R
 from ..embed import KeyedVectors, Word2Vec
 from ..errors import ConfigError, LmkitError
-from .common import add_text_options, corpus_from_args, positive_float, positive_int
+from .common import add_text_options, corpus_from_args, positive_int
 
 log = logging.getLogger("lmkit")
 
@@ -20,19 +21,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("corpus", nargs="+", help="training text, one sentence per line (files, dirs, .gz, -)")
     t.add_argument("-o", "--output", required=True,
                    help="vectors file (word2vec format; .gz compresses) or, with --native, a folder")
-    t.add_argument("--dim", type=positive_int, default=100, help="vector size (default 100)")
-    t.add_argument("--window", type=positive_int, default=5, help="max context distance (default 5)")
-    t.add_argument("--negative", type=int, default=None, help="negative samples (default 5; 0 with --hs)")
+    t.add_argument("--dim", type=R["dim"].arg(), default=100, help="vector size (default 100)")
+    t.add_argument("--window", type=R["window"].arg(), default=5, help="max context distance (default 5)")
+    t.add_argument("--negative", type=R["negative"].arg(), default=None, help="negative samples (default 5; 0 with --hs)")
     t.add_argument("--hs", action="store_true", help="hierarchical softmax (alone unless --negative N)")
     t.add_argument("--cbow", action="store_true", help="CBOW instead of skip-gram")
-    t.add_argument("--min-count", type=positive_int, default=5, help="ignore rarer words (default 5)")
-    t.add_argument("--max-vocab", type=positive_int, default=None, help="keep the N most frequent words")
-    t.add_argument("--sample", type=float, default=1e-3, help="sub-sampling threshold (default 1e-3; 0 off)")
-    t.add_argument("--epochs", "--iter", type=positive_int, default=5, help="passes over the corpus (default 5)")
-    t.add_argument("--alpha", type=positive_float, default=None, help="start learning rate (0.025 sg, 0.05 cbow)")
-    t.add_argument("--min-alpha", type=float, default=0.0001, help="final learning rate (default 1e-4)")
-    t.add_argument("--workers", "--threads", type=positive_int, default=2, help="training threads (default 2)")
-    t.add_argument("--seed", type=int, default=1, help="random seed (workers=1: bit-identical runs)")
+    t.add_argument("--min-count", type=R["min_count"].arg(), default=5, help="ignore rarer words (default 5)")
+    t.add_argument("--max-vocab", type=R["max_vocab_size"].arg(), default=None, help="keep the N most frequent words")
+    t.add_argument("--sample", type=R["sample"].arg(), default=1e-3, help="sub-sampling threshold (default 1e-3; 0 off)")
+    t.add_argument("--epochs", "--iter", type=R["epochs"].arg(), default=5, help="passes over the corpus (default 5)")
+    t.add_argument("--alpha", type=R["alpha"].arg(), default=None, help="start learning rate (0.025 sg, 0.05 cbow)")
+    t.add_argument("--min-alpha", type=R["min_alpha"].arg(), default=0.0001, help="final learning rate (default 1e-4)")
+    t.add_argument("--workers", "--threads", type=R["workers"].arg(), default=2, help="training threads (default 2)")
+    t.add_argument("--seed", type=R["seed"].arg(), default=1, help="random seed (workers=1: bit-identical runs)")
     fmt = t.add_mutually_exclusive_group()
     fmt.add_argument("--binary", action="store_true", help="word2vec binary format")
     fmt.add_argument("--text", action="store_true", help="word2vec text format (the default)")
@@ -79,8 +80,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     negative = args.negative if args.negative is not None else (0 if args.hs else 5)
-    if negative < 0:
-        raise ConfigError(f"--negative must be >= 0, got {negative}")
     corpus = corpus_from_args(args, args.corpus)
     if args.resume:
         if not args.save_model:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import signal
 import sys
@@ -29,24 +30,37 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: the families' commands, with the help line shown by `lmkit --help`; a family's module (and
+#: its numpy/numba imports) loads only when its command is run or asked for help
+FAMILIES = {
+    "ngram": "counting n-gram language models: train, score, generate, prune, mix",
+    "embed": "word2vec embeddings: train, neighbours, analogies, evaluation",
+    "translate": "attentional encoder-decoder translation: train, decode, BLEU",
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser. Only the family named in ``argv`` (all when ``argv`` is None)
+    gets its full sub-parser; the others appear by name and help line."""
     from . import vocab
     parser = _Parser(prog="lmkit", description="Language modeling toolkit: vocabularies, n-gram "
                      "LMs, word2vec embeddings, attentional translation.", top=True)
     parser.add_argument("--version", action="version", version=f"lmkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     vocab.register(sub)
-    for name in ("ngram", "embed", "translate"):
-        try:
-            module = __import__(f"lmkit.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError:
-            continue
-        module.register(sub)
+    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    for name, help_line in FAMILIES.items():
+        if wanted is None or wanted == name:
+            module = importlib.import_module(f"lmkit.cli.{name}")
+            module.register(sub)
+        else:
+            sub.add_parser(name, help=help_line)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)

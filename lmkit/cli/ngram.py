@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from .. import __version__
+from ..checks import SEED, Range
 from ..errors import ConfigError, CorpusError
 from ..ngram import SMOOTHINGS, NgramModel
 from ..text import UNK_ID, Vocabulary, encode_corpus
@@ -30,11 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--order", type=positive_int, default=3, help="n-gram order, 1..10 (default 3)")
     t.add_argument("--smoothing", choices=list(SMOOTHINGS), default="mkn",
                    help="; ".join(f"{k}: {v}" for k, v in SMOOTHINGS.items()) + " (default mkn)")
-    t.add_argument("--discount", type=float, default=None,
+    t.add_argument("--discount", type=Range(0, 1e6).arg(), default=None,
                    help="fixed discount D for kn/abs, or k for add (Lidstone)")
     t.add_argument("--backoff", action="store_true",
                    help="backoff instead of interpolated variant of mkn/kn/abs")
-    t.add_argument("--prune", type=int, nargs="+", metavar="T", default=None,
+    t.add_argument("--prune", type=Range(0, None, integer=True).arg(), nargs="+", metavar="T", default=None,
                    help="count thresholds per order, like lmplz: '--prune 0 0 1' drops trigrams "
                         "(and higher) seen once; the last value repeats for higher orders")
     t.add_argument("--chunk-tokens", type=positive_int, default=None, metavar="N",
@@ -62,14 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("model", help="model file")
     g.add_argument("-n", "--sentences", type=positive_int, default=10, help="how many sentences (default 10)")
     g.add_argument("--max-words", type=positive_int, default=50, help="longest sentence (default 50)")
-    g.add_argument("--seed", type=int, default=None, help="random seed (same seed, same sentences)")
+    g.add_argument("--seed", type=SEED.arg(), default=None, help="random seed (same seed, same sentences)")
     g.set_defaults(run=run_generate)
     pr = cmds.add_parser("prune", help="entropy-based pruning (Stolcke 1998) to a threshold or size",
                          description="Drop the n-grams whose removal raises perplexity least (relative "
                                      "entropy, as SRILM's ngram -prune), then renormalise the backoffs.")
     pr.add_argument("model", help="model file")
     how = pr.add_mutually_exclusive_group(required=True)
-    how.add_argument("--threshold", type=float, help="relative perplexity increase below which an n-gram goes (e.g. 1e-8)")
+    how.add_argument("--threshold", type=Range(0, 1).arg(), help="relative perplexity increase below which an n-gram goes (e.g. 1e-8)")
     how.add_argument("--target-size", type=positive_int, help="keep about this many n-grams of order >= 2")
     pr.add_argument("-o", "--output", required=True, help="pruned model file")
     pr.set_defaults(run=run_prune)
@@ -79,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "weights by EM on held-out text unless given, written as one backoff model.")
     mx.add_argument("models", nargs="+", help="two or more model files")
     mx.add_argument("--heldout", help="held-out text for EM (one sentence per line)")
-    mx.add_argument("--weights", type=float, nargs="+", help="fixed weights, one per model (skip EM)")
+    mx.add_argument("--weights", type=Range(0, None).arg(), nargs="+", help="fixed weights, one per model (skip EM)")
     mx.add_argument("-o", "--output", required=True, help="mixed model file")
     add_text_options(mx, default_tokenizer="whitespace")
     mx.set_defaults(run=run_mix)
@@ -172,6 +173,8 @@ def run_mix(args: argparse.Namespace) -> int:
         if len(args.weights) != len(models):
             raise ConfigError(f"--weights needs {len(models)} values, one per model, got {len(args.weights)}")
         total = sum(args.weights)
+        if total <= 0:
+            raise ConfigError("--weights must not all be 0")
         weights = [w / total for w in args.weights]
     else:
         if not args.heldout:

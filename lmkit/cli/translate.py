@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, CorpusError, ModelFormatError
-from .common import add_text_options, positive_float, positive_int, tokenizer_from_args
+from ..checks import Range
+from ..translate.model import SEQ2SEQ_RANGES as M
+from ..translate.train import TRAIN_RANGES as T
+from .common import add_text_options, positive_int, tokenizer_from_args
 
 log = logging.getLogger("lmkit")
 
@@ -22,26 +25,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--valid-src", help="validation source (loss and BLEU each epoch, early stopping)")
     t.add_argument("--valid-tgt", help="validation target")
     t.add_argument("-o", "--output", required=True, help="model folder")
-    t.add_argument("--emb", type=positive_int, default=256)
-    t.add_argument("--hidden", type=positive_int, default=256)
-    t.add_argument("--attn", type=positive_int, default=None, help="attention size (default: --hidden)")
-    t.add_argument("--layers", type=positive_int, default=1, help="stacked encoder and decoder layers")
+    t.add_argument("--emb", type=M["emb"].arg(), default=256, help="embedding size (default 256)")
+    t.add_argument("--hidden", type=M["hidden"].arg(), default=256, help="GRU/LSTM state size (default 256)")
+    t.add_argument("--attn", type=M["attn"].arg(), default=None, help="attention size (default: --hidden)")
+    t.add_argument("--layers", type=M["layers"].arg(), default=1, help="stacked encoder and decoder layers")
     t.add_argument("--attention", choices=["additive", "dot", "general"], default="additive",
                    help="additive (Bahdanau), dot or general (Luong) attention")
     t.add_argument("--encoder", choices=["gru", "lstm"], default="gru", help="bidirectional encoder cell")
-    t.add_argument("--batch", type=positive_int, default=64)
-    t.add_argument("--epochs", type=positive_int, default=10)
-    t.add_argument("--max-steps", type=positive_int, default=None)
-    t.add_argument("--lr", type=positive_float, default=1e-3)
-    t.add_argument("--optimizer", choices=["adam", "sgd", "adagrad"], default="adam")
-    t.add_argument("--clip", type=float, default=1.0, help="global gradient-norm clip (0: off)")
-    t.add_argument("--dropout", type=float, default=0.2)
+    t.add_argument("--batch", type=T["batch"].arg(), default=64, help="sentence pairs per batch (default 64)")
+    t.add_argument("--epochs", type=T["epochs"].arg(), default=10, help="passes over the data (default 10)")
+    t.add_argument("--max-steps", type=T["max_steps"].arg(), default=None, help="stop after N batches")
+    t.add_argument("--lr", type=T["lr"].arg(), default=1e-3, help="learning rate (default 1e-3)")
+    t.add_argument("--optimizer", choices=["adam", "sgd", "adagrad"], default="adam", help="default adam")
+    t.add_argument("--clip", type=T["clip"].arg(), default=1.0, help="global gradient-norm clip (0: off)")
+    t.add_argument("--dropout", type=M["dropout"].arg(), default=0.2, help="dropout rate in [0, 1) (default 0.2)")
     t.add_argument("--max-len", type=positive_int, default=50, help="skip pairs longer than this (counted)")
-    t.add_argument("--min-count", type=positive_int, default=2)
+    t.add_argument("--min-count", type=positive_int, default=2, help="rarer words become <unk> (default 2)")
     t.add_argument("--joint-vocab", action="store_true", help="one vocabulary for both sides")
-    t.add_argument("--patience", type=positive_int, default=3, help="epochs without improvement before stopping")
-    t.add_argument("--checkpoint-every", type=positive_int, default=500, help="steps between checkpoints")
-    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--patience", type=T["patience"].arg(), default=3, help="epochs without improvement before stopping")
+    t.add_argument("--checkpoint-every", type=T["checkpoint_every"].arg(), default=500, help="steps between checkpoints")
+    t.add_argument("--seed", type=T["seed"].arg(), default=1, help="random seed (default 1)")
     t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR's latest checkpoint")
     add_text_options(t, default_tokenizer="whitespace")
     t.set_defaults(run=run_train)
@@ -49,26 +52,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = cmds.add_parser("decode", help="translate text, one sentence a line in and out")
     d.add_argument("model", help="model folder")
     d.add_argument("text", nargs="?", default="-", help="source text file or - (stdin)")
-    d.add_argument("--beam", type=positive_int, default=5, help="beam size (1: greedy)")
-    d.add_argument("--batch", type=positive_int, default=64)
-    d.add_argument("--length-penalty", type=float, default=1.0, help="GNMT length penalty alpha (0: none)")
-    d.add_argument("--max-len-ratio", type=positive_float, default=2.0,
+    d.add_argument("--beam", type=Range(1, 1000, integer=True).arg(), default=5, help="beam size (1: greedy)")
+    d.add_argument("--batch", type=Range(1, 100_000, integer=True).arg(), default=64, help="sentences decoded together (default 64)")
+    d.add_argument("--length-penalty", type=Range(0, 10).arg(), default=1.0, help="GNMT length penalty alpha (0: none)")
+    d.add_argument("--max-len-ratio", type=Range(0, 100, lo_open=True).arg(), default=2.0,
                    help="longest output: ratio x source length + 10 tokens (default 2.0)")
     d.add_argument("--replace-unk", action="store_true", help="replace <unk> by the most attended source word")
     d.add_argument("--attention-plot", help="PNG heat map of the first sentence's attention (needs matplotlib)")
     d.set_defaults(run=run_decode)
 
     b = cmds.add_parser("bleu", help="corpus BLEU of a hypothesis file against a reference file (sacreBLEU's)")
-    b.add_argument("hyp")
-    b.add_argument("ref")
-    b.add_argument("--tokenize", choices=["13a", "none"], default="13a")
-    b.add_argument("--lowercase", action="store_true")
+    b.add_argument("hyp", help="hypothesis file, one sentence a line")
+    b.add_argument("ref", help="reference file, one sentence a line")
+    b.add_argument("--tokenize", choices=["13a", "none"], default="13a", help="tokenizer (default 13a)")
+    b.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU")
     b.set_defaults(run=run_bleu)
 
     a = cmds.add_parser("average", help="average the weights of a model folder's last N checkpoints")
     a.add_argument("model", help="model folder (with checkpoints/)")
-    a.add_argument("--last", type=positive_int, default=5)
-    a.add_argument("-o", "--output", required=True)
+    a.add_argument("--last", type=positive_int, default=5, help="how many of the latest checkpoints (default 5)")
+    a.add_argument("-o", "--output", required=True, help="folder for the averaged model")
     a.set_defaults(run=run_average)
     p.set_defaults(run=lambda args: (p.print_help(sys.stderr), 2)[1])
 
@@ -78,8 +81,6 @@ def run_train(args: argparse.Namespace) -> int:
                              read_parallel)
     if bool(args.valid_src) != bool(args.valid_tgt):
         raise ConfigError("give both --valid-src and --valid-tgt, or neither")
-    if not 0 <= args.dropout < 1:
-        raise ConfigError(f"--dropout must be in [0, 1), got {args.dropout}")
     overrides = dict(epochs=args.epochs, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
                      optimizer=args.optimizer, clip=args.clip, patience=args.patience,
                      checkpoint_every=args.checkpoint_every, seed=args.seed)

@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .._io import atomic_folder, read_format_json
+from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..progress import progress
 from ..text import UNK, Corpus, EncodedCorpus, Vocabulary, encode_corpus
@@ -32,6 +33,25 @@ SPECIALS = (UNK,)  # id 0: words below min_count; dropped before windows are for
 HOT_ROWS = 64
 SYNC_WORDS = 1024
 NO_HOT_ROWS = (0, 0, 0, 0, 0)
+
+
+#: allowed values of the numeric settings (the CLI parses its options with the same ranges)
+WORD2VEC_RANGES = {
+    "dim": Range(1, 10_000, integer=True),
+    "window": Range(1, 1_000, integer=True),
+    "negative": Range(0, 100, integer=True),
+    "ns_exponent": Range(-10, 10),
+    "sample": Range(0, 1, hi_open=True),
+    "alpha": Range(0, 10, lo_open=True, optional=True),
+    "min_alpha": Range(0, 10),
+    "min_count": Range(1, None, integer=True),
+    "max_vocab_size": Range(1, None, integer=True, optional=True),
+    "epochs": Range(1, 100_000, integer=True),
+    "workers": Range(1, 1_024, integer=True),
+    "seed": SEED,
+    "batch_words": Range(1, 10**8, integer=True),
+    "max_sentence": Range(1, 10**8, integer=True),
+}
 
 
 @dataclass
@@ -55,18 +75,11 @@ class Word2VecConfig:
     max_sentence: int = 10000     # longer sentences are cut (as the C tool's MAX_SENTENCE_LENGTH)
 
     def check(self) -> None:
+        check_ranges(self, WORD2VEC_RANGES)
         rules = [
-            (self.dim >= 1, f"dim must be >= 1, got {self.dim}"),
-            (self.window >= 1, f"window must be >= 1, got {self.window}"),
-            (self.negative >= 0, f"negative must be >= 0, got {self.negative}"),
             (self.hs or self.negative > 0, "choose hierarchical softmax (hs=True) and/or negative > 0"),
-            (0 <= self.sample < 1, f"sample must be in [0, 1), got {self.sample}"),
-            (self.alpha is None or self.alpha > 0, f"alpha must be > 0, got {self.alpha}"),
-            (self.min_alpha >= 0, f"min_alpha must be >= 0, got {self.min_alpha}"),
-            (self.min_count >= 1, f"min_count must be >= 1, got {self.min_count}"),
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.workers >= 1, f"workers must be >= 1, got {self.workers}"),
-            (self.batch_words >= 1, f"batch_words must be >= 1, got {self.batch_words}"),
+            (self.alpha is None or self.min_alpha <= self.alpha,
+             f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.alpha})"),
         ]
         for ok, message in rules:
             if not ok:

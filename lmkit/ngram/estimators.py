@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..checks import Range
 from ..errors import ConfigError
 from ..text import BOS_ID
 from .counts import NgramCounts, adjusted_counts
@@ -207,10 +208,17 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
     """
     if smoothing not in _REGISTRY:
         raise ConfigError(f"smoothing {smoothing!r} is unknown; choose one of {', '.join(SMOOTHINGS)}")
-    if discount is not None and not (np.isfinite(discount) and discount >= 0):
-        raise ConfigError(f"discount must be a finite number >= 0, got {discount}")
+    if discount is not None:
+        Range(0, 1e6).check("discount", discount)
+        if smoothing in ("kn", "abs") and discount > 1:
+            raise ConfigError(f"the discount of {smoothing} must be in [0, 1] (a count of 1 loses at most "
+                              f"all of itself), got {discount}")
+        if smoothing not in ("kn", "abs", "add", "add-backoff"):
+            raise ConfigError(f"discount applies to kn, abs, add and add-backoff, not {smoothing}")
     if not (np.isfinite(stupid_alpha) and 0 < stupid_alpha <= 1):
         raise ConfigError(f"stupid_alpha must be in (0, 1], got {stupid_alpha}")
+    if prune is not None and len(prune) > counts.order:
+        raise ConfigError(f"prune gives {len(prune)} thresholds for an order-{counts.order} model")
     keep = prune_masks(counts, prune)
     est = _REGISTRY[smoothing][1](counts, Options(keep, discount, interpolate, stupid_alpha))
     est.keep = keep

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_path, atomic_write, read_format_json
+from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
 from ..nn import GRU, LSTM, AdditiveAttention, BilinearAttention, Dropout, Embedding, GRUCell, Linear, softmax_cross_entropy
 from ..text import PAD_ID
@@ -30,6 +31,19 @@ def model_folder(folder: str | os.PathLike) -> Path:
     return folder / MODEL_SUBDIR if (folder / MODEL_SUBDIR / "config.json").exists() else folder
 
 
+#: allowed values of the model's numeric settings (shared with the CLI)
+SEQ2SEQ_RANGES = {
+    "src_vocab": Range(4, 10**7, integer=True),
+    "tgt_vocab": Range(4, 10**7, integer=True),
+    "emb": Range(1, 65_536, integer=True),
+    "hidden": Range(1, 65_536, integer=True),
+    "attn": Range(1, 65_536, integer=True),
+    "layers": Range(1, 16, integer=True),
+    "dropout": Range(0, 1, hi_open=True),
+    "seed": SEED,
+}
+
+
 @dataclass
 class Seq2SeqConfig:
     src_vocab: int
@@ -44,11 +58,7 @@ class Seq2SeqConfig:
     layers: int = 1                # stacked encoder and decoder layers
 
     def check(self) -> None:
-        for name in ("src_vocab", "tgt_vocab", "emb", "hidden", "attn", "layers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_ranges(self, SEQ2SEQ_RANGES)
         if self.attention not in ("additive", "general", "dot"):
             raise ConfigError(f"attention must be 'additive', 'general' or 'dot', got {self.attention!r}")
         if self.encoder not in ("gru", "lstm"):

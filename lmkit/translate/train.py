@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_folder, atomic_write
+from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
 from ..nn import OPTIMIZERS, clip_by_global_norm
 from ..progress import progress
@@ -24,6 +25,22 @@ from .data import ParallelData, make_batches, pad_batch
 from .model import MODEL_SUBDIR, Seq2Seq
 
 log = logging.getLogger(__name__)
+
+
+#: allowed values of the training settings (shared with the CLI)
+TRAIN_RANGES = {
+    "epochs": Range(1, 100_000, integer=True),
+    "max_steps": Range(1, None, integer=True, optional=True),
+    "batch": Range(1, 100_000, integer=True),
+    "lr": Range(0, 10, lo_open=True),
+    "clip": Range(0, 1e6),
+    "lr_decay": Range(0, 1, lo_open=True),
+    "patience": Range(1, 10_000, integer=True),
+    "checkpoint_every": Range(1, None, integer=True),
+    "keep_checkpoints": Range(1, 10_000, integer=True),
+    "seed": SEED,
+    "valid_bleu_sentences": Range(0, None, integer=True),
+}
 
 
 @dataclass
@@ -44,11 +61,7 @@ class TrainConfig:
     def check(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer {self.optimizer!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
-        for name in ("epochs", "batch", "checkpoint_every", "keep_checkpoints", "patience"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        check_ranges(self, TRAIN_RANGES)
 
 
 @dataclass

@@ -69,7 +69,7 @@ def test_c_tool_flags(tmp_path, corpus_file):
 
 @pytest.mark.parametrize("args, message", [
     (["embed", "train", "missing.txt", "-o", "v.txt"], "no such file"),
-    (["embed", "train", "CORPUS", "-o", "v.txt", "--dim", "0"], "--dim: '0' must be at least 1"),
+    (["embed", "train", "CORPUS", "-o", "v.txt", "--dim", "0"], "--dim: '0' must be a whole number in [1, 10000]"),
     (["embed", "train", "CORPUS", "-o", "v.txt", "--negative", "0"], "hierarchical softmax"),
     (["embed", "train", "CORPUS", "-o", "v.txt", "--min-count", "100000"], "no word occurs"),
     (["embed", "neighbors", "missing.bin", "x"], "no such vectors file"),

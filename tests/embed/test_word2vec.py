@@ -127,7 +127,7 @@ def test_load_rejects_weights_that_do_not_fit_the_vocabulary(tmp_path, small_sen
 def test_bad_parameters_fail_at_construction():
     with pytest.raises(ConfigError, match="hierarchical softmax"):
         Word2Vec(negative=0)
-    with pytest.raises(ConfigError, match="dim must be >= 1"):
+    with pytest.raises(ConfigError, match=r"dim must be a whole number in \[1, 10000\]"):
         Word2Vec(dim=0)
     with pytest.raises(CorpusError, match="min_count"):
         Word2Vec(min_count=5).train([["a", "b"]])
