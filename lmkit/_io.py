@@ -280,3 +280,88 @@ def read_format_json(path: str | os.PathLike, fmt: str, version: int, what: str)
         raise ModelFormatError(f"{path}: version {meta.get('version')} is not supported "
                                f"(this lmkit reads version {version})")
     return meta
+
+
+def _npy_header(f: IO[bytes], where: str) -> tuple[tuple[int, ...], "object", bool]:
+    """(shape, dtype, fortran_order) of an npy stream positioned at its start."""
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    from .errors import ModelFormatError
+    try:
+        version = npy_format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = npy_format.read_array_header_1_0(f)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = npy_format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"npy version {version}")
+    except Exception as exc:   # numpy raises ValueError, SyntaxError, TokenError, ... on bad headers
+        raise ModelFormatError(f"{where}: not a readable npy array ({type(exc).__name__}: {exc})") from None
+    if dtype.hasobject:
+        raise ModelFormatError(f"{where}: holds Python objects; lmkit files never do (no pickle)")
+    if not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise ModelFormatError(f"{where}: impossible shape {shape}")
+    return shape, np.dtype(dtype), fortran
+
+
+def load_npy(path: str | os.PathLike, mmap: bool = False):
+    """An npy file as an array (memory-mapped with ``mmap``), its header checked against the
+    file's size before anything is allocated; any damage is a ModelFormatError naming it."""
+    import numpy as np
+
+    from .errors import ModelFormatError
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            shape, dtype, fortran = _npy_header(f, str(path))
+            offset = f.tell()
+            need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            have = os.fstat(f.fileno()).st_size - offset
+            if need != have:
+                raise ModelFormatError(f"{path}: header says {shape} {dtype} ({need} bytes) but the file "
+                                       f"holds {have} bytes")
+            if mmap and need:
+                return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
+                                 order="F" if fortran else "C")
+            data = np.fromfile(f, dtype=dtype, count=int(np.prod(shape, dtype=object)))
+            return data.reshape(shape, order="F" if fortran else "C")
+    except FileNotFoundError:
+        raise ModelFormatError(f"{path.parent}: {path.name} is missing") from None
+    except IsADirectoryError:
+        raise ModelFormatError(f"{path}: is a directory, expected an npy file") from None
+
+
+def load_npz(path: str | os.PathLike, names: "list[str] | None" = None) -> dict:
+    """The arrays of an npz file (all, or ``names``), each member's header checked against
+    its size in the archive first; a damaged or truncated archive is a ModelFormatError."""
+    import zipfile
+
+    import numpy as np
+
+    from .errors import ModelFormatError
+    path = Path(path)
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {i.filename[:-4]: i for i in zf.infolist() if i.filename.endswith(".npy")}
+            for name in (names if names is not None else list(members)):
+                info = members.get(name)
+                if info is None:
+                    raise ModelFormatError(f"{path}: array {name!r} is missing")
+                with zf.open(info) as f:
+                    shape, dtype, fortran = _npy_header(f, f"{path}[{name}]")
+                    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                    if need > info.file_size:
+                        raise ModelFormatError(f"{path}[{name}]: header says {shape} {dtype}, more than "
+                                               f"the member's {info.file_size} bytes")
+                    raw = f.read(need + 1)
+                if len(raw) != need:
+                    raise ModelFormatError(f"{path}[{name}]: header says {shape} {dtype} but the member "
+                                           f"holds {len(raw)} bytes")
+                out[name] = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
+    except FileNotFoundError:
+        raise ModelFormatError(f"{path}: no such file") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise ModelFormatError(f"{path}: damaged or truncated archive ({exc})") from None
+    return out

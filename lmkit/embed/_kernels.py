@@ -353,3 +353,48 @@ def gather_rows(buf, starts, dim, out):
         o = i * width
         for b in range(width):
             flat[o + b] = buf[s + b]
+
+
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+
+
+@njit(cache=True, nogil=True)
+def fnv1a(blob, lo, hi):
+    """64-bit FNV-1a hash of ``blob[lo:hi]`` (uint8)."""
+    h = _FNV_OFFSET
+    for i in range(lo, hi):
+        h = (h ^ np.uint64(blob[i])) * _FNV_PRIME
+    return h
+
+
+@njit(cache=True, nogil=True)
+def _same_word(blob, lo, hi, query):
+    if hi - lo != len(query):
+        return False
+    for j in range(len(query)):
+        if blob[lo + j] != query[j]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def build_word_table(blob, offsets):
+    """Open-addressing table (int64 [capacity], -1 empty) from the hash of each word
+    ``blob[offsets[i]:offsets[i + 1]]`` to its row i. Returns (table, first duplicate row or -1)."""
+    n = len(offsets) - 1
+    cap = 16
+    while cap < 2 * n:
+        cap *= 2
+    mask = np.uint64(cap - 1)
+    table = np.full(cap, -1, dtype=np.int64)
+    for i in range(n):
+        lo, hi = offsets[i], offsets[i + 1]
+        slot = fnv1a(blob, lo, hi) & mask
+        while table[slot] != -1:
+            r = table[slot]
+            if _same_word(blob, offsets[r], offsets[r + 1], blob[lo:hi]):
+                return table, i
+            slot = (slot + np.uint64(1)) & mask
+        table[slot] = i
+    return table, -1

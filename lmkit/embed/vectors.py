@@ -13,12 +13,13 @@ from typing import Iterable, Sequence, Union
 
 import numpy as np
 
-from .._io import atomic_folder, read_format_json
+from .._io import atomic_folder, load_npy
 from ..errors import ConfigError, ModelFormatError
+from .wordlist import MappedWords, WordList, write_mapped_words
 
 log = logging.getLogger(__name__)
 NATIVE_FORMAT = "lmkit-vectors"
-NATIVE_VERSION = 1
+NATIVE_VERSION = 2   # 2: words as UTF-8 blob + offsets + hash table; 1 (words.txt) still reads
 
 
 Key = Union[str, np.ndarray]
@@ -36,26 +37,36 @@ class KeyedVectors:
     ``add_vectors`` and item assignment, ``evaluate_word_analogies``/``evaluate_word_pairs``.
     """
 
-    def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: np.ndarray | None = None) -> None:
+    def __init__(self, words: "Sequence[str] | MappedWords", vectors: np.ndarray,
+                 counts: np.ndarray | None = None) -> None:
         if isinstance(words, str):
             raise ConfigError("words must be a list of words, not one string")
         vectors = vectors if isinstance(vectors, np.ndarray) else np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ConfigError(f"vectors must be [n_words, dim]; got {vectors.shape} for {len(words)} words")
-        self.words = list(words)
+        self._words: WordList | MappedWords = words if isinstance(words, MappedWords) else WordList(words)
         self.vectors = vectors
         self.counts = counts
-        self.stoi = {w: i for i, w in enumerate(self.words)}
-        if len(self.stoi) != len(self.words):
-            raise ModelFormatError("a word appears twice in the vectors")
         self._norms: np.ndarray | None = None
 
     # ------------------------------------------------------------------ basics
+    @property
+    def words(self) -> list[str]:
+        """The words in row order (most frequent first for trained vectors)."""
+        return self._words.words if isinstance(self._words, WordList) else self._words.tolist()
+
+    @property
+    def stoi(self) -> dict[str, int]:
+        """word -> row (built on first use for a memory-mapped folder)."""
+        if isinstance(self._words, MappedWords):
+            self._words = WordList(self._words.tolist())
+        return self._words.rows
+
     def __len__(self) -> int:
-        return len(self.words)
+        return int(self.vectors.shape[0])
 
     def __contains__(self, word: object) -> bool:
-        return word in self.stoi
+        return isinstance(word, str) and self._words.row(word) >= 0
 
     def __getitem__(self, word: str | Sequence[str]) -> np.ndarray:
         if isinstance(word, str):
@@ -85,10 +96,10 @@ class KeyedVectors:
     def index_of(self, word: str) -> int:
         if not isinstance(word, str):
             raise ConfigError(f"a word must be a string, got {type(word).__name__}")
-        try:
-            return self.stoi[word]
-        except KeyError:
-            raise KeyError(f"word {word!r} is not in the vocabulary ({len(self)} words)") from None
+        row = self._words.row(word)
+        if row < 0:
+            raise KeyError(f"word {word!r} is not in the vocabulary ({len(self)} words)")
+        return row
 
     get_index = index_of
 
@@ -134,21 +145,21 @@ class KeyedVectors:
         weights = np.asarray(weights, dtype=np.float32).reshape(len(keys), -1)
         if weights.shape[1] != self.dim:
             raise ConfigError(f"vectors of dim {weights.shape[1]} added to vectors of dim {self.dim}")
-        new = [(k, w) for k, w in zip(keys, weights) if k not in self.stoi]
+        stoi = self.stoi          # in memory from now on
+        new = [(k, w) for k, w in zip(keys, weights) if k not in stoi]
         if replace or new:
             self.vectors = np.array(self.vectors, dtype=np.float32)   # writable, in memory
         if replace:
             for k, w in zip(keys, weights):
-                if k in self.stoi:
-                    self.vectors[self.stoi[k]] = w
+                if k in stoi:
+                    self.vectors[stoi[k]] = w
         if new:
             seen: dict[str, np.ndarray] = {}
             for k, w in new:
                 seen.setdefault(k, w)
             self.vectors = np.vstack([self.vectors, np.array(list(seen.values()), dtype=np.float32)])
             for k in seen:
-                self.stoi[k] = len(self.words)
-                self.words.append(k)
+                self._words.append(k)   # type: ignore[union-attr]
             if self.counts is not None:
                 self.counts = np.concatenate([self.counts, np.zeros(len(seen), self.counts.dtype)])
         self._norms = None
@@ -201,7 +212,7 @@ class KeyedVectors:
         for key, weight in zip(keys, w):
             if isinstance(key, np.ndarray):
                 total += weight * key
-            elif key in self.stoi:
+            elif key in self:
                 total += weight * self.get_vector(key, norm=pre_normalize)
             elif not ignore_missing:
                 self.index_of(key)
@@ -290,13 +301,13 @@ class KeyedVectors:
             return []
         best = np.argpartition(-scores, topn - 1)[:topn] if topn < len(scores) else np.arange(len(scores))
         best = best[np.argsort(-scores[best], kind="stable")]
-        return [(self.words[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
+        return [(self._words[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
 
     def closer_than(self, a: str, b: str) -> list[str]:
         """Every word closer to ``a`` than ``b`` is (``a`` left out)."""
         d = self.distances(a)
         ia, ib = self.index_of(a), self.index_of(b)
-        return [self.words[i] for i in np.flatnonzero(d < d[ib]).tolist() if i != ia]
+        return [self._words[i] for i in np.flatnonzero(d < d[ib]).tolist() if i != ia]
 
     def rank(self, a: str, b: str) -> int:
         """Rank of ``b`` among ``a``'s neighbours (1 = closest)."""
@@ -315,10 +326,10 @@ class KeyedVectors:
         """The word furthest from the mean of the others' unit vectors."""
         if isinstance(words, str):
             raise ConfigError("doesnt_match takes a list of words, not one string")
-        known = [w for w in words if w in self.stoi]
+        known = [w for w in words if w in self]
         if len(known) < 2:
             raise ConfigError("doesnt_match needs at least two known words")
-        vecs = self.unit_rows(np.array([self.stoi[w] for w in known]))
+        vecs = self.unit_rows(np.array([self.index_of(w) for w in known]))
         mean = vecs.mean(axis=0)
         mean /= np.linalg.norm(mean) or 1.0
         return known[int(np.argmin(vecs @ mean))]
@@ -350,7 +361,7 @@ class KeyedVectors:
                 scores = (queries @ self.vectors[lo:hi].T) / norms[lo:hi]   # [b, cols], one BLAS call
                 top_k_push(scores, lo, q, heap_v, heap_i, sizes)   # the query word itself is skipped
             best, best_scores = top_k_pop(heap_v, heap_i, sizes)
-            words_ = self.words
+            words_ = self._words
             out.extend([(words_[c], s) for c, s in zip(row_i, row_s) if c >= 0]
                        for row_i, row_s in zip(best.tolist(), best_scores.tolist()))
         return out
@@ -421,15 +432,15 @@ class KeyedVectors:
         return cls(words, vectors, counts)
 
     def save(self, folder: str | os.PathLike) -> None:
-        """Native format: ``vectors.npy`` (memory-mappable) + ``words.txt`` + ``meta.json``,
-        the folder replaced as a whole in one step."""
+        """Native format: ``vectors.npy`` (memory-mapped at load), the words as one UTF-8 blob
+        with offsets and a hash table (looked up in place: opening a folder reads no
+        vocabulary), ``meta.json``; the folder is replaced as a whole in one step."""
         with atomic_folder(folder) as tmp:
             np.save(tmp / "vectors.npy", np.asarray(self.vectors, dtype=np.float32))
-            with open(tmp / "words.txt", "w", encoding="utf-8", newline="\n") as out:
-                out.writelines(w + "\n" for w in self.words)
+            crc = write_mapped_words(tmp, self.words)
             with open(tmp / "meta.json", "w", encoding="utf-8") as out:
                 json.dump({"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "n_words": len(self),
-                           "dim": self.dim}, out)
+                           "dim": self.dim, "crc32": crc}, out)
 
     @classmethod
     def load(cls, path: str | os.PathLike, mmap: bool = True, limit: int | None = None) -> "KeyedVectors":
@@ -443,32 +454,53 @@ class KeyedVectors:
 
     @classmethod
     def _load_native(cls, folder: Path, mmap: bool, limit: int | None) -> "KeyedVectors":
-        meta = read_format_json(folder / "meta.json", NATIVE_FORMAT, NATIVE_VERSION, "an lmkit vectors folder")
-        n, dim = meta.get("n_words"), meta.get("dim")
-        if not (isinstance(n, int) and isinstance(dim, int) and n >= 0 and 0 < dim <= 1 << 16):
-            raise ModelFormatError(f"{folder}/meta.json: n_words/dim must be whole numbers, got {n!r} x {dim!r}")
-        try:
-            words = (folder / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        except FileNotFoundError:
-            raise ModelFormatError(f"{folder}: words.txt is missing; not a complete vectors folder") from None
-        except UnicodeDecodeError:
-            raise ModelFormatError(f"{folder}/words.txt: not valid UTF-8") from None
-        try:
-            vectors = np.load(folder / "vectors.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
-        except FileNotFoundError:
-            raise ModelFormatError(f"{folder}: vectors.npy is missing; not a complete vectors folder") from None
-        except (OSError, ValueError, EOFError) as exc:
-            raise ModelFormatError(f"{folder}/vectors.npy: not a readable npy file ({exc})") from None
-        if vectors.shape != (n, dim) or vectors.dtype != np.float32 or len(words) != n:
-            raise ModelFormatError(f"{folder}: meta.json says {n} x {dim}; vectors.npy holds "
-                                   f"{vectors.shape} {vectors.dtype}, words.txt {len(words)} words")
-        if limit is not None:
-            words, vectors = words[:limit], vectors[:limit]
+        meta = _read_native_meta(folder)
+        n, dim = meta["n_words"], meta["dim"]
+        vectors = load_npy(folder / "vectors.npy", mmap=mmap)
+        if vectors.shape != (n, dim) or vectors.dtype != np.float32:
+            raise ModelFormatError(f"{folder}: meta.json says {n} x {dim} float32; vectors.npy holds "
+                                   f"{vectors.shape} {vectors.dtype}")
+        words: Sequence[str] | MappedWords
+        if meta["version"] == 1:
+            try:
+                words = (folder / "words.txt").read_text(encoding="utf-8").split("\n")[:-1]
+            except FileNotFoundError:
+                raise ModelFormatError(f"{folder}: words.txt is missing; not a complete vectors folder") from None
+            except UnicodeDecodeError:
+                raise ModelFormatError(f"{folder}/words.txt: not valid UTF-8") from None
+            if len(words) != n:
+                raise ModelFormatError(f"{folder}: meta.json says {n} words, words.txt holds {len(words)}")
+        else:
+            crc = meta.get("crc32")
+            words = MappedWords.open(folder, n, crc if isinstance(crc, dict) else None)
+        if limit is not None and limit < n:
+            words = list(words)[:limit] if not isinstance(words, MappedWords) else words.tolist()[:limit]
+            vectors = vectors[:limit]
         return cls(words, vectors)
 
     def __repr__(self) -> str:
         return f"KeyedVectors({len(self)} words x {self.dim})"
 
+
+
+def _read_native_meta(folder: Path) -> dict:
+    import json as _json
+    path = folder / "meta.json"
+    try:
+        meta = _json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFormatError(f"{folder}: meta.json is missing; not an lmkit vectors folder") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != NATIVE_FORMAT:
+        raise ModelFormatError(f"{path}: format {meta.get('format') if isinstance(meta, dict) else None!r} "
+                               f"is not {NATIVE_FORMAT!r}")
+    if meta.get("version") not in (1, 2) or isinstance(meta.get("version"), bool):
+        raise ModelFormatError(f"{path}: version {meta.get('version')!r} is not supported (this lmkit reads 1 and 2)")
+    n, dim = meta.get("n_words"), meta.get("dim")
+    if not (type(n) is int and type(dim) is int and n >= 0 and 0 < dim <= 1 << 16):
+        raise ModelFormatError(f"{path}: n_words/dim must be whole numbers, got {n!r} x {dim!r}")
+    return meta
 
 
 def _check_topn(topn):

@@ -261,7 +261,10 @@ def _parse_numbers(text: bytes) -> np.ndarray:
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return np.fromstring(text, dtype=np.float32, sep=" ")
+        try:
+            return np.fromstring(text, dtype=np.float32, sep=" ")
+        except ValueError:      # newer numpy: an unparsable entry raises instead of stopping
+            return np.zeros(0, np.float32)
 
 
 def _raise_bad_line(path: Path, lines: list[bytes], line_no: int, dim: int) -> None:

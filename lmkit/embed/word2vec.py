@@ -8,13 +8,13 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from .._io import atomic_folder, read_format_json
+from .._io import atomic_folder, load_npz, read_format_json
 from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..progress import progress
@@ -316,25 +316,43 @@ class Word2Vec:
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> "Word2Vec":
+        """A model folder written by :meth:`save`; every field, size and type is checked."""
         folder = Path(folder)
-        meta = read_format_json(folder / "model.json", MODEL_FORMAT, MODEL_VERSION, "an lmkit word2vec model folder")
-        model = cls(**meta["config"])
-        model.vocab = Vocabulary.load(folder / "vocab.tsv", specials=SPECIALS)
+        where = folder / "model.json"
+        meta = read_format_json(where, MODEL_FORMAT, MODEL_VERSION, "an lmkit word2vec model folder")
+        config = meta.get("config")
+        known = {f.name for f in fields(Word2VecConfig)}
+        if not isinstance(config, dict) or set(config) - known:
+            raise ModelFormatError(f"{where}: 'config' must be an object with the fields {sorted(known)}")
+        for name in ("sg", "hs"):
+            if name in config and not isinstance(config[name], bool):
+                raise ModelFormatError(f"{where}: config.{name} must be true or false")
         try:
-            with np.load(folder / "weights.npz", allow_pickle=False) as z:
-                model.syn0, model.syn1, model.syn1neg = z["syn0"], z["syn1"], z["syn1neg"]
-        except (OSError, KeyError, ValueError) as exc:
-            raise ModelFormatError(f"{folder}/weights.npz: cannot read the weights ({exc})") from None
+            model = cls(**config)
+        except ConfigError as exc:
+            raise ModelFormatError(f"{where}: {exc}") from None
+        for name in ("epochs_done", "words_done"):
+            if type(meta.get(name)) is not int or meta[name] < 0:
+                raise ModelFormatError(f"{where}: {name} must be a whole number >= 0, got {meta.get(name)!r}")
+        model.vocab = Vocabulary.load(folder / "vocab.tsv", specials=SPECIALS)
+        z = load_npz(folder / "weights.npz", ["syn0", "syn1", "syn1neg"])
+        model.syn0, model.syn1, model.syn1neg = z["syn0"], z["syn1"], z["syn1neg"]
         V, c = len(model.vocab), model.config
         expected = [("syn0", model.syn0, True, V), ("syn1", model.syn1, c.hs, max(V - 1, 1)),
                     ("syn1neg", model.syn1neg, c.negative > 0, V)]
         for name, mat, used, rows in expected:
-            if mat.ndim != 2 or mat.shape[1] != c.dim or (used and mat.shape[0] != rows):
-                raise ModelFormatError(f"{folder}/weights.npz: {name} has shape {mat.shape}, "
-                                       f"expected ({rows}, {c.dim}) for {V} words")
+            if mat.dtype != np.float32 or mat.ndim != 2 or mat.shape[1] != c.dim or \
+                    mat.shape[0] != (rows if used else 0) and used:
+                raise ModelFormatError(f"{folder}/weights.npz: {name} has shape {mat.shape} {mat.dtype}, "
+                                       f"expected ({rows}, {c.dim}) float32 for {V} words")
+            if used and not np.isfinite(mat).all():
+                raise ModelFormatError(f"{folder}/weights.npz: {name} holds values that are not finite")
         model.epochs_done = meta["epochs_done"]
         model.words_done = meta["words_done"]
-        model.history = [EpochStats(**h) for h in meta.get("history", [])]
+        try:
+            model.history = [EpochStats(**h) for h in meta.get("history", [])]
+        except TypeError:
+            raise ModelFormatError(f"{where}: 'history' must be a list of epoch records") from None
         model._tables = None
         return model
 

@@ -10,8 +10,8 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .._io import atomic_path
-from ..errors import ConfigError, ModelFormatError
+from .._io import atomic_path, load_npz
+from ..errors import ConfigError, LmkitError, ModelFormatError
 from ..text import (BOS, BOS_ID, EOS, EOS_ID, UNK_ID, Corpus, EncodedCorpus, Tokenizer, Vocabulary,
                     encode_corpus)
 from . import _kernels as K
@@ -378,24 +378,79 @@ class NgramModel:
 
     @classmethod
     def _load_native(cls, path: Path) -> "NgramModel":
+        z = load_npz(path)
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(bytes(z["meta"]).decode("utf-8"))
-                if meta.get("format") != NATIVE_FORMAT:
-                    raise ModelFormatError(f"{path}: format {meta.get('format')!r} is not an lmkit n-gram model")
-                if meta.get("version") != NATIVE_VERSION:
-                    raise ModelFormatError(f"{path}: model version {meta.get('version')} is not supported "
-                                           f"(this lmkit reads version {NATIVE_VERSION})")
-                itos = bytes(z["vocab"]).decode("utf-8").split("\n")
-                vocab = Vocabulary(itos, z["vocab_counts"])
-                N = int(meta["order"])
-                arrays = [[z[f"{name}{k + 1}"] for k in range(N)] for name in ("ctx", "word", "logprob", "backoff")]
-        except ModelFormatError:
-            raise
-        except (KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
-            raise ModelFormatError(f"{path}: not a readable lmkit n-gram model ({exc})") from None
-        return cls(vocab, *arrays, meta=meta, tokenizer=Tokenizer.from_config(meta.get("tokenizer", {})))
+            meta = json.loads(bytes(z["meta"].astype(np.uint8)).decode("utf-8"))
+            itos = bytes(z["vocab"].astype(np.uint8)).decode("utf-8").split("\n")
+        except (KeyError, ValueError, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"{path}: not a readable lmkit n-gram model ({type(exc).__name__}: {exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != NATIVE_FORMAT:
+            got = meta.get("format") if isinstance(meta, dict) else None
+            raise ModelFormatError(f"{path}: format {got!r} is not an lmkit n-gram model")
+        if meta.get("version") != NATIVE_VERSION or isinstance(meta.get("version"), bool):
+            raise ModelFormatError(f"{path}: model version {meta.get('version')!r} is not supported "
+                                   f"(this lmkit reads version {NATIVE_VERSION})")
+        N = meta.get("order")
+        if type(N) is not int or not 1 <= N <= MAX_ORDER:
+            raise ModelFormatError(f"{path}: order {N!r} is not a whole number in 1..{MAX_ORDER}")
+        for key, kind in (("unseen_context_backoff", (int, float)), ("fallback", str), ("is_probability", bool)):
+            if key in meta and not isinstance(meta[key], kind):
+                raise ModelFormatError(f"{path}: meta field {key!r} has the wrong type")
+        if meta.get("fallback", "backoff") not in ("backoff", "uniform") or \
+                not np.isfinite(float(meta.get("unseen_context_backoff", 0.0))):
+            raise ModelFormatError(f"{path}: impossible scoring settings in the header")
+        counts = z.get("vocab_counts")
+        try:
+            vocab = Vocabulary(itos, counts)
+        except LmkitError as exc:
+            raise ModelFormatError(f"{path}: bad vocabulary ({exc})") from None
+        try:
+            arrays = [[z[f"{name}{k + 1}"] for k in range(N)] for name in ("ctx", "word", "logprob", "backoff")]
+        except KeyError as exc:
+            raise ModelFormatError(f"{path}: array {exc.args[0]!r} is missing") from None
+        _check_native_arrays(path, len(vocab), *arrays)
+        try:
+            tokenizer = Tokenizer.from_config(meta.get("tokenizer", {}))
+        except (LmkitError, TypeError, ValueError) as exc:
+            raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
+        return cls(vocab, *arrays, meta=meta, tokenizer=tokenizer)
 
     def __repr__(self) -> str:
         return (f"NgramModel(order={self.order}, smoothing={self.meta.get('smoothing', '?')}, "
                 f"sizes={self.sizes})")
+
+
+def _check_native_arrays(path, V: int, ctx, word, logprob, backoff) -> None:
+    """Every size, id and value of a native model against what it must be: per order the
+    same length everywhere, word ids in the vocabulary, context ids in the order below,
+    (context, word) pairs unique, log10 probabilities <= 0 (or -inf) and backoffs finite."""
+    N = len(word)
+    lower = 1
+    for k in range(N):
+        n = len(word[k])
+        name = k + 1
+        for arr, label in ((ctx[k], "ctx"), (word[k], "word"), (logprob[k], "logprob")):
+            if arr.ndim != 1 or len(arr) != n:
+                raise ModelFormatError(f"{path}: {label}{name} has shape {arr.shape}, expected ({n},)")
+        if not (np.issubdtype(ctx[k].dtype, np.integer) and np.issubdtype(word[k].dtype, np.integer)
+                and np.issubdtype(logprob[k].dtype, np.floating) and np.issubdtype(backoff[k].dtype, np.floating)):
+            raise ModelFormatError(f"{path}: arrays of order {name} have the wrong types")
+        want_bo = 0 if k == N - 1 else n
+        if backoff[k].shape not in ((want_bo,), (n,)) or (k < N - 1 and len(backoff[k]) != n):
+            raise ModelFormatError(f"{path}: backoff{name} has shape {backoff[k].shape}, expected ({want_bo},)")
+        if n and (word[k].min() < 0 or word[k].max() >= V):
+            raise ModelFormatError(f"{path}: word{name} holds ids outside the vocabulary of {V} words")
+        if k == 0 and (n != V or np.any(word[0] != np.arange(V))):
+            raise ModelFormatError(f"{path}: word1 must list every vocabulary id once, in order")
+        if n and k > 0 and (ctx[k].min() < 0 or ctx[k].max() >= lower):
+            raise ModelFormatError(f"{path}: ctx{name} holds ids outside the {lower} {k}-grams")
+        if n and k > 0:
+            keys = ctx[k].astype(np.int64) * V + word[k]
+            if np.any(np.diff(keys) <= 0):
+                raise ModelFormatError(f"{path}: order {name} is not sorted by (context, word) or lists an n-gram twice")
+        lp = logprob[k]
+        if np.any(np.isnan(lp)) or np.any(lp > 0) or np.any(np.isposinf(lp)):
+            raise ModelFormatError(f"{path}: logprob{name} holds impossible values (NaN, > 0)")
+        if not np.isfinite(backoff[k]).all():
+            raise ModelFormatError(f"{path}: backoff{name} holds values that are not finite")
+        lower = n

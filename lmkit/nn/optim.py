@@ -44,16 +44,37 @@ class Optimizer:
         out["__lr"] = np.array([self.lr], dtype=np.float64)
         return out
 
-    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.state = {}
+    def load_state_arrays(self, arrays: dict[str, np.ndarray], shapes: dict[str, tuple] | None = None,
+                          where: str = "optimizer state") -> None:
+        """Restore :meth:`state_arrays`. With ``shapes`` (parameter name -> shape) every
+        array is checked to belong to a parameter and have its shape and a float type, and the
+        step count and rate to be sane, before anything is kept (a wrong-shaped state would
+        corrupt the update kernels)."""
+        from ..errors import ModelFormatError
+        state: dict[str, dict[str, np.ndarray]] = {}
+        t, lr = self.t, self.lr
         for key, v in arrays.items():
             if key == "__t":
-                self.t = int(v[0])
+                if v.shape != (1,) or not np.issubdtype(v.dtype, np.integer) or int(v[0]) < 0:
+                    raise ModelFormatError(f"{where}: step count must be one whole number >= 0")
+                t = int(v[0])
             elif key == "__lr":
-                self.lr = float(v[0])
+                if v.shape != (1,) or not np.isfinite(v).all() or not 0 < float(v[0]) <= 10:
+                    raise ModelFormatError(f"{where}: learning rate must be one number in (0, 10]")
+                lr = float(v[0])
             else:
-                n, k = key.split("::")
-                self.state.setdefault(n, {})[k] = np.array(v)
+                n, sep, k = key.partition("::")
+                if not sep:
+                    raise ModelFormatError(f"{where}: unexpected array {key!r}")
+                if shapes is not None:
+                    if n not in shapes:
+                        raise ModelFormatError(f"{where}: state for unknown parameter {n!r}")
+                    if v.shape != tuple(shapes[n]) or not np.issubdtype(v.dtype, np.floating) \
+                            or not np.isfinite(v).all():
+                        raise ModelFormatError(f"{where}: {key} has shape {v.shape} {v.dtype}, expected "
+                                               f"{tuple(shapes[n])} of finite floats")
+                state.setdefault(n, {})[k] = np.array(v)
+        self.state, self.t, self.lr = state, t, lr
 
 
 class Adam(Optimizer):

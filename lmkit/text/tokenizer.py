@@ -98,7 +98,13 @@ class Tokenizer:
 
     @classmethod
     def from_config(cls, config: dict) -> "Tokenizer":
-        return cls(mode=config.get("mode", "regex"), lowercase=config.get("lowercase", False))
+        """The tokenizer a :meth:`config` dict describes (types checked)."""
+        if not isinstance(config, dict):
+            raise ConfigError("a tokenizer configuration must be a JSON object")
+        mode, lowercase = config.get("mode", "regex"), config.get("lowercase", False)
+        if not isinstance(mode, str) or not isinstance(lowercase, bool):
+            raise ConfigError(f"tokenizer mode must be a string and lowercase true/false, got {mode!r}, {lowercase!r}")
+        return cls(mode=mode, lowercase=lowercase)
 
     def __repr__(self) -> str:
         return f"Tokenizer(mode={self.mode!r}, lowercase={self.lowercase})"

@@ -5,6 +5,8 @@ Shapes: B batch, S source length, T target length, E embedding, H hidden.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write, read_format_json
+from .._io import atomic_path, atomic_write, load_npz, read_format_json
 from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
 from ..nn import GRU, LSTM, AdditiveAttention, BilinearAttention, Dropout, Embedding, GRUCell, Linear, softmax_cross_entropy
@@ -236,21 +238,31 @@ class Seq2Seq:
     def load(cls, folder: str | os.PathLike) -> "Seq2Seq":
         folder = Path(folder)
         meta = read_format_json(folder / "config.json", FORMAT, VERSION, "a translation model folder")
-        model = cls(Seq2SeqConfig(**meta["model"]))
+        fields_ = {f.name for f in dataclasses.fields(Seq2SeqConfig)}
+        config = meta.get("model")
+        if not isinstance(config, dict) or set(config) - fields_ or not {"src_vocab", "tgt_vocab"} <= set(config):
+            raise ModelFormatError(f"{folder}/config.json: 'model' must be an object with fields {sorted(fields_)}")
+        for name in ("attention", "encoder"):
+            if name in config and not isinstance(config[name], str):
+                raise ModelFormatError(f"{folder}/config.json: model.{name} must be a string")
+        try:
+            cfg = Seq2SeqConfig(**config)
+            cfg.check()
+        except ConfigError as exc:
+            raise ModelFormatError(f"{folder}/config.json: {exc}") from None
+        model = cls(cfg)
         model.load_weights(folder / "weights.npz")
         return model
 
     def load_weights(self, path) -> None:
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                for name, p, _ in self.parameters():
-                    if name not in z.files:
-                        raise ModelFormatError(f"{path}: parameter {name} is missing")
-                    if z[name].shape != p.shape:
-                        raise ModelFormatError(f"{path}: parameter {name} has shape {z[name].shape}, "
-                                               f"expected {p.shape}")
-                    p[...] = z[name]
-        except FileNotFoundError:
-            raise ModelFormatError(f"{path}: missing") from None
-        except (OSError, ValueError) as exc:
-            raise ModelFormatError(f"{path}: cannot read the weights ({exc})") from None
+        """Weights from an npz file, each checked for its name, shape and finite values."""
+        z = load_npz(path)
+        for name, p, _ in self.parameters():
+            if name not in z:
+                raise ModelFormatError(f"{path}: parameter {name} is missing")
+            if z[name].shape != p.shape or not np.issubdtype(z[name].dtype, np.floating):
+                raise ModelFormatError(f"{path}: parameter {name} has shape {z[name].shape} {z[name].dtype}, "
+                                       f"expected {p.shape}")
+            if not np.isfinite(z[name]).all():
+                raise ModelFormatError(f"{path}: parameter {name} holds values that are not finite")
+            p[...] = z[name]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_folder, atomic_write
+from .._io import atomic_folder, atomic_write, load_npz
 from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
 from ..nn import OPTIMIZERS, clip_by_global_norm
@@ -127,15 +127,21 @@ class Trainer:
     def resume(cls, out_dir: str | os.PathLike, overrides: dict | None = None) -> "Trainer":
         out = Path(out_dir)
         ck = latest_checkpoint(out)
-        meta = json.loads((ck / "trainer.json").read_text(encoding="utf-8"))
-        config = TrainConfig(**dict(meta["config"], **(overrides or {})))
+        meta = _read_json(ck / "trainer.json")
+        try:
+            config = TrainConfig(**dict(meta["config"], **(overrides or {})))
+            config.check()
+            state = TrainState(**meta["state"])
+            _check_state(state)
+        except (KeyError, TypeError, ValueError, ConfigError) as exc:
+            raise ModelFormatError(f"{ck}/trainer.json: bad or missing field ({type(exc).__name__}: {exc})") from None
         model = Seq2Seq.load(ck)
-        tok = Tokenizer.from_config(json.loads((ck / "tokenizer.json").read_text(encoding="utf-8")))
+        tok = Tokenizer.from_config(_read_json(ck / "tokenizer.json"))
         trainer = cls(model, Vocabulary.load(ck / "src_vocab.tsv"), Vocabulary.load(ck / "tgt_vocab.tsv"),
                       tok, out, config)
-        with np.load(ck / "optimizer.npz", allow_pickle=False) as z:
-            trainer.optimizer.load_state_arrays({k: z[k] for k in z.files})
-        trainer.state = st = TrainState(**meta["state"])
+        shapes = {name: p.shape for name, p, _ in model.parameters()}
+        trainer.optimizer.load_state_arrays(load_npz(ck / "optimizer.npz"), shapes, f"{ck}/optimizer.npz")
+        trainer.state = st = state
         if st.finished and st.bad_epochs < config.patience and (config.max_steps is None or st.step < config.max_steps):
             st.finished = False   # it stopped at the old --max-steps, which the new run lifts
         log.info("resumed %s at epoch %d, step %d", ck, trainer.state.epoch, trainer.state.step)
@@ -221,6 +227,28 @@ class Trainer:
         with atomic_write(self.out / "history.json") as out:
             json.dump(st.history, out, indent=1)
         return st
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFormatError(f"{path.parent}: {path.name} is missing") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ModelFormatError(f"{path}: expected a JSON object")
+    return data
+
+
+def _check_state(st: TrainState) -> None:
+    for name in ("epoch", "batch_in_epoch", "step", "bad_epochs"):
+        value = getattr(st, name)
+        if type(value) is not int or value < 0:
+            raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    if not isinstance(st.best_valid, (int, float)) or not isinstance(st.history, list) \
+            or not isinstance(st.finished, bool):
+        raise ValueError("best_valid, history or finished has the wrong type")
 
 
 def latest_checkpoint(out: Path) -> Path:

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ModelFormatError
+from ..errors import LmkitError, ModelFormatError
 from ..text import UNK_ID, Tokenizer, Vocabulary
 from .data import pad_sources
 from .decode import beam_search_batch, greedy
@@ -37,9 +37,19 @@ class Translator:
         for name in ("config.json", "weights.npz", "src_vocab.tsv", "tgt_vocab.tsv", "tokenizer.json"):
             if not (folder / name).exists():
                 raise ModelFormatError(f"{folder}: {name} is missing; not a complete translation model folder")
-        tok = Tokenizer.from_config(json.loads((folder / "tokenizer.json").read_text(encoding="utf-8")))
-        return cls(Seq2Seq.load(folder), Vocabulary.load(folder / "src_vocab.tsv"),
-                   Vocabulary.load(folder / "tgt_vocab.tsv"), tok)
+        try:
+            config = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+            tok = Tokenizer.from_config(config)
+        except (ValueError, UnicodeDecodeError, AttributeError, LmkitError) as exc:
+            raise ModelFormatError(f"{folder}/tokenizer.json: not a tokenizer configuration ({exc})") from None
+        model = Seq2Seq.load(folder)
+        src, tgt = Vocabulary.load(folder / "src_vocab.tsv"), Vocabulary.load(folder / "tgt_vocab.tsv")
+        for name, vocab, rows in (("src_vocab.tsv", src, model.config.src_vocab),
+                                  ("tgt_vocab.tsv", tgt, model.config.tgt_vocab)):
+            if len(vocab) != rows:
+                raise ModelFormatError(f"{folder}/{name}: {len(vocab)} words, but the model's embedding "
+                                       f"has {rows} rows")
+        return cls(model, src, tgt, tok)
 
     def translate_ids(self, sources: Sequence[np.ndarray], beam: int = 5, batch: int = 64,
                       alpha: float = 1.0, max_len_ratio: float = 2.0, max_len_extra: int = 10,

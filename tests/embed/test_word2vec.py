@@ -120,7 +120,7 @@ def test_load_rejects_weights_that_do_not_fit_the_vocabulary(tmp_path, small_sen
         weights = dict(z)
     weights["syn1neg"] = weights["syn1neg"][:-1]      # one row short: the kernels would read past it
     np.savez(tmp_path / "m" / "weights.npz", **weights)
-    with pytest.raises(ModelFormatError, match=r"syn1neg has shape \(\d+, 10\), expected"):
+    with pytest.raises(ModelFormatError, match=r"syn1neg has shape \(\d+, 10\) float32, expected"):
         Word2Vec.load(tmp_path / "m")
 
 
