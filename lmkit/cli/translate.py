@@ -61,11 +61,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--attention-plot", help="PNG heat map of the first sentence's attention (needs matplotlib)")
     d.set_defaults(run=run_decode)
 
-    b = cmds.add_parser("bleu", help="corpus BLEU of a hypothesis file against a reference file (sacreBLEU's)")
+    b = cmds.add_parser("bleu", help="corpus BLEU / chrF of a hypothesis file against reference files "
+                        "(sacreBLEU's numbers and signatures)")
     b.add_argument("hyp", help="hypothesis file, one sentence a line")
-    b.add_argument("ref", help="reference file, one sentence a line")
-    b.add_argument("--tokenize", choices=["13a", "none"], default="13a", help="tokenizer (default 13a)")
-    b.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU")
+    b.add_argument("refs", nargs="+", metavar="REF", help="one or more reference files, line-aligned")
+    b.add_argument("-m", "--metrics", nargs="+", choices=["bleu", "chrf"], default=["bleu"],
+                   help="metrics to compute (default bleu)")
+    b.add_argument("-tok", "--tokenize", choices=["13a", "none", "intl", "char"], default="13a",
+                   help="BLEU tokenizer (default 13a)")
+    b.add_argument("-lc", "--lowercase", action="store_true", help="case-insensitive scores")
+    b.add_argument("-s", "--smooth-method", choices=["exp", "floor", "add-k", "none"], default="exp",
+                   help="BLEU smoothing (default exp)")
+    b.add_argument("--smooth-value", type=Range(0, 1e6).arg(), default=None,
+                   help="floor's value (default 0.1) or add-k's k (default 1)")
+    b.add_argument("-cw", "--chrf-word-order", type=Range(0, 10, integer=True).arg(), default=0,
+                   help="chrF word n-gram order (2: chrF++; default 0)")
+    b.add_argument("-w", "--width", type=Range(0, 10, integer=True).arg(), default=2,
+                   help="decimals printed (default 2)")
     b.set_defaults(run=run_bleu)
 
     a = cmds.add_parser("average", help="average the weights of a model folder's last N checkpoints")
@@ -146,12 +158,25 @@ def _plot_attention(result, path: str) -> None:
 
 
 def run_bleu(args: argparse.Namespace) -> int:
-    from ..translate import corpus_bleu
+    from ..translate import corpus_bleu, corpus_chrf
     hyps = _read_lines(args.hyp)
-    refs = _read_lines(args.ref)
-    if len(hyps) != len(refs):
-        raise CorpusError(f"{args.hyp} has {len(hyps)} lines but {args.ref} has {len(refs)}")
-    print(corpus_bleu(hyps, refs, tokenize=args.tokenize, lowercase=args.lowercase))
+    streams = []
+    for ref in args.refs:
+        lines = _read_lines(ref)
+        if len(lines) != len(hyps):
+            raise CorpusError(f"{args.hyp} has {len(hyps)} lines but {ref} has {len(lines)}")
+        streams.append(lines)
+    w = args.width
+    for metric in args.metrics:
+        if metric == "bleu":
+            r = corpus_bleu(hyps, streams, tokenize=args.tokenize, lowercase=args.lowercase,
+                            smooth_method=args.smooth_method, smooth_value=args.smooth_value)
+            p = "/".join(f"{x:.1f}" for x in r.precisions)
+            print(f"BLEU = {r.score:.{w}f} {p} (BP = {r.bp:.3f} ratio = {r.ratio:.3f} hyp_len = {r.sys_len} "
+                  f"ref_len = {r.ref_len}) [{r.signature}]")
+        else:
+            c = corpus_chrf(hyps, streams, word_order=args.chrf_word_order, lowercase=args.lowercase)
+            print(f"{c.name}{c.beta} = {c.score:.{w}f} [{c.signature}]")
     return 0
 
 
