@@ -111,6 +111,7 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=300)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--text-repeats", type=int, default=1, help="text loading is slow (minutes for gensim)")
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
     folder = Path(args.workdir or tempfile.mkdtemp(prefix="vecbench-"))
@@ -125,7 +126,7 @@ def main() -> None:
              ("load + first query (binary)", "bin", "first"), ("load + 1,000 queries (binary)", "bin", "many")]
     for label, fmt, task in cases:
         g_runs, l_runs, n_runs = [], [], []
-        for _ in range(args.repeats):
+        for _ in range(args.text_repeats if fmt == "txt" else args.repeats):
             g_runs.append(run("gensim", fmt, files[fmt], task))
             l_runs.append(run("lmkit", fmt, files[fmt], task))
             if fmt == "bin" and task == "load":

@@ -335,7 +335,7 @@ def scan_binary_entries(buf, start, n, dim):
         ws[i] = pos
         while pos < size and buf[pos] != 32:
             pos += 1
-        if pos + width >= size + 1:
+        if pos + 1 + width > size:
             return ws, we, i
         we[i] = pos
         pos += 1 + width
@@ -343,16 +343,13 @@ def scan_binary_entries(buf, start, n, dim):
 
 
 @njit(cache=True, nogil=True)
-def gather_rows(buf, starts, dim, out):
-    """Copy ``len(starts)`` little-endian float32 vectors from ``buf`` at byte ``starts[i]``
-    into ``out`` ``[n, dim]`` (float32)."""
-    flat = out.reshape(-1).view(np.uint8)
-    width = 4 * dim
+def gather_rows(buf, starts, out):
+    """Copy row i of ``out`` (uint8 ``[n, width]``: the bytes of little-endian float32
+    vectors) from ``buf[starts[i]:starts[i] + width]``."""
+    width = out.shape[1]
     for i in range(len(starts)):
         s = starts[i]
-        o = i * width
-        for b in range(width):
-            flat[o + b] = buf[s + b]
+        out[i, :] = buf[s:s + width]
 
 
 _FNV_OFFSET = np.uint64(14695981039346656037)
@@ -398,3 +395,20 @@ def build_word_table(blob, offsets):
             slot = (slot + np.uint64(1)) & mask
         table[slot] = i
     return table, -1
+
+
+@njit(cache=True, nogil=True)
+def join_words(buf, ws, we):
+    """The bytes of words ``buf[ws[i]:we[i]]``, each followed by a newline (one decode and
+    one split in Python instead of a million small ones)."""
+    total = 0
+    for i in range(len(ws)):
+        total += we[i] - ws[i] + 1
+    out = np.empty(total, dtype=np.uint8)
+    p = 0
+    for i in range(len(ws)):
+        n = we[i] - ws[i]
+        out[p:p + n] = buf[ws[i]:we[i]]
+        out[p + n] = 10
+        p += n + 1
+    return out

@@ -416,8 +416,16 @@ class KeyedVectors:
         bytes.decode; ``datatype``: the vectors' dtype."""
         from .w2v_format import read_vocab_counts, read_word2vec
         words, vectors = read_word2vec(path, binary, unicode_errors, limit, no_header, datatype)
+        counts = None
+        if fvocab is not None:
+            table = read_vocab_counts(fvocab)
+            counts = np.array([table.get(w, 0) for w in words], dtype=np.int64)
+        try:
+            return cls(words, vectors, counts)
+        except ModelFormatError:   # duplicates: gensim keeps the first of each; so do we
+            pass
         seen: dict[str, int] = {}
-        for i, w in enumerate(words):  # gensim keeps the first of duplicate words; so do we
+        for i, w in enumerate(words):
             seen.setdefault(w, i)
         if len(seen) != len(words):
             log.warning("%s: %d duplicate words (after decoding); keeping the first of each",
@@ -425,10 +433,7 @@ class KeyedVectors:
             keep = sorted(seen.values())
             words = [words[i] for i in keep]
             vectors = vectors[keep]
-        counts = None
-        if fvocab is not None:
-            table = read_vocab_counts(fvocab)
-            counts = np.array([table.get(w, 0) for w in words], dtype=np.int64)
+            counts = counts[keep] if counts is not None else None
         return cls(words, vectors, counts)
 
     def save(self, folder: str | os.PathLike) -> None:

@@ -188,34 +188,53 @@ _CHUNK_BYTES = 1 << 26
 
 
 def _read_binary(path: Path, header_len: int, n: int, dim: int, errors: str) -> tuple[list[str], np.ndarray]:
-    """Binary entries, read 64 MB at a time: a numba pass finds the words and copies the
-    vectors of every complete entry of the chunk; the unfinished tail carries over. Memory:
-    the vectors plus one chunk."""
-    from ._kernels import gather_rows, scan_binary_entries
+    """Binary entries, read 64 MB at a time into one reused buffer: a numba pass finds the
+    words and copies the vectors of every complete entry; the unfinished tail moves to the
+    buffer's front. Memory: the vectors plus one chunk."""
+    from ._kernels import gather_rows, join_words, scan_binary_entries
     vectors = np.empty((n, dim), dtype=np.float32)
-    raw_words: list[bytes] = []
+    pieces: list[np.ndarray] = []
     width = 4 * dim
     chunk = max(_CHUNK_BYTES, 4 * (width + 1024))
-    done = 0
+    buf = bytearray(chunk)
+    done = carry = 0
     with open_binary(path) as f:
         f.read(header_len)
-        carry = b""
         while done < n:
-            data = f.read(chunk)
-            buf = np.frombuffer(carry + data, dtype=np.uint8)
-            at_end = len(data) < chunk
-            ws, we, found = scan_binary_entries(buf, 0, n - done, dim)
+            if carry == len(buf):                    # one entry longer than the buffer: grow it
+                buf.extend(bytearray(len(buf)))
+            got = f.readinto(memoryview(buf)[carry:]) or 0
+            at_end = got < len(buf) - carry
+            view = np.frombuffer(buf, dtype=np.uint8, count=carry + got)
+            ws, we, found = scan_binary_entries(view, 0, n - done, dim)
             if not at_end and found > 0:
                 found -= 1          # the last entry may end exactly at the chunk's edge: redo it
             if found == 0 and at_end:
                 raise ModelFormatError(f"{path}: truncated: {done} of {n} vectors")
-            gather_rows(buf, we[:found] + 1, dim, vectors[done:done + found])
-            raw_words.extend(bytes(buf[a:b]) for a, b in zip(ws[:found].tolist(), we[:found].tolist()))
+            gather_rows(view, we[:found] + 1, vectors[done:done + found].view(np.uint8))
+            pieces.append(join_words(view, ws[:found], we[:found]))
             done += found
             rest = int(we[found - 1]) + 1 + width if found else 0
-            carry = bytes(buf[rest:])
-    words = [_decode(w, path, i + 1, errors) for i, w in enumerate(raw_words)]
-    return words, vectors
+            carry = carry + got - rest
+            del view
+            buf[:carry] = buf[rest:rest + carry]
+    return _decode_words(np.concatenate(pieces) if pieces else np.zeros(0, np.uint8), n, path, errors), vectors
+
+
+def _decode_words(joined: np.ndarray, n: int, path: Path, errors: str) -> list[str]:
+    """Newline-separated words, decoded at once (word by word only to name a bad entry)."""
+    data = joined.tobytes()
+    try:
+        words = data.decode("utf-8").split("\n")[:-1]
+    except UnicodeDecodeError:
+        if errors == "strict":
+            parts = data.split(b"\n")[:-1]
+            for i, w in enumerate(parts):
+                _decode(w, path, i + 1, errors)
+        words = data.decode("utf-8", errors=errors).split("\n")[:-1]
+    if len(words) != n:   # a word held a newline of its own: decode one by one
+        raise ModelFormatError(f"{path}: a word contains a line break")
+    return words
 
 
 def _read_text(path: Path, n: int | None, dim: int | None, want: int | None, errors: str,
@@ -224,6 +243,8 @@ def _read_text(path: Path, n: int | None, dim: int | None, want: int | None, err
     a bad block is re-read line by line to name the line at fault."""
     words: list[str] = []
     blocks: list[np.ndarray] = []
+    # with a header the final array is allocated once and filled block by block
+    filled = np.empty((want, dim), np.float32) if want is not None and dim is not None else None
     line_no = header_lines
     with open_binary(path) as f:
         for _ in range(header_lines):
@@ -247,11 +268,16 @@ def _read_text(path: Path, n: int | None, dim: int | None, want: int | None, err
             values = _parse_numbers(b" ".join(tails)) if all(tails) else np.zeros(0, np.float32)
             if values.size != len(lines) * dim or not np.isfinite(values).all():
                 _raise_bad_line(path, lines, line_no, dim)
-            blocks.append(values.reshape(len(lines), dim))
+            if filled is not None:
+                filled[len(words):len(words) + len(lines)] = values.reshape(len(lines), dim)
+            else:
+                blocks.append(values.reshape(len(lines), dim))
             words.extend(_decode(h, path, line_no + i + 1, errors) for i, h in enumerate(heads))
             line_no += len(lines)
     if n is not None and want is not None and len(words) < want:
         raise ModelFormatError(f"{path}: truncated: {len(words)} of {n} vectors")
+    if filled is not None:
+        return words, filled[:len(words)]
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim or 0), np.float32)
     return words, vectors
 
