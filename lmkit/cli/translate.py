@@ -6,10 +6,11 @@ import logging
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..checks import Range
+from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..translate.model import SEQ2SEQ_RANGES as M
 from ..translate.train import TRAIN_RANGES as T
+from ..translate.translator import DECODE_RANGES as D
 from .common import add_text_options, positive_int, tokenizer_from_args
 
 log = logging.getLogger("lmkit")
@@ -52,11 +53,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = cmds.add_parser("decode", help="translate text, one sentence a line in and out")
     d.add_argument("model", help="model folder")
     d.add_argument("text", nargs="?", default="-", help="source text file or - (stdin)")
-    d.add_argument("--beam", type=Range(1, 1000, integer=True).arg(), default=5, help="beam size (1: greedy)")
-    d.add_argument("--batch", type=Range(1, 100_000, integer=True).arg(), default=64, help="sentences decoded together (default 64)")
-    d.add_argument("--length-penalty", type=Range(0, 10).arg(), default=1.0, help="GNMT length penalty alpha (0: none)")
-    d.add_argument("--max-len-ratio", type=Range(0, 100, lo_open=True).arg(), default=2.0,
+    d.add_argument("--beam", type=D["beam"].arg(), default=5, help="beam size (1: greedy)")
+    d.add_argument("--batch", type=D["batch"].arg(), default=64, help="sentences decoded together (default 64)")
+    d.add_argument("--length-penalty", type=D["alpha"].arg(), default=1.0, help="GNMT length penalty alpha (0: none)")
+    d.add_argument("--max-len-ratio", type=D["max_len_ratio"].arg(), default=2.0,
                    help="longest output: ratio x source length + 10 tokens (default 2.0)")
+    d.add_argument("--max-src-len", type=D["max_src_len"].arg(), default=250,
+                   help="longer source lines are cut there, with a warning (default 250 tokens)")
     d.add_argument("--replace-unk", action="store_true", help="replace <unk> by the most attended source word")
     d.add_argument("--attention-plot", help="PNG heat map of the first sentence's attention (needs matplotlib)")
     d.set_defaults(run=run_decode)
@@ -89,8 +92,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..translate import (Seq2Seq, Seq2SeqConfig, TrainConfig, Trainer, build_vocabs, encode_parallel,
-                             read_parallel)
+    from ..translate import (
+        Seq2Seq,
+        Seq2SeqConfig,
+        TrainConfig,
+        Trainer,
+        build_vocabs,
+        encode_parallel,
+        read_parallel,
+    )
     if bool(args.valid_src) != bool(args.valid_tgt):
         raise ConfigError("give both --valid-src and --valid-tgt, or neither")
     overrides = dict(epochs=args.epochs, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
@@ -131,7 +141,8 @@ def run_decode(args: argparse.Namespace) -> int:
     lines = [line for block in Corpus([args.text], Tokenizer("whitespace"), quiet=True).line_blocks()
              for line in block]
     results = tr.translate(lines, beam=args.beam, batch=args.batch, alpha=args.length_penalty,
-                           replace_unk=args.replace_unk, max_len_ratio=args.max_len_ratio)
+                           replace_unk=args.replace_unk, max_len_ratio=args.max_len_ratio,
+                           max_src_len=args.max_src_len)
     out = sys.stdout
     for r in results:
         out.write(r.text + "\n")

@@ -1,5 +1,10 @@
 """word2vec embeddings: training, vectors and their queries, file formats."""
-from .tables import alias_table, huffman_codes, keep_probabilities, negative_sampling_table
+from .tables import (
+           alias_table,
+           huffman_codes,
+           keep_probabilities,
+           negative_sampling_table,
+)
 from .vectors import KeyedVectors
 from .word2vec import WORD2VEC_RANGES, EpochStats, Word2Vec, Word2VecConfig
 

@@ -12,8 +12,18 @@ import numpy as np
 
 from .._io import atomic_path, load_npz
 from ..errors import ConfigError, LmkitError, ModelFormatError
-from ..text import (BOS, BOS_ID, EOS, EOS_ID, UNK_ID, Corpus, EncodedCorpus, Tokenizer, Vocabulary,
-                    encode_corpus)
+from ..text import (
+    BOS,
+    BOS_ID,
+    EOS,
+    EOS_ID,
+    UNK_ID,
+    Corpus,
+    EncodedCorpus,
+    Tokenizer,
+    Vocabulary,
+    encode_corpus,
+)
 from . import _kernels as K
 from .counts import MAX_ORDER, NgramCounts, count_ngrams
 from .estimators import SMOOTHINGS, Estimate, estimate

@@ -1,8 +1,18 @@
 """Neural-network building blocks with hand-written backward passes (shared ground for the
 neural model families)."""
 from .gradcheck import numerical_grad, relative_error
-from .layers import (GRU, LSTM, AdditiveAttention, BilinearAttention, Dropout, Embedding, GRUCell, Linear, sigmoid,
-                     softmax_cross_entropy)
+from .layers import (
+                     GRU,
+                     LSTM,
+                     AdditiveAttention,
+                     BilinearAttention,
+                     Dropout,
+                     Embedding,
+                     GRUCell,
+                     Linear,
+                     sigmoid,
+                     softmax_cross_entropy,
+)
 from .optim import OPTIMIZERS, SGD, Adagrad, Adam, clip_by_global_norm, global_norm
 
 __all__ = ["Embedding", "Linear", "GRUCell", "GRU", "LSTM", "AdditiveAttention", "BilinearAttention", "Dropout", "sigmoid",

@@ -2,8 +2,19 @@
 from .corpus import Corpus, ReadStats, expand_sources, read_line_blocks
 from .encoded import EncodedCorpus, encode_corpus
 from .tokenizer import Tokenizer
-from .vocab import (BOS, BOS_ID, DEFAULT_SPECIALS, EOS, EOS_ID, PAD, PAD_ID, UNK, UNK_ID,
-                    Vocabulary, count_tokens)
+from .vocab import (
+                    BOS,
+                    BOS_ID,
+                    DEFAULT_SPECIALS,
+                    EOS,
+                    EOS_ID,
+                    PAD,
+                    PAD_ID,
+                    UNK,
+                    UNK_ID,
+                    Vocabulary,
+                    count_tokens,
+)
 
 __all__ = ["Corpus", "ReadStats", "expand_sources", "read_line_blocks", "EncodedCorpus",
            "encode_corpus", "Tokenizer", "Vocabulary", "count_tokens", "DEFAULT_SPECIALS",

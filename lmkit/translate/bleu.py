@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Sequence
 
-from .. import __version__ as VERSION   # the package top is lazy: this loads no family
+from .. import __version__ as VERSION  # the package top is lazy: this loads no family
 from ..errors import ConfigError
 
 _13A = [(re.compile(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])"), r" \1 "),
@@ -40,7 +40,7 @@ def tokenize_13a(line: str) -> str:
 
 @lru_cache(maxsize=1)
 def _intl_patterns():
-    import regex   # nltk's dependency: Unicode property classes
+    import regex  # nltk's dependency: Unicode property classes
     return [(regex.compile(r"(\P{N})(\p{P})"), r"\1 \2 "),
             (regex.compile(r"(\p{P})(\P{N})"), r" \1 \2"),
             (regex.compile(r"(\p{S})"), r" \1 ")]

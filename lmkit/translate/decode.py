@@ -78,8 +78,10 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
     scores = np.full((B, K), -np.inf)
     scores[:, 0] = 0.0
     tokens = np.zeros((B, K, 0), dtype=np.int64)
-    atts = np.zeros((B, K, 0, S))
-    finished: list[list[tuple[float, float, list[int], np.ndarray]]] = [[] for _ in range(B)]
+    atts = np.zeros((B, K, 0, S), dtype=np.float32)
+    # only each sentence's best finished hypothesis is kept: it alone can be the answer, and it
+    # alone decides when to stop (memory stays beam x length x source, not x every ending)
+    finished: list[tuple[float, float, list[int], np.ndarray] | None] = [None] * B
     active = np.ones(B, bool)
     step = 0
     while active.any():
@@ -89,7 +91,7 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
         V = logp.shape[2]
         cand = (scores[:, :, None] + logp).reshape(B, K * V)
         next_tokens = np.zeros((B, K, step + 1), dtype=np.int64)
-        next_atts = np.zeros((B, K, step + 1, S))
+        next_atts = np.zeros((B, K, step + 1, S), dtype=np.float32)
         next_scores = np.full((B, K), -np.inf)
         parents = np.zeros((B, K), dtype=np.int64)
         alpha_att = alpha_att.reshape(B, K, S)
@@ -109,8 +111,10 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
                 k, w = divmod(int(flat), V)
                 att = np.concatenate([atts[b, k], alpha_att[b, k][None]], axis=0)
                 if w == EOS_ID:
-                    n = step + 1
-                    finished[b].append((score / length_penalty(n, alpha), score, tokens[b, k].tolist(), att))
+                    normed = score / length_penalty(step + 1, alpha)
+                    best = finished[b]
+                    if best is None or normed > best[0]:
+                        finished[b] = (normed, score, tokens[b, k].tolist(), att)
                 else:
                     next_tokens[b, kept, :step] = tokens[b, k]
                     next_tokens[b, kept, step] = w
@@ -120,21 +124,22 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
                     kept += 1
                 if kept == K:
                     break
-            best_final = max((f[0] for f in finished[b]), default=-np.inf)
+            best_final = finished[b][0] if finished[b] is not None else -np.inf
             if kept == 0:
                 active[b] = False
                 continue
             best_open = next_scores[b, :kept].max()
             bound = best_open / length_penalty(int(max_len[b]) + 1, alpha) if alpha > 0 else best_open
-            if finished[b] and bound <= best_final:
+            if finished[b] is not None and bound <= best_final:
                 active[b] = False
         tokens, atts, scores = next_tokens, next_atts, next_scores
         states = new_states[:, parents.reshape(-1)]
         step += 1
     out = []
     for b in range(B):
-        if finished[b]:
-            _, score, toks, att = max(finished[b], key=lambda f: f[0])
+        done = finished[b]
+        if done is not None:
+            _, score, toks, att = done
         else:
             k = int(np.argmax(scores[b]))
             score, toks, att = float(scores[b, k]), tokens[b, k].tolist(), atts[b, k]

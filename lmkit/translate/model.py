@@ -6,7 +6,6 @@ Shapes: B batch, S source length, T target length, E embedding, H hidden.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -17,7 +16,17 @@ import numpy as np
 from .._io import atomic_path, atomic_write, load_npz, read_format_json
 from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
-from ..nn import GRU, LSTM, AdditiveAttention, BilinearAttention, Dropout, Embedding, GRUCell, Linear, softmax_cross_entropy
+from ..nn import (
+    GRU,
+    LSTM,
+    AdditiveAttention,
+    BilinearAttention,
+    Dropout,
+    Embedding,
+    GRUCell,
+    Linear,
+    softmax_cross_entropy,
+)
 from ..text import PAD_ID
 
 FORMAT = "lmkit-seq2seq"

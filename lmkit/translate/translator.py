@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from ..checks import Range
 from ..errors import LmkitError, ModelFormatError
 from ..text import UNK_ID, Tokenizer, Vocabulary
 from .data import pad_sources
 from .decode import beam_search_batch, greedy
 from .model import Seq2Seq, model_folder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,6 +29,16 @@ class Translation:
     @property
     def text(self) -> str:
         return " ".join(self.words)
+
+
+#: allowed decoding settings (shared with the CLI)
+DECODE_RANGES = {
+    "beam": Range(1, 1000, integer=True),
+    "batch": Range(1, 100_000, integer=True),
+    "alpha": Range(0, 10),
+    "max_len_ratio": Range(0, 100, lo_open=True),
+    "max_src_len": Range(1, 10_000, integer=True),
+}
 
 
 class Translator:
@@ -77,10 +91,24 @@ class Translator:
         return out  # type: ignore[return-value]
 
     def translate(self, lines: Sequence[str], beam: int = 5, batch: int = 64, alpha: float = 1.0,
-                  replace_unk: bool = False, max_len_ratio: float = 2.0) -> list[Translation]:
+                  replace_unk: bool = False, max_len_ratio: float = 2.0,
+                  max_src_len: int = 250) -> list[Translation]:
         """Translate sentences (one per item; an empty line gives an empty translation).
-        Outputs stop at ``max_len_ratio`` x source length + 10 tokens."""
+        Outputs stop at ``max_len_ratio`` x source length + 10 tokens. A source longer than
+        ``max_src_len`` tokens is cut there, with a warning naming the line: decoding time
+        and memory stay bounded whatever the input."""
+        if isinstance(lines, str):
+            lines = [lines]
+        DECODE_RANGES["beam"].check("beam", beam)
+        DECODE_RANGES["batch"].check("batch", batch)
+        DECODE_RANGES["alpha"].check("length penalty", alpha)
+        DECODE_RANGES["max_len_ratio"].check("max_len_ratio", max_len_ratio)
+        DECODE_RANGES["max_src_len"].check("max_src_len", max_src_len)
         tokens = [self.tokenizer(line) for line in lines]
+        for i, t in enumerate(tokens):
+            if len(t) > max_src_len:
+                log.warning("line %d: %d tokens; translating the first %d (max_src_len)", i + 1, len(t), max_src_len)
+                tokens[i] = t[:max_src_len]
         ids = [self.src_vocab.encode(t) for t in tokens]
         return self.translate_ids(ids, beam=beam, batch=batch, alpha=alpha, source_words=tokens,
                                   replace_unk=replace_unk, max_len_ratio=max_len_ratio)

@@ -203,7 +203,14 @@ def test_json_fields_of_the_wrong_type(tmp_path, vectors):
 @pytest.fixture(scope="module")
 def translation_run(tmp_path_factory):
     from lmkit.text import Tokenizer
-    from lmkit.translate import Seq2Seq, Seq2SeqConfig, TrainConfig, Trainer, build_vocabs, encode_parallel
+    from lmkit.translate import (
+        Seq2Seq,
+        Seq2SeqConfig,
+        TrainConfig,
+        Trainer,
+        build_vocabs,
+        encode_parallel,
+    )
     src = [s.split() for s in ["a man rides a bike", "a dog runs", "two men talk", "a woman sings"] * 3]
     tgt = [s.split() for s in ["ein mann fährt rad", "ein hund rennt", "zwei männer reden", "eine frau singt"] * 3]
     sv, tv = build_vocabs(src, tgt, min_count=1)

@@ -3,8 +3,13 @@ Apache 2.0) run against lmkit's BLEU and chrF, and the same calls side by side w
 installed sacrebleu."""
 import pytest
 
-from lmkit.translate.bleu import (bleu_from_statistics, corpus_bleu, corpus_chrf, sentence_bleu,
-                                  sentence_chrf)
+from lmkit.translate.bleu import (
+    bleu_from_statistics,
+    corpus_bleu,
+    corpus_chrf,
+    sentence_bleu,
+    sentence_chrf,
+)
 
 sacrebleu = pytest.importorskip("sacrebleu", reason="sacrebleu is in the 'test' extra")
 EPSILON = 1e-8
