@@ -276,9 +276,10 @@ def read_format_json(path: str | os.PathLike, fmt: str, version: int, what: str)
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         got = meta.get("format") if isinstance(meta, dict) else None
         raise ModelFormatError(f"{path}: format {got!r} is not {fmt!r}")
-    if meta.get("version") != version:
-        raise ModelFormatError(f"{path}: version {meta.get('version')} is not supported "
-                               f"(this lmkit reads version {version})")
+    if meta.get("version") != version or isinstance(meta.get("version"), bool):
+        got = meta.get("version")
+        kind = f" (a {type(got).__name__}, not a number)" if not isinstance(got, int) else ""
+        raise ModelFormatError(f"{path}: version {got!r}{kind} is not supported (this lmkit reads version {version})")
     return meta
 
 

@@ -78,3 +78,37 @@ def test_replaced_utf8_lines_are_reported_once(tmp_path):
     res = run_cli("vocab", tmp_path / "bad.txt", "-o", tmp_path / "v.tsv")
     assert res.returncode == 0
     assert res.stderr.count("2 line(s) held invalid UTF-8") == 1
+
+
+@pytest.mark.parametrize("args", [[], ["ngram"], ["embed"], ["translate"]])
+def test_bare_commands_give_usage_and_one_error_line(args):
+    res = subprocess.run([sys.executable, str(ROOT / "bin" / "lmkit"), *args], capture_output=True, text=True)
+    assert res.returncode == 2
+    lines = res.stderr.strip().split("\n")
+    assert lines[0].startswith("usage:") and lines[-1].endswith("--help)") and "a command is required" in lines[-1]
+    assert len([ln for ln in lines if "error" in ln]) == 1
+
+
+def test_api_misuse_raises_clear_errors():
+    import numpy as np
+
+    from lmkit import ConfigError
+    from lmkit.embed import KeyedVectors
+    from lmkit.ngram import NgramModel
+    kv = KeyedVectors(["the", "cat", "sat"], np.eye(3, dtype=np.float32))
+    with pytest.raises(ConfigError, match="topn"):
+        kv.most_similar("the", topn=-3)
+    with pytest.raises(ConfigError, match="list of words"):
+        kv.neighbors("the")
+    lm = NgramModel.train([["the", "cat", "sat"]], order=2, quiet=True)
+    with pytest.raises(ConfigError, match="word must be a string"):
+        lm.logprob(None)
+    assert lm.logprob("cat", "the") == lm.logprob("cat", ["the"])   # a string context is words
+
+
+def test_top_level_help_loads_no_model_family():
+    # `lmkit --help` stays fast because no family (numpy, numba kernels) is imported for it
+    code = ("import sys; from lmkit.cli.main import build_parser; build_parser(['--help']); "
+            "print(sorted(m for m in ('numba', 'lmkit.ngram', 'lmkit.embed', 'lmkit.translate') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Callable
 
 from ..errors import ConfigError
 from ..text import Corpus, Tokenizer
@@ -59,3 +61,13 @@ def positive_float(text: str) -> float:
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def missing_command(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """The ``run`` of a command group called without a sub-command: its usage line and one
+    error line on stderr, exit 2."""
+    def run(args: argparse.Namespace) -> int:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: a command is required (see {parser.prog} --help)", file=sys.stderr)
+        return 2
+    return run

@@ -8,7 +8,7 @@ import sys
 from ..embed import WORD2VEC_RANGES as R
 from ..embed import KeyedVectors, Word2Vec
 from ..errors import ConfigError, LmkitError
-from .common import add_text_options, corpus_from_args, positive_int
+from .common import add_text_options, corpus_from_args, missing_command, positive_int
 
 log = logging.getLogger("lmkit")
 
@@ -75,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cf.add_argument("--native", dest="to_native", action="store_true",
                     help="write an lmkit folder (opens memory-mapped in milliseconds)")
     c.set_defaults(run=run_convert)
-    p.set_defaults(run=lambda args: (p.print_help(sys.stderr), 2)[1])
+    p.set_defaults(run=missing_command(p))
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -63,7 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:
-        parser.print_help(sys.stderr)
+        parser.print_usage(sys.stderr)
+        print("lmkit: error: a command is required (see lmkit --help)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
                         format="lmkit: %(message)s", stream=sys.stderr)

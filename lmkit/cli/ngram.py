@@ -13,7 +13,7 @@ from ..checks import SEED, Range
 from ..errors import ConfigError, CorpusError
 from ..ngram import SMOOTHINGS, NgramModel
 from ..text import UNK_ID, Vocabulary, encode_corpus
-from .common import add_text_options, corpus_from_args, positive_int
+from .common import add_text_options, corpus_from_args, missing_command, positive_int
 
 log = logging.getLogger("lmkit")
 
@@ -84,12 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     mx.add_argument("-o", "--output", required=True, help="mixed model file")
     add_text_options(mx, default_tokenizer="whitespace")
     mx.set_defaults(run=run_mix)
-    p.set_defaults(run=lambda args: _missing(p))
+    p.set_defaults(run=missing_command(p))
 
-
-def _missing(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
 
 
 def run_train(args: argparse.Namespace) -> int:

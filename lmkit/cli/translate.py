@@ -11,7 +11,7 @@ from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..translate.model import SEQ2SEQ_RANGES as M
 from ..translate.train import TRAIN_RANGES as T
 from ..translate.translator import DECODE_RANGES as D
-from .common import add_text_options, positive_int, tokenizer_from_args
+from .common import add_text_options, missing_command, positive_int, tokenizer_from_args
 
 log = logging.getLogger("lmkit")
 
@@ -88,7 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--last", type=positive_int, default=5, help="how many of the latest checkpoints (default 5)")
     a.add_argument("-o", "--output", required=True, help="folder for the averaged model")
     a.set_defaults(run=run_average)
-    p.set_defaults(run=lambda args: (p.print_help(sys.stderr), 2)[1])
+    p.set_defaults(run=missing_command(p))
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -280,6 +280,12 @@ class NgramModel:
 
     def _logprob_of(self, word: str, context: Sequence[str] = ()) -> float:
         """log10 p(word | context); ``context`` may start with ``<s>``."""
+        if not isinstance(word, str):
+            raise ConfigError(f"word must be a string, got {type(word).__name__}")
+        if isinstance(context, str):
+            context = context.split()
+        if not all(isinstance(w, str) for w in context):
+            raise ConfigError("context must be a list of words (strings)")
         context = list(context)
         bos = bool(context) and context[0] == BOS
         if bos:
