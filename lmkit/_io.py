@@ -11,8 +11,9 @@ import shutil
 import stat
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any
 
 from .errors import ConfigError, CorpusError
 
@@ -30,7 +31,7 @@ class _CheckedStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         try:
             data = self._inner.read(len(buffer))
         except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
@@ -64,7 +65,8 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
         if opener is None:
             return open(path, "rb")
         # The decompressors' own readline is Python code; a BufferedReader makes it C.
-        return io.BufferedReader(_CheckedStream(opener(path, "rb"), path), buffer_size=1 << 20)
+        inner: IO[bytes] = opener(path, "rb")  # type: ignore[operator]
+        return io.BufferedReader(_CheckedStream(inner, path), buffer_size=1 << 20)
     except FileNotFoundError:
         raise CorpusError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -118,18 +120,20 @@ def _wrapped(raw: IO[bytes], path: Path, mode: str, encoding: str | None) -> Ite
     binary = "b" in mode
     if path.suffix == ".gz":
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
-            handle = gz if binary else io.TextIOWrapper(gz, encoding=encoding, newline="\n")
-            yield handle
-            if not binary:
-                handle.flush()
-                handle.detach()
+            if binary:
+                yield gz  # type: ignore[misc]
+            else:
+                text = io.TextIOWrapper(gz, encoding=encoding, newline="\n")
+                yield text
+                text.flush()
+                text.detach()
     elif binary:
         yield raw
     else:
-        handle = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
-        yield handle
-        handle.flush()
-        handle.detach()
+        wrapper = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+        yield wrapper
+        wrapper.flush()
+        wrapper.detach()
     raw.flush()
 
 
@@ -179,10 +183,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             with open(tmp, "rb") as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
         return
-    fd, tmp = _temp_beside(target, user_path, target.suffix or ".tmp")
+    fd, tmp_name = _temp_beside(target, user_path, target.suffix or ".tmp")
     os.close(fd)
+    tmp = Path(tmp_name)
     try:
-        yield Path(tmp)
+        yield tmp
         os.chmod(tmp, _file_mode(target))
         os.replace(tmp, target)
     except BaseException:
@@ -283,7 +288,7 @@ def read_format_json(path: str | os.PathLike, fmt: str, version: int, what: str)
     return meta
 
 
-def _npy_header(f: IO[bytes], where: str) -> tuple[tuple[int, ...], "object", bool]:
+def _npy_header(f: IO[bytes], where: str) -> tuple[tuple[int, ...], Any, bool]:
     """(shape, dtype, fortran_order) of an npy stream positioned at its start."""
     import numpy as np
     from numpy.lib import format as npy_format
@@ -333,7 +338,7 @@ def load_npy(path: str | os.PathLike, mmap: bool = False):
         raise ModelFormatError(f"{path}: is a directory, expected an npy file") from None
 
 
-def load_npz(path: str | os.PathLike, names: "list[str] | None" = None) -> dict:
+def load_npz(path: str | os.PathLike, names: list[str] | None = None) -> dict:
     """The arrays of an npz file (all, or ``names``), each member's header checked against
     its size in the archive first; a damaged or truncated archive is a ModelFormatError."""
     import zipfile

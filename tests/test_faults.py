@@ -31,6 +31,7 @@ SAVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_kill_9_during_folder_saves_leaves_one_complete_folder(tmp_path):
     folder = tmp_path / "vecs"
     script = tmp_path / "saver.py"
@@ -52,6 +53,7 @@ def test_kill_9_during_folder_saves_leaves_one_complete_folder(tmp_path):
     assert all(".new-" in name for name in leftovers)
 
 
+@pytest.mark.slow
 def test_sigterm_during_cli_write_removes_the_temporary_file(tmp_path):
     out = tmp_path / "brown.vec"
     proc = subprocess.Popen([sys.executable, str(ROOT / "bin" / "lmkit"), "embed", "train",
@@ -106,9 +108,8 @@ def test_writes_go_through_devices_and_symlinks(tmp_path):
 
 
 def test_directory_as_output_names_the_users_path(tmp_path):
-    with pytest.raises(ConfigError, match=f"{tmp_path}: is a directory"):
-        with atomic_write(tmp_path) as f:
-            f.write("x")
+    with pytest.raises(ConfigError, match=f"{tmp_path}: is a directory"), atomic_write(tmp_path) as f:
+        f.write("x")
     res = subprocess.run([sys.executable, str(ROOT / "bin" / "lmkit"), "vocab",
                           str(ROOT / "data" / "tinyshakespeare.txt"), "-o", str(tmp_path)],
                          capture_output=True, text=True)

@@ -41,6 +41,7 @@ TS = str(ROOT / "data" / "tinyshakespeare.txt")
     (["translate", "decode", "T", "--beam", "0"], "--beam"),
     (["translate", "decode", "T", "--max-len-ratio", "inf"], "--max-len-ratio"),
 ])
+@pytest.mark.slow
 def test_cli_refuses_out_of_range_numbers(tmp_path, args, option):
     res = subprocess.run([sys.executable, str(ROOT / "bin" / "lmkit"), *args], capture_output=True,
                          text=True, cwd=tmp_path)

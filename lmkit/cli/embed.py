@@ -23,12 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="vectors file (word2vec format; .gz compresses) or, with --native, a folder")
     t.add_argument("--dim", type=R["dim"].arg(), default=100, help="vector size (default 100)")
     t.add_argument("--window", type=R["window"].arg(), default=5, help="max context distance (default 5)")
-    t.add_argument("--negative", type=R["negative"].arg(), default=None, help="negative samples (default 5; 0 with --hs)")
+    t.add_argument("--negative", type=R["negative"].arg(), default=None,
+                   help="negative samples (default 5; 0 with --hs)")
     t.add_argument("--hs", action="store_true", help="hierarchical softmax (alone unless --negative N)")
     t.add_argument("--cbow", action="store_true", help="CBOW instead of skip-gram")
     t.add_argument("--min-count", type=R["min_count"].arg(), default=5, help="ignore rarer words (default 5)")
     t.add_argument("--max-vocab", type=R["max_vocab_size"].arg(), default=None, help="keep the N most frequent words")
-    t.add_argument("--sample", type=R["sample"].arg(), default=1e-3, help="sub-sampling threshold (default 1e-3; 0 off)")
+    t.add_argument("--sample", type=R["sample"].arg(), default=1e-3,
+                   help="sub-sampling threshold (default 1e-3; 0 off)")
     t.add_argument("--epochs", "--iter", type=R["epochs"].arg(), default=5, help="passes over the corpus (default 5)")
     t.add_argument("--alpha", type=R["alpha"].arg(), default=None, help="start learning rate (0.025 sg, 0.05 cbow)")
     t.add_argument("--min-alpha", type=R["min_alpha"].arg(), default=0.0001, help="final learning rate (default 1e-4)")
@@ -92,7 +94,7 @@ def run_train(args: argparse.Namespace) -> int:
                          min_count=args.min_count, max_vocab_size=args.max_vocab, epochs=args.epochs,
                          workers=args.workers, seed=args.seed)
         model.build_vocab(corpus)
-        log.info("vocabulary: %d words (min_count %d)", len(model.vocab) - 1, args.min_count)
+        log.info("vocabulary: %d words (min_count %d)", len(model.wv), args.min_count)
     model.config.workers = args.workers
     model.train(corpus, resume=args.resume, quiet=args.quiet, checkpoint=args.save_model)
     if args.native:
@@ -100,7 +102,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         model.wv.save_word2vec_format(args.output, binary=args.binary)
     if args.save_vocab:
-        model.vocab.save(args.save_vocab)
+        model._need_vocab().save(args.save_vocab)
     last = model.history[-1] if model.history else None
     if last:
         log.info("%s: %d words x %d; last epoch loss %.4f, %.0f words/s", args.output, len(model.wv),

@@ -70,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "entropy, as SRILM's ngram -prune), then renormalise the backoffs.")
     pr.add_argument("model", help="model file")
     how = pr.add_mutually_exclusive_group(required=True)
-    how.add_argument("--threshold", type=Range(0, 1).arg(), help="relative perplexity increase below which an n-gram goes (e.g. 1e-8)")
+    how.add_argument("--threshold", type=Range(0, 1).arg(),
+                     help="relative perplexity increase below which an n-gram goes (e.g. 1e-8)")
     how.add_argument("--target-size", type=positive_int, help="keep about this many n-grams of order >= 2")
     pr.add_argument("-o", "--output", required=True, help="pruned model file")
     pr.set_defaults(run=run_prune)
@@ -175,7 +176,8 @@ def run_mix(args: argparse.Namespace) -> int:
     else:
         if not args.heldout:
             raise ConfigError("give --heldout FILE to tune the weights, or --weights")
-        weights, ppl = best_mix_weights(models, corpus_from_args(args, [args.heldout]))
+        lam, ppl = best_mix_weights(models, corpus_from_args(args, [args.heldout]))
+        weights = lam.tolist()
         log.info("EM weights %s; held-out perplexity of the mixture %.4f",
                  " ".join(f"{w:.4f}" for w in weights), ppl)
     mixed = mix_models(models, weights)

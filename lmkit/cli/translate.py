@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--min-count", type=positive_int, default=2, help="rarer words become <unk> (default 2)")
     t.add_argument("--joint-vocab", action="store_true", help="one vocabulary for both sides")
     t.add_argument("--patience", type=T["patience"].arg(), default=3, help="epochs without improvement before stopping")
-    t.add_argument("--checkpoint-every", type=T["checkpoint_every"].arg(), default=500, help="steps between checkpoints")
+    t.add_argument("--checkpoint-every", type=T["checkpoint_every"].arg(), default=500,
+                   help="steps between checkpoints")
     t.add_argument("--seed", type=T["seed"].arg(), default=1, help="random seed (default 1)")
     t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR's latest checkpoint")
     add_text_options(t, default_tokenizer="whitespace")

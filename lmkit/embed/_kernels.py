@@ -137,11 +137,14 @@ def _learn(l1, target_word, syn1, syn1neg, hot, neu1e, alpha, use_hs, negative,
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def train_job(ids, offsets, sent_lo, sent_hi, first_word, syn0, syn1, syn1neg, keep_prob,
-              points, codes, code_lens, neg_prob, neg_alias, sig, logsig,
-              window, negative, use_hs, cbow, alpha_start, alpha_end, seed, max_sentence,
-              hot, sync_words):
+def train_job(corpus, weights, tables, settings, job, hot):
     """Train on sentences [sent_lo, sent_hi) of the encoded corpus.
+
+    Arguments come grouped (numba tuples of arrays and numbers):
+    ``corpus`` = (ids int32, offsets int64); ``weights`` = (syn0, syn1, syn1neg) float32;
+    ``tables`` = (keep_prob, points, codes, code_lens, neg_prob, neg_alias, sig, logsig);
+    ``settings`` = (window, negative, use_hs, cbow, max_sentence, sync_words);
+    ``job`` = (sent_lo, sent_hi, first_word, alpha_start, alpha_end, seed).
 
     Ids below ``first_word`` (the vocabulary's specials, e.g. <unk>) are dropped, as are
     sub-sampled words (kept with probability ``keep_prob[w]``); the learning rate falls
@@ -155,6 +158,11 @@ def train_job(ids, offsets, sent_lo, sent_hi, first_word, syn0, syn1, syn1neg, k
     that the cores do not fight over those cache lines. (0, 0, 0, 0, 0): every update goes
     straight to the shared rows.
     """
+    ids, offsets = corpus
+    syn0, syn1, syn1neg = weights
+    keep_prob, points, codes, code_lens, neg_prob, neg_alias, sig, logsig = tables
+    window, negative, use_hs, cbow, max_sentence, sync_words = settings
+    sent_lo, sent_hi, first_word, alpha_start, alpha_end, seed = job
     dim = syn0.shape[1]
     n_hot = hot[0]
     base1 = syn1[hot[1]:hot[1] + n_hot].copy() if use_hs else syn1[:0].copy()
@@ -369,7 +377,7 @@ def fnv1a(blob, lo, hi):
 def _same_word(blob, lo, hi, query):
     if hi - lo != len(query):
         return False
-    for j in range(len(query)):
+    for j in range(len(query)):  # noqa: SIM110 (numba: no generators in nopython mode)
         if blob[lo + j] != query[j]:
             return False
     return True

@@ -25,7 +25,7 @@ def analogies(kv, path: str | os.PathLike, restrict_vocab: int = 30000, case_ins
     with ``dummy4unknown`` counted as wrong answers)."""
     limit = min(restrict_vocab, len(kv))
     words = kv.words[:limit]
-    stoi = {}
+    stoi: dict[str, int] = {}
     for i, w in enumerate(words):
         stoi.setdefault(w.upper() if case_insensitive else w, i)
     sections: list[dict] = []
@@ -51,7 +51,7 @@ def analogies(kv, path: str | os.PathLike, restrict_vocab: int = 30000, case_ins
             if dummy4unknown:
                 sections[-1]["incorrect"] += 1
             continue
-        questions.append((len(sections) - 1, *ids))
+        questions.append((len(sections) - 1, *ids))  # type: ignore[arg-type]
     normed = kv.unit_rows(slice(0, limit))
     q = np.array(questions, dtype=np.int64).reshape(-1, 5)
     for start in range(0, len(q), batch):
@@ -101,7 +101,7 @@ def word_pairs(kv, path: str | os.PathLike, delimiter: str = "\t", case_insensit
                dummy4unknown: bool = False) -> dict:
     """Pearson and Spearman correlation of cosine similarity with the human scores (pairs with
     an unknown word skipped, or with ``dummy4unknown`` given similarity 0)."""
-    lookup = {}
+    lookup: dict[str, int] = {}
     for i, w in enumerate(kv.words):
         lookup.setdefault(w.lower() if case_insensitive else w, i)
     sims, gold = [], []

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Union
 
 import numpy as np
 
@@ -22,7 +23,7 @@ NATIVE_FORMAT = "lmkit-vectors"
 NATIVE_VERSION = 2   # 2: words as UTF-8 blob + offsets + hash table; 1 (words.txt) still reads
 
 
-Key = Union[str, np.ndarray]
+Key = Union[str, np.ndarray]  # noqa: UP007 (a runtime alias: Python 3.10 has no str | ndarray here)
 #: query memory: one block of scores holds at most this many float32 values (64 MB)
 SCORE_BLOCK_VALUES = 1 << 24
 
@@ -37,7 +38,7 @@ class KeyedVectors:
     ``add_vectors`` and item assignment, ``evaluate_word_analogies``/``evaluate_word_pairs``.
     """
 
-    def __init__(self, words: "Sequence[str] | MappedWords", vectors: np.ndarray,
+    def __init__(self, words: Sequence[str] | MappedWords, vectors: np.ndarray,
                  counts: np.ndarray | None = None) -> None:
         if isinstance(words, str):
             raise ConfigError("words must be a list of words, not one string")
@@ -408,7 +409,7 @@ class KeyedVectors:
     def load_word2vec_format(cls, path: str | os.PathLike, binary: bool | None = None,
                              unicode_errors: str = "strict", limit: int | None = None,
                              no_header: bool = False, fvocab: str | os.PathLike | None = None,
-                             datatype: type = np.float32) -> "KeyedVectors":
+                             datatype: type = np.float32) -> KeyedVectors:
         """Read the C tool's text or binary format (``binary=None``: detected from the first
         entries, an error when they fit neither or both). ``limit``: the first N vectors only;
         ``no_header``: GloVe's text files; ``fvocab``: counts from a ``word count`` file;
@@ -448,7 +449,7 @@ class KeyedVectors:
                            "dim": self.dim, "crc32": crc}, out)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, mmap: bool = True, limit: int | None = None) -> "KeyedVectors":
+    def load(cls, path: str | os.PathLike, mmap: bool = True, limit: int | None = None) -> KeyedVectors:
         """Load vectors: a native folder (memory-mapped), or a word2vec text/binary file."""
         path = Path(path)
         if path.is_dir():
@@ -458,7 +459,7 @@ class KeyedVectors:
         return cls.load_word2vec_format(path, limit=limit)
 
     @classmethod
-    def _load_native(cls, folder: Path, mmap: bool, limit: int | None) -> "KeyedVectors":
+    def _load_native(cls, folder: Path, mmap: bool, limit: int | None) -> KeyedVectors:
         meta = _read_native_meta(folder)
         n, dim = meta["n_words"], meta["dim"]
         vectors = load_npy(folder / "vectors.npy", mmap=mmap)

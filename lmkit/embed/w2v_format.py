@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 import numpy as np
 
@@ -203,7 +204,7 @@ def _read_binary(path: Path, header_len: int, n: int, dim: int, errors: str) -> 
         while done < n:
             if carry == len(buf):                    # one entry longer than the buffer: grow it
                 buf.extend(bytearray(len(buf)))
-            got = f.readinto(memoryview(buf)[carry:]) or 0
+            got = f.readinto(memoryview(buf)[carry:]) or 0  # type: ignore[attr-defined]
             at_end = got < len(buf) - carry
             view = np.frombuffer(buf, dtype=np.uint8, count=carry + got)
             ws, we, found = scan_binary_entries(view, 0, n - done, dim)

@@ -7,10 +7,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -111,14 +111,17 @@ class Word2Vec:
         self.config = Word2VecConfig(**params)
         self.config.check()
         self.vocab: Vocabulary | None = None
-        self.syn0 = self.syn1 = self.syn1neg = None
+        empty = np.zeros((0, self.config.dim), np.float32)
+        self.syn0: np.ndarray = empty
+        self.syn1: np.ndarray = empty
+        self.syn1neg: np.ndarray = empty
         self.history: list[EpochStats] = []
         self.epochs_done = 0
         self.words_done = 0
         self._wv: KeyedVectors | None = None
 
     # ------------------------------------------------------------------ set-up
-    def build_vocab(self, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]") -> "Word2Vec":
+    def build_vocab(self, data: Corpus | EncodedCorpus | Iterable[Sequence[str]]) -> Word2Vec:
         """Vocabulary (``min_count``, ``max_vocab_size``) and freshly initialised weights."""
         c = self.config
         if isinstance(data, EncodedCorpus):
@@ -129,9 +132,14 @@ class Word2Vec:
         self._init_weights()
         return self
 
+    def _need_vocab(self) -> Vocabulary:
+        if self.vocab is None:
+            raise ConfigError("the model has no vocabulary yet; call build_vocab or train first")
+        return self.vocab
+
     def _init_weights(self) -> None:
         c = self.config
-        V = len(self.vocab)
+        V = len(self._need_vocab())
         rng = np.random.default_rng(c.seed)
         self.syn0 = rng.random((V, c.dim), dtype=np.float32)   # in place: no full-size temporaries
         self.syn0 -= np.float32(0.5)
@@ -159,9 +167,9 @@ class Word2Vec:
         return self._tables
 
     # ------------------------------------------------------------------ training
-    def train(self, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", *, epochs: int | None = None,
+    def train(self, data: Corpus | EncodedCorpus | Iterable[Sequence[str]], *, epochs: int | None = None,
               resume: bool = False, stop_after: int | None = None, quiet: bool | None = None,
-              checkpoint: str | os.PathLike | None = None) -> "Word2Vec":
+              checkpoint: str | os.PathLike | None = None) -> Word2Vec:
         """Train on ``data`` (builds the vocabulary first if there is none; with a vocabulary,
         continues training on new text, its unknown words ignored).
 
@@ -188,11 +196,11 @@ class Word2Vec:
                 data = list(data)   # a one-shot iterator is read twice: vocabulary, then ids
             self.build_vocab(data)
         if isinstance(data, EncodedCorpus):
-            if data.vocab is not None and data.vocab.itos != self.vocab.itos:
+            if data.vocab is not None and data.vocab.itos != self._need_vocab().itos:
                 raise ConfigError("the encoded corpus uses another vocabulary; encode it with model.vocab")
             enc = data
         else:
-            enc = encode_corpus(data, self.vocab)
+            enc = encode_corpus(data, self._need_vocab())
         ids = np.ascontiguousarray(enc.ids, dtype=np.int32) if not isinstance(enc.ids, np.memmap) else enc.ids
         offsets = np.ascontiguousarray(enc.offsets, dtype=np.int64)
         if enc.n_tokens == 0:
@@ -217,10 +225,8 @@ class Word2Vec:
                         (done_before + words_before + offsets[hi] - offsets[lo]) / total_words)
                     seed = _job_seed(c.seed, epoch_base + e, j)
                     args.append((lo, hi, max(a0, end_alpha), max(a1, end_alpha), seed))
-                run = lambda a: K.train_job(ids, offsets, a[0], a[1], 1, self.syn0, syn1, syn1neg,
-                                            tables[0], tables[1], tables[2], tables[3], tables[4], tables[5],
-                                            tables[6], tables[7], c.window, c.negative, c.hs, not c.sg,
-                                            a[2], a[3], a[4], c.max_sentence, hot_of_thread(), SYNC_WORDS)
+                def run(a, weights=(self.syn0, syn1, syn1neg)):
+                    return self._run_job((ids, offsets), weights, tables, a, hot_of_thread())
                 results = pool.map(run, args) if pool else map(run, args)
                 for res in results:
                     loss_sum += res[0]
@@ -271,7 +277,7 @@ class Word2Vec:
             return (n_hot, n1 - n_hot, n1 + slot * n_hot, 1, nn + slot * n_hot)
         return syn1, syn1neg, hot_of_thread
 
-    def objective(self, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", seed: int = 12345) -> float:
+    def objective(self, data: Corpus | EncodedCorpus | Iterable[Sequence[str]], seed: int = 12345) -> float:
         """Mean loss per prediction (-log likelihood of the targets against the same kind of
         negatives / Huffman paths as training) over ``data`` with the weights held fixed.
 
@@ -280,15 +286,22 @@ class Word2Vec:
         epoch after epoch."""
         if self.vocab is None:
             raise ConfigError("the model has no vocabulary yet; train it first")
-        enc = data if isinstance(data, EncodedCorpus) else encode_corpus(data, self.vocab)
+        enc = data if isinstance(data, EncodedCorpus) else encode_corpus(data, self._need_vocab())
         t = self._train_tables()
-        c = self.config
         syn0, syn1, syn1neg = self.syn0.copy(), self.syn1.copy(), self.syn1neg.copy()
-        loss, n, _ = K.train_job(np.ascontiguousarray(enc.ids, dtype=np.int32),
-                                 np.ascontiguousarray(enc.offsets, dtype=np.int64), 0, enc.n_sentences, 1,
-                                 syn0, syn1, syn1neg, *t, c.window, c.negative, c.hs, not c.sg,
-                                 0.0, 0.0, seed, c.max_sentence, NO_HOT_ROWS, SYNC_WORDS)
+        corpus = (np.ascontiguousarray(enc.ids, dtype=np.int32), np.ascontiguousarray(enc.offsets, dtype=np.int64))
+        loss, n, _ = self._run_job(corpus, (syn0, syn1, syn1neg), t, (0, enc.n_sentences, 0.0, 0.0, seed),
+                                   NO_HOT_ROWS)
         return loss / max(n, 1)
+
+    def _run_job(self, corpus, weights, tables, job, hot) -> tuple[float, int, int]:
+        """One call of the numba kernel: ``job`` = (first sentence, end sentence, start and end
+        learning rate (0: no update), seed). Shared by training and :meth:`objective`."""
+        c = self.config
+        lo, hi, a0, a1, seed = job
+        settings = (c.window, c.negative, c.hs, not c.sg, c.max_sentence, SYNC_WORDS)
+        return K.train_job(corpus, weights, tuple(tables), settings,
+                           (lo, hi, 1, float(a0), float(a1), seed), hot)
 
     # ------------------------------------------------------------------ results
     @property
@@ -297,7 +310,8 @@ class Word2Vec:
         if self._wv is None:
             if self.vocab is None:
                 raise ConfigError("the model has no vocabulary yet; train it first")
-            self._wv = KeyedVectors(self.vocab.itos[1:], self.syn0[1:], self.vocab.counts[1:])
+            vocab = self._need_vocab()
+            self._wv = KeyedVectors(vocab.itos[1:], self.syn0[1:], vocab.counts[1:])
         return self._wv
 
     def save(self, folder: str | os.PathLike) -> None:
@@ -308,14 +322,14 @@ class Word2Vec:
                 "epochs_done": self.epochs_done, "words_done": self.words_done,
                 "history": [asdict(h) for h in self.history]}
         with atomic_folder(folder) as tmp:
-            self.vocab.save(tmp / "vocab.tsv")
+            self._need_vocab().save(tmp / "vocab.tsv")
             with open(tmp / "weights.npz", "wb") as f:
                 np.savez(f, syn0=self.syn0, syn1=self.syn1, syn1neg=self.syn1neg)
             with open(tmp / "model.json", "w", encoding="utf-8") as out:
                 json.dump(meta, out, indent=1)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> "Word2Vec":
+    def load(cls, folder: str | os.PathLike) -> Word2Vec:
         """A model folder written by :meth:`save`; every field, size and type is checked."""
         folder = Path(folder)
         where = folder / "model.json"

@@ -8,8 +8,8 @@ opens without reading its vocabulary.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class MappedWords:
         self._list: list[str] | None = None
 
     @classmethod
-    def open(cls, folder: Path, n: int, checksums: dict | None = None) -> "MappedWords":
+    def open(cls, folder: Path, n: int, checksums: dict | None = None) -> MappedWords:
         try:
             size = (folder / "words.utf8").stat().st_size
         except FileNotFoundError:
@@ -73,7 +73,7 @@ class MappedWords:
             raise ModelFormatError(f"{folder}/word_table.npy: rows outside 0..{n - 1}")
         for name, arr in (("words.utf8", blob), ("word_offsets.npy", offsets), ("word_table.npy", table)):
             want = (checksums or {}).get(name)
-            if want is None or zlib.crc32(memoryview(np.ascontiguousarray(arr)).cast("B")) != want:
+            if want is None or zlib.crc32(np.ascontiguousarray(arr).tobytes()) != want:
                 raise ModelFormatError(f"{folder}/{name}: checksum does not match meta.json (damaged file)")
         return cls(np.asarray(blob), np.asarray(offsets), np.asarray(table), folder)
 

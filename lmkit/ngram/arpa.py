@@ -100,7 +100,10 @@ def read_arpa(path: str | os.PathLike, quiet: bool | None = None):
         ids_prev: dict[str, int] = {}
         stoi: dict[str, int] = {}
         itos: list[str] = []
-        ctx_all, word_all, lp_all, bo_all = [], [], [], []
+        ctx_all: list[np.ndarray] = []
+        word_all: list[np.ndarray] = []
+        lp_all: list[np.ndarray] = []
+        bo_all: list[np.ndarray] = []
         has_unk = True
         for k in range(1, N + 1):
             sec = _read_section(path, lines, k, declared[k - 1], ids_prev)
@@ -181,7 +184,7 @@ def _read_section(path, lines, k: int, want: int, ids_prev: dict[str, int]) -> _
                 raise ModelFormatError(f"{path}:{n}: more {k}-grams than the {want} declared")
             break
         _parse_line(path, n, raw, k, i, sec, ids_prev)
-        i += 1
+        i += 1  # noqa: SIM113 (counts parsed lines; the loop may stop before the iterator ends)
     else:
         if i < want:
             raise ModelFormatError(f"{path}: truncated: {i} of {want} {k}-grams before the end of file")

@@ -145,6 +145,8 @@ def _count_in_chunks(corpus: EncodedCorpus, order: int, vocab_size: int | None, 
 
     from ..text import EncodedCorpus as EC
     if vocab_size is None:
+        if corpus.vocab is None:
+            raise ConfigError("an encoded corpus without a vocabulary needs vocab_size")
         vocab_size = len(corpus.vocab)
     if not 1 <= order <= MAX_ORDER:
         raise ConfigError(f"order must be between 1 and {MAX_ORDER}, got {order}")
@@ -154,8 +156,8 @@ def _count_in_chunks(corpus: EncodedCorpus, order: int, vocab_size: int | None, 
         nxt = int(np.searchsorted(offsets, offsets[bounds[-1]] + chunk_tokens, side="left"))
         bounds.append(min(max(nxt, bounds[-1] + 1), len(offsets) - 1))
     uni = np.zeros(vocab_size, dtype=np.int64)
-    with tempfile.TemporaryDirectory(prefix="lmkit-counts-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="lmkit-counts-") as tmp_name:
+        tmp = Path(tmp_name)
         n_chunks = len(bounds) - 1
         for c in progress(range(n_chunks), desc="counting chunks", unit="chunk", quiet=quiet):
             lo, hi = bounds[c], bounds[c + 1]

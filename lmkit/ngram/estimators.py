@@ -14,8 +14,8 @@ Stupid backoff (Brants et al. 2007) gives scores, not probabilities.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -102,7 +102,7 @@ def _interpolate(counts: NgramCounts, alpha: list[np.ndarray], gamma: list[np.nd
         if pruned.any():
             oc = counts.orders[k - 1]
             gamma[k - 1] = gamma[k - 1] + _group_sum(oc.ctx[pruned], alpha[k - 1][pruned], len(gamma[k - 1]))
-    p_lower = None
+    p_lower = np.zeros(0)
     for k in range(1, counts.order + 1):
         oc = counts.orders[k - 1]
         if k == 1:

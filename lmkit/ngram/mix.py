@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .model import NgramModel
 log = logging.getLogger(__name__)
 
 
-def heldout_probs(models: Sequence[NgramModel], heldout: "Corpus | Iterable[Sequence[str]]") -> np.ndarray:
+def heldout_probs(models: Sequence[NgramModel], heldout: Corpus | Iterable[Sequence[str]]) -> np.ndarray:
     """p_i(w | h) of every held-out word (and </s>) under each model: float64 [n_models, n_words]."""
     if isinstance(heldout, str):
         heldout = [heldout]      # one sentence, as everywhere a sentence or a corpus is accepted
@@ -42,7 +42,8 @@ def best_mix_weights(models: Sequence[NgramModel], heldout, *, iterations: int =
         raise ConfigError("the held-out text holds no words")
     lam = np.full(len(models), 1.0 / len(models))
     prev = -np.inf
-    for it in range(iterations):
+    it = 0
+    for it in range(iterations):  # noqa: B007 (it is reported after the loop)
         mix = lam @ P
         ll = float(np.log(mix).sum())
         lam = (lam[:, None] * P / mix).mean(axis=1)
@@ -62,13 +63,12 @@ def mix_models(models: Sequence[NgramModel], weights: Sequence[float]) -> NgramM
     backoff estimate where it does not list it); unigrams are renormalised over the joint
     vocabulary, and the backoff weights are recomputed so every context sums to one.
     """
-    weights = np.asarray(weights, dtype=np.float64)
+    lam = np.asarray(weights, dtype=np.float64)
     bad = [i for i, m in enumerate(models) if not (m.is_probability and m.is_backoff_model)]
     if bad:
         raise ConfigError(f"model {bad[0] + 1} is not a backoff probability model (stupid backoff or "
                           "additive smoothing); a static mixture needs backoff models")
-    if len(weights) != len(models) or not np.isfinite(weights).all() or (weights < 0).any() \
-            or not np.isclose(weights.sum(), 1.0):
+    if len(lam) != len(models) or not np.isfinite(lam).all() or (lam < 0).any() or not np.isclose(lam.sum(), 1.0):
         raise ConfigError("weights must be one non-negative number per model, summing to 1")
     words = list(DEFAULT_SPECIALS)
     seen = set(words)
@@ -107,7 +107,7 @@ def mix_models(models: Sequence[NgramModel], weights: Sequence[float]) -> NgramM
         g = grams[k - 1]
         total = np.zeros(len(g))
         for i, m in enumerate(models):
-            total += weights[i] * _last_word_probs(m, to_model[i][g])
+            total += lam[i] * _last_word_probs(m, to_model[i][g])
         if k == 1:
             total[BOS_ID] = 0.0
             total /= total.sum()
@@ -118,7 +118,7 @@ def mix_models(models: Sequence[NgramModel], weights: Sequence[float]) -> NgramM
         lp_all.append(lp)
     bo_all = [np.zeros(len(w)) for w in word_all[:-1]] + [np.zeros(0)]
     mixed = NgramModel(vocab, ctx_all, word_all, lp_all, bo_all,
-                       {"smoothing": "mix", "weights": weights.tolist(),
+                       {"smoothing": "mix", "weights": lam.tolist(),
                         "components": [m.meta.get("smoothing", "arpa") for m in models]},
                        models[0].tokenizer)
     mixed.renormalize_backoffs()

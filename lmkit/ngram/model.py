@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -78,10 +78,10 @@ class NgramModel:
 
     # ------------------------------------------------------------------ training
     @classmethod
-    def train(cls, data: "Corpus | EncodedCorpus | Iterable[Sequence[str]]", order: int = 3,
+    def train(cls, data: Corpus | EncodedCorpus | Iterable[Sequence[str]], order: int = 3,
               smoothing: str = "mkn", *, vocab: Vocabulary | None = None, min_count: int = 1,
               discount: float | None = None, interpolate: bool = True, prune=None,
-              chunk_tokens: int | None = None, quiet: bool | None = None) -> "NgramModel":
+              chunk_tokens: int | None = None, quiet: bool | None = None) -> NgramModel:
         """Count ``data`` and estimate a model.
 
         ``data``: a Corpus (its tokenizer is kept with the model), an EncodedCorpus, or any
@@ -113,7 +113,7 @@ class NgramModel:
 
     @classmethod
     def from_counts(cls, counts: NgramCounts, vocab: Vocabulary, smoothing: str = "mkn",
-                    **options) -> "NgramModel":
+                    **options) -> NgramModel:
         est: Estimate = estimate(counts, smoothing, **options)
         meta = {"smoothing": smoothing, "order": counts.order, "is_probability": est.is_probability,
                 "counts": counts.sizes(), "n_tokens": counts.n_tokens, "n_sentences": counts.n_sentences,
@@ -121,7 +121,7 @@ class NgramModel:
         if est.discounts is not None:
             meta["discounts"] = est.discounts[:, 1:].tolist()
         ctx, word, logprob, backoff = [], [], [], []
-        new_ids = None
+        new_ids = np.zeros(0, np.int64)
         for k, oc in enumerate(counts.orders):
             keep = est.keep[k] if est.keep is not None else np.ones(len(oc), bool)
             c = oc.ctx[keep] if k == 0 else new_ids[oc.ctx[keep]]
@@ -181,11 +181,11 @@ class NgramModel:
             out.append(K.lookup_many(tk, tv, keys))
         return out
 
-    def subset(self, keep: list[np.ndarray]) -> "NgramModel":
+    def subset(self, keep: list[np.ndarray]) -> NgramModel:
         """The model restricted to the n-grams where ``keep`` is True (each kept n-gram's
         context must be kept; unigrams are always all kept). Backoffs are copied as they are."""
         ctx, word, lp, bo = [], [], [], []
-        new_ids = None
+        new_ids = np.zeros(0, np.int64)
         for k in range(self.order):
             kp = np.ones(self.sizes[0], bool) if k == 0 else keep[k]
             c = self.ctx[k][kp]
@@ -271,8 +271,7 @@ class NgramModel:
         ids = self.vocab.encode(tokens)
         lp, ln = self.score_encoded((ids, np.array([0, len(ids)], np.int64)), bos, eos)
         oov = [t not in self.vocab.stoi or self.vocab.stoi[t] == UNK_ID for t in tokens] + [False] * eos
-        for p, n, o in zip(lp.tolist(), ln.tolist(), oov):
-            yield p, n, o
+        yield from zip(lp.tolist(), ln.tolist(), oov)
 
     def score(self, sentence: str | Sequence[str], bos: bool = True, eos: bool = True) -> float:
         """Total log10 probability of a sentence (a string is split on white space)."""
@@ -301,7 +300,7 @@ class NgramModel:
     def prob(self, word: str, context: Sequence[str] = ()) -> float:
         return float(10.0 ** self._logprob_of(word, context))
 
-    def perplexity(self, data: "Corpus | EncodedCorpus | Iterable[str | Sequence[str]]") -> Perplexity:
+    def perplexity(self, data: Corpus | EncodedCorpus | Iterable[str | Sequence[str]]) -> Perplexity:
         """Perplexity of sentences (each wrapped in <s> ... </s>), with and without OOVs.
 
         A string is one sentence (KenLM's ``perplexity(sentence)``), split on white space."""
@@ -366,7 +365,7 @@ class NgramModel:
         vocab_bytes = "\n".join(self.vocab.itos).encode("utf-8")
         meta = dict(self.meta, format=NATIVE_FORMAT, version=NATIVE_VERSION, order=self.order,
                     tokenizer=self.tokenizer.config())
-        arrays = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+        arrays: dict[str, np.ndarray] = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
                   "vocab": np.frombuffer(vocab_bytes, dtype=np.uint8),
                   "vocab_counts": self.vocab.counts}
         for k in range(self.order):
@@ -374,12 +373,12 @@ class NgramModel:
             arrays[f"word{k + 1}"] = self.word[k]
             arrays[f"logprob{k + 1}"] = self.log_probs[k]
             arrays[f"backoff{k + 1}"] = self.log_backoffs[k]
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            # numpy's stub types the **kwds of savez too narrowly
+            np.savez(f, **arrays)  # type: ignore[arg-type]
 
     @classmethod
-    def load(cls, path: str | os.PathLike, quiet: bool | None = None) -> "NgramModel":
+    def load(cls, path: str | os.PathLike, quiet: bool | None = None) -> NgramModel:
         """Load an ARPA file (by suffix ``.arpa``/``.arpa.gz`` or content) or a native model."""
         path = Path(path)
         if not path.exists():
@@ -393,7 +392,7 @@ class NgramModel:
         return cls(vocab, ctx, word, lp, bo, {"source": "arpa"})
 
     @classmethod
-    def _load_native(cls, path: Path) -> "NgramModel":
+    def _load_native(cls, path: Path) -> NgramModel:
         z = load_npz(path)
         try:
             meta = json.loads(bytes(z["meta"].astype(np.uint8)).decode("utf-8"))
@@ -421,15 +420,16 @@ class NgramModel:
         except LmkitError as exc:
             raise ModelFormatError(f"{path}: bad vocabulary ({exc})") from None
         try:
-            arrays = [[z[f"{name}{k + 1}"] for k in range(N)] for name in ("ctx", "word", "logprob", "backoff")]
+            ctx, word, logprob, backoff = ([z[f"{name}{k + 1}"] for k in range(N)]
+                                           for name in ("ctx", "word", "logprob", "backoff"))
         except KeyError as exc:
             raise ModelFormatError(f"{path}: array {exc.args[0]!r} is missing") from None
-        _check_native_arrays(path, len(vocab), *arrays)
+        _check_native_arrays(path, len(vocab), ctx, word, logprob, backoff)
         try:
             tokenizer = Tokenizer.from_config(meta.get("tokenizer", {}))
         except (LmkitError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
-        return cls(vocab, *arrays, meta=meta, tokenizer=tokenizer)
+        return cls(vocab, ctx, word, logprob, backoff, meta=meta, tokenizer=tokenizer)
 
     def __repr__(self) -> str:
         return (f"NgramModel(order={self.order}, smoothing={self.meta.get('smoothing', '?')}, "
@@ -463,7 +463,8 @@ def _check_native_arrays(path, V: int, ctx, word, logprob, backoff) -> None:
         if n and k > 0:
             keys = ctx[k].astype(np.int64) * V + word[k]
             if np.any(np.diff(keys) <= 0):
-                raise ModelFormatError(f"{path}: order {name} is not sorted by (context, word) or lists an n-gram twice")
+                raise ModelFormatError(f"{path}: order {name} is not sorted by (context, word) "
+                                       "or lists an n-gram twice")
         lp = logprob[k]
         if np.any(np.isnan(lp)) or np.any(lp > 0) or np.any(np.isposinf(lp)):
             raise ModelFormatError(f"{path}: logprob{name} holds impossible values (NaN, > 0)")

@@ -15,6 +15,6 @@ from .layers import (
 )
 from .optim import OPTIMIZERS, SGD, Adagrad, Adam, clip_by_global_norm, global_norm
 
-__all__ = ["Embedding", "Linear", "GRUCell", "GRU", "LSTM", "AdditiveAttention", "BilinearAttention", "Dropout", "sigmoid",
-           "softmax_cross_entropy", "Adam", "SGD", "Adagrad", "OPTIMIZERS", "clip_by_global_norm",
+__all__ = ["Embedding", "Linear", "GRUCell", "GRU", "LSTM", "AdditiveAttention", "BilinearAttention", "Dropout",
+           "sigmoid",            "softmax_cross_entropy", "Adam", "SGD", "Adagrad", "OPTIMIZERS", "clip_by_global_norm",
            "global_norm", "numerical_grad", "relative_error"]

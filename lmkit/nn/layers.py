@@ -25,7 +25,7 @@ class Layer:
     grads: dict
 
     def zero_grad(self) -> None:
-        for k, g in self.grads.items():
+        for _k, g in self.grads.items():
             g[...] = 0
 
     def named_params(self, prefix: str = ""):

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, Union
+from typing import Union
 
 from .._io import open_binary
 from ..errors import CorpusError
@@ -20,7 +21,7 @@ from .tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
+PathLike = Union[str, os.PathLike]  # noqa: UP007 (runtime alias)
 BLOCK_BYTES = 1 << 20
 
 
@@ -178,7 +179,7 @@ class Corpus:
         return f"Corpus({shown}, {self.tokenizer!r})"
 
 
-def as_token_blocks(data: "Corpus | Iterable[Sequence[str]]", block: int = 10000) -> Iterator[list]:
+def as_token_blocks(data: Corpus | Iterable[Sequence[str]], block: int = 10000) -> Iterator[list]:
     """Blocks of token lists from a Corpus or any iterable of token sequences."""
     if isinstance(data, Corpus):
         yield from data.token_blocks()

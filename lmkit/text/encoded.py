@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, repeat
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write, read_format_json
+from .._io import atomic_path, atomic_write, load_npy, read_format_json
 from ..errors import CorpusError, ModelFormatError
 from .corpus import Corpus, as_token_blocks
 from .vocab import Vocabulary
@@ -75,16 +75,12 @@ class EncodedCorpus:
         return folder
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, mmap: bool = True) -> "EncodedCorpus":
+    def load(cls, folder: str | os.PathLike, mmap: bool = True) -> EncodedCorpus:
         """Load a corpus folder; ``mmap=True`` maps the arrays instead of reading them."""
         folder = Path(folder)
         meta = read_format_json(folder / "meta.json", FORMAT, VERSION, "an encoded corpus folder")
-        mode = "r" if mmap else None
-        try:
-            ids = np.load(folder / "ids.npy", mmap_mode=mode, allow_pickle=False)
-            offsets = np.load(folder / "offsets.npy", mmap_mode=mode, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ModelFormatError(f"{folder}: cannot load arrays: {exc}") from None
+        ids = load_npy(folder / "ids.npy", mmap=mmap)
+        offsets = load_npy(folder / "offsets.npy", mmap=mmap)
         vocab = Vocabulary.load(folder / "vocab.tsv") if (folder / "vocab.tsv").exists() else None
         try:
             return cls(ids, offsets, vocab, meta)
@@ -125,28 +121,34 @@ class _IdSink:
         if self.raw is None:   # chunk by chunk into one array: peak memory ids + one chunk, not 2 x ids
             ids = np.empty(self.n, dtype=np.int32)
             pos = 0
-            for i, chunk in enumerate(self.chunks):
+            chunks, self.chunks = self.chunks, []
+            chunks.reverse()
+            while chunks:               # each chunk freed as soon as it is copied
+                chunk = chunks.pop()
                 ids[pos:pos + len(chunk)] = chunk
                 pos += len(chunk)
-                self.chunks[i] = None   # freed as soon as copied
-            self.chunks = []
+                del chunk
             return ids
         self.raw.close()
         try:
-            with atomic_path(self.folder / "ids.npy") as tmp:
+            folder = self.folder
+            assert folder is not None   # a raw file is only ever written into a cache folder
+            with atomic_path(folder / "ids.npy") as tmp:
                 out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int32, shape=(self.n,))
                 step = 1 << 24
-                src = np.memmap(self.raw_path, dtype=np.int32, mode="r", shape=(self.n,)) if self.n else None
-                for start in range(0, self.n, step):
-                    out[start:start + step] = src[start:start + step]
+                if self.n:
+                    src = np.memmap(self.raw_path, dtype=np.int32, mode="r", shape=(self.n,))
+                    for start in range(0, self.n, step):
+                        out[start:start + step] = src[start:start + step]
+                    del src
                 out.flush()
-                del out, src
+                del out
         finally:
             os.unlink(self.raw_path)
-        return np.load(self.folder / "ids.npy", mmap_mode="r")
+        return np.load(folder / "ids.npy", mmap_mode="r")
 
 
-def encode_corpus(data: "Corpus | Iterable[Sequence[str]]", vocab: Vocabulary, *,
+def encode_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary, *,
                   cache: str | os.PathLike | None = None) -> EncodedCorpus:
     """Encode every sentence of ``data`` with ``vocab`` into one flat int32 array.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..errors import ConfigError
 
@@ -97,7 +97,7 @@ class Tokenizer:
         return {"mode": self.mode, "lowercase": self.lowercase}
 
     @classmethod
-    def from_config(cls, config: dict) -> "Tokenizer":
+    def from_config(cls, config: dict) -> Tokenizer:
         """The tokenizer a :meth:`config` dict describes (types checked)."""
         if not isinstance(config, dict):
             raise ConfigError("a tokenizer configuration must be a JSON object")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
-from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -23,7 +23,7 @@ DEFAULT_SPECIALS = (UNK, BOS, EOS)
 UNK_ID, BOS_ID, EOS_ID, PAD_ID = 0, 1, 2, 3
 
 
-def count_tokens(data: "Corpus | Iterable[Sequence[str]]") -> tuple[Counter, int]:
+def count_tokens(data: Corpus | Iterable[Sequence[str]]) -> tuple[Counter, int]:
     """Count tokens of a corpus; returns (counts, number of sentences)."""
     counts: Counter = Counter()
     n_sentences = 0
@@ -48,7 +48,7 @@ class Vocabulary:
     space-separated, load too).
     """
 
-    def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None,
+    def __init__(self, tokens: Sequence[str], counts: Sequence[int] | np.ndarray | None = None,
                  specials: Sequence[str] = DEFAULT_SPECIALS) -> None:
         specials = tuple(specials)
         _check_specials(specials)
@@ -70,7 +70,7 @@ class Vocabulary:
     # ---------------------------------------------------------------- building
     @classmethod
     def from_counts(cls, counts: Mapping[str, int], *, min_count: int = 1, max_size: int | None = None,
-                    specials: Sequence[str] = DEFAULT_SPECIALS, n_sentences: int = 0) -> "Vocabulary":
+                    specials: Sequence[str] = DEFAULT_SPECIALS, n_sentences: int = 0) -> Vocabulary:
         """Vocabulary of the tokens counted at least ``min_count`` times, the ``max_size``
         most frequent at most (specials not included in ``max_size``). Tokens left out add
         their counts to ``<unk>``; ``<s>`` and ``</s>`` get the number of sentences."""
@@ -93,8 +93,8 @@ class Vocabulary:
         return cls(tokens, cnts, specials)
 
     @classmethod
-    def build(cls, data: "Corpus | Iterable[Sequence[str]]", *, min_count: int = 1,
-              max_size: int | None = None, specials: Sequence[str] = DEFAULT_SPECIALS) -> "Vocabulary":
+    def build(cls, data: Corpus | Iterable[Sequence[str]], *, min_count: int = 1,
+              max_size: int | None = None, specials: Sequence[str] = DEFAULT_SPECIALS) -> Vocabulary:
         """Count a corpus (or any iterable of token lists) and build its vocabulary."""
         counts, n_sentences = count_tokens(data)
         return cls.from_counts(counts, min_count=min_count, max_size=max_size,
@@ -157,7 +157,7 @@ class Vocabulary:
             out.writelines(f"{t}\t{c}\n" for t, c in zip(self.itos, self.counts.tolist()))
 
     @classmethod
-    def load(cls, path: str | os.PathLike, specials: Sequence[str] | None = None) -> "Vocabulary":
+    def load(cls, path: str | os.PathLike, specials: Sequence[str] | None = None) -> Vocabulary:
         """Read a vocabulary file: ``token<TAB>count`` (or ``token count``) per line, id order.
 
         ``specials=None`` keeps the default specials (and ``<pad>`` if the file has it);

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Sequence
 
 from .. import __version__ as VERSION  # the package top is lazy: this loads no family
 from ..errors import ConfigError
@@ -149,34 +149,34 @@ def bleu_from_statistics(correct: Sequence[int], total: Sequence[int], sys_len: 
                          effective_order: bool = False, signature: str = "") -> BLEUScore:
     """BLEU from its sufficient statistics (sacreBLEU's ``compute_bleu``)."""
     max_order = len(correct)
-    if smooth_value is None:
-        smooth_value = SMOOTHING_DEFAULTS.get(smooth_method)
-    correct, total = list(correct), list(total)
+    value = float(smooth_value if smooth_value is not None else (SMOOTHING_DEFAULTS.get(smooth_method) or 0.0))
+    correct_f: list[float] = [float(x) for x in correct]
+    total_f: list[float] = [float(x) for x in total]
     bp = 1.0
     if sys_len < ref_len:
         bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
     precisions = [0.0] * max_order
-    counts, totals = list(correct), list(total)
-    if not any(correct):        # no n-gram matches at all: 0, whatever the smoothing (sacreBLEU #141)
+    counts, totals = [int(x) for x in correct], [int(x) for x in total]
+    if not any(correct_f):        # no n-gram matches at all: 0, whatever the smoothing (sacreBLEU #141)
         return BLEUScore(0.0, precisions, bp, sys_len, ref_len, signature, counts, totals)
     smooth_mteval = 1.0
     eff_order = max_order
     for n in range(1, max_order + 1):
         if smooth_method == "add-k" and n > 1:
-            correct[n - 1] += smooth_value
-            total[n - 1] += smooth_value
-        if total[n - 1] == 0:
+            correct_f[n - 1] += value
+            total_f[n - 1] += value
+        if total_f[n - 1] == 0:
             break
         if effective_order:
             eff_order = n
-        if correct[n - 1] == 0:
+        if correct_f[n - 1] == 0:
             if smooth_method == "exp":
                 smooth_mteval *= 2
-                precisions[n - 1] = 100.0 / (smooth_mteval * total[n - 1])
+                precisions[n - 1] = 100.0 / (smooth_mteval * total_f[n - 1])
             elif smooth_method == "floor":
-                precisions[n - 1] = 100.0 * smooth_value / total[n - 1]
+                precisions[n - 1] = 100.0 * value / total_f[n - 1]
         else:
-            precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1]
+            precisions[n - 1] = 100.0 * correct_f[n - 1] / total_f[n - 1]
     score = bp * math.exp(sum(math.log(p) if p > 0 else -9999999999 for p in precisions[:eff_order]) / eff_order)
     return BLEUScore(score, precisions, bp, sys_len, ref_len, signature, counts, totals)
 
@@ -198,10 +198,10 @@ def corpus_bleu(hypotheses: Sequence[str], references, tokenize: str = "13a", lo
     for s in streams:
         if len(s) != len(hypotheses):
             raise ConfigError(f"{len(hypotheses)} hypotheses but {len(s)} references in a stream")
-    stats = _bleu_statistics(hypotheses, streams, tokenize, lowercase, max_order)
+    correct, total, sys_len, ref_len = _bleu_statistics(hypotheses, streams, tokenize, lowercase, max_order)
     sig = _bleu_signature(len(streams), tokenize, lowercase, smooth_method, use_effective_order)
-    return bleu_from_statistics(*stats, smooth_method=smooth_method, smooth_value=smooth_value,
-                                effective_order=use_effective_order, signature=sig)
+    return bleu_from_statistics(correct, total, sys_len, ref_len, smooth_method=smooth_method,
+                                smooth_value=smooth_value, effective_order=use_effective_order, signature=sig)
 
 
 def sentence_bleu(hypothesis: str, references: Sequence[str], tokenize: str = "13a", lowercase: bool = False,

@@ -28,10 +28,10 @@ def greedy(model: Seq2Seq, src, src_mask, max_len: np.ndarray) -> list[Hypothesi
     B = src.shape[0]
     y = np.full(B, BOS_ID, dtype=np.int64)
     done = np.zeros(B, bool)
-    tokens = [[] for _ in range(B)]
+    tokens: list[list[int]] = [[] for _ in range(B)]
     scores = np.zeros(B)
-    atts = [[] for _ in range(B)]
-    for t in range(int(max_len.max()) + 1):   # the last step only closes rows at their limit
+    atts: list[list[np.ndarray]] = [[] for _ in range(B)]
+    for _t in range(int(max_len.max()) + 1):   # the last step only closes rows at their limit
         logits, s, alpha = model.decode_step(y, s, enc, keys, src_mask)
         logp = _log_softmax(logits.astype(np.float64))
         y = logp.argmax(axis=1)
@@ -95,7 +95,7 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
         next_scores = np.full((B, K), -np.inf)
         parents = np.zeros((B, K), dtype=np.int64)
         alpha_att = alpha_att.reshape(B, K, S)
-        for b in np.flatnonzero(active):
+        for b in np.flatnonzero(active).tolist():
             row = cand[b]
             if step >= max_len[b]:   # out of room: only </s> may follow
                 eos_scores = row.reshape(K, V)[:, EOS_ID]
@@ -124,7 +124,8 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
                     kept += 1
                 if kept == K:
                     break
-            best_final = finished[b][0] if finished[b] is not None else -np.inf
+            fin = finished[b]
+            best_final = fin[0] if fin is not None else -np.inf
             if kept == 0:
                 active[b] = False
                 continue
@@ -135,7 +136,7 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
         tokens, atts, scores = next_tokens, next_atts, next_scores
         states = new_states[:, parents.reshape(-1)]
         step += 1
-    out = []
+    out: list[Hypothesis] = []
     for b in range(B):
         done = finished[b]
         if done is not None:

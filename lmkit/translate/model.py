@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,7 @@ class Seq2Seq:
         self.dec_cell = [GRUCell(c.emb + 2 * H if l == 0 else H, H, rng, dtype) for l in range(L)]
         self.out = Linear(H + 2 * H + c.emb, c.tgt_vocab, rng, dtype)
         self.dropout = Dropout(c.dropout)
-        self.layers = {"src_emb": self.src_emb, "tgt_emb": self.tgt_emb, "attention": self.attention,
+        self.layers: dict[str, Any] = {"src_emb": self.src_emb, "tgt_emb": self.tgt_emb, "attention": self.attention,
                        "out": self.out}
         for l in range(L):
             tag = "" if l == 0 else str(l + 1)   # layer 1 keeps the 1-layer names
@@ -237,14 +238,13 @@ class Seq2Seq:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         arrays = {name: p for name, p, _ in self.parameters()}
-        with atomic_path(folder / "weights.npz") as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
+        with atomic_path(folder / "weights.npz") as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
         with atomic_write(folder / "config.json") as out:
             json.dump({"format": FORMAT, "version": VERSION, "model": asdict(self.config)}, out, indent=1)
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> "Seq2Seq":
+    def load(cls, folder: str | os.PathLike) -> Seq2Seq:
         folder = Path(folder)
         meta = read_format_json(folder / "config.json", FORMAT, VERSION, "a translation model folder")
         fields_ = {f.name for f in dataclasses.fields(Seq2SeqConfig)}

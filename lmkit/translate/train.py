@@ -124,7 +124,7 @@ class Trainer:
         return final
 
     @classmethod
-    def resume(cls, out_dir: str | os.PathLike, overrides: dict | None = None) -> "Trainer":
+    def resume(cls, out_dir: str | os.PathLike, overrides: dict | None = None) -> Trainer:
         out = Path(out_dir)
         ck = latest_checkpoint(out)
         meta = _read_json(ck / "trainer.json")
@@ -274,7 +274,7 @@ def average_checkpoints(folders: list[Path], out_dir: Path) -> None:
         raise ConfigError("no checkpoints to average")
     models = [Seq2Seq.load(f) for f in folders]
     first = models[0]
-    for (name, p, _), *rest in zip(first.parameters(), *[m.parameters() for m in models[1:]]):
+    for (_name, p, _), *rest in zip(first.parameters(), *[m.parameters() for m in models[1:]]):
         p[...] = np.mean([p] + [r[1] for r in rest], axis=0)
     if (out_dir / "checkpoints").exists() or (out_dir.exists() and not (out_dir / "config.json").exists()
                                               and any(out_dir.iterdir())):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class Translator:
         self.model, self.src_vocab, self.tgt_vocab, self.tokenizer = model, src_vocab, tgt_vocab, tokenizer
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> "Translator":
+    def load(cls, folder: str | os.PathLike) -> Translator:
         folder = model_folder(folder)
         for name in ("config.json", "weights.npz", "src_vocab.tsv", "tgt_vocab.tsv", "tokenizer.json"):
             if not (folder / name).exists():

@@ -22,6 +22,7 @@ def corpus_file(tmp_path_factory, small_sentences):
     return path
 
 
+@pytest.mark.slow
 def test_train_then_query(tmp_path, corpus_file):
     out = tmp_path / "v.bin"
     res = run("lmkit", "-q", "embed", "train", corpus_file, "-o", out, "--binary", "--dim", "20",

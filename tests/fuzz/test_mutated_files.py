@@ -18,6 +18,8 @@ from lmkit.embed import KeyedVectors, Word2Vec
 from lmkit.ngram import NgramModel
 from lmkit.text import EncodedCorpus, Vocabulary, encode_corpus
 
+pytestmark = pytest.mark.slow
+
 SENTS = [s.split() for s in ["the cat sat on the mat", "the dog sat", "a cat and a dog", "on the mat"] * 5]
 N_MUTATIONS = 60
 NUMBER = re.compile(rb"-?\d+(\.\d+)?(e-?\d+)?")

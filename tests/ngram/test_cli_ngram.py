@@ -14,6 +14,7 @@ def run_cli(*args, stdin=None):
                           input=stdin, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_train_score_generate(tmp_path, ts_split, capsys):
     train, test = ts_split
     model = tmp_path / "m.arpa.gz"

@@ -151,6 +151,7 @@ def test_chrf_side_by_side(word_order, lowercase):
             sacrebleu.sentence_chrf(hyp, [r1, r2], word_order=word_order).score, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_cli_matches_the_sacrebleu_cli(tmp_path):
     import subprocess
     import sys

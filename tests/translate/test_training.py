@@ -52,6 +52,7 @@ def make_trainer(tiny_pairs, out, **kw):
     return Trainer(model, sv, tv, WS, out, TrainConfig(**cfg)), data
 
 
+@pytest.mark.slow
 def test_overfits_a_small_corpus_and_translates_it(tmp_path, tiny_pairs):
     trainer, data = make_trainer(tiny_pairs, tmp_path / "m")
     state = trainer.train(data, quiet=True)
@@ -189,6 +190,7 @@ def run_cli(*args, stdin=None):
                           capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_cli_train_decode_bleu_average(tmp_path, tiny_pairs):
     s, t = tiny_pairs
     res = run_cli("-q", "translate", "train", "--train-src", s, "--train-tgt", t, "--valid-src", s,
