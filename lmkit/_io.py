@@ -265,26 +265,41 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
-def read_format_json(path: str | os.PathLike, fmt: str, version: int, what: str) -> dict:
-    """Read a JSON header that names its format and version, with one-line errors naming the
-    file when it is missing, not JSON, or of another format or version."""
+def read_json_object(path: str | os.PathLike) -> dict:
+    """A JSON object from a file, with one-line errors naming it (missing, not JSON, not an
+    object)."""
     import json
 
     from .errors import ModelFormatError
     path = Path(path)
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ModelFormatError(f"{path.parent}: {path.name} is missing; not {what}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFormatError(f"{path.parent}: {path.name} is missing") from None
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != fmt:
-        got = meta.get("format") if isinstance(meta, dict) else None
-        raise ModelFormatError(f"{path}: format {got!r} is not {fmt!r}")
-    if meta.get("version") != version or isinstance(meta.get("version"), bool):
-        got = meta.get("version")
+    if not isinstance(data, dict):
+        raise ModelFormatError(f"{path}: expected a JSON object")
+    return data
+
+
+def read_format_json(path: str | os.PathLike, fmt: str, version: int | tuple[int, ...], what: str) -> dict:
+    """Read a JSON header that names its format and version (one, or a tuple of the versions
+    this lmkit reads), with one-line errors naming the file when it is missing, not JSON, or
+    of another format or version."""
+    from .errors import ModelFormatError
+    path = Path(path)
+    if not path.exists():
+        raise ModelFormatError(f"{path.parent}: {path.name} is missing; not {what}")
+    meta = read_json_object(path)
+    if meta.get("format") != fmt:
+        raise ModelFormatError(f"{path}: format {meta.get('format')!r} is not {fmt!r}")
+    versions = version if isinstance(version, tuple) else (version,)
+    got = meta.get("version")
+    if got not in versions or isinstance(got, bool) or not isinstance(got, int):
         kind = f" (a {type(got).__name__}, not a number)" if not isinstance(got, int) else ""
-        raise ModelFormatError(f"{path}: version {got!r}{kind} is not supported (this lmkit reads version {version})")
+        raise ModelFormatError(f"{path}: version {got!r}{kind} is not supported (this lmkit reads version "
+                               f"{' or '.join(map(str, versions))})")
     return meta
 
 

@@ -14,7 +14,7 @@ from typing import Union
 
 import numpy as np
 
-from .._io import atomic_folder, load_npy
+from .._io import atomic_folder, load_npy, read_format_json
 from ..errors import ConfigError, ModelFormatError
 from .wordlist import MappedWords, WordList, write_mapped_words
 
@@ -490,22 +490,10 @@ class KeyedVectors:
 
 
 def _read_native_meta(folder: Path) -> dict:
-    import json as _json
-    path = folder / "meta.json"
-    try:
-        meta = _json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelFormatError(f"{folder}: meta.json is missing; not an lmkit vectors folder") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != NATIVE_FORMAT:
-        raise ModelFormatError(f"{path}: format {meta.get('format') if isinstance(meta, dict) else None!r} "
-                               f"is not {NATIVE_FORMAT!r}")
-    if meta.get("version") not in (1, 2) or isinstance(meta.get("version"), bool):
-        raise ModelFormatError(f"{path}: version {meta.get('version')!r} is not supported (this lmkit reads 1 and 2)")
+    meta = read_format_json(folder / "meta.json", NATIVE_FORMAT, (1, 2), "an lmkit vectors folder")
     n, dim = meta.get("n_words"), meta.get("dim")
     if not (type(n) is int and type(dim) is int and n >= 0 and 0 < dim <= 1 << 16):
-        raise ModelFormatError(f"{path}: n_words/dim must be whole numbers, got {n!r} x {dim!r}")
+        raise ModelFormatError(f"{folder}/meta.json: n_words/dim must be whole numbers, got {n!r} x {dim!r}")
     return meta
 
 

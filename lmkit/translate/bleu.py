@@ -97,6 +97,17 @@ def _streams(references) -> list[Sequence[str]]:
     return refs
 
 
+def _aligned_streams(hypotheses: Sequence[str], references) -> list[Sequence[str]]:
+    """The reference streams, each checked to have one line per hypothesis."""
+    if isinstance(hypotheses, str):
+        raise ConfigError("hypotheses must be a list of lines, not one string")
+    streams = _streams(references)
+    for s in streams:
+        if len(s) != len(hypotheses):
+            raise ConfigError(f"{len(hypotheses)} hypotheses but {len(s)} references in a stream")
+    return streams
+
+
 def _check_options(tokenize: str, smooth_method: str) -> None:
     if tokenize not in TOKENIZERS:
         raise ConfigError(f"tokenize must be one of {', '.join(TOKENIZERS)}, got {tokenize!r}")
@@ -192,12 +203,7 @@ def corpus_bleu(hypotheses: Sequence[str], references, tokenize: str = "13a", lo
     """Corpus BLEU of hypothesis lines against one reference stream (a list of lines) or
     several (a list of such lists, as sacreBLEU's ``corpus_bleu``)."""
     _check_options(tokenize, smooth_method)
-    if isinstance(hypotheses, str):
-        raise ConfigError("hypotheses must be a list of lines, not one string")
-    streams = _streams(references)
-    for s in streams:
-        if len(s) != len(hypotheses):
-            raise ConfigError(f"{len(hypotheses)} hypotheses but {len(s)} references in a stream")
+    streams = _aligned_streams(hypotheses, references)
     correct, total, sys_len, ref_len = _bleu_statistics(hypotheses, streams, tokenize, lowercase, max_order)
     sig = _bleu_signature(len(streams), tokenize, lowercase, smooth_method, use_effective_order)
     return bleu_from_statistics(correct, total, sys_len, ref_len, smooth_method=smooth_method,
@@ -290,12 +296,7 @@ def corpus_chrf(hypotheses: Sequence[str], references, char_order: int = 6, word
     """chrF (``word_order=0``) or chrF++ (``word_order=2``) of hypothesis lines against one
     or several reference streams: per sentence the statistics of its best reference, summed
     over the corpus, then the F-beta score."""
-    if isinstance(hypotheses, str):
-        raise ConfigError("hypotheses must be a list of lines, not one string")
-    streams = _streams(references)
-    for s in streams:
-        if len(s) != len(hypotheses):
-            raise ConfigError(f"{len(hypotheses)} hypotheses but {len(s)} references in a stream")
+    streams = _aligned_streams(hypotheses, references)
     order = char_order + word_order
     totals = [0] * (3 * order)
     for i, hyp in enumerate(hypotheses):

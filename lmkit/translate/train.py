@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_folder, atomic_write, load_npz
+from .._io import atomic_folder, atomic_write, load_npz, read_json_object
 from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
 from ..nn import OPTIMIZERS, clip_by_global_norm
@@ -127,7 +127,7 @@ class Trainer:
     def resume(cls, out_dir: str | os.PathLike, overrides: dict | None = None) -> Trainer:
         out = Path(out_dir)
         ck = latest_checkpoint(out)
-        meta = _read_json(ck / "trainer.json")
+        meta = read_json_object(ck / "trainer.json")
         try:
             config = TrainConfig(**dict(meta["config"], **(overrides or {})))
             config.check()
@@ -136,7 +136,7 @@ class Trainer:
         except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise ModelFormatError(f"{ck}/trainer.json: bad or missing field ({type(exc).__name__}: {exc})") from None
         model = Seq2Seq.load(ck)
-        tok = Tokenizer.from_config(_read_json(ck / "tokenizer.json"))
+        tok = Tokenizer.from_config(read_json_object(ck / "tokenizer.json"))
         trainer = cls(model, Vocabulary.load(ck / "src_vocab.tsv"), Vocabulary.load(ck / "tgt_vocab.tsv"),
                       tok, out, config)
         shapes = {name: p.shape for name, p, _ in model.parameters()}
@@ -227,18 +227,6 @@ class Trainer:
         with atomic_write(self.out / "history.json") as out:
             json.dump(st.history, out, indent=1)
         return st
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelFormatError(f"{path.parent}: {path.name} is missing") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelFormatError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ModelFormatError(f"{path}: expected a JSON object")
-    return data
 
 
 def _check_state(st: TrainState) -> None:
