@@ -11,6 +11,7 @@ import numpy as np
 from .. import __version__
 from ..checks import SEED, Range
 from ..errors import ConfigError, CorpusError
+from ..lm import corpus_scores
 from ..ngram import SMOOTHINGS, NgramModel
 from ..text import UNK_ID, Vocabulary, encode_corpus
 from .common import add_text_options, corpus_from_args, missing_command, positive_int
@@ -117,31 +118,21 @@ def run_score(args: argparse.Namespace) -> int:
     enc = encode_corpus(corpus, model.vocab)
     bos, eos = not args.no_bos, not args.no_eos
     lp, lengths = model.score_encoded(enc, bos=bos, eos=eos)
-    n_sent = enc.n_sentences
-    per_sent = np.diff(enc.offsets) + (1 if eos else 0)
-    starts = np.concatenate([[0], np.cumsum(per_sent)[:-1]]).astype(np.int64)
-    ids = np.asarray(enc.ids)
-    oov_flags = np.zeros(len(lp), bool)
-    word_pos = np.arange(enc.n_tokens) + (np.repeat(np.arange(n_sent), np.diff(enc.offsets)) if eos else 0)
-    oov_flags[word_pos] = ids == UNK_ID
-    sums = np.add.reduceat(lp, starts) if len(lp) else np.zeros(n_sent)
-    sums[per_sent == 0] = 0.0
-    oovs = np.add.reduceat(oov_flags.astype(np.int64), starts) if len(lp) else np.zeros(n_sent, np.int64)
-    oovs[per_sent == 0] = 0
+    scores = corpus_scores(lp, enc.ids, enc.offsets, UNK_ID, eos=eos)
+    n_sent, ids = enc.n_sentences, np.asarray(enc.ids)
     out = sys.stdout
     if not args.summary_only:
         itos = model.vocab.itos
         for s in range(n_sent):
             if args.per_word:
-                a, b = int(starts[s]), int(starts[s] + per_sent[s])
+                a, b = int(scores.starts[s]), int(scores.starts[s] + scores.lengths[s])
                 words = [itos[i] for i in ids[enc.offsets[s]:enc.offsets[s + 1]]] + (["</s>"] if eos else [])
                 out.write(" ".join(f"{w}={n}/{p:.4f}" for w, p, n in zip(words, lp[a:b].tolist(),
                                                                            lengths[a:b].tolist())) + "\n")
-            out.write(f"{sums[s]:.4f}\tOOV={int(oovs[s])}\n")
-    n_tok, n_oov = len(lp), int(oov_flags.sum())
-    total, total_in = float(lp.sum()), float(lp[~oov_flags].sum())
-    ppl = 10.0 ** (-total / n_tok) if n_tok else float("nan")
-    ppl_in = 10.0 ** (-total_in / (n_tok - n_oov)) if n_tok > n_oov else float("nan")
+            out.write(f"{scores.sentence_logprob[s]:.4f}\tOOV={int(scores.sentence_oovs[s])}\n")
+    result = scores.perplexity()
+    n_tok, n_oov, total = result.n_tokens, result.n_oov, result.logprob
+    ppl, ppl_in = result.perplexity, result.perplexity_excl_oov
     signature = (f"order:{model.order}|smoothing:{model.meta.get('smoothing', 'arpa')}|bos:{int(bos)}|"
                  f"eos:{int(eos)}|tok:{corpus.tokenizer.mode}|lc:{int(corpus.tokenizer.lowercase)}|"
                  f"version:{__version__}")

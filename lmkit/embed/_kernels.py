@@ -420,3 +420,67 @@ def join_words(buf, ws, we):
         out[p + n] = 10
         p += n + 1
     return out
+
+
+@njit(cache=True, nogil=True)
+def huffman_paths(parent, branch, n_words):
+    """Codes and inner-node points of every leaf of a Huffman tree given by ``parent`` and
+    ``branch`` (int64/uint8 [2V - 1], root 2V - 2): (codes uint8 [V, L], points int32 [V, L],
+    lengths int32 [V]), each path from the root down."""
+    root = 2 * n_words - 2
+    lengths = np.zeros(n_words, dtype=np.int32)
+    for w in range(n_words):
+        node = w
+        d = 0
+        while node != root:
+            node = parent[node]
+            d += 1
+        lengths[w] = d
+    L = max(1, lengths.max()) if n_words else 1
+    codes = np.zeros((n_words, L), dtype=np.uint8)
+    points = np.zeros((n_words, L), dtype=np.int32)
+    for w in range(n_words):
+        node = w
+        d = lengths[w] - 1
+        while node != root:
+            codes[w, d] = branch[node]
+            node = parent[node]
+            points[w, d] = node - n_words
+            d -= 1
+    return codes, points, lengths
+
+
+@njit(cache=True, nogil=True)
+def alias_build(p):
+    """Walker's alias table for scaled weights ``p`` (mean 1): (prob float64 [V], alias int32
+    [V]). Under-full and over-full entries are kept on two stacks of ids (arrays, no Python
+    lists: a vocabulary of millions costs 16 bytes a word)."""
+    V = len(p)
+    p = p.copy()
+    prob = np.ones(V, dtype=np.float64)
+    alias = np.arange(V).astype(np.int32)
+    small = np.empty(V, dtype=np.int64)
+    large = np.empty(V, dtype=np.int64)
+    ns = nl = 0
+    for i in range(V):
+        if p[i] < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        s = small[ns]
+        nl -= 1
+        g = large[nl]
+        prob[s] = p[s]
+        alias[s] = g
+        p[g] = p[g] + p[s] - 1.0
+        if p[g] < 1.0:
+            small[ns] = g
+            ns += 1
+        else:
+            large[nl] = g
+            nl += 1
+    return prob, alias

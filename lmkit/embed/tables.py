@@ -31,24 +31,8 @@ def huffman_codes(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
         parent[n2], branch[n2] = next_id, 1
         heapq.heappush(heap, (c1 + c2, next_id))
         next_id += 1
-    root = 2 * V - 2
-    lengths = np.zeros(V, dtype=np.int32)
-    paths = []
-    for w in range(V):
-        code, point = [], []
-        node = w
-        while node != root:
-            code.append(branch[node])
-            node = parent[node]
-            point.append(node - V)
-        paths.append((code[::-1], point[::-1]))
-        lengths[w] = len(code)
-    L = int(lengths.max())
-    codes = np.zeros((V, L), dtype=np.uint8)
-    points = np.zeros((V, L), dtype=np.int32)
-    for w, (code, point) in enumerate(paths):
-        codes[w, :len(code)] = code
-        points[w, :len(point)] = point
+    from ._kernels import huffman_paths
+    codes, points, lengths = huffman_paths(parent, branch, V)
     return codes, points, lengths
 
 
@@ -58,16 +42,8 @@ def alias_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(weights, dtype=np.float64)
     V = len(w)
     p = w * V / w.sum()
-    prob = np.ones(V, dtype=np.float64)
-    alias = np.arange(V, dtype=np.int32)
-    small = [i for i in range(V) if p[i] < 1.0]
-    large = [i for i in range(V) if p[i] >= 1.0]
-    while small and large:
-        s, l = small.pop(), large.pop()
-        prob[s] = p[s]
-        alias[s] = l
-        p[l] = p[l] + p[s] - 1.0
-        (small if p[l] < 1.0 else large).append(l)
+    from ._kernels import alias_build
+    prob, alias = alias_build(p)
     return prob.astype(np.float32), alias
 
 

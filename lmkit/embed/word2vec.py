@@ -155,11 +155,14 @@ class Word2Vec:
             c = self.config
             counts = self.vocab.counts.astype(np.float64).copy()
             counts[0] = 0  # <unk> is never predicted nor sampled
-            codes, points, lengths = huffman_codes(np.maximum(counts, 0)[1:])
-            # Huffman over real words only (ids 1..V-1); row 0 (<unk>) unused
-            codes = np.vstack([np.zeros((1, codes.shape[1]), np.uint8), codes])
-            points = np.vstack([np.zeros((1, points.shape[1]), np.int32), points])
-            lengths = np.concatenate([[0], lengths]).astype(np.int32)
+            V = len(counts)
+            if c.hs:   # Huffman over real words only (ids 1..V-1); row 0 (<unk>) unused
+                codes, points, lengths = huffman_codes(np.maximum(counts, 0)[1:])
+                codes = np.vstack([np.zeros((1, codes.shape[1]), np.uint8), codes])
+                points = np.vstack([np.zeros((1, points.shape[1]), np.int32), points])
+                lengths = np.concatenate([[0], lengths]).astype(np.int32)
+            else:      # the kernel never reads them: no tree for negative sampling alone
+                codes, points, lengths = np.zeros((V, 1), np.uint8), np.zeros((V, 1), np.int32), np.zeros(V, np.int32)
             neg_prob, neg_alias = negative_sampling_table(counts, c.ns_exponent)
             keep = keep_probabilities(counts, c.sample)
             sig, logsig = K.sigmoid_tables()

@@ -5,13 +5,13 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .._io import atomic_path, load_npz
 from ..errors import ConfigError, LmkitError, ModelFormatError
+from ..lm import Perplexity, corpus_scores
 from ..text import (
     BOS,
     BOS_ID,
@@ -31,25 +31,6 @@ from .estimators import SMOOTHINGS, Estimate, estimate
 log = logging.getLogger(__name__)
 NATIVE_FORMAT = "lmkit-ngram"
 NATIVE_VERSION = 1
-
-
-@dataclass
-class Perplexity:
-    """What SRILM's ``ngram -ppl`` and KenLM's ``query`` report (log10 throughout)."""
-    logprob: float            # total log10 probability, OOVs included
-    logprob_excl_oov: float   # total without the OOV words
-    n_sentences: int
-    n_tokens: int             # words + one </s> per sentence
-    n_oov: int
-
-    @property
-    def perplexity(self) -> float:
-        return float(10.0 ** (-self.logprob / self.n_tokens)) if self.n_tokens else float("nan")
-
-    @property
-    def perplexity_excl_oov(self) -> float:
-        n = self.n_tokens - self.n_oov
-        return float(10.0 ** (-self.logprob_excl_oov / n)) if n else float("nan")
 
 
 class NgramModel:
@@ -315,13 +296,7 @@ class NgramModel:
                 data = (self._tokens(s) for s in data)
             enc = encode_corpus(data, self.vocab)
         lp, _ = self.score_encoded(enc)
-        # positions of words in the scored stream: sentence s's words shift by s (one </s> each)
-        n_sent = enc.n_sentences
-        is_oov = np.zeros(len(lp), dtype=bool)
-        word_pos = np.arange(enc.n_tokens) + np.repeat(np.arange(n_sent), np.diff(enc.offsets))
-        is_oov[word_pos] = np.asarray(enc.ids) == UNK_ID
-        total = float(lp.sum())
-        return Perplexity(total, float(lp[~is_oov].sum()), n_sent, len(lp), int(is_oov.sum()))
+        return corpus_scores(lp, enc.ids, enc.offsets, UNK_ID).perplexity()
 
     def generate(self, n_words: int = 20, seed: int | None = None, context: Sequence[str] = ()) -> list[str]:
         """Sample up to ``n_words`` words (stopping at ``</s>``) after ``<s>`` + ``context``."""
