@@ -123,7 +123,8 @@ def main() -> None:
     print(f"# {args.words} x {args.dim}; neighbour lists equal for {agree}/{len(check_g)} queries", flush=True)
     rows = []
     cases = [("load binary", "bin", "load"), ("load text", "txt", "load"),
-             ("load + first query (binary)", "bin", "first"), ("load + 1,000 queries (binary)", "bin", "many")]
+             ("first query, after a binary load", "bin", "first"),
+             ("1,000 queries, after a binary load", "bin", "many")]
     for label, fmt, task in cases:
         g_runs, l_runs, n_runs = [], [], []
         for _ in range(args.text_repeats if fmt == "txt" else args.repeats):
