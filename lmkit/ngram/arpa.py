@@ -60,18 +60,20 @@ def write_arpa(model, path: str | os.PathLike, quiet: bool | None = None) -> Non
                     "the model never saw; lmkit's .lmk format keeps it", path)
     texts = ngram_strings(model.vocab.itos, model.ctx, model.word)
     N = model.order
+    listed = [np.ones(len(t), bool) if model.blank is None else ~model.blank[k] for k, t in enumerate(texts)]
     with atomic_write(path) as out:
         out.write("\\data\\\n")
         for k in range(N):
-            out.write(f"ngram {k + 1}={len(texts[k])}\n")
+            out.write(f"ngram {k + 1}={int(listed[k].sum())}\n")
         for k in progress(range(N), desc="writing ARPA", unit="order", quiet=quiet):
             out.write(f"\n\\{k + 1}-grams:\n")
+            keep = listed[k].tolist()
             lp = model.log_probs[k].tolist()
             if k < N - 1:
                 bo = model.log_backoffs[k].tolist()
-                out.writelines(f"{_fmt(p)}\t{t}\t{_fmt(b)}\n" for p, t, b in zip(lp, texts[k], bo))
+                out.writelines(f"{_fmt(p)}\t{t}\t{_fmt(b)}\n" for p, t, b, ok in zip(lp, texts[k], bo, keep) if ok)
             else:
-                out.writelines(f"{_fmt(p)}\t{t}\n" for p, t in zip(lp, texts[k]))
+                out.writelines(f"{_fmt(p)}\t{t}\n" for p, t, ok in zip(lp, texts[k], keep) if ok)
         out.write("\n\\end\\\n")
 
 

@@ -55,6 +55,9 @@ class NgramModel:
         self.log_backoffs = [np.ascontiguousarray(b, dtype=np.float32) for b in backoff]
         self.meta = dict(meta or {})
         self.tokenizer = tokenizer or Tokenizer("whitespace")
+        #: per order, True for KenLM-style blanks (missing suffixes added at ARPA load; never
+        #: written to ARPA); None when there are none
+        self.blank: list[np.ndarray] | None = None
         self._tables = None
 
     # ------------------------------------------------------------------ training
@@ -180,7 +183,10 @@ class NgramModel:
             bo.append(self.log_backoffs[k][kp] if len(self.log_backoffs[k]) else self.log_backoffs[k])
             new_ids = np.where(kp, np.cumsum(kp) - 1, -1)
         meta = dict(self.meta, counts=[len(w) for w in word])
-        return NgramModel(self.vocab, ctx, word, lp, bo, meta, self.tokenizer)
+        out = NgramModel(self.vocab, ctx, word, lp, bo, meta, self.tokenizer)
+        if self.blank is not None:
+            out.blank = [b[np.ones(len(b), bool) if k == 0 else keep[k]] for k, b in enumerate(self.blank)]
+        return out
 
     def renormalize_backoffs(self) -> None:
         """Recompute every backoff weight so each context's distribution sums to one, keeping
@@ -344,6 +350,8 @@ class NgramModel:
                   "vocab": np.frombuffer(vocab_bytes, dtype=np.uint8),
                   "vocab_counts": self.vocab.counts}
         for k in range(self.order):
+            if self.blank is not None:
+                arrays[f"blank{k + 1}"] = self.blank[k]
             arrays[f"ctx{k + 1}"] = self.ctx[k]
             arrays[f"word{k + 1}"] = self.word[k]
             arrays[f"logprob{k + 1}"] = self.log_probs[k]
@@ -364,7 +372,10 @@ class NgramModel:
             return cls._load_native(path)
         from .arpa import read_arpa
         vocab, ctx, word, lp, bo = read_arpa(path, quiet=quiet)
-        return cls(vocab, ctx, word, lp, bo, {"source": "arpa"})
+        model = cls(vocab, ctx, word, lp, bo, {"source": "arpa"})
+        from .blanks import add_blanks
+        add_blanks(model)
+        return model
 
     @classmethod
     def _load_native(cls, path: Path) -> NgramModel:
@@ -404,7 +415,13 @@ class NgramModel:
             tokenizer = Tokenizer.from_config(meta.get("tokenizer", {}))
         except (LmkitError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
-        return cls(vocab, ctx, word, logprob, backoff, meta=meta, tokenizer=tokenizer)
+        model = cls(vocab, ctx, word, logprob, backoff, meta=meta, tokenizer=tokenizer)
+        if "blank1" in z:
+            blank = [z.get(f"blank{k + 1}") for k in range(N)]
+            if any(b is None or b.shape != (len(w),) or b.dtype != np.bool_ for b, w in zip(blank, word)):
+                raise ModelFormatError(f"{path}: blank masks do not fit the n-gram arrays")
+            model.blank = blank
+        return model
 
     def __repr__(self) -> str:
         return (f"NgramModel(order={self.order}, smoothing={self.meta.get('smoothing', '?')}, "

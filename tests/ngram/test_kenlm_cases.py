@@ -52,15 +52,27 @@ def test_blanks_probabilities(test_arpa):   # model_test.cc: Blanks
           [(-1.687872, 1), (-2, 2), (-3, 3), (-4, 4), (-5, 5)], bos=False)
     check(test_arpa, "also would consider not_found",
           [(-1.687872, 1), (-2, 2), (-3, 3), (-1.995635 - 7.0 - 0.30103, 1)], bos=False)
-    # "higher looking" is not in the file (a blank to KenLM, which reports its length as 2;
-    # lmkit reports the longest n-gram the file lists): the probabilities agree
+    # "higher looking" is not in the file: a blank, whose length counts as KenLM counts it
     check(test_arpa, "higher looking not_found",
-          [(-1.509559, 1), (-1.285941 - 0.30103, 2), (-1.995635 - 0.4771212, 1)], bos=False, lengths=False)
+          [(-1.509559, 1), (-1.285941 - 0.30103, 2), (-1.995635 - 0.4771212, 1)], bos=False)
     check(test_arpa, "higher looking consider",
-          [(-1.509559, 1), (-1.285941 - 0.30103, 2), (-1.687872 - 0.4771212, 1)], bos=False, lengths=False)
+          [(-1.509559, 1), (-1.285941 - 0.30103, 2), (-1.687872 - 0.4771212, 1)], bos=False)
     check(test_arpa, "would consider higher looking",
           [(-1.687872, 1), (-1.687872 - 0.30103, 2), (-1.509559 - 0.30103, 3), (-1.285941 - 0.30103, 4)],
-          bos=False, lengths=False)
+          bos=False)
+
+
+def test_blanks_are_never_written_back(tmp_path, test_arpa):
+    assert [int(b.sum()) for b in test_arpa.blank] == [0, 5, 2, 1, 0]
+    test_arpa.save(tmp_path / "again.arpa")
+    again = (tmp_path / "again.arpa").read_text().split("\n")
+    assert again[1:6] == ["ngram 1=37", "ngram 2=47", "ngram 3=11", "ngram 4=6", "ngram 5=4"]
+    assert not any(line.endswith("\thigher looking") for line in again)
+    test_arpa.save(tmp_path / "m.lmk")                  # the native format keeps the masks
+    native = NgramModel.load(tmp_path / "m.lmk")
+    assert [int(b.sum()) for b in native.blank] == [0, 5, 2, 1, 0]
+    assert list(native.full_scores("would consider higher looking", bos=False)) == \
+        list(test_arpa.full_scores("would consider higher looking", bos=False))
 
 
 def test_unknowns(test_arpa):   # model_test.cc: Unknowns
@@ -77,15 +89,17 @@ def test_missing_unk_scores_minus_100(nounk_arpa):   # model_test.cc: NoUnkCheck
 @pytest.mark.parametrize("name", ["test.arpa", "test_nounk.arpa"])
 @pytest.mark.parametrize("sentence", ["looking on a little the biarritz not_found more .",
                                       "also would consider higher looking", "not_found however not_found3",
+                                      "would consider higher looking", "higher looking consider",
                                       "a little not_found", ""])
 def test_same_numbers_as_the_kenlm_module(name, sentence):
     ours = NgramModel.load(DATA / name, quiet=True)
     theirs = kenlm.Model(str(DATA / name))
     for bos in (True, False):
         for eos in (True, False):
-            a = [p for p, _, _ in ours.full_scores(sentence, bos=bos, eos=eos)]
-            b = [p for p, _, _ in theirs.full_scores(sentence, bos=bos, eos=eos)]
-            assert a == pytest.approx(b, abs=1e-4)
+            a = list(ours.full_scores(sentence, bos=bos, eos=eos))
+            b = list(theirs.full_scores(sentence, bos=bos, eos=eos))
+            assert [p for p, _, _ in a] == pytest.approx([p for p, _, _ in b], abs=1e-4)
+            assert [(n, o) for _, n, o in a] == [(n, o) for _, n, o in b]   # n-gram lengths, OOV flags
             assert ours.score(sentence, bos=bos, eos=eos) == pytest.approx(
                 theirs.score(sentence, bos=bos, eos=eos), abs=1e-3)
     if sentence:
