@@ -417,8 +417,8 @@ class NgramModel:
             raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
         model = cls(vocab, ctx, word, logprob, backoff, meta=meta, tokenizer=tokenizer)
         if "blank1" in z:
-            blank = [z.get(f"blank{k + 1}") for k in range(N)]
-            if any(b is None or b.shape != (len(w),) or b.dtype != np.bool_ for b, w in zip(blank, word)):
+            blank = [z.get(f"blank{k + 1}", np.zeros(0, bool)) for k in range(N)]
+            if any(b.shape != (len(w),) or b.dtype != np.bool_ for b, w in zip(blank, word)):
                 raise ModelFormatError(f"{path}: blank masks do not fit the n-gram arrays")
             model.blank = blank
         return model
