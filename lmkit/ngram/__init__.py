@@ -5,7 +5,8 @@ from .estimators import SMOOTHINGS, estimate, kenlm_discounts
 from .mix import best_mix_weights, mix_models
 from .model import NgramModel
 from .prune import entropy_deltas, prune_model
+from .state import FullScoreReturn, State
 
-__all__ = ["NgramModel", "Perplexity", "LanguageModel", "NgramCounts", "count_ngrams", "adjusted_counts",
-           "estimate", "kenlm_discounts", "SMOOTHINGS", "prune_model", "entropy_deltas",
-           "best_mix_weights", "mix_models"]
+__all__ = ["NgramModel", "State", "FullScoreReturn", "Perplexity", "LanguageModel", "NgramCounts",
+           "count_ngrams", "adjusted_counts", "estimate", "kenlm_discounts", "SMOOTHINGS", "prune_model",
+           "entropy_deltas", "best_mix_weights", "mix_models"]

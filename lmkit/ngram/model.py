@@ -27,6 +27,7 @@ from ..text import (
 from . import _kernels as K
 from .counts import MAX_ORDER, NgramCounts, count_ngrams
 from .estimators import SMOOTHINGS, Estimate, estimate
+from .state import FullScoreReturn, State, begin_sentence, full_score, null_context
 
 log = logging.getLogger(__name__)
 NATIVE_FORMAT = "lmkit-ngram"
@@ -333,6 +334,27 @@ class NgramModel:
         offsets = np.arange(n + 1, dtype=np.int64) * ids.shape[1]
         lp, _ = self.score_encoded((ids.ravel().astype(np.int32), offsets), bos=bos, eos=False)
         return 10.0 ** lp.reshape(n, -1)[:, -1]
+
+    # ------------------------------------------------------------------ KenLM's stateful calls
+    def BeginSentenceWrite(self, state: State) -> None:  # noqa: N802 (KenLM's name)
+        """Set ``state`` to the start of a sentence (after ``<s>``)."""
+        begin_sentence(state)
+
+    def NullContextWrite(self, state: State) -> None:  # noqa: N802
+        """Set ``state`` to no context at all."""
+        null_context(state)
+
+    def BaseFullScore(self, in_state: State, word: str, out_state: State) -> FullScoreReturn:  # noqa: N802
+        """(log10 p(word | in_state), n-gram length, is OOV); ``out_state`` gets the new context."""
+        return full_score(self, in_state, word, out_state)
+
+    def BaseScore(self, in_state: State, word: str, out_state: State) -> float:  # noqa: N802
+        """log10 p(word | in_state); ``out_state`` gets the new context."""
+        return full_score(self, in_state, word, out_state).log_prob
+
+    def __contains__(self, word: object) -> bool:
+        """Whether the model's vocabulary has ``word`` (KenLM's ``'word' in model``)."""
+        return isinstance(word, str) and word in self.vocab.stoi
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike, quiet: bool | None = None) -> None:

@@ -104,3 +104,26 @@ def test_same_numbers_as_the_kenlm_module(name, sentence):
                 theirs.score(sentence, bos=bos, eos=eos), abs=1e-3)
     if sentence:
         assert ours.perplexity(sentence).perplexity == pytest.approx(theirs.perplexity(sentence), rel=1e-4)
+
+
+@pytest.mark.parametrize("name", ["test.arpa", "test_nounk.arpa"])
+def test_stateful_calls_equal_the_kenlm_module(name):
+    from lmkit.ngram import State
+    ours = NgramModel.load(DATA / name, quiet=True)
+    theirs = kenlm.Model(str(DATA / name))
+    words = ["looking", "on", "a", "little", "the", "biarritz", "not_found", "more", ".", "also", "would", "consider", "higher", "looking", "</s>"]
+    for start in ("BeginSentenceWrite", "NullContextWrite"):
+        a, a2, b, b2 = State(), State(), kenlm.State(), kenlm.State()
+        getattr(ours, start)(a)
+        getattr(theirs, start)(b)
+        for w in words:
+            x = ours.BaseFullScore(a, w, a2)
+            y = theirs.BaseFullScore(b, w, b2)
+            assert x.log_prob == pytest.approx(y.log_prob, abs=1e-4) and (x.ngram_length, x.oov) == (y.ngram_length, y.oov), w
+            assert ours.BaseScore(a, w, State()) == pytest.approx(theirs.BaseScore(b, w, kenlm.State()), abs=1e-4)
+            a, a2, b, b2 = a2, a, b2, b
+    assert ("looking" in ours) == ("looking" in theirs) and ("zzz" in ours) == ("zzz" in theirs)
+    s1, s2 = State(), State()
+    ours.BeginSentenceWrite(s1)
+    ours.BeginSentenceWrite(s2)
+    assert s1 == s2 and hash(s1) == hash(s2) and len({s1, s2}) == 1
