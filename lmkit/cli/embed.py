@@ -5,9 +5,11 @@ import argparse
 import logging
 import sys
 
+from .._io import atomic_write
 from ..embed import WORD2VEC_RANGES as R
 from ..embed import KeyedVectors, Word2Vec
 from ..errors import ConfigError, LmkitError
+from ..text import Vocabulary
 from .common import add_text_options, corpus_from_args, missing_command, positive_int
 
 log = logging.getLogger("lmkit")
@@ -41,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt.add_argument("--text", action="store_true", help="word2vec text format (the default)")
     fmt.add_argument("--native", action="store_true", help="lmkit folder (npy, memory-mapped loading)")
     t.add_argument("--save-vocab", help="also write the vocabulary (word<TAB>count)")
+    t.add_argument("--read-vocab", help="train with this vocabulary (word count lines, e.g. the C tool's "
+                   "-save-vocab file) instead of counting the corpus")
+    t.add_argument("--classes", type=positive_int, default=None, metavar="K",
+                   help="write K k-means word classes ('word class' lines, as the C tool's -classes) "
+                        "instead of vectors")
     t.add_argument("--save-model", help="folder for the full model (resumable; with --resume)")
     t.add_argument("--resume", action="store_true", help="continue training the --save-model model")
     add_text_options(t, default_tokenizer="regex")
@@ -93,11 +100,18 @@ def run_train(args: argparse.Namespace) -> int:
                          sample=args.sample, alpha=args.alpha, min_alpha=args.min_alpha,
                          min_count=args.min_count, max_vocab_size=args.max_vocab, epochs=args.epochs,
                          workers=args.workers, seed=args.seed)
-        model.build_vocab(corpus)
+        if args.read_vocab:
+            model.use_vocab(Vocabulary.load(args.read_vocab))
+        else:
+            model.build_vocab(corpus)
         log.info("vocabulary: %d words (min_count %d)", len(model.wv), args.min_count)
     model.config.workers = args.workers
     model.train(corpus, resume=args.resume, quiet=args.quiet, checkpoint=args.save_model)
-    if args.native:
+    if args.classes:
+        classes = model.wv.word_classes(args.classes)
+        with atomic_write(args.output) as out:
+            out.writelines(f"{w} {int(c)}\n" for w, c in zip(model.wv.words, classes.tolist()))
+    elif args.native:
         model.wv.save(args.output)
     else:
         model.wv.save_word2vec_format(args.output, binary=args.binary)

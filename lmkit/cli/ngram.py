@@ -77,6 +77,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("-o", "--output", required=True, help="pruned model file")
     pr.set_defaults(run=run_prune)
 
+    cv = cmds.add_parser("convert", help="convert a model between ARPA (.arpa, .arpa.gz) and lmkit's .lmk",
+                         description="Read a model (ARPA or .lmk, by content) and write it in the format "
+                                     "OUT's name asks for.")
+    cv.add_argument("model", help="model file")
+    cv.add_argument("output", help="OUT.arpa, OUT.arpa.gz or OUT.lmk")
+    cv.set_defaults(run=run_convert)
+
     mx = cmds.add_parser("mix", help="interpolate whole models; weights tuned by EM on held-out text",
                          description="Linear interpolation of models (SRILM's compute-best-mix + -mix-lm): "
                                      "weights by EM on held-out text unless given, written as one backoff model.")
@@ -139,6 +146,13 @@ def run_score(args: argparse.Namespace) -> int:
     kind = "perplexity" if model.is_probability else "score-perplexity (stupid backoff: not a probability)"
     out.write(f"sentences={n_sent} tokens={n_tok} OOVs={n_oov} logprob={total:.4f} "
               f"{kind}={ppl:.4f} excluding_OOVs={ppl_in:.4f} [{signature}]\n")
+    return 0
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    model = NgramModel.load(args.model, quiet=args.quiet)
+    model.save(args.output, quiet=args.quiet)
+    log.info("%s: order %d, %s n-grams", args.output, model.order, "/".join(map(str, model.sizes)))
     return 0
 
 

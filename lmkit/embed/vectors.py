@@ -367,6 +367,25 @@ class KeyedVectors:
                        for row_i, row_s in zip(best.tolist(), best_scores.tolist()))
         return out
 
+    def word_classes(self, k: int, iterations: int = 10) -> np.ndarray:
+        """Word classes by k-means over the unit vectors, as the word2vec C tool's ``-classes``:
+        word i starts in class i mod k; each round the class centroids are averaged and scaled
+        to unit length and every word moves to the centroid of largest dot product. Returns
+        int64 [n_words]."""
+        if not 1 <= k <= len(self):
+            raise ConfigError(f"classes must be between 1 and the {len(self)} words, got {k}")
+        assign = np.arange(len(self)) % k
+        step = max(1, SCORE_BLOCK_VALUES // max(k, 1))
+        for _ in range(iterations):
+            cent = np.zeros((k, self.dim), dtype=np.float64)
+            for lo in range(0, len(self), step):
+                np.add.at(cent, assign[lo:lo + step], self.unit_rows(slice(lo, lo + step)))
+            norms = np.linalg.norm(cent, axis=1, keepdims=True)
+            cent = (cent / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+            for lo in range(0, len(self), step):
+                assign[lo:lo + step] = np.argmax(self.unit_rows(slice(lo, lo + step)) @ cent.T, axis=1)
+        return assign
+
     # ------------------------------------------------------------------ evaluation
     def evaluate_word_pairs(self, path: str | os.PathLike, delimiter: str = "\t",
                             case_insensitive: bool = True, dummy4unknown: bool = False) -> dict:

@@ -132,6 +132,19 @@ class Word2Vec:
         self._init_weights()
         return self
 
+    def use_vocab(self, vocab: Vocabulary) -> Word2Vec:
+        """Train with a given vocabulary (e.g. the C tool's ``-read-vocab`` file: ``word count``
+        lines): its counts, cut at ``min_count``/``max_vocab_size`` and sorted as
+        :meth:`build_vocab` would; fresh weights."""
+        c = self.config
+        counts = {t: int(n) for t, n in zip(vocab.itos, vocab.counts.tolist()) if t not in vocab.specials}
+        self.vocab = Vocabulary.from_counts(counts, min_count=c.min_count, max_size=c.max_vocab_size,
+                                            specials=SPECIALS)
+        if len(self.vocab) <= 1:
+            raise CorpusError(f"no word of the given vocabulary has a count of at least min_count={c.min_count}")
+        self._init_weights()
+        return self
+
     def _need_vocab(self) -> Vocabulary:
         if self.vocab is None:
             raise ConfigError("the model has no vocabulary yet; call build_vocab or train first")

@@ -66,6 +66,18 @@ def test_c_tool_flags(tmp_path, corpus_file):
     assert out.read_text().split("\n")[0].split()[1] == "12"
     res = run("word2vec", "-train", corpus_file, "-size")
     assert res.returncode == 2 and "-size needs a value" in res.stderr
+    # -save-vocab / -read-vocab round trip, -classes (k-means classes), -debug 0 (silent)
+    common = ["-train", corpus_file, "-size", "8", "-iter", "1", "-min-count", "3", "-threads", "1", "-debug", "0"]
+    res = run("word2vec", *common, "-output", tmp_path / "a.txt", "-save-vocab", tmp_path / "vocab.txt")
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    res = run("word2vec", *common, "-output", tmp_path / "b.txt", "-read-vocab", tmp_path / "vocab.txt")
+    assert res.returncode == 0, res.stderr
+    words = lambda p: [ln.split(" ")[0] for ln in p.read_text().splitlines()[1:]]  # noqa: E731
+    assert words(tmp_path / "a.txt") == words(tmp_path / "b.txt")
+    res = run("word2vec", *common, "-output", tmp_path / "classes.txt", "-classes", "5")
+    assert res.returncode == 0, res.stderr
+    lines = [ln.split(" ") for ln in (tmp_path / "classes.txt").read_text().splitlines()]
+    assert [w for w, _ in lines] == words(tmp_path / "a.txt") and {int(c) for _, c in lines} <= set(range(5))
 
 
 @pytest.mark.parametrize("args, message", [

@@ -202,3 +202,13 @@ def test_malformed_vector_files(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(ModelFormatError, match=message):
         KeyedVectors.load_word2vec_format(path, binary=False)
+
+
+def test_word_classes_separate_clear_clusters():
+    from lmkit.embed import KeyedVectors
+    rng = np.random.default_rng(0)
+    a = np.array([1.0, 0, 0]) + 0.05 * rng.standard_normal((20, 3))
+    b = np.array([0, 0, 1.0]) + 0.05 * rng.standard_normal((20, 3))
+    kv = KeyedVectors([f"w{i}" for i in range(40)], np.vstack([a, b]).astype(np.float32))
+    classes = kv.word_classes(2)
+    assert len(set(classes[:20])) == 1 and len(set(classes[20:])) == 1 and classes[0] != classes[20]

@@ -58,3 +58,22 @@ def test_errors_exit_2_with_one_line(tmp_path, ts_split, args, message):
     assert res.returncode == 2, res.stderr
     assert message in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_convert_between_arpa_and_native(tmp_path):
+    import subprocess
+    import sys
+
+    from lmkit.ngram import NgramModel
+
+    from ..conftest import ROOT, TEST_DATA
+    arpa = TEST_DATA / "kenlm" / "test.arpa"
+    lmk, back = tmp_path / "m.lmk", tmp_path / "back.arpa.gz"
+    for src, dst in ((arpa, lmk), (lmk, back)):
+        res = subprocess.run([sys.executable, str(ROOT / "bin" / "lmkit"), "-q", "ngram", "convert", str(src), str(dst)],
+                             capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+    a, b = NgramModel.load(arpa, quiet=True), NgramModel.load(back, quiet=True)
+    for sentence in ("looking on a little more", "also would consider higher looking", "zzz"):
+        assert list(a.full_scores(sentence)) == list(b.full_scores(sentence))
+    assert NgramModel.load(lmk).sizes == a.sizes
