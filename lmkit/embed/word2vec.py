@@ -222,50 +222,39 @@ class Word2Vec:
         if enc.n_tokens == 0:
             raise CorpusError("the corpus holds no tokens")
         tables = self._train_tables()
-        jobs = _plan_jobs(offsets, c.batch_words)
+        plan = Schedule(_plan_jobs(offsets, c.batch_words), offsets, int(enc.n_tokens), schedule,
+                        c.start_alpha, c.min_alpha, c.seed)
         syn1, syn1neg, hot_of_thread = self._private_rows()
-        total_words = int(enc.n_tokens) * schedule
-        start_alpha, end_alpha = c.start_alpha, c.min_alpha
-        done_before = int(enc.n_tokens) * first_epoch
         epoch_base = self.epochs_done
         bar = progress(total=int(enc.n_tokens) * epochs, desc="word2vec", unit="word", quiet=quiet)
-        pool = ThreadPoolExecutor(c.workers) if c.workers > 1 else None
+
+        def run(job, weights=(self.syn0, syn1, syn1neg)):
+            return self._run_job((ids, offsets), weights, tables, job, hot_of_thread())
         try:
-            for e in range(epochs):
-                t0 = time.perf_counter()
-                loss_sum, n_pred, n_words = 0.0, 0, 0
-                args = []
-                for j, (lo, hi, words_before) in enumerate(jobs):   # in corpus order, as gensim's job queue
-                    a0 = start_alpha - (start_alpha - end_alpha) * ((done_before + words_before) / total_words)
-                    a1 = start_alpha - (start_alpha - end_alpha) * (
-                        (done_before + words_before + offsets[hi] - offsets[lo]) / total_words)
-                    seed = _job_seed(c.seed, epoch_base + e, j)
-                    args.append((lo, hi, max(a0, end_alpha), max(a1, end_alpha), seed))
-                def run(a, weights=(self.syn0, syn1, syn1neg)):
-                    return self._run_job((ids, offsets), weights, tables, a, hot_of_thread())
-                results = pool.map(run, args) if pool else map(run, args)
-                for res in results:
-                    loss_sum += res[0]
-                    n_pred += res[1]
-                    n_words += res[2]
-                    bar.update(res[2])
-                    if n_pred:
-                        bar.set_postfix(loss=f"{loss_sum / n_pred:.4f}", alpha=f"{args[0][2]:.5f}", refresh=False)
-                done_before += int(enc.n_tokens)
-                dt = time.perf_counter() - t0
-                self.epochs_done = epoch_base + e + 1
-                self.words_done += n_words
-                stats = EpochStats(self.epochs_done, loss_sum / max(n_pred, 1), n_words, dt,
-                                   n_words / dt if dt > 0 else float("inf"), float(args[-1][3]))
-                self.history.append(stats)
-                log.info("epoch %d: loss %.4f, %.0f words/s, alpha %.5f", stats.epoch, stats.loss,
-                         stats.words_per_second, stats.alpha_end)
-                if checkpoint is not None:
-                    self.save(checkpoint)
+            with ThreadExecutor(c.workers) as executor:
+                for e in range(epochs):
+                    t0 = time.perf_counter()
+                    loss_sum, n_pred, n_words = 0.0, 0, 0
+                    jobs = plan.epoch_jobs(first_epoch + e, epoch_base + e)
+                    for res in executor.map(run, jobs):
+                        loss_sum += res[0]
+                        n_pred += res[1]
+                        n_words += res[2]
+                        bar.update(res[2])
+                        if n_pred:
+                            bar.set_postfix(loss=f"{loss_sum / n_pred:.4f}", alpha=f"{jobs[0][2]:.5f}", refresh=False)
+                    dt = time.perf_counter() - t0
+                    self.epochs_done = epoch_base + e + 1
+                    self.words_done += n_words
+                    stats = EpochStats(self.epochs_done, loss_sum / max(n_pred, 1), n_words, dt,
+                                       n_words / dt if dt > 0 else float("inf"), float(jobs[-1][3]))
+                    self.history.append(stats)
+                    log.info("epoch %d: loss %.4f, %.0f words/s, alpha %.5f", stats.epoch, stats.loss,
+                             stats.words_per_second, stats.alpha_end)
+                    if checkpoint is not None:
+                        self.save(checkpoint)
         finally:
             bar.close()
-            if pool:
-                pool.shutdown()
         self._wv = None
         return self
 
@@ -385,6 +374,52 @@ class Word2Vec:
             raise ModelFormatError(f"{where}: 'history' must be a list of epoch records") from None
         model._tables = None
         return model
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What a training run does, independent of who runs it: the jobs (consecutive sentence
+    ranges of about ``batch_words`` words, in corpus order) and the learning rate, falling
+    linearly from ``start_alpha`` to ``end_alpha`` over ``epochs`` passes of ``n_tokens`` words.
+    Threads here; processes or a cluster could run the same jobs."""
+    jobs: list[tuple[int, int, int]]     # (first sentence, end sentence, corpus words before)
+    offsets: np.ndarray
+    n_tokens: int
+    epochs: int
+    start_alpha: float
+    end_alpha: float
+    seed: int
+
+    def epoch_jobs(self, epoch: int, seed_epoch: int) -> list[tuple[int, int, float, float, int]]:
+        """Epoch ``epoch`` of the schedule (0-based) as kernel jobs: (first sentence, end
+        sentence, learning rate at its start and end, random seed from ``seed_epoch``)."""
+        total = self.n_tokens * self.epochs
+        before = self.n_tokens * epoch
+        a, b = self.start_alpha, self.end_alpha
+        out = []
+        for j, (lo, hi, words_before) in enumerate(self.jobs):
+            a0 = a - (a - b) * ((before + words_before) / total)
+            a1 = a - (a - b) * ((before + words_before + self.offsets[hi] - self.offsets[lo]) / total)
+            out.append((lo, hi, max(a0, b), max(a1, b), _job_seed(self.seed, seed_epoch, j)))
+        return out
+
+
+class ThreadExecutor:
+    """Runs jobs on ``workers`` threads (the numba kernel releases the GIL), results in job
+    order; one worker runs them in the calling thread."""
+
+    def __init__(self, workers: int) -> None:
+        self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
+
+    def map(self, fn, jobs):
+        return self.pool.map(fn, jobs) if self.pool else map(fn, jobs)
+
+    def __enter__(self) -> ThreadExecutor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool:
+            self.pool.shutdown()
 
 
 def _plan_jobs(offsets: np.ndarray, batch_words: int) -> list[tuple[int, int, int]]:
