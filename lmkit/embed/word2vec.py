@@ -107,8 +107,15 @@ class Word2Vec:
     >>> model.wv.most_similar("king")
     """
 
-    def __init__(self, **params) -> None:
-        self.config = Word2VecConfig(**params)
+    def __init__(self, dim: int = 100, window: int = 5, sg: bool = True, hs: bool = False, negative: int = 5,
+                 ns_exponent: float = 0.75, sample: float = 1e-3, alpha: float | None = None,
+                 min_alpha: float = 0.0001, min_count: int = 5, max_vocab_size: int | None = None,
+                 epochs: int = 5, workers: int = 2, seed: int = 1, batch_words: int = 10000,
+                 max_sentence: int = 10000) -> None:
+        """Hyper-parameters with the word2vec C tool's / gensim's names and defaults (see
+        :class:`Word2VecConfig`); checked here, so a bad value fails before any work."""
+        self.config = Word2VecConfig(dim, window, sg, hs, negative, ns_exponent, sample, alpha, min_alpha,
+                                     min_count, max_vocab_size, epochs, workers, seed, batch_words, max_sentence)
         self.config.check()
         self.vocab: Vocabulary | None = None
         empty = np.zeros((0, self.config.dim), np.float32)

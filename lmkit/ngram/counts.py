@@ -140,10 +140,10 @@ def _rows(counts: NgramCounts, k: int) -> np.ndarray:
 
 def _count_in_chunks(corpus: EncodedCorpus, order: int, vocab_size: int | None, chunk_tokens: int,
                      quiet: bool | None) -> NgramCounts:
+    """Count pieces of about ``chunk_tokens`` tokens, spill each piece's sorted n-gram rows and
+    counts to disk, then merge them order by order (lmplz's external-sort idea)."""
     import tempfile
     from pathlib import Path
-
-    from ..text import EncodedCorpus as EC
     if vocab_size is None:
         if corpus.vocab is None:
             raise ConfigError("an encoded corpus without a vocabulary needs vocab_size")
@@ -151,45 +151,64 @@ def _count_in_chunks(corpus: EncodedCorpus, order: int, vocab_size: int | None, 
     if not 1 <= order <= MAX_ORDER:
         raise ConfigError(f"order must be between 1 and {MAX_ORDER}, got {order}")
     offsets = np.asarray(corpus.offsets, dtype=np.int64)
-    bounds = [0]
-    while bounds[-1] < len(offsets) - 1:
-        nxt = int(np.searchsorted(offsets, offsets[bounds[-1]] + chunk_tokens, side="left"))
-        bounds.append(min(max(nxt, bounds[-1] + 1), len(offsets) - 1))
-    uni = np.zeros(vocab_size, dtype=np.int64)
+    bounds = _chunk_bounds(offsets, chunk_tokens)
     with tempfile.TemporaryDirectory(prefix="lmkit-counts-") as tmp_name:
         tmp = Path(tmp_name)
-        n_chunks = len(bounds) - 1
-        for c in progress(range(n_chunks), desc="counting chunks", unit="chunk", quiet=quiet):
-            lo, hi = bounds[c], bounds[c + 1]
-            ids = np.ascontiguousarray(corpus.ids[offsets[lo]:offsets[hi]], dtype=np.int32)
-            part = count_ngrams(EC(ids, offsets[lo:hi + 1] - offsets[lo]), order, vocab_size, quiet=True)
-            uni += part.orders[0].count
-            for k in range(2, order + 1):
-                np.save(tmp / f"rows{k}.{c}.npy", _rows(part, k))
-                np.save(tmp / f"count{k}.{c}.npy", part.orders[k - 1].count)
-            del part
+        uni = _spill_chunks(corpus, offsets, bounds, order, vocab_size, tmp, quiet)
         result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)
         words = np.arange(vocab_size, dtype=np.int32)
         result.orders.append(OrderCounts(ctx=np.zeros(vocab_size, np.int64), word=words, count=uni,
                                          suffix=np.full(vocab_size, -1, np.int64), first=words))
         lower_rows = words[:, None]
-        V = np.int64(vocab_size)
         for k in range(2, order + 1):
-            rows = np.concatenate([np.load(tmp / f"rows{k}.{c}.npy") for c in range(n_chunks)])
-            cnt = np.concatenate([np.load(tmp / f"count{k}.{c}.npy") for c in range(n_chunks)])
-            perm = np.lexsort(rows.T[::-1])
-            rows, cnt = rows[perm], cnt[perm]
-            starts = np.concatenate([[True], np.any(rows[1:] != rows[:-1], axis=1)])
-            first_idx = np.flatnonzero(starts)
-            rows, cnt = rows[first_idx], np.add.reduceat(cnt, first_idx)
-            ctx = K.prefix_ids(rows, np.ascontiguousarray(lower_rows)) if k > 2 else rows[:, 0].astype(np.int64)
-            word = np.ascontiguousarray(rows[:, -1])
-            lower = result.orders[-1]
-            if k == 2:
-                suffix = word.astype(np.int64)
-            else:
-                suffix = np.searchsorted(lower.keys(V), lower.suffix[ctx] * V + word)
-            result.orders.append(OrderCounts(ctx=ctx, word=word, count=cnt.astype(np.int64), suffix=suffix,
-                                             first=lower.first[ctx]))
+            rows, cnt = _merge_spilled(tmp, k, len(bounds) - 1)
+            result.orders.append(_order_from_rows(rows, cnt, lower_rows, result.orders[-1], vocab_size, k))
             lower_rows = rows
     return result
+
+
+def _chunk_bounds(offsets: np.ndarray, chunk_tokens: int) -> list[int]:
+    """Sentence indices cutting the corpus into pieces of about ``chunk_tokens`` tokens."""
+    bounds = [0]
+    while bounds[-1] < len(offsets) - 1:
+        nxt = int(np.searchsorted(offsets, offsets[bounds[-1]] + chunk_tokens, side="left"))
+        bounds.append(min(max(nxt, bounds[-1] + 1), len(offsets) - 1))
+    return bounds
+
+
+def _spill_chunks(corpus: EncodedCorpus, offsets: np.ndarray, bounds: list[int], order: int, vocab_size: int,
+                  tmp, quiet: bool | None) -> np.ndarray:
+    """Count each piece; write its rows and counts per order to ``tmp``; return unigram counts."""
+    from ..text import EncodedCorpus as EC
+    uni = np.zeros(vocab_size, dtype=np.int64)
+    for c in progress(range(len(bounds) - 1), desc="counting chunks", unit="chunk", quiet=quiet):
+        lo, hi = bounds[c], bounds[c + 1]
+        ids = np.ascontiguousarray(corpus.ids[offsets[lo]:offsets[hi]], dtype=np.int32)
+        part = count_ngrams(EC(ids, offsets[lo:hi + 1] - offsets[lo]), order, vocab_size, quiet=True)
+        uni += part.orders[0].count
+        for k in range(2, order + 1):
+            np.save(tmp / f"rows{k}.{c}.npy", _rows(part, k))
+            np.save(tmp / f"count{k}.{c}.npy", part.orders[k - 1].count)
+        del part
+    return uni
+
+
+def _merge_spilled(tmp, k: int, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
+    """The order-k rows of every piece, sorted, equal rows merged with their counts summed."""
+    rows = np.concatenate([np.load(tmp / f"rows{k}.{c}.npy") for c in range(n_chunks)])
+    cnt = np.concatenate([np.load(tmp / f"count{k}.{c}.npy") for c in range(n_chunks)])
+    perm = np.lexsort(rows.T[::-1])
+    rows, cnt = rows[perm], cnt[perm]
+    starts = np.concatenate([[True], np.any(rows[1:] != rows[:-1], axis=1)])
+    first_idx = np.flatnonzero(starts)
+    return rows[first_idx], np.add.reduceat(cnt, first_idx)
+
+
+def _order_from_rows(rows: np.ndarray, cnt: np.ndarray, lower_rows: np.ndarray, lower: OrderCounts,
+                     vocab_size: int, k: int) -> OrderCounts:
+    """Order k's arrays (context and suffix ids into order k-1) from its sorted rows."""
+    ctx = K.prefix_ids(rows, np.ascontiguousarray(lower_rows)) if k > 2 else rows[:, 0].astype(np.int64)
+    word = np.ascontiguousarray(rows[:, -1])
+    V = np.int64(vocab_size)
+    suffix = word.astype(np.int64) if k == 2 else np.searchsorted(lower.keys(V), lower.suffix[ctx] * V + word)
+    return OrderCounts(ctx=ctx, word=word, count=cnt.astype(np.int64), suffix=suffix, first=lower.first[ctx])
