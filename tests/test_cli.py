@@ -112,3 +112,29 @@ def test_top_level_help_loads_no_model_family():
             "print(sorted(m for m in ('numba', 'lmkit.ngram', 'lmkit.embed', 'lmkit.translate') if m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
+
+
+def test_unforeseen_errors_are_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+    # the CLI's last resort (hardening cause 1): anything that escapes the readers' checks
+    from lmkit.cli import main as cli_main
+    from lmkit.cli import vocab as cli_vocab
+
+    def boom(args):
+        raise RuntimeError("something unforeseen")
+    monkeypatch.setattr(cli_vocab, "run", boom)
+    assert cli_main.main(["vocab", "README.md", "-o", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: RuntimeError: something unforeseen; rerun with --debug" in err
+    with pytest.raises(RuntimeError):
+        cli_main.main(["--debug", "vocab", "README.md", "-o", "x"])
+
+
+def test_word2vec_history_after_resume_covers_the_whole_run(tmp_path):
+    from lmkit.embed import Word2Vec
+    sents = [s.split() for s in ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog"] * 30]
+    Word2Vec(dim=8, epochs=3, workers=1, seed=1, min_count=1).train(sents, quiet=True, checkpoint=tmp_path / "m",
+                                                                     stop_after=1)
+    model = Word2Vec.load(tmp_path / "m")
+    model.train(sents, resume=True, quiet=True, checkpoint=tmp_path / "m")
+    assert [h.epoch for h in model.history] == [1, 2, 3]
+    assert [h.epoch for h in Word2Vec.load(tmp_path / "m").history] == [1, 2, 3]
