@@ -94,16 +94,17 @@ def _resolve_target(path: str | os.PathLike) -> tuple[Path, bool]:
     error naming ``path``."""
     if str(path) == "-":
         return Path("/dev/stdout"), False
-    real = Path(os.path.realpath(path))
     try:
-        st = os.stat(real)
+        st = os.stat(path)              # follows links, /proc's magic ones (/dev/stdout) too
     except FileNotFoundError:
-        return real, True
+        return Path(os.path.realpath(path)), True
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write ({exc.strerror})") from None
     if stat.S_ISDIR(st.st_mode):
         raise ConfigError(f"{path}: is a directory; expected a file name")
-    return real, stat.S_ISREG(st.st_mode)
+    if not stat.S_ISREG(st.st_mode):    # device, FIFO, pipe, socket: write through, never replace
+        return Path(path), False
+    return Path(os.path.realpath(path)), True
 
 
 def _temp_beside(path: Path, user_path, suffix: str) -> tuple[int, str]:

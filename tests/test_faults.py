@@ -123,3 +123,9 @@ def test_output_to_stdout(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split("\n")[0].split("\t")[0] == "<unk>"
+
+
+def test_output_to_dev_stdout_through_a_pipe(tmp_path):
+    res = subprocess.run(f"{sys.executable} {ROOT / 'bin' / 'lmkit'} -q vocab {ROOT / 'data' / 'tinyshakespeare.txt'} "
+                         "-o /dev/stdout | cat", shell=True, capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout.startswith("<unk>\t"), res.stderr
