@@ -20,6 +20,7 @@ import numpy as np
 
 from .._io import atomic_write, open_binary
 from ..errors import ModelFormatError
+from .wordlist import MappedWords
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def write_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.nd
 # ---------------------------------------------------------------------------- reading
 def read_word2vec(path: str | os.PathLike, binary: bool | None = None, unicode_errors: str = "strict",
                   limit: int | None = None, no_header: bool = False,
-                  datatype: type = np.float32) -> tuple[list[str], np.ndarray]:
+                  datatype: type = np.float32) -> tuple[list[str] | MappedWords, np.ndarray]:
     """Words and vectors (``[n, dim]`` of ``datatype``) of a word2vec text or binary file.
 
     ``binary=None`` detects the format from the first entries; ``limit`` reads only the first
@@ -76,8 +77,8 @@ def read_word2vec(path: str | os.PathLike, binary: bool | None = None, unicode_e
     if no_header:
         if binary:
             raise ModelFormatError(f"{path}: binary word2vec files always have a header (no_header is for text)")
-        words, vecs = _read_text(path, None, None, limit, unicode_errors, header_lines=0)
-        return words, vecs.astype(datatype, copy=False)
+        text_words, vecs = _read_text(path, None, None, limit, unicode_errors, header_lines=0)
+        return text_words, vecs.astype(datatype, copy=False)
     with open_binary(path) as f:
         header = f.readline(256)
         n, dim = _parse_header(path, header)
@@ -85,6 +86,7 @@ def read_word2vec(path: str | os.PathLike, binary: bool | None = None, unicode_e
         if binary is None:
             binary = _detect_binary(path, f, n, dim)
     want = n if limit is None else min(n, limit)
+    words: list[str] | MappedWords
     if binary:
         words, vecs = _read_binary(path, len(header), want, dim, unicode_errors)
     else:
@@ -188,7 +190,8 @@ def _decode(raw: bytes, path: Path, entry: int, errors: str) -> str:
 _CHUNK_BYTES = 1 << 26
 
 
-def _read_binary(path: Path, header_len: int, n: int, dim: int, errors: str) -> tuple[list[str], np.ndarray]:
+def _read_binary(path: Path, header_len: int, n: int, dim: int,
+                 errors: str) -> tuple[list[str] | MappedWords, np.ndarray]:
     """Binary entries, read 64 MB at a time into one reused buffer: a numba pass finds the
     words and copies the vectors of every complete entry; the unfinished tail moves to the
     buffer's front. Memory: the vectors plus one chunk."""
@@ -219,7 +222,32 @@ def _read_binary(path: Path, header_len: int, n: int, dim: int, errors: str) -> 
             carry = carry + got - rest
             del view
             buf[:carry] = buf[rest:rest + carry]
-    return _decode_words(np.concatenate(pieces) if pieces else np.zeros(0, np.uint8), n, path, errors), vectors
+    joined = np.concatenate(pieces) if pieces else np.zeros(0, np.uint8)
+    mapped = _mapped_words(joined, n, path) if errors == "strict" else None
+    return (mapped if mapped is not None else _decode_words(joined, n, path, errors)), vectors
+
+
+def _mapped_words(joined: np.ndarray, n: int, path: Path) -> MappedWords | None:
+    """The words as one UTF-8 blob with offsets and a hash table (no Python string per word,
+    no dictionary), when every word is valid UTF-8, holds no line break and appears once;
+    None otherwise (the caller then decodes word by word, naming a bad entry)."""
+    from ._kernels import build_word_table
+    data = joined.tobytes()
+    if data.count(b"\n") != n:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    newline = joined == 10
+    ends = np.flatnonzero(newline)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    offsets[1:] = ends - np.arange(n)          # word i ends where its newline was, less i newlines
+    blob = joined[~newline]
+    table, dup = build_word_table(blob, offsets)
+    if dup >= 0:
+        return None
+    return MappedWords(blob, offsets, table, path)
 
 
 def _decode_words(joined: np.ndarray, n: int, path: Path, errors: str) -> list[str]:

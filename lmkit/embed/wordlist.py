@@ -44,8 +44,10 @@ class WordList:
 
 
 class MappedWords:
-    """Words of a native folder, memory-mapped: ``words.utf8`` (all words' bytes),
-    ``word_offsets.npy`` (int64 [n + 1]) and ``word_table.npy`` (int64 hash table)."""
+    """Words as one UTF-8 blob, offsets (int64 [n + 1]) and an open-addressing hash table
+    (int64): memory-mapped from a native folder (``words.utf8``, ``word_offsets.npy``,
+    ``word_table.npy``), or in memory for a freshly read word2vec binary file. ``folder``
+    names the source in messages."""
 
     def __init__(self, blob: np.ndarray, offsets: np.ndarray, table: np.ndarray, folder: Path) -> None:
         self.blob, self.offsets, self.table, self.folder = blob, offsets, table, folder

@@ -212,3 +212,20 @@ def test_word_classes_separate_clear_clusters():
     kv = KeyedVectors([f"w{i}" for i in range(40)], np.vstack([a, b]).astype(np.float32))
     classes = kv.word_classes(2)
     assert len(set(classes[:20])) == 1 and len(set(classes[20:])) == 1 and classes[0] != classes[20]
+
+
+def test_binary_files_load_without_a_python_string_per_word(tmp_path):
+    from lmkit.embed import KeyedVectors
+    from lmkit.embed.wordlist import MappedWords, WordList
+    rng = np.random.default_rng(0)
+    words = ["the", "dög", "a", "ünïcode", "x"]
+    KeyedVectors(words, rng.standard_normal((5, 4)).astype(np.float32)).save_word2vec_format(tmp_path / "v.bin", binary=True)
+    kv = KeyedVectors.load_word2vec_format(tmp_path / "v.bin")
+    assert isinstance(kv._words, MappedWords)               # blob + offsets + hash table
+    assert kv.words == words and [kv.index_of(w) for w in words] == list(range(5)) and "zz" not in kv
+    assert kv.most_similar("dög", topn=1)[0][0] in words
+    # a duplicate word falls back to the list (gensim keeps the first of duplicates)
+    data = (tmp_path / "v.bin").read_bytes().replace(b"x ", b"a ", 1)
+    (tmp_path / "dup.bin").write_bytes(data)
+    dup = KeyedVectors.load_word2vec_format(tmp_path / "dup.bin")
+    assert isinstance(dup._words, WordList) and dup.words == ["the", "dög", "a", "ünïcode"]
