@@ -75,15 +75,19 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
         raise CorpusError(f"{path}: permission denied") from None
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _file_mode(path: Path) -> int:
     """The mode a new file at ``path`` should get: an existing file's own, else what
     ``open()`` would give (0666 less the umask), not mkstemp's 0600."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
+        return 0o666 & ~_umask()
 
 
 def _resolve_target(path: str | os.PathLike) -> tuple[Path, bool]:
@@ -248,9 +252,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
         raise ConfigError(f"{path}: cannot write here ({exc.strerror})") from None
     try:
         yield tmp
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)
+        os.chmod(tmp, 0o777 & ~_umask())
         _fsync_tree(tmp)
         if not target.exists():
             os.rename(tmp, target)
@@ -377,11 +379,13 @@ def load_npz(path: str | os.PathLike, names: list[str] | None = None) -> dict:
                     if need > info.file_size:
                         raise ModelFormatError(f"{path}[{name}]: header says {shape} {dtype}, more than "
                                                f"the member's {info.file_size} bytes")
-                    raw = f.read(need + 1)
-                if len(raw) != need:
+                    raw = bytearray(need)             # read once into writable memory: no copy after
+                    got = f.readinto(raw) if need else 0  # type: ignore[attr-defined]
+                    extra = f.read(1)
+                if got != need or extra:
                     raise ModelFormatError(f"{path}[{name}]: header says {shape} {dtype} but the member "
-                                           f"holds {len(raw)} bytes")
-                out[name] = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
+                                           f"holds {got + len(extra)}+ bytes")
+                out[name] = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     except FileNotFoundError:
         raise ModelFormatError(f"{path}: no such file") from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:

@@ -114,7 +114,7 @@ def test_top_level_help_loads_no_model_family():
     assert res.returncode == 0 and res.stdout.strip() == "[]", res.stdout + res.stderr
 
 
-def test_unforeseen_errors_are_one_line_and_debug_shows_the_traceback(monkeypatch, capsys):
+def test_unforeseen_errors_are_one_line_and_debug_shows_the_traceback(monkeypatch, capsys, tmp_path):
     # the CLI's last resort (hardening cause 1): anything that escapes the readers' checks
     from lmkit.cli import main as cli_main
     from lmkit.cli import vocab as cli_vocab
@@ -122,11 +122,12 @@ def test_unforeseen_errors_are_one_line_and_debug_shows_the_traceback(monkeypatc
     def boom(args):
         raise RuntimeError("something unforeseen")
     monkeypatch.setattr(cli_vocab, "run", boom)
-    assert cli_main.main(["vocab", "README.md", "-o", "x"]) == 2
+    out = str(tmp_path / "x")
+    assert cli_main.main(["vocab", "README.md", "-o", out]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error: RuntimeError: something unforeseen; rerun with --debug" in err
     with pytest.raises(RuntimeError):
-        cli_main.main(["--debug", "vocab", "README.md", "-o", "x"])
+        cli_main.main(["--debug", "vocab", "README.md", "-o", out])
 
 
 def test_word2vec_history_after_resume_covers_the_whole_run(tmp_path):

@@ -115,8 +115,8 @@ def run_train(args: argparse.Namespace) -> int:
         model.wv.save(args.output)
     else:
         model.wv.save_word2vec_format(args.output, binary=args.binary)
-    if args.save_vocab:
-        model._need_vocab().save(args.save_vocab)
+    if args.save_vocab and model.vocab is not None:
+        model.vocab.save(args.save_vocab)
     last = model.history[-1] if model.history else None
     if last:
         log.info("%s: %d words x %d; last epoch loss %.4f, %.0f words/s", args.output, len(model.wv),

@@ -1,7 +1,8 @@
-"""Word vectors and the queries people run on them; the word2vec text/binary formats.
+"""Word vectors and the queries people run on them.
 
-:class:`KeyedVectors` knows nothing of training: a word list, a float32 matrix, and a unit-
-normalised copy made once for similarity queries.
+:class:`KeyedVectors` knows nothing of training: the words, a float32 matrix (in memory or
+memory-mapped) and its row norms, computed once for cosine queries. The word2vec C tool's
+files are read and written by :mod:`lmkit.embed.w2v_format`, the native folder here.
 """
 from __future__ import annotations
 
@@ -128,11 +129,6 @@ class KeyedVectors:
         """Rows of the matrix scaled to unit length (float32)."""
         return np.asarray(self.vectors[rows], dtype=np.float32) / self.norms[rows][:, None]
 
-    @property
-    def normed(self) -> np.ndarray:
-        """The whole matrix with unit-length rows (a copy: prefer :meth:`unit_rows`)."""
-        return self.unit_rows(slice(None))
-
     def _scores(self, query: np.ndarray, restrict_vocab: int | None) -> np.ndarray:
         """Cosine of a unit ``query`` [dim] with every row (the first ``restrict_vocab``)."""
         limit = slice(0, restrict_vocab) if restrict_vocab else slice(None)
@@ -184,9 +180,11 @@ class KeyedVectors:
 
     def distances(self, word_or_vector: Key, other_words: Sequence[str] = ()) -> np.ndarray:
         """1 - cosine from a word or vector to ``other_words`` (default: every word)."""
-        v = self.get_vector(word_or_vector) if isinstance(word_or_vector, str) else word_or_vector
-        others = self.vectors if not other_words else self[list(other_words)]
-        return 1.0 - self.cosine_similarities(v, others)
+        v = self.get_vector(word_or_vector) if isinstance(word_or_vector, str) else np.asarray(word_or_vector)
+        if not other_words:   # every word: one product with the matrix, divided by cached norms
+            norm = np.linalg.norm(v)
+            return 1.0 - self._scores(v / (norm if norm > 0 else 1.0), None).astype(np.float64)
+        return 1.0 - self.cosine_similarities(v, self[list(other_words)])
 
     def n_similarity(self, ws1: Sequence[str], ws2: Sequence[str]) -> float:
         """Cosine between the means of two sets of words' vectors."""
@@ -378,8 +376,11 @@ class KeyedVectors:
         step = max(1, SCORE_BLOCK_VALUES // max(k, 1))
         for _ in range(iterations):
             cent = np.zeros((k, self.dim), dtype=np.float64)
-            for lo in range(0, len(self), step):
-                np.add.at(cent, assign[lo:lo + step], self.unit_rows(slice(lo, lo + step)))
+            for lo in range(0, len(self), step):    # class sums: sort the block by class, add runs
+                cls = assign[lo:lo + step]
+                order = np.argsort(cls, kind="stable")
+                present, starts = np.unique(cls[order], return_index=True)
+                cent[present] += np.add.reduceat(self.unit_rows(slice(lo, lo + step))[order], starts, axis=0)
             norms = np.linalg.norm(cent, axis=1, keepdims=True)
             cent = (cent / np.where(norms > 0, norms, 1.0)).astype(np.float32)
             for lo in range(0, len(self), step):

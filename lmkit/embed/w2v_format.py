@@ -261,7 +261,7 @@ def _decode_words(joined: np.ndarray, n: int, path: Path, errors: str) -> list[s
             for i, w in enumerate(parts):
                 _decode(w, path, i + 1, errors)
         words = data.decode("utf-8", errors=errors).split("\n")[:-1]
-    if len(words) != n:   # a word held a newline of its own: decode one by one
+    if len(words) != n:   # a word held a line break of its own: words cannot be told apart
         raise ModelFormatError(f"{path}: a word contains a line break")
     return words
 

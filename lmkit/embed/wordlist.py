@@ -75,7 +75,7 @@ class MappedWords:
             raise ModelFormatError(f"{folder}/word_table.npy: rows outside 0..{n - 1}")
         for name, arr in (("words.utf8", blob), ("word_offsets.npy", offsets), ("word_table.npy", table)):
             want = (checksums or {}).get(name)
-            if want is None or zlib.crc32(np.ascontiguousarray(arr).tobytes()) != want:
+            if want is None or zlib.crc32(np.ascontiguousarray(arr).data) != want:
                 raise ModelFormatError(f"{folder}/{name}: checksum does not match meta.json (damaged file)")
         return cls(np.asarray(blob), np.asarray(offsets), np.asarray(table), folder)
 
@@ -154,5 +154,5 @@ def write_mapped_words(folder: Path, words: Sequence[str]) -> dict[str, int]:
     (folder / "words.utf8").write_bytes(blob)
     np.save(folder / "word_offsets.npy", offsets)
     np.save(folder / "word_table.npy", table)
-    return {"words.utf8": zlib.crc32(blob), "word_offsets.npy": zlib.crc32(offsets.tobytes()),
-            "word_table.npy": zlib.crc32(table.tobytes())}
+    return {"words.utf8": zlib.crc32(blob), "word_offsets.npy": zlib.crc32(offsets.data),
+            "word_table.npy": zlib.crc32(table.data)}

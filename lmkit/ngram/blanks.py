@@ -57,6 +57,7 @@ def add_blanks(model) -> None:
     new_lp = [_backed_off(model, b) if len(b) else np.zeros(0) for b in blanks]
     ctx, word, lp, bo, mask = [model.ctx[0]], [model.word[0]], [model.log_probs[0]], [model.log_backoffs[0]], \
         [np.zeros(len(model.word[0]), bool)]
+    lower = rows[0]                               # the previous order's rows, blanks included, sorted
     for k in range(1, model.order):
         merged = np.concatenate([rows[k], blanks[k]])
         order = np.lexsort(merged.T[::-1])
@@ -67,9 +68,8 @@ def add_blanks(model) -> None:
             backs = np.concatenate([model.log_backoffs[k], np.zeros(len(blanks[k]))])[order]
         else:
             backs = model.log_backoffs[k]
-        lower = np.concatenate([rows[k - 1], blanks[k - 1]])[np.lexsort(
-            np.concatenate([rows[k - 1], blanks[k - 1]]).T[::-1])] if k > 1 else rows[0]
         ctx.append(K.prefix_ids(merged, lower))
+        lower = merged
         word.append(merged[:, -1].astype(np.int32))
         lp.append(values)
         bo.append(backs)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write, load_npy, read_format_json
+from .._io import atomic_folder, atomic_path, atomic_write, load_npy, read_format_json
 from ..errors import CorpusError, ModelFormatError
 from .corpus import Corpus, as_token_blocks
 from .vocab import Vocabulary
@@ -63,16 +63,14 @@ class EncodedCorpus:
 
     # ------------------------------------------------------------ files
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write the corpus folder (each file atomically)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, arr in (("ids.npy", self.ids), ("offsets.npy", self.offsets)):
-            with atomic_path(folder / name) as tmp:
-                np.save(tmp, np.asarray(arr))
-        if self.vocab is not None:
-            self.vocab.save(folder / "vocab.tsv")
-        _write_meta(folder, self)
-        return folder
+        """Write the corpus folder; it replaces any old one as a whole, in one step."""
+        with atomic_folder(folder) as tmp:
+            for name, arr in (("ids.npy", self.ids), ("offsets.npy", self.offsets)):
+                np.save(tmp / name, np.asarray(arr))
+            if self.vocab is not None:
+                self.vocab.save(tmp / "vocab.tsv")
+            _write_meta(tmp, self)
+        return Path(folder)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, mmap: bool = True) -> EncodedCorpus:
@@ -152,18 +150,28 @@ def encode_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary, *,
                   cache: str | os.PathLike | None = None) -> EncodedCorpus:
     """Encode every sentence of ``data`` with ``vocab`` into one flat int32 array.
 
-    With ``cache`` set, ids are streamed to ``cache/ids.npy`` as they are produced (memory
-    stays flat; only the offsets grow, 8 bytes a sentence) and the result is memory-mapped.
-    Unknown tokens become ``<unk>``; empty lines become empty sentences, so sentence ``i``
-    is line ``i``.
+    With ``cache`` set, ids are streamed to disk as they are produced (memory stays flat; only
+    the offsets grow, 8 bytes a sentence), the folder replaces any old one as a whole at the
+    end, and the result is memory-mapped from it. Unknown tokens become ``<unk>``; empty lines
+    become empty sentences, so sentence ``i`` is line ``i``.
     """
-    folder = Path(cache) if cache is not None else None
-    sink = _IdSink(folder)
+    if vocab.unk_id < 0:
+        raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
+    if cache is None:
+        return _encode(data, vocab, _IdSink(None))
+    with atomic_folder(cache) as tmp:
+        corpus = _encode(data, vocab, _IdSink(tmp))
+        np.save(tmp / "offsets.npy", corpus.offsets)
+        vocab.save(tmp / "vocab.tsv")
+        _write_meta(tmp, corpus)
+        del corpus
+    return EncodedCorpus.load(cache)
+
+
+def _encode(data, vocab: Vocabulary, sink: _IdSink) -> EncodedCorpus:
     lengths: list[np.ndarray] = []
     stoi_get = vocab.stoi.get
     unk = vocab.unk_id
-    if unk < 0:
-        raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
     try:
         for block in as_token_blocks(data):
             flat = list(chain.from_iterable(block))
@@ -183,11 +191,4 @@ def encode_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary, *,
     if isinstance(data, Corpus):
         meta = {"sources": data.paths, "tokenizer": data.tokenizer.config(),
                 "replaced_lines": data.stats.replaced_lines}
-    corpus = EncodedCorpus(ids, offsets, vocab, meta)
-    if folder is not None:
-        with atomic_path(folder / "offsets.npy") as tmp:
-            np.save(tmp, offsets)
-        vocab.save(folder / "vocab.tsv")
-        _write_meta(folder, corpus)
-        corpus.offsets = np.load(folder / "offsets.npy", mmap_mode="r")
-    return corpus
+    return EncodedCorpus(ids, offsets, vocab, meta)

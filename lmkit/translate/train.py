@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -106,17 +105,13 @@ class Trainer:
     def checkpoint(self) -> Path:
         """Write a complete resumable state under a temporary name, then rename it into place."""
         ckdir = self.out / "checkpoints"
-        ckdir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=ckdir))
-        self._write_model(tmp)
-        with open(tmp / "optimizer.npz", "wb") as f:
-            np.savez(f, **self.optimizer.state_arrays())
-        with open(tmp / "trainer.json", "w", encoding="utf-8") as f:
-            json.dump({"state": asdict(self.state), "config": asdict(self.config)}, f)
         final = ckdir / f"step-{self.state.step:08d}"
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with atomic_folder(final) as tmp:    # a rewrite of the same step swaps in whole, too
+            self._write_model(tmp)
+            with open(tmp / "optimizer.npz", "wb") as f:
+                np.savez(f, **self.optimizer.state_arrays())
+            with open(tmp / "trainer.json", "w", encoding="utf-8") as f:
+                json.dump({"state": asdict(self.state), "config": asdict(self.config)}, f)
         with atomic_write(ckdir / "latest") as out:
             out.write(final.name + "\n")
         for old in sorted(p for p in ckdir.glob("step-*"))[: -self.config.keep_checkpoints]:
