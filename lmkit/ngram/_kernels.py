@@ -29,22 +29,6 @@ def pad_sentences(ids, offsets, bos, eos):
     return out
 
 
-@njit(cache=True, nogil=True)
-def extend_keys(prev_ids, tok, vocab_size, bos, eos):
-    """Keys of the n-grams one word longer than those in ``prev_ids``.
-
-    ``prev_ids[p]`` is the id of the (k-1)-gram ending at position p (-1 if none); the
-    k-gram ending at p is (prev_ids[p-1], tok[p]). No n-gram crosses a sentence boundary.
-    """
-    n = len(tok)
-    keys = np.full(n, -1, dtype=np.int64)
-    for p in range(1, n):
-        prev = prev_ids[p - 1]
-        if prev >= 0 and tok[p] != bos and tok[p - 1] != eos:
-            keys[p] = prev * vocab_size + tok[p]
-    return keys
-
-
 @njit(cache=True)
 def _capacity(n):
     cap = 16
@@ -200,3 +184,131 @@ def prefix_ids(rows, lower):
             if same:
                 out[i] = j
     return out
+
+
+@njit(cache=True)
+def arpa_lines(rows, prob_txt, prob_len, bo_txt, bo_len, keep, word_blob, word_off):
+    """The ARPA lines ``prob<TAB>w1 ... wk[<TAB>backoff]\\n`` of the kept rows, as bytes.
+
+    ``rows`` int32 ``[n, k]`` word ids; ``prob_txt``/``bo_txt`` uint8 ``[n, W]`` numbers
+    spelled out, ``prob_len``/``bo_len`` their lengths (``bo_len`` empty: no backoff column);
+    ``keep`` bool ``[n]``; a word's UTF-8 is ``word_blob[word_off[w]:word_off[w + 1]]``.
+    """
+    n, k = rows.shape
+    has_bo = len(bo_len) > 0
+    size = 0
+    for i in range(n):
+        if keep[i]:
+            size += prob_len[i] + k + 1
+            if has_bo:
+                size += bo_len[i] + 1
+            for j in range(k):
+                w = rows[i, j]
+                size += word_off[w + 1] - word_off[w]
+    out = np.empty(size, dtype=np.uint8)
+    p = 0
+    for i in range(n):
+        if not keep[i]:
+            continue
+        for c in range(prob_len[i]):
+            out[p] = prob_txt[i, c]
+            p += 1
+        for j in range(k):
+            out[p] = 9 if j == 0 else 32
+            p += 1
+            w = rows[i, j]
+            for c in range(word_off[w], word_off[w + 1]):
+                out[p] = word_blob[c]
+                p += 1
+        if has_bo:
+            out[p] = 9
+            p += 1
+            for c in range(bo_len[i]):
+                out[p] = bo_txt[i, c]
+                p += 1
+        out[p] = 10
+        p += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def positions_by_word(tok, vocab_size):
+    """Every position of ``tok``, ordered by word id and, within a word, by position: the first
+    digit of the radix sort that orders each order's n-grams by (context, word)."""
+    start = np.zeros(vocab_size + 1, dtype=np.int64)
+    for p in range(len(tok)):
+        start[tok[p] + 1] += 1
+    for w in range(vocab_size):
+        start[w + 1] += start[w]
+    out = np.empty(len(tok), dtype=np.int64)
+    for p in range(len(tok)):
+        w = tok[p]
+        out[start[w]] = p
+        start[w] += 1
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _extends(prev_ids, tok, p, bos, eos):
+    """The id of the context of the n-gram ending at ``p`` (-1 when none: no shorter n-gram
+    ends at p - 1, or the n-gram would cross a sentence boundary)."""
+    if p == 0 or tok[p] == bos or tok[p - 1] == eos:
+        return -1
+    return prev_ids[p - 1]
+
+
+@njit(cache=True, nogil=True)
+def count_next_order(prev_ids, n_prev, tok, by_word, bos, eos):
+    """Count the n-grams one word longer than those whose ids ``prev_ids`` gives per position.
+
+    The n-gram ending at ``p`` is (context ``prev_ids[p - 1]``, word ``tok[p]``). Positions
+    are sorted by (context, word) without comparisons: ``by_word`` (from
+    :func:`positions_by_word`) already orders them by word, and one stable counting pass over
+    the ``n_prev`` contexts finishes the radix sort. Returns the distinct n-grams in that
+    order, ``(ctx int64, word int32, count int64, suffix int64, ids int64[len(tok)])``:
+    ``suffix`` is the id of each n-gram's last k-1 words (``prev_ids`` at its end) and ``ids``
+    the id of the n-gram ending at every position (-1 where none).
+    """
+    n = len(tok)
+    start = np.zeros(n_prev + 1, dtype=np.int64)
+    for p in range(n):
+        c = _extends(prev_ids, tok, p, bos, eos)
+        if c >= 0:
+            start[c + 1] += 1
+    for c in range(n_prev):
+        start[c + 1] += start[c]
+    n_valid = start[n_prev]
+    ordered = np.empty(n_valid, dtype=np.int64)
+    for i in range(n):
+        p = by_word[i]
+        c = _extends(prev_ids, tok, p, bos, eos)
+        if c >= 0:
+            ordered[start[c]] = p
+            start[c] += 1
+    n_distinct = 0
+    last_c, last_w = -1, -1
+    for i in range(n_valid):
+        p = ordered[i]
+        c, w = prev_ids[p - 1], tok[p]
+        if c != last_c or w != last_w:
+            n_distinct += 1
+            last_c, last_w = c, w
+    ctx = np.empty(n_distinct, dtype=np.int64)
+    word = np.empty(n_distinct, dtype=np.int32)
+    count = np.zeros(n_distinct, dtype=np.int64)
+    suffix = np.empty(n_distinct, dtype=np.int64)
+    ids = np.full(n, -1, dtype=np.int64)
+    g = -1
+    last_c, last_w = -1, -1
+    for i in range(n_valid):
+        p = ordered[i]
+        c, w = prev_ids[p - 1], tok[p]
+        if c != last_c or w != last_w:
+            g += 1
+            ctx[g] = c
+            word[g] = w
+            suffix[g] = prev_ids[p]
+            last_c, last_w = c, w
+        count[g] += 1
+        ids[p] = g
+    return ctx, word, count, suffix, ids

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._io import atomic_write, open_binary
+from .._numfmt import format_g
 from ..errors import ConfigError, ModelFormatError
 from ..progress import progress
 from ..text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary
+from . import _kernels as K
 
 log = logging.getLogger(__name__)
 _NGRAM_LINE = re.compile(rb"^ngram (\d+)\s*=\s*(\d+)\s*$")
@@ -26,12 +28,32 @@ MAX_ARPA_ORDER = 64
 MISSING_UNK_LOGPROB = -100.0
 
 
-def _fmt(x: float) -> str:
-    if x == 0:
-        return "0"
-    if not np.isfinite(x):
-        return "-99"
-    return f"{x:.8g}"
+def _number_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log10 values spelled as ARPA files show them: 8 significant digits, ``0`` for zero,
+    ``-99`` for log 0 (see :func:`lmkit._numfmt.format_g` for the layout)."""
+    v = np.where(np.isfinite(values), values, np.float32(LOG_ZERO)).astype(np.float32)
+    v[v == 0] = 0.0  # no "-0"
+    return format_g(v, 8)
+
+
+def _word_blob(itos: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every word's UTF-8 bytes, concatenated, and int64 offsets ``[V + 1]``."""
+    encoded = [w.encode("utf-8") for w in itos]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def ngram_rows(ctx: list[np.ndarray], word: list[np.ndarray], k: int, lo: int, hi: int) -> np.ndarray:
+    """The words of order-``k`` n-grams ``lo..hi-1`` as int32 rows ``[hi - lo, k]``, found
+    by following each n-gram's context id down the orders."""
+    rows = np.empty((hi - lo, k), dtype=np.int32)
+    at = np.arange(lo, hi)
+    for j in range(k - 1, -1, -1):
+        rows[:, j] = word[j][at]
+        if j:
+            at = ctx[j][at]
+    return rows
 
 
 def ngram_strings(itos: list[str], ctx: list[np.ndarray], word: list[np.ndarray]) -> list[list[str]]:
@@ -58,23 +80,36 @@ def write_arpa(model, path: str | os.PathLike, quiet: bool | None = None) -> Non
     if model.meta.get("unseen_context_backoff", 0.0):
         log.warning("%s: ARPA readers will not apply stupid backoff's factor after contexts "
                     "the model never saw; lmkit's .lmk format keeps it", path)
-    texts = ngram_strings(model.vocab.itos, model.ctx, model.word)
     N = model.order
-    listed = [np.ones(len(t), bool) if model.blank is None else ~model.blank[k] for k, t in enumerate(texts)]
-    with atomic_write(path) as out:
-        out.write("\\data\\\n")
+    listed = [np.ones(len(w), bool) if model.blank is None else ~model.blank[k] for k, w in enumerate(model.word)]
+    blob, offsets = _word_blob(model.vocab.itos)
+    with atomic_write(path, "wb") as out:
+        out.write(b"\\data\\\n")
         for k in range(N):
-            out.write(f"ngram {k + 1}={int(listed[k].sum())}\n")
-        for k in progress(range(N), desc="writing ARPA", unit="order", quiet=quiet):
-            out.write(f"\n\\{k + 1}-grams:\n")
-            keep = listed[k].tolist()
-            lp = model.log_probs[k].tolist()
-            if k < N - 1:
-                bo = model.log_backoffs[k].tolist()
-                out.writelines(f"{_fmt(p)}\t{t}\t{_fmt(b)}\n" for p, t, b, ok in zip(lp, texts[k], bo, keep) if ok)
-            else:
-                out.writelines(f"{_fmt(p)}\t{t}\n" for p, t, ok in zip(lp, texts[k], keep) if ok)
-        out.write("\n\\end\\\n")
+            out.write(f"ngram {k + 1}={int(listed[k].sum())}\n".encode())
+        bar = progress(total=sum(len(w) for w in model.word), desc="writing ARPA", unit="n-gram", quiet=quiet)
+        for k in range(N):
+            out.write(f"\n\\{k + 1}-grams:\n".encode())
+            for lo in range(0, len(model.word[k]), _LINES_PER_CHUNK):
+                hi = min(lo + _LINES_PER_CHUNK, len(model.word[k]))
+                out.write(_arpa_chunk(model, k, lo, hi, listed[k][lo:hi], blob, offsets))
+                bar.update(hi - lo)
+        bar.close()
+        out.write(b"\n\\end\\\n")
+
+
+_LINES_PER_CHUNK = 1 << 18
+
+
+def _arpa_chunk(model, k: int, lo: int, hi: int, keep: np.ndarray, blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The ARPA lines of order ``k + 1``'s n-grams ``lo..hi-1`` (those ``keep`` marks)."""
+    rows = ngram_rows(model.ctx, model.word, k + 1, lo, hi)
+    prob_txt, prob_len = _number_text(model.log_probs[k][lo:hi])
+    if k < model.order - 1:
+        bo_txt, bo_len = _number_text(model.log_backoffs[k][lo:hi])
+    else:
+        bo_txt, bo_len = prob_txt[:0], prob_len[:0]
+    return K.arpa_lines(rows, prob_txt, prob_len, bo_txt, bo_len, np.ascontiguousarray(keep), blob, offsets)
 
 
 @dataclass

@@ -74,33 +74,18 @@ def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = Non
     if ids.min() < 0 or ids.max() >= vocab_size:
         raise ConfigError(f"corpus ids must lie in [0, {vocab_size}) for this vocabulary")
     tok = K.pad_sentences(ids, offsets, BOS_ID, EOS_ID)
-    V = np.int64(vocab_size)
-
     uni_count = np.bincount(tok, minlength=vocab_size).astype(np.int64)
     words = np.arange(vocab_size, dtype=np.int32)
     result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)
     result.orders.append(OrderCounts(ctx=np.zeros(vocab_size, np.int64), word=words, count=uni_count,
                                      suffix=np.full(vocab_size, -1, np.int64), first=words))
     prev_ids = tok.astype(np.int64)
+    by_word = K.positions_by_word(tok, vocab_size)
     bar = progress(range(2, order + 1), desc="counting", unit="order", quiet=quiet)
-    for k in bar:
-        keys = K.extend_keys(prev_ids, tok, V, BOS_ID, EOS_ID)
-        valid = keys >= 0
-        uniq, inverse, counts = np.unique(keys[valid], return_inverse=True, return_counts=True)
-        prev_ids = np.full(len(tok), -1, dtype=np.int64)
-        prev_ids[valid] = inverse
-        del keys, valid, inverse
-        ctx = uniq // V
-        word = (uniq % V).astype(np.int32)
+    for _ in bar:
         lower = result.orders[-1]
-        if k == 2:
-            suffix = word.astype(np.int64)
-        else:
-            lower_keys = lower.keys(V)  # sorted
-            skeys = lower.suffix[ctx] * V + word
-            suffix = np.searchsorted(lower_keys, skeys)
-        result.orders.append(OrderCounts(ctx=ctx, word=word, count=counts.astype(np.int64),
-                                         suffix=suffix, first=lower.first[ctx]))
+        ctx, word, count, suffix, prev_ids = K.count_next_order(prev_ids, len(lower), tok, by_word, BOS_ID, EOS_ID)
+        result.orders.append(OrderCounts(ctx=ctx, word=word, count=count, suffix=suffix, first=lower.first[ctx]))
     log.debug("n-gram counts: %s", result.sizes())
     return result
 

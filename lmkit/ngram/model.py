@@ -22,6 +22,7 @@ from ..text import (
     EncodedCorpus,
     Tokenizer,
     Vocabulary,
+    build_and_encode,
     encode_corpus,
 )
 from . import _kernels as K
@@ -86,10 +87,11 @@ class NgramModel:
             if vocab is None:
                 raise ConfigError("an EncodedCorpus without a vocabulary needs vocab=")
         else:
-            if not isinstance(data, Corpus):
-                data = list(data)
-            vocab = vocab or Vocabulary.build(data, min_count=min_count)
-            encoded = encode_corpus(data, vocab)
+            if vocab is None:
+                encoded = build_and_encode(data, min_count=min_count)
+                vocab = encoded.vocab
+            else:
+                encoded = encode_corpus(data, vocab)
         counts = count_ngrams(encoded, order, len(vocab), quiet=quiet, chunk_tokens=chunk_tokens)
         model = cls.from_counts(counts, vocab, smoothing, discount=discount, interpolate=interpolate,
                                 prune=prune)

@@ -18,7 +18,7 @@ import numpy as np
 from .._io import atomic_folder, atomic_path, atomic_write, load_npy, read_format_json
 from ..errors import CorpusError, ModelFormatError
 from .corpus import Corpus, as_token_blocks
-from .vocab import Vocabulary
+from .vocab import DEFAULT_SPECIALS, Vocabulary
 
 FORMAT = "lmkit-encoded-corpus"
 VERSION = 1
@@ -168,6 +168,64 @@ def encode_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary, *,
     return EncodedCorpus.load(cache)
 
 
+class _FirstSeenIds(dict):
+    """token -> id in order of first appearance; looking up a new token adds it."""
+
+    def __missing__(self, token: str) -> int:
+        i = self[token] = len(self)
+        return i
+
+
+def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int = 1,
+                     max_size: int | None = None,
+                     specials: Sequence[str] = DEFAULT_SPECIALS) -> EncodedCorpus:
+    """Build the vocabulary of ``data`` and encode it, reading (and tokenising) it once.
+
+    The same result as ``encode_corpus(data, Vocabulary.build(data, ...))`` (its vocabulary
+    is the result's ``vocab``): tokens get ids in order of first appearance while the text
+    streams by, then, once every count is known, the ids are renumbered into the
+    vocabulary's order (tokens below ``min_count`` become ``<unk>``).
+    """
+    seen = _FirstSeenIds()
+    lookup = seen.__getitem__
+    chunks: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    for block in as_token_blocks(data):
+        flat = list(chain.from_iterable(block))
+        chunks.append(np.fromiter(map(lookup, flat), dtype=np.int32, count=len(flat)))
+        lengths.append(np.fromiter(map(len, block), dtype=np.int64, count=len(block)))
+    ids = _IdSink(None)
+    ids.chunks, ids.n = chunks, sum(map(len, chunks))
+    first_ids = ids.finish()
+    offsets = _offsets(lengths)
+    counts = np.bincount(first_ids, minlength=len(seen))
+    vocab = Vocabulary.from_counts(dict(zip(seen, counts.tolist())), min_count=min_count,
+                                   max_size=max_size, specials=specials, n_sentences=len(offsets) - 1)
+    if vocab.unk_id < 0:
+        raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
+    stoi_get, unk = vocab.stoi.get, vocab.unk_id
+    renumber = np.fromiter(map(stoi_get, seen, repeat(unk, len(seen))), dtype=np.int32, count=len(seen))
+    step = 1 << 22
+    for lo in range(0, len(first_ids), step):  # in place, a piece at a time
+        first_ids[lo:lo + step] = renumber[first_ids[lo:lo + step]]
+    return EncodedCorpus(first_ids, offsets, vocab, _corpus_meta(data))
+
+
+def _offsets(lengths: list[np.ndarray]) -> np.ndarray:
+    """Sentence offsets (int64 ``[S + 1]``) from per-block sentence lengths."""
+    offsets = np.zeros(sum(map(len, lengths)) + 1, dtype=np.int64)
+    if lengths:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    return offsets
+
+
+def _corpus_meta(data) -> dict:
+    if isinstance(data, Corpus):
+        return {"sources": data.paths, "tokenizer": data.tokenizer.config(),
+                "replaced_lines": data.stats.replaced_lines}
+    return {}
+
+
 def _encode(data, vocab: Vocabulary, sink: _IdSink) -> EncodedCorpus:
     lengths: list[np.ndarray] = []
     stoi_get = vocab.stoi.get
@@ -184,11 +242,4 @@ def _encode(data, vocab: Vocabulary, sink: _IdSink) -> EncodedCorpus:
             os.unlink(sink.raw_path)
         raise
     ids = sink.finish()
-    offsets = np.zeros(sum(map(len, lengths)) + 1, dtype=np.int64)
-    if lengths:
-        np.cumsum(np.concatenate(lengths), out=offsets[1:])
-    meta = {}
-    if isinstance(data, Corpus):
-        meta = {"sources": data.paths, "tokenizer": data.tokenizer.config(),
-                "replaced_lines": data.stats.replaced_lines}
-    return EncodedCorpus(ids, offsets, vocab, meta)
+    return EncodedCorpus(ids, _offsets(lengths), vocab, _corpus_meta(data))

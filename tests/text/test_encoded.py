@@ -83,3 +83,24 @@ def test_ids_do_not_depend_on_hash_seed(tmp_path, shakespeare_path):
                              text=True, check=True, env={"PYTHONHASHSEED": seed, "PATH": ""})
         digests.add(out.stdout)
     assert len(digests) == 1
+
+
+@pytest.mark.parametrize("min_count,max_size", [(1, None), (2, None), (1, 50), (3, 10)])
+def test_one_pass_build_and_encode_equals_two_passes(shakespeare_path, min_count, max_size):
+    from lmkit.text import Corpus, Tokenizer, build_and_encode
+    corpus = Corpus(shakespeare_path, Tokenizer("whitespace"), quiet=True)
+    one = build_and_encode(corpus, min_count=min_count, max_size=max_size)
+    vocab = Vocabulary.build(corpus, min_count=min_count, max_size=max_size)
+    two = encode_corpus(corpus, vocab)
+    assert one.vocab.itos == vocab.itos and one.vocab.counts.tolist() == vocab.counts.tolist()
+    assert np.array_equal(one.ids, two.ids) and np.array_equal(one.offsets, two.offsets)
+    assert one.meta == two.meta
+
+
+def test_one_pass_reads_a_generator_once_and_keeps_specials_in_text():
+    from lmkit.text import build_and_encode
+    sents = [["a", "<s>", "b"], [], ["b", "</s>", "<unk>", "c"]]
+    one = build_and_encode(iter(sents))
+    vocab = Vocabulary.build(sents)
+    assert one.vocab.itos == vocab.itos and one.vocab.counts.tolist() == vocab.counts.tolist()
+    assert np.array_equal(one.ids, encode_corpus(sents, vocab).ids)
