@@ -90,6 +90,7 @@ class NgramModel:
             if vocab is None:
                 encoded = build_and_encode(data, min_count=min_count)
                 vocab = encoded.vocab
+                assert vocab is not None   # build_and_encode always sets it
             else:
                 encoded = encode_corpus(data, vocab)
         counts = count_ngrams(encoded, order, len(vocab), quiet=quiet, chunk_tokens=chunk_tokens)
