@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import TypeVar, Union
 
 from .._io import open_binary
 from ..errors import CorpusError
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 PathLike = Union[str, os.PathLike]  # noqa: UP007 (runtime alias)
 BLOCK_BYTES = 1 << 20
+_Block = TypeVar("_Block")
 
 
 @dataclass
@@ -92,10 +93,11 @@ def _decode_block(raw_lines: list[bytes], name: str, first_line: int, strict: bo
     return out
 
 
-def read_line_blocks(sources: PathLike | Sequence[PathLike], *, strict: bool = False,
-                     stats: ReadStats | None = None, quiet: bool | None = None,
-                     block_bytes: int = BLOCK_BYTES) -> Iterator[list[str]]:
-    """Yield lists of lines (str, newline removed) from every source in order."""
+def _raw_blocks(sources: PathLike | Sequence[PathLike], strict: bool, stats: ReadStats | None,
+                quiet: bool | None, block_bytes: int | None,
+                convert: Callable[[list[bytes], str, int, bool, ReadStats], _Block]) -> Iterator[_Block]:
+    """Every source's lines, read about ``block_bytes`` at a time, each block passed through
+    ``convert(raw_lines, label, first_line, strict, stats)``."""
     paths = expand_sources(sources)
     stats = stats if stats is not None else ReadStats()
     stats.paths = paths
@@ -109,14 +111,14 @@ def read_line_blocks(sources: PathLike | Sequence[PathLike], *, strict: bool = F
             try:
                 while True:
                     try:
-                        raw = handle.readlines(block_bytes)
+                        raw = handle.readlines(block_bytes or BLOCK_BYTES)
                     except CorpusError as exc:          # corrupt gzip/bz2/xz stream (open_binary)
                         raise CorpusError(f"{exc}, after line {line_no - 1}") from None
                     except (OSError, EOFError) as exc:  # I/O error
                         raise CorpusError(f"{label}: cannot read after line {line_no - 1}: {exc}") from None
                     if not raw:
                         break
-                    block = _decode_block(raw, label, line_no, strict, stats)
+                    block = convert(raw, label, line_no, strict, stats)
                     line_no += len(raw)
                     stats.lines += len(raw)
                     stats.bytes += sum(map(len, raw))
@@ -131,6 +133,32 @@ def read_line_blocks(sources: PathLike | Sequence[PathLike], *, strict: bool = F
         log.warning("%d line(s) held invalid UTF-8 and were read with U+FFFD replacements "
                     "(first at %s); use strict mode to stop at them instead",
                     stats.replaced_lines, stats.first_replaced)
+
+
+def read_line_blocks(sources: PathLike | Sequence[PathLike], *, strict: bool = False,
+                     stats: ReadStats | None = None, quiet: bool | None = None,
+                     block_bytes: int | None = None) -> Iterator[list[str]]:
+    """Yield lists of lines (str, newline removed) from every source in order."""
+    return _raw_blocks(sources, strict, stats, quiet, block_bytes, _decode_block)
+
+
+def _utf8_block(raw_lines: list[bytes], name: str, first_line: int, strict: bool, stats: ReadStats) -> bytes:
+    """The block's bytes, every line ending in ``\n``; lines with invalid UTF-8 repaired
+    exactly as :func:`read_line_blocks` decodes them (or an error when ``strict``)."""
+    data = b"".join(raw_lines)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        data = "\n".join(_decode_block(raw_lines, name, first_line, strict, stats)).encode("utf-8")
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
+def read_utf8_blocks(sources: PathLike | Sequence[PathLike], *, strict: bool = False,
+                     stats: ReadStats | None = None, quiet: bool | None = None,
+                     block_bytes: int | None = None) -> Iterator[bytes]:
+    """Yield blocks of whole lines as valid UTF-8 bytes, each line ending in ``\n`` (the
+    same lines :func:`read_line_blocks` yields, for byte-level tokenizers)."""
+    return _raw_blocks(sources, strict, stats, quiet, block_bytes, _utf8_block)
 
 
 class Corpus:
@@ -155,14 +183,23 @@ class Corpus:
         self.stats = ReadStats()
         self._stdin_used = False
 
-    def line_blocks(self) -> Iterator[list[str]]:
-        """Blocks of raw lines; updates ``self.stats`` for this pass."""
+    def _start_pass(self) -> None:
+        """Fresh statistics for a new pass; stdin can be read once only."""
         if "-" in self.paths:
             if self._stdin_used:
                 raise CorpusError("<stdin>: standard input can be read only once")
             self._stdin_used = True
         self.stats = ReadStats()
+
+    def line_blocks(self) -> Iterator[list[str]]:
+        """Blocks of raw lines; updates ``self.stats`` for this pass."""
+        self._start_pass()
         return read_line_blocks(self.paths, strict=self.strict, stats=self.stats, quiet=self.quiet)
+
+    def utf8_blocks(self) -> Iterator[bytes]:
+        """Blocks of whole lines as valid UTF-8 bytes (see :func:`read_utf8_blocks`)."""
+        self._start_pass()
+        return read_utf8_blocks(self.paths, strict=self.strict, stats=self.stats, quiet=self.quiet)
 
     def token_blocks(self) -> Iterator[list[list[str]]]:
         """Blocks of tokenized sentences."""

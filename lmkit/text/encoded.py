@@ -18,6 +18,7 @@ import numpy as np
 from .._io import atomic_folder, atomic_path, atomic_write, load_npy, read_format_json
 from ..errors import CorpusError, ModelFormatError
 from .corpus import Corpus, as_token_blocks
+from .types import TypeTable
 from .vocab import DEFAULT_SPECIALS, Vocabulary
 
 FORMAT = "lmkit-encoded-corpus"
@@ -171,9 +172,49 @@ def encode_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary, *,
 class _FirstSeenIds(dict):
     """token -> id in order of first appearance; looking up a new token adds it."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+
     def __missing__(self, token: str) -> int:
         i = self[token] = len(self)
+        self.order.append(token)
         return i
+
+
+class _PythonTypes:
+    """Tokens of any corpus, by the tokenizer's Python strings."""
+
+    def __init__(self) -> None:
+        self._seen = _FirstSeenIds()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def blocks(self, data) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per block: ids in order of first appearance (int32), tokens per sentence (int64)."""
+        lookup = self._seen.__getitem__
+        for block in as_token_blocks(data):
+            flat = list(chain.from_iterable(block))
+            yield (np.fromiter(map(lookup, flat), dtype=np.int32, count=len(flat)),
+                   np.fromiter(map(len, block), dtype=np.int64, count=len(block)))
+
+    def tokens(self, start: int = 0) -> list[str]:
+        return self._seen.order[start:]
+
+
+class _ByteTypes(TypeTable):
+    """Tokens of a whitespace-tokenized corpus file, split and looked up as bytes in numba."""
+
+    def blocks(self, data: Corpus | Iterable[Sequence[str]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        assert isinstance(data, Corpus)   # _types_for chooses this class for files only
+        for raw in data.utf8_blocks():
+            yield self.feed(raw)
+
+
+def _types_for(data) -> _PythonTypes | _ByteTypes:
+    fast = isinstance(data, Corpus) and data.tokenizer.mode == "whitespace" and not data.tokenizer.lowercase
+    return _ByteTypes() if fast else _PythonTypes()
 
 
 def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int = 1,
@@ -186,29 +227,33 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     streams by, then, once every count is known, the ids are renumbered into the
     vocabulary's order (tokens below ``min_count`` become ``<unk>``).
     """
-    seen = _FirstSeenIds()
-    lookup = seen.__getitem__
+    types = _types_for(data)
     chunks: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
-    for block in as_token_blocks(data):
-        flat = list(chain.from_iterable(block))
-        chunks.append(np.fromiter(map(lookup, flat), dtype=np.int32, count=len(flat)))
-        lengths.append(np.fromiter(map(len, block), dtype=np.int64, count=len(block)))
-    ids = _IdSink(None)
-    ids.chunks, ids.n = chunks, sum(map(len, chunks))
-    first_ids = ids.finish()
+    for ids, lens in types.blocks(data):
+        chunks.append(ids)
+        lengths.append(lens)
+    sink = _IdSink(None)
+    sink.chunks, sink.n = chunks, sum(map(len, chunks))
+    first_ids = sink.finish()
     offsets = _offsets(lengths)
+    seen = types.tokens()
     counts = np.bincount(first_ids, minlength=len(seen))
     vocab = Vocabulary.from_counts(dict(zip(seen, counts.tolist())), min_count=min_count,
                                    max_size=max_size, specials=specials, n_sentences=len(offsets) - 1)
     if vocab.unk_id < 0:
         raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
-    stoi_get, unk = vocab.stoi.get, vocab.unk_id
-    renumber = np.fromiter(map(stoi_get, seen, repeat(unk, len(seen))), dtype=np.int32, count=len(seen))
+    renumber = _vocab_ids(vocab, seen)
     step = 1 << 22
     for lo in range(0, len(first_ids), step):  # in place, a piece at a time
         first_ids[lo:lo + step] = renumber[first_ids[lo:lo + step]]
     return EncodedCorpus(first_ids, offsets, vocab, _corpus_meta(data))
+
+
+def _vocab_ids(vocab: Vocabulary, tokens: list[str]) -> np.ndarray:
+    """int32 vocabulary id of each token (``<unk>``'s for tokens it does not hold)."""
+    return np.fromiter(map(vocab.stoi.get, tokens, repeat(vocab.unk_id, len(tokens))), dtype=np.int32,
+                       count=len(tokens))
 
 
 def _offsets(lengths: list[np.ndarray]) -> np.ndarray:
@@ -228,14 +273,19 @@ def _corpus_meta(data) -> dict:
 
 def _encode(data, vocab: Vocabulary, sink: _IdSink) -> EncodedCorpus:
     lengths: list[np.ndarray] = []
-    stoi_get = vocab.stoi.get
-    unk = vocab.unk_id
+    types = _types_for(data)
+    to_vocab = np.zeros(1024, dtype=np.int32)   # first-appearance id -> vocabulary id
+    known = 0
     try:
-        for block in as_token_blocks(data):
-            flat = list(chain.from_iterable(block))
-            sink.add(np.fromiter(map(stoi_get, flat, repeat(unk, len(flat))), dtype=np.int32,
-                                 count=len(flat)))
-            lengths.append(np.fromiter(map(len, block), dtype=np.int64, count=len(block)))
+        for ids, lens in types.blocks(data):
+            if len(types) > known:
+                new = _vocab_ids(vocab, types.tokens(known))
+                if len(types) > len(to_vocab):
+                    to_vocab = np.resize(to_vocab, max(2 * len(to_vocab), len(types)))
+                to_vocab[known:len(types)] = new
+                known = len(types)
+            sink.add(to_vocab[ids])
+            lengths.append(lens)
     except BaseException:
         if sink.raw is not None:
             sink.raw.close()

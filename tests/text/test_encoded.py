@@ -104,3 +104,40 @@ def test_one_pass_reads_a_generator_once_and_keeps_specials_in_text():
     vocab = Vocabulary.build(sents)
     assert one.vocab.itos == vocab.itos and one.vocab.counts.tolist() == vocab.counts.tolist()
     assert np.array_equal(one.ids, encode_corpus(sents, vocab).ids)
+
+
+TRICKY = ("a b\tc\n\n  lead and trail  \r\nnbsp\u00a0split nel\u0085split ideo\u3000space\n"
+          "em\u2003space thin\u2009x line\u2028sep para\u2029sep nnbsp\u202fx mm\u205fsp og\u1680am\n"
+          "\x1cfs\x1dgs\x1ers\x1fus \x0bvt\x0cff\n"
+          "not\u00a1space \u00e2\u0080 caf\u00e9 \u65e5\u672c\u8a9e \U0001f600 \u2030 \u200b zero-width\n"
+          "no trailing newline")
+
+
+@pytest.mark.parametrize("block_bytes", [7, 1 << 20])
+def test_byte_tokenizer_splits_exactly_as_str_split(tmp_path, block_bytes, monkeypatch):
+    import lmkit.text.corpus as corpus_module
+    from lmkit.text import Corpus, Tokenizer, build_and_encode
+    monkeypatch.setattr(corpus_module, "BLOCK_BYTES", block_bytes)
+    path = tmp_path / "tricky.txt"
+    path.write_bytes(TRICKY.encode("utf-8") + b"\nbad \xff\xfe utf8\xc3 line\n")
+    corpus = Corpus(path, Tokenizer("whitespace"), quiet=True)
+    fast = build_and_encode(corpus)
+    lines = [ln.rstrip("\r") for ln in TRICKY.split("\n")] + ["bad \ufffd\ufffd utf8\ufffd line"]
+    sentences = [ln.split() for ln in lines]
+    assert [[fast.vocab.itos[i] for i in fast.ids[a:b]] for a, b in zip(fast.offsets, fast.offsets[1:])] == sentences
+    slow = encode_corpus(sentences, Vocabulary.build(sentences))
+    assert fast.vocab.itos == slow.vocab.itos and np.array_equal(fast.ids, slow.ids)
+    assert corpus.stats.replaced_lines == 1
+    again = encode_corpus(corpus, fast.vocab)   # the fast path with a given vocabulary
+    assert np.array_equal(again.ids, fast.ids) and np.array_equal(again.offsets, fast.offsets)
+
+
+def test_byte_tokenizer_grows_its_tables(tmp_path):
+    from lmkit.text import Corpus, Tokenizer, build_and_encode
+    rng = np.random.default_rng(0)
+    words = [f"w{i}é" * int(rng.integers(1, 40)) for i in range(70_000)]   # > first table sizes
+    path = tmp_path / "many.txt"
+    path.write_text("\n".join(" ".join(words[i:i + 13]) for i in range(0, len(words), 13)) + "\n", encoding="utf-8")
+    fast = build_and_encode(Corpus(path, Tokenizer("whitespace"), quiet=True))
+    assert sorted(fast.vocab.words) == sorted(words)
+    assert [fast.vocab.itos[i] for i in fast.ids[:26]] == words[:26]

@@ -1,0 +1,179 @@
+"""numba kernels of the text layer: whitespace tokenising of UTF-8 bytes straight into ids.
+
+The ``whitespace`` tokenizer splits exactly where Python's ``str.split()`` does (every
+character ``str.isspace()`` accepts, multi-byte ones included) and lines end at ``\\n``, as the
+corpus reader's. Tokens are looked up by their bytes in an open-addressing hash table
+(FNV-1a) that grows as new tokens appear: each distinct token gets the next id, in order
+of first appearance. Only the distinct tokens ever become Python strings.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+#: per byte: 0 part of a token, 1 ASCII white space, 2 newline, 3 may start a multi-byte space
+_BYTE_CLASS = np.zeros(256, dtype=np.uint8)
+_BYTE_CLASS[[9, 11, 12, 13, 28, 29, 30, 31, 32]] = 1
+_BYTE_CLASS[10] = 2
+_BYTE_CLASS[[0xC2, 0xE1, 0xE2, 0xE3]] = 3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _space_length(data, i, n):
+    """Bytes of the white-space character starting at ``data[i]`` (0 if it is not one)."""
+    b = data[i]
+    cls = _BYTE_CLASS[b]
+    if cls != 3:
+        return 1 if cls == 1 else 0
+    if b == 0xC2 and i + 1 < n and (data[i + 1] == 0x85 or data[i + 1] == 0xA0):
+        return 2
+    if i + 2 >= n:
+        return 0
+    b1, b2 = data[i + 1], data[i + 2]
+    if b == 0xE1 and b1 == 0x9A and b2 == 0x80:                        # U+1680
+        return 3
+    if b == 0xE2 and b1 == 0x80 and (b2 <= 0x8A or b2 == 0xA8 or b2 == 0xA9 or b2 == 0xAF):
+        return 3                                                       # U+2000-200A, 2028, 2029, 202F
+    if b == 0xE2 and b1 == 0x81 and b2 == 0x9F:                        # U+205F
+        return 3
+    if b == 0xE3 and b1 == 0x80 and b2 == 0x80:                        # U+3000
+        return 3
+    return 0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hash(data, lo, hi):
+    """FNV-1a over the bytes, then a final mix so that the low bits (the table slot) depend on
+    every bit (FNV's low bits alone cluster)."""
+    h = _FNV_OFFSET
+    for i in range(lo, hi):
+        h = (h ^ np.uint64(data[i])) * _FNV_PRIME
+    h ^= h >> np.uint64(32)
+    h *= _MIX
+    h ^= h >> np.uint64(29)
+    return h
+
+
+@njit(cache=True, nogil=True)
+def _rehash(table, hashes, n_types):
+    """A table twice as large holding the same ids."""
+    bigger = np.full(2 * len(table), -1, dtype=np.int64)
+    mask = np.uint64(len(bigger) - 1)
+    for t in range(n_types):
+        slot = hashes[t] & mask
+        while bigger[slot] != -1:
+            slot = (slot + np.uint64(1)) & mask
+        bigger[slot] = t
+    return bigger
+
+
+@njit(cache=True, nogil=True)
+def _grown(arr, need):
+    if need <= len(arr):
+        return arr
+    size = max(2 * len(arr), need)
+    out = np.empty(size, dtype=arr.dtype)
+    out[:len(arr)] = arr
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _find_or_add(data, lo, hi, table, hashes, blob, offsets, n_types):
+    """Id of the token ``data[lo:hi]``, added as type ``n_types`` when new (-1: no room, grow
+    the arrays first)."""
+    h = _hash(data, lo, hi)
+    mask = np.uint64(len(table) - 1)
+    slot = h & mask
+    size = hi - lo
+    while table[slot] != -1:
+        t = table[slot]
+        if hashes[t] == h and offsets[t + 1] - offsets[t] == size:
+            base = offsets[t]
+            j = 0
+            while j < size and blob[base + j] == data[lo + j]:
+                j += 1
+            if j == size:
+                return t
+        slot = (slot + np.uint64(1)) & mask
+    end = offsets[n_types] + size
+    if 2 * (n_types + 1) > len(table) or n_types + 2 > len(offsets) or end > len(blob):
+        return -1
+    blob[offsets[n_types]:end] = data[lo:hi]
+    offsets[n_types + 1] = end
+    hashes[n_types] = h
+    table[slot] = n_types
+    return n_types
+
+
+@njit(cache=True, nogil=True)
+def _scan(data, i, line, n_ids, ids, lengths, table, hashes, blob, offsets, n_types):
+    """Tokenize from byte ``i`` on until the end or until a new token finds no room.
+    Returns ``(i, line, n_ids, n_types, done)``."""
+    n = len(data)
+    while i < n:
+        cls = _BYTE_CLASS[data[i]]
+        if cls == 2:
+            line += 1
+            i += 1
+            continue
+        if cls == 1:
+            i += 1
+            continue
+        if cls == 3:
+            step = _space_length(data, i, n)
+            if step:
+                i += step
+                continue
+        lo = i
+        i += 1
+        while i < n:
+            cls = _BYTE_CLASS[data[i]]
+            if cls == 0 or (cls == 3 and _space_length(data, i, n) == 0):
+                i += 1
+            else:
+                break
+        t = _find_or_add(data, lo, i, table, hashes, blob, offsets, n_types)
+        if t < 0:
+            return lo, line, n_ids, n_types, False
+        if t == n_types:
+            n_types += 1
+        ids[n_ids] = t
+        n_ids += 1
+        lengths[line] += 1
+    return i, line, n_ids, n_types, True
+
+
+@njit(cache=True, nogil=True)
+def tokenize_whitespace(data, table, hashes, blob, offsets, n_types):
+    """Split ``data`` (uint8, whole lines of valid UTF-8) into tokens and look each up.
+
+    State, carried from block to block: ``table`` (int64 slots, -1 empty, power-of-two size),
+    ``hashes`` (uint64 per type), ``blob``/``offsets`` (type ``t``'s bytes are
+    ``blob[offsets[t]:offsets[t + 1]]``), ``n_types``. Returns ``(ids int32 [n_tokens],
+    lengths int64 [n_lines], table, hashes, blob, offsets, n_types)``; the arrays may be new,
+    larger ones.
+    """
+    n = len(data)
+    ids = np.empty(n // 2 + 1, dtype=np.int32)
+    n_lines = 0
+    for i in range(n):
+        if data[i] == 10:
+            n_lines += 1
+    if n and data[n - 1] != 10:
+        n_lines += 1
+    lengths = np.zeros(n_lines, dtype=np.int64)
+    i, line, n_ids = 0, 0, 0
+    done = False
+    while not done:
+        i, line, n_ids, n_types, done = _scan(data, i, line, n_ids, ids, lengths, table, hashes, blob,
+                                              offsets, n_types)
+        if not done:   # room for the next new token: grow what is full (rare)
+            if 2 * (n_types + 1) > len(table):
+                table = _rehash(table, hashes, n_types)
+            hashes = _grown(hashes, 2 * len(hashes))
+            offsets = _grown(offsets, 2 * len(offsets))
+            blob = _grown(blob, 2 * len(blob) + n)
+    return ids[:n_ids].copy(), lengths, table, hashes, blob, offsets, n_types
