@@ -131,7 +131,7 @@ def _format_one(bits: np.uint32, value: float, digits: int, out) -> int:
     return pos + 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _format_all(values, digits: int, out, lengths) -> None:
     bits = values.view(np.uint32)
     for i in range(len(values)):

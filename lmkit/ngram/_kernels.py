@@ -186,7 +186,7 @@ def prefix_ids(rows, lower):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def arpa_lines(rows, prob_txt, prob_len, bo_txt, bo_len, keep, word_blob, word_off):
     """The ARPA lines ``prob<TAB>w1 ... wk[<TAB>backoff]\\n`` of the kept rows, as bytes.
 
@@ -258,57 +258,58 @@ def _extends(prev_ids, tok, p, bos, eos):
 
 
 @njit(cache=True, nogil=True)
-def count_next_order(prev_ids, n_prev, tok, by_word, bos, eos):
+def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
     """Count the n-grams one word longer than those whose ids ``prev_ids`` gives per position.
 
     The n-gram ending at ``p`` is (context ``prev_ids[p - 1]``, word ``tok[p]``). Positions
     are sorted by (context, word) without comparisons: ``by_word`` (from
-    :func:`positions_by_word`) already orders them by word, and one stable counting pass over
-    the ``n_prev`` contexts finishes the radix sort. Returns the distinct n-grams in that
-    order, ``(ctx int64, word int32, count int64, suffix int64, ids int64[len(tok)])``:
-    ``suffix`` is the id of each n-gram's last k-1 words (``prev_ids`` at its end) and ``ids``
-    the id of the n-gram ending at every position (-1 where none).
+    :func:`positions_by_word`; ``word_of[i]`` is ``tok[by_word[i]]``) already orders them by
+    word, and one stable counting pass over the ``n_prev`` contexts finishes the radix sort.
+    Returns the distinct n-grams in that order, ``(ctx int64, word int32, count int64,
+    suffix int64, ids int64[len(tok)])``: ``suffix`` is the id of each n-gram's last k-1 words
+    (``prev_ids`` at its end) and ``ids`` the id of the n-gram ending at every position (-1
+    where none).
     """
     n = len(tok)
     start = np.zeros(n_prev + 1, dtype=np.int64)
+    ctx_at = np.empty(n, dtype=np.int64)
     for p in range(n):
         c = _extends(prev_ids, tok, p, bos, eos)
+        ctx_at[p] = c
         if c >= 0:
             start[c + 1] += 1
     for c in range(n_prev):
         start[c + 1] += start[c]
     n_valid = start[n_prev]
-    ordered = np.empty(n_valid, dtype=np.int64)
+    fill = start[:n_prev].copy()
+    at = np.empty(n_valid, dtype=np.int64)       # positions, by (context, word)
+    word_at = np.empty(n_valid, dtype=np.int32)  # their words, read in order below
     for i in range(n):
         p = by_word[i]
-        c = _extends(prev_ids, tok, p, bos, eos)
+        c = ctx_at[p]
         if c >= 0:
-            ordered[start[c]] = p
-            start[c] += 1
+            at[fill[c]] = p
+            word_at[fill[c]] = word_of[i]
+            fill[c] += 1
     n_distinct = 0
-    last_c, last_w = -1, -1
-    for i in range(n_valid):
-        p = ordered[i]
-        c, w = prev_ids[p - 1], tok[p]
-        if c != last_c or w != last_w:
-            n_distinct += 1
-            last_c, last_w = c, w
+    for c in range(n_prev):
+        for j in range(start[c], start[c + 1]):
+            if j == start[c] or word_at[j] != word_at[j - 1]:
+                n_distinct += 1
     ctx = np.empty(n_distinct, dtype=np.int64)
     word = np.empty(n_distinct, dtype=np.int32)
     count = np.zeros(n_distinct, dtype=np.int64)
     suffix = np.empty(n_distinct, dtype=np.int64)
     ids = np.full(n, -1, dtype=np.int64)
     g = -1
-    last_c, last_w = -1, -1
-    for i in range(n_valid):
-        p = ordered[i]
-        c, w = prev_ids[p - 1], tok[p]
-        if c != last_c or w != last_w:
-            g += 1
-            ctx[g] = c
-            word[g] = w
-            suffix[g] = prev_ids[p]
-            last_c, last_w = c, w
-        count[g] += 1
-        ids[p] = g
+    for c in range(n_prev):
+        for j in range(start[c], start[c + 1]):
+            p = at[j]
+            if j == start[c] or word_at[j] != word_at[j - 1]:
+                g += 1
+                ctx[g] = c
+                word[g] = word_at[j]
+                suffix[g] = prev_ids[p]
+            count[g] += 1
+            ids[p] = g
     return ctx, word, count, suffix, ids

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,17 +90,30 @@ def write_arpa(model, path: str | os.PathLike, quiet: bool | None = None) -> Non
         for k in range(N):
             out.write(f"ngram {k + 1}={int(listed[k].sum())}\n".encode())
         bar = progress(total=sum(len(w) for w in model.word), desc="writing ARPA", unit="n-gram", quiet=quiet)
-        for k in range(N):
-            out.write(f"\n\\{k + 1}-grams:\n".encode())
-            for lo in range(0, len(model.word[k]), _LINES_PER_CHUNK):
-                hi = min(lo + _LINES_PER_CHUNK, len(model.word[k]))
-                out.write(_arpa_chunk(model, k, lo, hi, listed[k][lo:hi], blob, offsets))
-                bar.update(hi - lo)
+        pieces = [(k, lo, min(lo + _LINES_PER_CHUNK, len(model.word[k])))
+                  for k in range(N) for lo in range(0, max(len(model.word[k]), 1), _LINES_PER_CHUNK)]
+
+        def spell(piece: tuple[int, int, int]) -> np.ndarray:
+            k, lo, hi = piece
+            return _arpa_chunk(model, k, lo, hi, listed[k][lo:hi], blob, offsets)
+
+        # the kernels release the GIL: pieces are spelled on two threads while this one writes
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            pending: deque = deque()
+            for i, piece in enumerate(pieces):
+                pending.append((piece, pool.submit(spell, piece)))
+                while len(pending) > 2 * _THREADS or (pending and i == len(pieces) - 1):
+                    (k, lo, hi), spelled = pending.popleft()
+                    if lo == 0:
+                        out.write(f"\n\\{k + 1}-grams:\n".encode())
+                    out.write(spelled.result())
+                    bar.update(hi - lo)
         bar.close()
         out.write(b"\n\\end\\\n")
 
 
-_LINES_PER_CHUNK = 1 << 18
+_LINES_PER_CHUNK = 1 << 17
+_THREADS = 2
 
 
 def _arpa_chunk(model, k: int, lo: int, hi: int, keep: np.ndarray, blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:

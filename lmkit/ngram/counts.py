@@ -81,10 +81,12 @@ def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = Non
                                      suffix=np.full(vocab_size, -1, np.int64), first=words))
     prev_ids = tok.astype(np.int64)
     by_word = K.positions_by_word(tok, vocab_size)
+    word_of = tok[by_word]
     bar = progress(range(2, order + 1), desc="counting", unit="order", quiet=quiet)
     for _ in bar:
         lower = result.orders[-1]
-        ctx, word, count, suffix, prev_ids = K.count_next_order(prev_ids, len(lower), tok, by_word, BOS_ID, EOS_ID)
+        ctx, word, count, suffix, prev_ids = K.count_next_order(prev_ids, len(lower), tok, by_word, word_of,
+                                                                BOS_ID, EOS_ID)
         result.orders.append(OrderCounts(ctx=ctx, word=word, count=count, suffix=suffix, first=lower.first[ctx]))
     log.debug("n-gram counts: %s", result.sizes())
     return result
