@@ -24,7 +24,7 @@ class TypeTable:
         Returns the tokens' ids (int32 ``[n_tokens]``, new tokens numbered on from
         ``len(self)``) and the number of tokens on each line (int64 ``[n_lines]``).
         """
-        from . import _kernels as K   # numba only once text is tokenized, not at import
+        from . import _kernels as K  # numba only once text is tokenized, not at import
         data = np.frombuffer(block, dtype=np.uint8)
         ids, lengths, self._table, self._hashes, self._blob, self._offsets, self._n = \
             K.tokenize_whitespace(data, self._table, self._hashes, self._blob, self._offsets, self._n)
