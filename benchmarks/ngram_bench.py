@@ -1,14 +1,15 @@
-"""n-gram LMs: lmkit against KenLM (lmplz reference figures, the `kenlm` query module) and
-nltk.lm, on the same data in one run.
+"""n-gram LMs: lmkit against KenLM's lmplz (estimation, whole processes, raced in the same
+run), the `kenlm` query module and nltk.lm, on the same data.
 
 Data: the Brown split of the shared KenLM reference (every 10th line of data/brown.txt.gz is
-test), and the tiny shakespeare split. Estimation runs in a fresh process under
-/usr/bin/time -v (wall time includes Python start-up, imports and numba's cached kernels
-loading; peak RSS from the same run). lmplz was not built here: its figures are those the
-reference README measured on this machine class (order 5 Brown: 2.3-2.7 s, ~240 MB;
-kenlm module 1.1-1.7M tokens/s).
+test), and optionally a large corpus made of Brown repeated (``--big-tokens``). Estimation
+runs lmkit and lmplz as whole processes under /usr/bin/time -v, interleaved (A B A B ...),
+``--repeats`` times each; the table gives medians, the spread (min-max) and lmkit/lmplz ratios
+of wall time and peak RSS. lmkit's wall time includes Python start-up, imports and loading
+numba's cached kernels. lmplz is built outside the repository (see the README, "Benchmarks").
 
-Reproduce:  pip install -e '.[bench]' && python benchmarks/ngram_bench.py
+Reproduce:  pip install -e '.[bench]'
+            python benchmarks/ngram_bench.py --lmplz /tmp/kenlm/build/bin/lmplz
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LMPLZ = {  # order: (ppl incl. OOV, ppl excl. OOV) on Brown test, from lmplz + query
     3: (314.5970037457849, 258.77897345598564), 5: (309.38643835809137, 254.44597280566376)}
-LMPLZ_O5_WALL = (2.3, 2.7)
 
 
 def brown_split(folder: Path) -> tuple[Path, Path]:
@@ -108,42 +108,111 @@ def query_speed(arpa: Path, test: Path) -> dict:
     return dict(words=words, kenlm=words / kenlm_s, batch=words / batch_s, single=words / single_s)
 
 
+def race(cmds: dict[str, list[str]], repeats: int) -> dict[str, list[tuple[float, float]]]:
+    """Run each command ``repeats`` times, interleaved; (wall s, peak MB) per run."""
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in cmds}
+    for _ in range(repeats):
+        for name, cmd in cmds.items():
+            wall, rss, _ = timed(cmd)
+            runs[name].append((wall, rss))
+    return runs
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
+def estimation_table(train: Path, tmp: Path, lmplz: str | None, orders: list[int], repeats: int,
+                     memory: str, label: str, extra: tuple[str, ...] = ()) -> None:
+    """lmkit ngram train -> ARPA against lmplz -S ``memory`` on the same file."""
+    lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
+    print(f"\nEstimation, {label}, modified Kneser-Ney -> ARPA, whole process, {repeats} interleaved runs each "
+          "(median [min-max])\n")
+    print(f"{'order':>5} {'lmkit s':>20} {'lmkit MB':>9} {'lmplz s':>20} {'lmplz MB':>9} {'time x':>7} {'mem x':>6}")
+    for order in orders:
+        cmds = {"lmkit": lmkit + ["ngram", "train", str(train), "-o", str(tmp / f"lmkit.o{order}.arpa"),
+                                  "--order", str(order), "--tokenizer", "whitespace", *extra]}
+        if lmplz:
+            cmds["lmplz"] = [lmplz, "-o", str(order), "-S", memory, "-T", str(tmp), "--text", str(train),
+                             "--arpa", str(tmp / f"lmplz.o{order}.arpa"), "--discount_fallback"]
+        runs = race(cmds, repeats)
+        cells = []
+        for name in ("lmkit", "lmplz"):
+            if name not in runs:
+                cells += ["-", "-"]
+                continue
+            w = [r[0] for r in runs[name]]
+            cells += [f"{_median(w):.2f} [{min(w):.2f}-{max(w):.2f}]", f"{_median([r[1] for r in runs[name]]):.0f}"]
+        if lmplz:
+            tx = _median([r[0] for r in runs["lmkit"]]) / _median([r[0] for r in runs["lmplz"]])
+            mx = _median([r[1] for r in runs["lmkit"]]) / _median([r[1] for r in runs["lmplz"]])
+            ratio = [f"{tx:.2f}", f"{mx:.2f}"]
+        else:
+            ratio = ["-", "-"]
+        print(f"{order:>5} {cells[0]:>20} {cells[1]:>9} {cells[2]:>20} {cells[3]:>9} {ratio[0]:>7} {ratio[1]:>6}")
+
+
+def big_corpus(train: Path, tokens: float, folder: Path) -> Path:
+    """Brown train repeated until it holds about ``tokens`` tokens."""
+    text = train.read_bytes()
+    n = len(text.split())
+    path = folder / "big.txt"
+    with open(path, "wb") as f:
+        for _ in range(max(1, round(tokens / n))):
+            f.write(text)
+    return path
+
+
 def main() -> None:
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lmplz", help="path of KenLM's lmplz binary (built outside the repository)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--big-tokens", type=float, default=0, help="also race on Brown repeated to this many tokens")
+    ap.add_argument("--only-estimation", action="store_true")
+    args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         train, test = brown_split(tmp)
-        print("Estimation, Brown train (1,045,507 tokens), modified Kneser-Ney, 2 cores\n")
-        print(f"{'order':>5} {'lmkit wall s':>12} {'peak MB':>8} {'lmplz wall s':>12} {'ratio':>6} "
-              f"{'test ppl':>9} {'lmplz ppl':>9} {'ppl excl OOV':>12} {'lmplz excl':>10}")
         lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
-        timed(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "warm.lmk"), "--order", "2"])  # numba cache
-        for order in (3, 5):
-            model = tmp / f"brown.o{order}.arpa"
-            lmk = tmp / f"brown.o{order}.lmk"
-            wall, rss, _ = timed(lmkit + ["ngram", "train", str(train), "-o", str(lmk), "--order", str(order)])
-            _, _, out = timed(lmkit + ["ngram", "score", str(lmk), str(test), "--summary-only"])
-            ppl = float(re.search(r" perplexity=([\d.]+)", out).group(1))
-            ppl_ex = float(re.search(r"excluding_OOVs=([\d.]+)", out).group(1))
-            subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(model), "--order", str(order)],
-                           check=True)
-            ref = LMPLZ[order]
-            lw = "2.3-2.7" if order == 5 else "n/a"
-            ratio = f"{wall / (sum(LMPLZ_O5_WALL) / 2):.2f}" if order == 5 else "n/a"
-            print(f"{order:>5} {wall:>12.2f} {rss:>8.0f} {lw:>12} {ratio:>6} {ppl:>9.2f} {ref[0]:>9.2f} "
-                  f"{ppl_ex:>12.2f} {ref[1]:>10.2f}")
-        print("\nnltk.lm KneserNeyInterpolated vs lmkit kn on a subset (5,000 train / 200 test sentences)\n")
-        print(f"{'order':>5} {'nltk fit s':>10} {'lmkit fit s':>11} {'fit x':>7} {'nltk score s':>12} "
-              f"{'lmkit score s':>13} {'score x':>8} {'nltk ppl':>9} {'lmkit ppl':>9}")
-        for order in (3, 5):
-            r = nltk_subset(train, test, 5000, 200, order)
-            print(f"{order:>5} {r['nltk_fit']:>10.2f} {r['ours_fit']:>11.3f} {r['nltk_fit'] / r['ours_fit']:>7.0f} "
-                  f"{r['nltk_score']:>12.2f} {r['ours_score']:>13.4f} {r['nltk_score'] / r['ours_score']:>8.0f} "
-                  f"{r['nltk_ppl']:>9.2f} {r['ours_ppl']:>9.2f}")
-        print("\nQuery throughput on Brown test (order 5 ARPA written by lmkit), words/s incl. </s>\n")
-        q = query_speed(tmp / "brown.o5.arpa", test)
-        print(f"{'kenlm module (score per sentence)':<40} {q['kenlm']:>12,.0f}")
-        print(f"{'lmkit score_encoded (whole corpus)':<40} {q['batch']:>12,.0f}  ({q['batch'] / q['kenlm']:.2f}x kenlm)")
-        print(f"{'lmkit score (per sentence, Python)':<40} {q['single']:>12,.0f}  ({q['single'] / q['kenlm']:.2f}x kenlm)")
+        timed(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "warm.arpa"), "--order", "2"])  # numba cache
+        estimation_table(train, tmp, args.lmplz, [3, 5], args.repeats, "1G", "Brown train (1,045,507 tokens)")
+        if args.big_tokens:
+            big = big_corpus(train, args.big_tokens, tmp)
+            estimation_table(big, tmp, args.lmplz, [5], max(1, args.repeats // 2), "4G",
+                             f"Brown train repeated ({len(big.read_bytes().split()):,} tokens)")
+        if args.only_estimation:
+            return
+        _quality_and_queries(train, test, tmp)
+
+
+def _quality_and_queries(train: Path, test: Path, tmp: Path) -> None:
+    lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
+    print("\nTest perplexity, Brown test, lmkit .lmk model vs lmplz's figures (query)\n")
+    print(f"{'order':>5} {'test ppl':>9} {'lmplz ppl':>9} {'ppl excl OOV':>12} {'lmplz excl':>10}")
+    for order in (3, 5):
+        lmk = tmp / f"brown.o{order}.lmk"
+        subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(lmk), "--order", str(order)], check=True)
+        _, _, out = timed(lmkit + ["ngram", "score", str(lmk), str(test), "--summary-only"])
+        ppl = float(re.search(r" perplexity=([\d.]+)", out).group(1))
+        ppl_ex = float(re.search(r"excluding_OOVs=([\d.]+)", out).group(1))
+        ref = LMPLZ[order]
+        print(f"{order:>5} {ppl:>9.2f} {ref[0]:>9.2f} {ppl_ex:>12.2f} {ref[1]:>10.2f}")
+    subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "brown.o5.arpa"), "--order", "5"], check=True)
+    print("\nnltk.lm KneserNeyInterpolated vs lmkit kn on a subset (5,000 train / 200 test sentences)\n")
+    print(f"{'order':>5} {'nltk fit s':>10} {'lmkit fit s':>11} {'fit x':>7} {'nltk score s':>12} "
+          f"{'lmkit score s':>13} {'score x':>8} {'nltk ppl':>9} {'lmkit ppl':>9}")
+    for order in (3, 5):
+        r = nltk_subset(train, test, 5000, 200, order)
+        print(f"{order:>5} {r['nltk_fit']:>10.2f} {r['ours_fit']:>11.3f} {r['nltk_fit'] / r['ours_fit']:>7.0f} "
+              f"{r['nltk_score']:>12.2f} {r['ours_score']:>13.4f} {r['nltk_score'] / r['ours_score']:>8.0f} "
+              f"{r['nltk_ppl']:>9.2f} {r['ours_ppl']:>9.2f}")
+    print("\nQuery throughput on Brown test (order 5 ARPA written by lmkit), words/s incl. </s>\n")
+    q = query_speed(tmp / "brown.o5.arpa", test)
+    print(f"{'kenlm module (score per sentence)':<40} {q['kenlm']:>12,.0f}")
+    print(f"{'lmkit score_encoded (whole corpus)':<40} {q['batch']:>12,.0f}  ({q['batch'] / q['kenlm']:.2f}x kenlm)")
+    print(f"{'lmkit score (per sentence, Python)':<40} {q['single']:>12,.0f}  ({q['single'] / q['kenlm']:.2f}x kenlm)")
 
 
 if __name__ == "__main__":

@@ -232,15 +232,16 @@ def arpa_lines(rows, prob_txt, prob_len, bo_txt, bo_len, keep, word_blob, word_o
 
 
 @njit(cache=True, nogil=True)
-def positions_by_word(tok, vocab_size):
+def positions_by_word(tok, vocab_size, like):
     """Every position of ``tok``, ordered by word id and, within a word, by position: the first
-    digit of the radix sort that orders each order's n-grams by (context, word)."""
+    digit of the radix sort that orders each order's n-grams by (context, word). The result
+    has ``like``'s dtype (int32 when positions fit: half the memory)."""
     start = np.zeros(vocab_size + 1, dtype=np.int64)
     for p in range(len(tok)):
         start[tok[p] + 1] += 1
     for w in range(vocab_size):
         start[w + 1] += start[w]
-    out = np.empty(len(tok), dtype=np.int64)
+    out = np.empty(len(tok), dtype=like.dtype)
     for p in range(len(tok)):
         w = tok[p]
         out[start[w]] = p
@@ -266,13 +267,13 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
     :func:`positions_by_word`; ``word_of[i]`` is ``tok[by_word[i]]``) already orders them by
     word, and one stable counting pass over the ``n_prev`` contexts finishes the radix sort.
     Returns the distinct n-grams in that order, ``(ctx int64, word int32, count int64,
-    suffix int64, ids int64[len(tok)])``: ``suffix`` is the id of each n-gram's last k-1 words
+    suffix int64, ids [len(tok)])`` (``ids`` of ``prev_ids``'s dtype): ``suffix`` is the id of each n-gram's last k-1 words
     (``prev_ids`` at its end) and ``ids`` the id of the n-gram ending at every position (-1
     where none).
     """
     n = len(tok)
     start = np.zeros(n_prev + 1, dtype=np.int64)
-    ctx_at = np.empty(n, dtype=np.int64)
+    ctx_at = np.empty(n, dtype=prev_ids.dtype)
     for p in range(n):
         c = _extends(prev_ids, tok, p, bos, eos)
         ctx_at[p] = c
@@ -282,7 +283,7 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
         start[c + 1] += start[c]
     n_valid = start[n_prev]
     fill = start[:n_prev].copy()
-    at = np.empty(n_valid, dtype=np.int64)       # positions, by (context, word)
+    at = np.empty(n_valid, dtype=by_word.dtype)  # positions, by (context, word)
     word_at = np.empty(n_valid, dtype=np.int32)  # their words, read in order below
     for i in range(n):
         p = by_word[i]
@@ -300,7 +301,7 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
     word = np.empty(n_distinct, dtype=np.int32)
     count = np.zeros(n_distinct, dtype=np.int64)
     suffix = np.empty(n_distinct, dtype=np.int64)
-    ids = np.full(n, -1, dtype=np.int64)
+    ids = np.full(n, -1, dtype=prev_ids.dtype)
     g = -1
     for c in range(n_prev):
         for j in range(start[c], start[c + 1]):

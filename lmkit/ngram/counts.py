@@ -79,8 +79,9 @@ def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = Non
     result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)
     result.orders.append(OrderCounts(ctx=np.zeros(vocab_size, np.int64), word=words, count=uni_count,
                                      suffix=np.full(vocab_size, -1, np.int64), first=words))
-    prev_ids = tok.astype(np.int64)
-    by_word = K.positions_by_word(tok, vocab_size)
+    small = np.int32 if len(tok) < 2 ** 31 - 1 else np.int64   # positions and ids
+    prev_ids = tok.astype(small, copy=False)
+    by_word = K.positions_by_word(tok, vocab_size, np.empty(0, small))
     word_of = tok[by_word]
     bar = progress(range(2, order + 1), desc="counting", unit="order", quiet=quiet)
     for _ in bar:
