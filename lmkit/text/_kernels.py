@@ -61,12 +61,13 @@ def _hash(data, lo, hi):
 def _rehash(table, hashes, n_types):
     """A table twice as large holding the same ids."""
     bigger = np.full(2 * len(table), -1, dtype=np.int64)
-    mask = np.uint64(len(bigger) - 1)
+    mask = np.uint64(len(bigger) // 2 - 1)
     for t in range(n_types):
         slot = hashes[t] & mask
-        while bigger[slot] != -1:
+        while bigger[2 * slot] != -1:
             slot = (slot + np.uint64(1)) & mask
-        bigger[slot] = t
+        bigger[2 * slot] = t
+        bigger[2 * slot + 1] = np.int64(hashes[t])
     return bigger
 
 
@@ -85,12 +86,14 @@ def _find_or_add(data, lo, hi, table, hashes, blob, offsets, n_types):
     """Id of the token ``data[lo:hi]``, added as type ``n_types`` when new (-1: no room, grow
     the arrays first)."""
     h = _hash(data, lo, hi)
-    mask = np.uint64(len(table) - 1)
+    hs = np.int64(h)
+    cap = len(table) // 2
+    mask = np.uint64(cap - 1)
     slot = h & mask
     size = hi - lo
-    while table[slot] != -1:
-        t = table[slot]
-        if hashes[t] == h and offsets[t + 1] - offsets[t] == size:
+    while table[2 * slot] != -1:
+        t = table[2 * slot]
+        if table[2 * slot + 1] == hs and offsets[t + 1] - offsets[t] == size:
             base = offsets[t]
             j = 0
             while j < size and blob[base + j] == data[lo + j]:
@@ -99,12 +102,13 @@ def _find_or_add(data, lo, hi, table, hashes, blob, offsets, n_types):
                 return t
         slot = (slot + np.uint64(1)) & mask
     end = offsets[n_types] + size
-    if 2 * (n_types + 1) > len(table) or n_types + 2 > len(offsets) or end > len(blob):
+    if 2 * (n_types + 1) > cap or n_types + 2 > len(offsets) or end > len(blob):
         return -1
     blob[offsets[n_types]:end] = data[lo:hi]
     offsets[n_types + 1] = end
     hashes[n_types] = h
-    table[slot] = n_types
+    table[2 * slot] = n_types
+    table[2 * slot + 1] = hs
     return n_types
 
 
@@ -150,7 +154,8 @@ def _scan(data, i, line, n_ids, ids, lengths, table, hashes, blob, offsets, n_ty
 def tokenize_whitespace(data, table, hashes, blob, offsets, n_types):
     """Split ``data`` (uint8, whole lines of valid UTF-8) into tokens and look each up.
 
-    State, carried from block to block: ``table`` (int64 slots, -1 empty, power-of-two size),
+    State, carried from block to block: ``table`` (int64 pairs (type id, hash), id -1 when
+    empty, a power-of-two number of pairs),
     ``hashes`` (uint64 per type), ``blob``/``offsets`` (type ``t``'s bytes are
     ``blob[offsets[t]:offsets[t + 1]]``), ``n_types``. Returns ``(ids int32 [n_tokens],
     lengths int64 [n_lines], table, hashes, blob, offsets, n_types)``; the arrays may be new,
@@ -171,7 +176,7 @@ def tokenize_whitespace(data, table, hashes, blob, offsets, n_types):
         i, line, n_ids, n_types, done = _scan(data, i, line, n_ids, ids, lengths, table, hashes, blob,
                                               offsets, n_types)
         if not done:   # room for the next new token: grow what is full (rare)
-            if 2 * (n_types + 1) > len(table):
+            if 2 * (n_types + 1) > len(table) // 2:
                 table = _rehash(table, hashes, n_types)
             hashes = _grown(hashes, 2 * len(hashes))
             offsets = _grown(offsets, 2 * len(offsets))

@@ -9,7 +9,7 @@ class TypeTable:
     """Distinct tokens by their UTF-8 bytes, with ids in order of first appearance."""
 
     def __init__(self) -> None:
-        self._table = np.full(1 << 16, -1, dtype=np.int64)
+        self._table = np.full(2 << 16, -1, dtype=np.int64)   # (id, hash) pairs
         self._hashes = np.empty(1 << 14, dtype=np.uint64)
         self._blob = np.empty(1 << 20, dtype=np.uint8)
         self._offsets = np.zeros((1 << 14) + 1, dtype=np.int64)
