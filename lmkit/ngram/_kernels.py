@@ -267,9 +267,9 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
     :func:`positions_by_word`; ``word_of[i]`` is ``tok[by_word[i]]``) already orders them by
     word, and one stable counting pass over the ``n_prev`` contexts finishes the radix sort.
     Returns the distinct n-grams in that order, ``(ctx int64, word int32, count int64,
-    suffix int64, ids [len(tok)])`` (``ids`` of ``prev_ids``'s dtype): ``suffix`` is the id of each n-gram's last k-1 words
-    (``prev_ids`` at its end) and ``ids`` the id of the n-gram ending at every position (-1
-    where none).
+    suffix int64, ids [len(tok)])``: ``suffix`` is the id of each n-gram's last k-1 words
+    (``prev_ids`` at its end) and ``ids`` (``prev_ids``'s dtype) the id of the n-gram ending at
+    every position (-1 where none).
     """
     n = len(tok)
     start = np.zeros(n_prev + 1, dtype=np.int64)
