@@ -84,6 +84,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     cv.add_argument("output", help="OUT.arpa, OUT.arpa.gz or OUT.lmk")
     cv.set_defaults(run=run_convert)
 
+    bb = cmds.add_parser("build-binary", help="write a memory-mapped binary model (loads without rebuilding)",
+                         description="Read a model (ARPA, .lmk or binary) and write it as a binary file that "
+                                     "NgramModel.load and every command map into memory, hash tables included "
+                                     "(like KenLM's build_binary probing).")
+    bb.add_argument("model", help="model file")
+    bb.add_argument("-o", "--output", required=True, help="binary model file to write")
+    bb.add_argument("--layout", choices=("probing",), default="probing",
+                    help="probing: hash tables, fastest lookups (the only layout so far)")
+    bb.set_defaults(run=run_build_binary)
+
     mx = cmds.add_parser("mix", help="interpolate whole models; weights tuned by EM on held-out text",
                          description="Linear interpolation of models (SRILM's compute-best-mix + -mix-lm): "
                                      "weights by EM on held-out text unless given, written as one backoff model.")
@@ -153,6 +163,15 @@ def run_convert(args: argparse.Namespace) -> int:
     model = NgramModel.load(args.model, quiet=args.quiet)
     model.save(args.output, quiet=args.quiet)
     log.info("%s: order %d, %s n-grams", args.output, model.order, "/".join(map(str, model.sizes)))
+    return 0
+
+
+def run_build_binary(args: argparse.Namespace) -> int:
+    from ..ngram.binary import write_binary
+    model = NgramModel.load(args.model, quiet=args.quiet)
+    write_binary(model, args.output, layout=args.layout)
+    log.info("%s: %s layout, order %d, %s n-grams", args.output, args.layout, model.order,
+             "/".join(map(str, model.sizes)))
     return 0
 
 

@@ -314,3 +314,53 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
             count[g] += 1
             ids[p] = g
     return ctx, word, count, suffix, ids
+
+
+@njit(cache=True, nogil=True)
+def check_table(keys, vals, ctx, word, vocab_size, n_lower):
+    """Check one order's stored hash table against its n-grams; return "" or what is wrong.
+
+    Every context must be an id below ``n_lower``; every used slot must hold an n-gram's own key
+    (``ctx * V + word``), each n-gram exactly once, and sit where a lookup finds it: linear
+    probing from the key's home slot (:func:`build_hash`) meets no empty slot before it.
+    """
+    n, cap = len(word), len(keys)
+    for i in range(n):
+        if ctx[i] < 0 or ctx[i] >= n_lower:
+            return "contexts outside the order below"
+    if cap < 2 * n or cap & (cap - 1) or len(vals) != cap:
+        return "an impossible size"
+    if n == 0:
+        return ""
+    shift = np.uint64(64 - int(np.log2(cap)))
+    seen = np.zeros(n, dtype=np.bool_)
+    first_empty = -1
+    for s in range(cap):
+        if vals[s] < 0:
+            first_empty = s
+            break
+    if first_empty < 0:
+        return "no empty slot"
+    run = 0   # occupied slots since the last empty one
+    used = 0
+    for j in range(1, cap + 1):
+        s = (first_empty + j) % cap
+        v = vals[s]
+        if v < 0:
+            if keys[s] != -1:
+                return "a key in an empty slot"
+            run = 0
+            continue
+        if v >= n or seen[v]:
+            return "slots pointing outside its n-grams or twice to one"
+        seen[v] = True
+        used += 1
+        if keys[s] != ctx[v] * vocab_size + word[v]:
+            return "a slot whose key is not its n-gram's"
+        home = np.int64((np.uint64(keys[s]) * _MULT) >> shift)
+        if (s - home) % cap > run:
+            return "a key its lookup cannot reach"
+        run += 1
+    if used != n:
+        return "n-grams missing from it"
+    return ""

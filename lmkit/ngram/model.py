@@ -395,6 +395,9 @@ class NgramModel:
             head = f.read(4)
         if head[:2] == b"PK":
             return cls._load_native(path)
+        from .binary import MAGIC, read_binary
+        if head == MAGIC[:4]:
+            return read_binary(path, cls)
         from .arpa import read_arpa
         vocab, ctx, word, lp, bo = read_arpa(path, quiet=quiet)
         model = cls(vocab, ctx, word, lp, bo, {"source": "arpa"})

@@ -1,0 +1,189 @@
+"""A memory-mapped n-gram model: the scoring kernels' hash tables stored in the file.
+
+Layout ``probing`` (like KenLM's probing binary): one file, ``MAGIC``, a little-endian uint64
+header length, a JSON header (format, version, layout, order, the model's meta and tokenizer,
+and every array's name, dtype, shape and byte offset), then the arrays, each at a 64-byte
+aligned offset: the vocabulary as a UTF-8 blob with offsets, and per order the n-gram arrays
+and open-addressing tables that the kernels read directly. Loading maps the file and checks
+every size, id and table slot against what it must be; nothing is rebuilt, and processes that
+load the same file share its pages.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write
+from ..errors import LmkitError, ModelFormatError
+from ..text import Tokenizer, Vocabulary
+from . import _kernels as K
+
+MAGIC = b"\x93LMKNGB\n"
+FORMAT = "lmkit-ngram-binary"
+VERSION = 1
+LAYOUTS = ("probing",)
+_ALIGN = 64
+_DTYPES = {"uint8": np.uint8, "int32": np.int32, "int64": np.int64, "float32": np.float32, "bool": np.bool_}
+
+
+def is_binary(path: str | os.PathLike) -> bool:
+    with open(path, "rb") as f:
+        return f.read(len(MAGIC)) == MAGIC
+
+
+def write_binary(model, path: str | os.PathLike, layout: str = "probing") -> None:
+    """Write ``model`` (an :class:`~lmkit.ngram.NgramModel`) memory-mappable, atomically."""
+    if layout not in LAYOUTS:
+        raise ModelFormatError(f"layout {layout!r} is not available; choose one of {', '.join(LAYOUTS)}")
+    keys, vals, t_start, t_cap, logprob, backoff, g_start = model._kernel_tables()
+    words = [w.encode("utf-8") for w in model.vocab.itos]
+    voff = np.zeros(len(words) + 1, np.int64)
+    np.cumsum([len(w) for w in words], out=voff[1:])
+    arrays: dict[str, np.ndarray] = {
+        "vocab_blob": np.frombuffer(b"".join(words), np.uint8), "vocab_offsets": voff,
+        "vocab_counts": np.asarray(model.vocab.counts, np.int64),
+        "ctx": np.concatenate(model.ctx).astype(np.int64), "word": np.concatenate(model.word).astype(np.int32),
+        "logprob": logprob.astype(np.float32), "backoff": backoff.astype(np.float32),
+        "gram_start": g_start, "table_keys": keys, "table_vals": vals, "table_start": t_start, "table_cap": t_cap}
+    if model.blank is not None:
+        arrays["blank"] = np.concatenate(model.blank).astype(np.bool_)
+    header = {"format": FORMAT, "version": VERSION, "layout": layout, "order": model.order,
+              "sizes": model.sizes, "meta": model.meta, "tokenizer": model.tokenizer.config(), "arrays": []}
+    offset = 0
+    for name, arr in arrays.items():
+        header["arrays"].append({"name": name, "dtype": str(arr.dtype), "shape": len(arr), "offset": offset})
+        offset += -(-arr.nbytes // _ALIGN) * _ALIGN
+    text = json.dumps(header).encode("utf-8")
+    start = -(-(len(MAGIC) + 8 + len(text)) // _ALIGN) * _ALIGN
+    with atomic_write(path, "wb") as out:
+        out.write(MAGIC + struct.pack("<Q", len(text)) + text)
+        out.write(b"\0" * (start - len(MAGIC) - 8 - len(text)))
+        for arr in arrays.values():
+            data = np.ascontiguousarray(arr).tobytes()
+            out.write(data)
+            out.write(b"\0" * (-len(data) % _ALIGN))
+
+
+def read_binary(path: str | os.PathLike, model_class):
+    """Map a binary model file and return a ``model_class`` over views of it (checked)."""
+    path = Path(path)
+    size = path.stat().st_size
+    header, start = _read_header(path, size)
+    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    a = {}
+    for spec in header["arrays"]:
+        dtype = np.dtype(_DTYPES[spec["dtype"]])
+        lo = start + spec["offset"]
+        a[spec["name"]] = np.frombuffer(mm, dtype=dtype, count=spec["shape"], offset=lo)
+    N, sizes = header["order"], header["sizes"]
+    vocab = _vocabulary(path, a)
+    _check(path, a, N, sizes, len(vocab))
+    g = a["gram_start"]   # order k's n-grams are entries g[k] .. g[k] + sizes[k - 1] - 1
+
+    def per_order(name: str, orders: range) -> list[np.ndarray]:
+        return [a[name][g[k]:g[k] + sizes[k - 1]] for k in orders]
+    ctx, word, lp = (per_order(name, range(1, N + 1)) for name in ("ctx", "word", "logprob"))
+    bo = per_order("backoff", range(1, N)) + [np.zeros(0, np.float32)]
+    try:
+        tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
+    except (LmkitError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
+    model = model_class(vocab, ctx, word, lp, bo, meta=header["meta"], tokenizer=tokenizer)
+    if "blank" in a:
+        model.blank = per_order("blank", range(1, N + 1))
+    model._tables = (a["table_keys"], a["table_vals"], a["table_start"], a["table_cap"], a["logprob"],
+                     a["backoff"], g)
+    return model
+
+
+def _read_header(path: Path, size: int) -> tuple[dict, int]:
+    """The JSON header and the byte offset of the first array; every array's place checked
+    against the file's size."""
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC) + 8)
+        if len(head) < len(MAGIC) + 8 or head[:len(MAGIC)] != MAGIC:
+            raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
+        (n,) = struct.unpack("<Q", head[len(MAGIC):])
+        if n > size:
+            raise ModelFormatError(f"{path}: header length {n} exceeds the file ({size} bytes)")
+        try:
+            header = json.loads(f.read(n).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ModelFormatError(f"{path}: unreadable header ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
+    if header.get("version") != VERSION or header.get("layout") not in LAYOUTS:
+        raise ModelFormatError(f"{path}: version {header.get('version')!r} / layout {header.get('layout')!r} "
+                               f"is not supported (this lmkit reads version {VERSION}, {', '.join(LAYOUTS)})")
+    N, sizes = header.get("order"), header.get("sizes")
+    if type(N) is not int or not 1 <= N <= 10 or not isinstance(sizes, list) or len(sizes) != N \
+            or any(type(s) is not int or s < 0 for s in sizes) or not isinstance(header.get("meta"), dict):
+        raise ModelFormatError(f"{path}: order, sizes or meta in the header are impossible")
+    start = -(-(len(MAGIC) + 8 + n) // _ALIGN) * _ALIGN
+    specs = header.get("arrays")
+    if not isinstance(specs, list):
+        raise ModelFormatError(f"{path}: the header lists no arrays")
+    needed = {"vocab_blob", "vocab_offsets", "vocab_counts", "ctx", "word", "logprob", "backoff", "gram_start",
+              "table_keys", "table_vals", "table_start", "table_cap"}
+    for spec in specs:
+        if not isinstance(spec, dict) or spec.get("dtype") not in _DTYPES \
+                or any(type(spec.get(k)) is not int or spec[k] < 0 for k in ("shape", "offset")):
+            raise ModelFormatError(f"{path}: bad array entry {spec!r} in the header")
+        end = start + spec["offset"] + spec["shape"] * np.dtype(_DTYPES[spec["dtype"]]).itemsize
+        if end > size or spec["offset"] % _ALIGN:
+            raise ModelFormatError(f"{path}: array {spec.get('name')!r} ends at byte {end}, past the end of "
+                                   f"the file ({size} bytes): truncated?")
+    names = [s.get("name") for s in specs]
+    if not needed <= set(names) or len(set(names)) != len(names):
+        raise ModelFormatError(f"{path}: arrays {sorted(needed - set(names))} are missing (or listed twice)")
+    return header, start
+
+
+def _vocabulary(path: Path, a: dict) -> Vocabulary:
+    off, blob = a["vocab_offsets"], a["vocab_blob"]
+    if len(off) < 4 or off[0] != 0 or off[-1] != len(blob) or np.any(np.diff(off) < 0) \
+            or len(a["vocab_counts"]) != len(off) - 1:
+        raise ModelFormatError(f"{path}: vocabulary offsets do not fit its bytes")
+    raw = blob.tobytes()
+    bounds = off.tolist()
+    try:
+        itos = [raw[x:y].decode("utf-8") for x, y in zip(bounds, bounds[1:])]
+        return Vocabulary(itos, a["vocab_counts"])
+    except (UnicodeDecodeError, LmkitError) as exc:
+        raise ModelFormatError(f"{path}: bad vocabulary ({exc})") from None
+
+
+def _check(path: Path, a: dict, N: int, sizes: list[int], V: int) -> None:
+    """Every array's length, every id's range, and every hash-table slot: a slot's key must be
+    its n-gram's key and each table must keep an empty slot (or lookups would not end)."""
+    g = a["gram_start"]
+    total = sum(sizes)
+    if len(g) != N + 1 or g[0] != 0 or np.any(np.diff(g[1:]) != np.asarray(sizes[:-1], np.int64)) \
+            or g[N] + sizes[-1] != total:
+        raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
+    for name in ("ctx", "word", "logprob", "backoff") + (("blank",) if "blank" in a else ()):
+        if len(a[name]) != total:
+            raise ModelFormatError(f"{path}: array {name!r} holds {len(a[name])} entries, expected {total}")
+    if sizes[0] != V or np.any(a["word"][:V] != np.arange(V)):
+        raise ModelFormatError(f"{path}: unigrams must list every vocabulary id once, in order")
+    word, ctx = a["word"], a["ctx"]
+    if total and (word.min() < 0 or word.max() >= V):
+        raise ModelFormatError(f"{path}: word ids outside the vocabulary of {V} words")
+    lp = a["logprob"]
+    if np.any(np.isnan(lp)) or np.any(lp > 0) or not np.all(np.isfinite(a["backoff"])):
+        raise ModelFormatError(f"{path}: impossible probabilities or backoffs (NaN, > 0, infinite)")
+    ts, tc, tk, tv = a["table_start"], a["table_cap"], a["table_keys"], a["table_vals"]
+    if len(ts) != N + 1 or len(tc) != N + 1 or len(tv) != len(tk):
+        raise ModelFormatError(f"{path}: hash-table index of the wrong size")
+    for k in range(2, N + 1):
+        n, lo, cap = sizes[k - 1], int(ts[k]), int(tc[k])
+        if lo < 0 or cap < 0 or lo + cap > len(tk):
+            raise ModelFormatError(f"{path}: hash table of order {k} runs past its array")
+        wrong = K.check_table(tk[lo:lo + cap], tv[lo:lo + cap], ctx[g[k]:g[k] + n], word[g[k]:g[k] + n],
+                              V, sizes[k - 2])
+        if wrong:
+            raise ModelFormatError(f"{path}: order {k}'s hash table does not fit its n-grams: {wrong}")
