@@ -153,6 +153,52 @@ def estimation_table(train: Path, tmp: Path, lmplz: str | None, orders: list[int
         print(f"{order:>5} {cells[0]:>20} {cells[1]:>9} {cells[2]:>20} {cells[3]:>9} {ratio[0]:>7} {ratio[1]:>6}")
 
 
+_LOAD = ("import sys, time; t = time.perf_counter(); from lmkit.ngram import NgramModel; t1 = time.perf_counter(); "
+         "m = NgramModel.load(sys.argv[1]); t2 = time.perf_counter(); m.score('the man said'); "
+         "print(t2 - t1, time.perf_counter() - t2)")
+_KENLM_LOAD = ("import sys, time, kenlm; t = time.perf_counter(); m = kenlm.Model(sys.argv[1]); "
+               "t1 = time.perf_counter(); m.score('the man said'); print(t1 - t, time.perf_counter() - t1)")
+
+
+def binary_table(arpa: Path, test: Path, tmp: Path, build_binary: str | None, query: str | None,
+                 repeats: int) -> None:
+    """Binary models: size, load time in a fresh process, and scoring a file as a whole process."""
+    lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
+    ours = tmp / "model.bin"
+    subprocess.run(lmkit + ["ngram", "build-binary", str(arpa), "-o", str(ours)], check=True)
+    lmk = tmp / "model.lmk"
+    subprocess.run(lmkit + ["ngram", "convert", str(arpa), str(lmk)], check=True)
+    rows = {"lmkit binary (probing)": ("lmkit", ours), "lmkit .lmk": ("lmkit", lmk)}
+    if build_binary:
+        for layout in ("probing", "trie"):
+            out = tmp / f"kenlm.{layout}"
+            subprocess.run([build_binary, layout, str(arpa), str(out)], check=True, capture_output=True)
+            rows[f"KenLM {layout}"] = ("kenlm", out)
+    print(f"\nBinary models, Brown order 5 ({repeats} runs each, interleaved; medians)\n")
+    print(f"{'model':<24} {'file MB':>8} {'load s':>8} {'1st score s':>11} {'score file s':>12} {'score MB':>9}")
+    results: dict[str, list] = {name: [] for name in rows}
+    for _ in range(repeats):
+        for name, (tool, path) in rows.items():
+            code = _LOAD if tool == "lmkit" else _KENLM_LOAD
+            out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+            load, first = map(float, out.stdout.split())
+            if tool == "lmkit":
+                wall, rss, _ = timed(lmkit + ["ngram", "score", str(path), str(test), "--summary-only"])
+            elif query:
+                with open(test, "rb") as f:
+                    t = time.perf_counter()
+                    q = subprocess.run(["/usr/bin/time", "-v", query, str(path)], stdin=f, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, text=True, check=True)
+                    wall = time.perf_counter() - t
+                rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", q.stderr).group(1)) / 1024
+            else:
+                wall, rss = float("nan"), float("nan")
+            results[name].append((load, first, wall, rss))
+    for name, (_, path) in rows.items():
+        med = [_median([r[i] for r in results[name]]) for i in range(4)]
+        print(f"{name:<24} {path.stat().st_size / 1e6:>8.1f} {med[0]:>8.4f} {med[1]:>11.4f} {med[2]:>12.3f} {med[3]:>9.0f}")
+
+
 def big_corpus(train: Path, tokens: float, folder: Path) -> Path:
     """Brown train repeated until it holds about ``tokens`` tokens."""
     text = train.read_bytes()
@@ -168,7 +214,10 @@ def main() -> None:
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lmplz", help="path of KenLM's lmplz binary (built outside the repository)")
+    ap.add_argument("--build-binary", help="path of KenLM's build_binary (binary-model table)")
+    ap.add_argument("--query", help="path of KenLM's query (binary-model table)")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--only-binary", action="store_true")
     ap.add_argument("--big-tokens", type=float, default=0, help="also race on Brown repeated to this many tokens")
     ap.add_argument("--only-estimation", action="store_true")
     args = ap.parse_args()
@@ -177,6 +226,10 @@ def main() -> None:
         train, test = brown_split(tmp)
         lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
         timed(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "warm.arpa"), "--order", "2"])  # numba cache
+        if args.only_binary:
+            subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "o5.arpa"), "--order", "5"], check=True)
+            binary_table(tmp / "o5.arpa", test, tmp, args.build_binary, args.query, args.repeats)
+            return
         estimation_table(train, tmp, args.lmplz, [3, 5], args.repeats, "1G", "Brown train (1,045,507 tokens)")
         if args.big_tokens:
             big = big_corpus(train, args.big_tokens, tmp)

@@ -259,13 +259,14 @@ def _extends(prev_ids, tok, p, bos, eos):
 
 
 @njit(cache=True, nogil=True)
-def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
+def count_next_order(prev_ids, n_prev, tok, by_word, word_start, bos, eos):
     """Count the n-grams one word longer than those whose ids ``prev_ids`` gives per position.
 
     The n-gram ending at ``p`` is (context ``prev_ids[p - 1]``, word ``tok[p]``). Positions
     are sorted by (context, word) without comparisons: ``by_word`` (from
-    :func:`positions_by_word`; ``word_of[i]`` is ``tok[by_word[i]]``) already orders them by
-    word, and one stable counting pass over the ``n_prev`` contexts finishes the radix sort.
+    :func:`positions_by_word`; word ``w``'s positions are ``by_word[word_start[w]:word_start[w
+    + 1]]``) already orders them by word, and one stable counting pass over the ``n_prev``
+    contexts finishes the radix sort.
     Returns the distinct n-grams in that order, ``(ctx int64, word int32, count int64,
     suffix int64, ids [len(tok)])``: ``suffix`` is the id of each n-gram's last k-1 words
     (``prev_ids`` at its end) and ``ids`` (``prev_ids``'s dtype) the id of the n-gram ending at
@@ -273,7 +274,8 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
     """
     n = len(tok)
     start = np.zeros(n_prev + 1, dtype=np.int64)
-    ctx_at = np.empty(n, dtype=prev_ids.dtype)
+    ids = np.empty(n, dtype=prev_ids.dtype)   # the context at each position first, ids at the end
+    ctx_at = ids
     for p in range(n):
         c = _extends(prev_ids, tok, p, bos, eos)
         ctx_at[p] = c
@@ -285,13 +287,14 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
     fill = start[:n_prev].copy()
     at = np.empty(n_valid, dtype=by_word.dtype)  # positions, by (context, word)
     word_at = np.empty(n_valid, dtype=np.int32)  # their words, read in order below
-    for i in range(n):
-        p = by_word[i]
-        c = ctx_at[p]
-        if c >= 0:
-            at[fill[c]] = p
-            word_at[fill[c]] = word_of[i]
-            fill[c] += 1
+    for w in range(len(word_start) - 1):
+        for i in range(word_start[w], word_start[w + 1]):
+            p = by_word[i]
+            c = ctx_at[p]
+            if c >= 0:
+                at[fill[c]] = p
+                word_at[fill[c]] = w
+                fill[c] += 1
     n_distinct = 0
     for c in range(n_prev):
         for j in range(start[c], start[c + 1]):
@@ -301,7 +304,7 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_of, bos, eos):
     word = np.empty(n_distinct, dtype=np.int32)
     count = np.zeros(n_distinct, dtype=np.int64)
     suffix = np.empty(n_distinct, dtype=np.int64)
-    ids = np.full(n, -1, dtype=prev_ids.dtype)
+    ids[:] = -1
     g = -1
     for c in range(n_prev):
         for j in range(start[c], start[c + 1]):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError, CorpusError
 from ..progress import progress
-from ..text import BOS_ID, EOS_ID, EncodedCorpus
+from ..text import BOS_ID, EOS_ID, EncodedCorpus, id_counts
 from . import _kernels as K
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = Non
     if ids.min() < 0 or ids.max() >= vocab_size:
         raise ConfigError(f"corpus ids must lie in [0, {vocab_size}) for this vocabulary")
     tok = K.pad_sentences(ids, offsets, BOS_ID, EOS_ID)
-    uni_count = np.bincount(tok, minlength=vocab_size).astype(np.int64)
+    uni_count = id_counts(tok, vocab_size)
     words = np.arange(vocab_size, dtype=np.int32)
     result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)
     result.orders.append(OrderCounts(ctx=np.zeros(vocab_size, np.int64), word=words, count=uni_count,
@@ -82,11 +82,12 @@ def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = Non
     small = np.int32 if len(tok) < 2 ** 31 - 1 else np.int64   # positions and ids
     prev_ids = tok.astype(small, copy=False)
     by_word = K.positions_by_word(tok, vocab_size, np.empty(0, small))
-    word_of = tok[by_word]
+    word_start = np.zeros(vocab_size + 1, np.int64)
+    np.cumsum(uni_count, out=word_start[1:])
     bar = progress(range(2, order + 1), desc="counting", unit="order", quiet=quiet)
     for _ in bar:
         lower = result.orders[-1]
-        ctx, word, count, suffix, prev_ids = K.count_next_order(prev_ids, len(lower), tok, by_word, word_of,
+        ctx, word, count, suffix, prev_ids = K.count_next_order(prev_ids, len(lower), tok, by_word, word_start,
                                                                 BOS_ID, EOS_ID)
         result.orders.append(OrderCounts(ctx=ctx, word=word, count=count, suffix=suffix, first=lower.first[ctx]))
     log.debug("n-gram counts: %s", result.sizes())

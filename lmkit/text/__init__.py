@@ -1,6 +1,6 @@
 """The shared text layer: tokenizer, vocabulary, streaming corpus readers, encoded corpora."""
 from .corpus import Corpus, ReadStats, expand_sources, read_line_blocks
-from .encoded import EncodedCorpus, build_and_encode, encode_corpus
+from .encoded import EncodedCorpus, build_and_encode, encode_corpus, id_counts
 from .tokenizer import Tokenizer
 from .vocab import (
                     BOS,
@@ -17,5 +17,6 @@ from .vocab import (
 )
 
 __all__ = ["Corpus", "ReadStats", "expand_sources", "read_line_blocks", "EncodedCorpus",
-           "build_and_encode", "encode_corpus", "Tokenizer", "Vocabulary", "count_tokens", "DEFAULT_SPECIALS",
+           "build_and_encode", "encode_corpus", "id_counts", "Tokenizer", "Vocabulary", "count_tokens",
+           "DEFAULT_SPECIALS",
            "UNK", "BOS", "EOS", "PAD", "UNK_ID", "BOS_ID", "EOS_ID", "PAD_ID"]

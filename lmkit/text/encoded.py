@@ -238,7 +238,7 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     first_ids = sink.finish()
     offsets = _offsets(lengths)
     seen = types.tokens()
-    counts = np.bincount(first_ids, minlength=len(seen))
+    counts = id_counts(first_ids, len(seen))
     vocab = Vocabulary.from_counts(dict(zip(seen, counts.tolist())), min_count=min_count,
                                    max_size=max_size, specials=specials, n_sentences=len(offsets) - 1)
     if vocab.unk_id < 0:
@@ -248,6 +248,16 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     for lo in range(0, len(first_ids), step):  # in place, a piece at a time
         first_ids[lo:lo + step] = renumber[first_ids[lo:lo + step]]
     return EncodedCorpus(first_ids, offsets, vocab, _corpus_meta(data))
+
+
+def id_counts(ids: np.ndarray, n: int) -> np.ndarray:
+    """How often each id ``0..n-1`` occurs in ``ids`` (int64 ``[n]``), a piece at a time:
+    ``np.bincount`` alone would first copy int32 ids to int64 (twice the corpus in memory)."""
+    counts = np.zeros(n, dtype=np.int64)
+    step = 1 << 22
+    for lo in range(0, len(ids), step):
+        counts += np.bincount(ids[lo:lo + step], minlength=n)
+    return counts
 
 
 def _vocab_ids(vocab: Vocabulary, tokens: list[str]) -> np.ndarray:
