@@ -10,15 +10,15 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain, repeat
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 
 from .._io import atomic_folder, atomic_path, atomic_write, load_npy, read_format_json
 from ..errors import CorpusError, ModelFormatError
-from .corpus import Corpus, as_token_blocks
-from .types import TypeTable
+from .corpus import Corpus
+from .types import types_for
 from .vocab import DEFAULT_SPECIALS, Vocabulary
 
 FORMAT = "lmkit-encoded-corpus"
@@ -169,54 +169,6 @@ def encode_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary, *,
     return EncodedCorpus.load(cache)
 
 
-class _FirstSeenIds(dict):
-    """token -> id in order of first appearance; looking up a new token adds it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.order: list[str] = []
-
-    def __missing__(self, token: str) -> int:
-        i = self[token] = len(self)
-        self.order.append(token)
-        return i
-
-
-class _PythonTypes:
-    """Tokens of any corpus, by the tokenizer's Python strings."""
-
-    def __init__(self) -> None:
-        self._seen = _FirstSeenIds()
-
-    def __len__(self) -> int:
-        return len(self._seen)
-
-    def blocks(self, data) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Per block: ids in order of first appearance (int32), tokens per sentence (int64)."""
-        lookup = self._seen.__getitem__
-        for block in as_token_blocks(data):
-            flat = list(chain.from_iterable(block))
-            yield (np.fromiter(map(lookup, flat), dtype=np.int32, count=len(flat)),
-                   np.fromiter(map(len, block), dtype=np.int64, count=len(block)))
-
-    def tokens(self, start: int = 0) -> list[str]:
-        return self._seen.order[start:]
-
-
-class _ByteTypes(TypeTable):
-    """Tokens of a whitespace-tokenized corpus file, split and looked up as bytes in numba."""
-
-    def blocks(self, data: Corpus | Iterable[Sequence[str]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        assert isinstance(data, Corpus)   # _types_for chooses this class for files only
-        for raw in data.utf8_blocks():
-            yield self.feed(raw)
-
-
-def _types_for(data) -> _PythonTypes | _ByteTypes:
-    fast = isinstance(data, Corpus) and data.tokenizer.mode == "whitespace" and not data.tokenizer.lowercase
-    return _ByteTypes() if fast else _PythonTypes()
-
-
 def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int = 1,
                      max_size: int | None = None,
                      specials: Sequence[str] = DEFAULT_SPECIALS) -> EncodedCorpus:
@@ -227,7 +179,7 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     streams by, then, once every count is known, the ids are renumbered into the
     vocabulary's order (tokens below ``min_count`` become ``<unk>``).
     """
-    types = _types_for(data)
+    types = types_for(data)
     chunks: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
     for ids, lens in types.blocks(data):
@@ -283,7 +235,7 @@ def _corpus_meta(data) -> dict:
 
 def _encode(data, vocab: Vocabulary, sink: _IdSink) -> EncodedCorpus:
     lengths: list[np.ndarray] = []
-    types = _types_for(data)
+    types = types_for(data)
     to_vocab = np.zeros(1024, dtype=np.int32)   # first-appearance id -> vocabulary id
     known = 0
     try:

@@ -1,8 +1,14 @@
-"""The distinct tokens of a stream, met block by block as UTF-8 bytes (no Python string per
-token): the fast path of the ``whitespace`` tokenizer into ids."""
+"""Numbering the distinct tokens of a stream in order of first appearance, block by block:
+as UTF-8 bytes in numba (no Python string per token) for whitespace-tokenized corpus files,
+or through the tokenizer's strings for anything else."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
+
 import numpy as np
+
+from .corpus import Corpus, as_token_blocks
 
 
 class TypeTable:
@@ -35,3 +41,53 @@ class TypeTable:
         raw = self._blob[: self._offsets[self._n]].tobytes()
         off = self._offsets[start: self._n + 1].tolist()
         return [raw[a:b].decode("utf-8") for a, b in zip(off, off[1:])]
+
+
+class _FirstSeenIds(dict):
+    """token -> id in order of first appearance; looking up a new token adds it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list[str] = []
+
+    def __missing__(self, token: str) -> int:
+        i = self[token] = len(self)
+        self.order.append(token)
+        return i
+
+
+class _PythonTypes:
+    """Tokens of any corpus, by the tokenizer's Python strings."""
+
+    def __init__(self) -> None:
+        self._seen = _FirstSeenIds()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def blocks(self, data) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Per block: ids in order of first appearance (int32), tokens per sentence (int64)."""
+        lookup = self._seen.__getitem__
+        for block in as_token_blocks(data):
+            flat = list(chain.from_iterable(block))
+            yield (np.fromiter(map(lookup, flat), dtype=np.int32, count=len(flat)),
+                   np.fromiter(map(len, block), dtype=np.int64, count=len(block)))
+
+    def tokens(self, start: int = 0) -> list[str]:
+        return self._seen.order[start:]
+
+
+class _ByteTypes(TypeTable):
+    """Tokens of a whitespace-tokenized corpus file, split and looked up as bytes in numba."""
+
+    def blocks(self, data: Corpus | Iterable[Sequence[str]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        assert isinstance(data, Corpus)   # types_for chooses this class for files only
+        for raw in data.utf8_blocks():
+            yield self.feed(raw)
+
+
+def types_for(data) -> _PythonTypes | _ByteTypes:
+    """The fastest way to number the tokens of ``data``: bytes in numba for a whitespace-
+    tokenized corpus file (case kept), the tokenizer's strings otherwise."""
+    fast = isinstance(data, Corpus) and data.tokenizer.mode == "whitespace" and not data.tokenizer.lowercase
+    return _ByteTypes() if fast else _PythonTypes()

@@ -27,6 +27,16 @@ def count_tokens(data: Corpus | Iterable[Sequence[str]]) -> tuple[Counter, int]:
     """Count tokens of a corpus; returns (counts, number of sentences)."""
     counts: Counter = Counter()
     n_sentences = 0
+    if isinstance(data, Corpus) and data.tokenizer.mode == "whitespace" and not data.tokenizer.lowercase:
+        from .types import types_for  # numbered as bytes in numba, counted by id
+        types = types_for(data)
+        per_type = np.zeros(0, np.int64)
+        for ids, lengths in types.blocks(data):
+            if len(per_type) < len(types):
+                per_type = np.concatenate([per_type, np.zeros(len(types) - len(per_type), np.int64)])
+            per_type += np.bincount(ids, minlength=len(per_type))
+            n_sentences += len(lengths)
+        return Counter(dict(zip(types.tokens(), per_type.tolist()))), n_sentences
     if isinstance(data, Corpus):
         flat = data.tokenizer.tokens_of_block
         for block in data.line_blocks():

@@ -128,6 +128,8 @@ def test_byte_tokenizer_splits_exactly_as_str_split(tmp_path, block_bytes, monke
     slow = encode_corpus(sentences, Vocabulary.build(sentences))
     assert fast.vocab.itos == slow.vocab.itos and np.array_equal(fast.ids, slow.ids)
     assert corpus.stats.replaced_lines == 1
+    counted = Vocabulary.build(corpus)   # counted through the byte path too
+    assert counted.itos == slow.vocab.itos and counted.counts.tolist() == slow.vocab.counts.tolist()
     again = encode_corpus(corpus, fast.vocab)   # the fast path with a given vocabulary
     assert np.array_equal(again.ids, fast.ids) and np.array_equal(again.offsets, fast.offsets)
 
