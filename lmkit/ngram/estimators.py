@@ -418,6 +418,7 @@ def _good_turing_ratios(counts: np.ndarray, order: int, k_max: int = 5) -> np.nd
     if n[1] == 0:
         return d
     common = (k_max + 1) * n[k_max + 1] / n[1]
+    undiscounted = []
     for r in range(1, k_max + 1):
         if n[r] == 0 or n[r + 1] == 0:
             continue
@@ -426,6 +427,8 @@ def _good_turing_ratios(counts: np.ndarray, order: int, k_max: int = 5) -> np.nd
         if 0.0 < dr <= 1.0:
             d[r] = dr
         else:
-            log.warning("order %d: Good-Turing discount for count %d is %.3g (out of (0, 1]); "
-                        "leaving that count undiscounted", order, r, dr)
+            undiscounted.append(f"{r} ({dr:.3g})")
+    if undiscounted:   # one warning per order, not one per count
+        log.warning("order %d: Good-Turing discounts out of (0, 1] for counts %s; leaving those counts "
+                    "undiscounted", order, ", ".join(undiscounted))
     return d

@@ -95,8 +95,8 @@ class Translator:
                   max_src_len: int = 250) -> list[Translation]:
         """Translate sentences (one per item; an empty line gives an empty translation).
         Outputs stop at ``max_len_ratio`` x source length + 10 tokens. A source longer than
-        ``max_src_len`` tokens is cut there, with a warning naming the line: decoding time
-        and memory stay bounded whatever the input."""
+        ``max_src_len`` tokens is cut there (one warning per call, counting the lines cut and
+        naming the first): decoding time and memory stay bounded whatever the input."""
         if isinstance(lines, str):
             lines = [lines]
         DECODE_RANGES["beam"].check("beam", beam)
@@ -105,10 +105,13 @@ class Translator:
         DECODE_RANGES["max_len_ratio"].check("max_len_ratio", max_len_ratio)
         DECODE_RANGES["max_src_len"].check("max_src_len", max_src_len)
         tokens = [self.tokenizer(line) for line in lines]
-        for i, t in enumerate(tokens):
-            if len(t) > max_src_len:
-                log.warning("line %d: %d tokens; translating the first %d (max_src_len)", i + 1, len(t), max_src_len)
-                tokens[i] = t[:max_src_len]
+        cut = [i for i, t in enumerate(tokens) if len(t) > max_src_len]
+        if cut:
+            log.warning("%d line(s) longer than %d tokens (max_src_len), translated from their first %d "
+                        "tokens; the first is line %d (%d tokens)", len(cut), max_src_len, max_src_len,
+                        cut[0] + 1, len(tokens[cut[0]]))
+            for i in cut:
+                tokens[i] = tokens[i][:max_src_len]
         ids = [self.src_vocab.encode(t) for t in tokens]
         return self.translate_ids(ids, beam=beam, batch=batch, alpha=alpha, source_words=tokens,
                                   replace_unk=replace_unk, max_len_ratio=max_len_ratio)

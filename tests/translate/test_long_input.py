@@ -23,11 +23,13 @@ def test_a_5000_token_line_is_cut_with_a_warning_and_memory_stays_small(caplog):
     line = " ".join(f"w{i % 30}" for i in range(5000))
     tracemalloc.start()
     with caplog.at_level(logging.WARNING):
-        out = tr.translate([line, "w1 w2 w3"], beam=2, max_src_len=250)
+        out = tr.translate([line, "w1 w2 w3", line], beam=2, max_src_len=250)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert len(out) == 2 and len(out[0].words) <= 2 * 250 + 10
-    assert "line 1: 5000 tokens; translating the first 250" in caplog.text
+    assert len(out) == 3 and len(out[0].words) <= 2 * 250 + 10
+    cut = [r.getMessage() for r in caplog.records if "max_src_len" in r.getMessage()]
+    assert cut == ["2 line(s) longer than 250 tokens (max_src_len), translated from their first 250 tokens; "
+                   "the first is line 1 (5000 tokens)"]   # one warning for the event, not one per line
     assert peak < 300 * 2**20, peak
 
 
@@ -44,4 +46,4 @@ def test_cli_decodes_a_corpus_with_one_huge_line(tmp_path):
                           "--beam", "2", "--max-src-len", "100"], input=text, capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == 0, res.stderr
-    assert len(res.stdout.split("\n")) == 4 and "line 2: 20000 tokens" in res.stderr
+    assert len(res.stdout.split("\n")) == 4 and "the first is line 2 (20000 tokens)" in res.stderr
