@@ -229,3 +229,21 @@ def test_binary_files_load_without_a_python_string_per_word(tmp_path):
     (tmp_path / "dup.bin").write_bytes(data)
     dup = KeyedVectors.load_word2vec_format(tmp_path / "dup.bin")
     assert isinstance(dup._words, WordList) and dup.words == ["the", "dög", "a", "ünïcode"]
+
+
+@pytest.mark.parametrize("chunk", [1, 1 << 26])
+def test_binary_files_read_piece_by_piece(tmp_path, monkeypatch, chunk):
+    # the reader alternates two buffers (one filled by a thread while the other is copied out);
+    # tiny pieces make every entry cross a buffer edge, and 9,000-byte words outgrow the buffers
+    import lmkit.embed.w2v_format as fmt
+    monkeypatch.setattr(fmt, "_CHUNK_BYTES", chunk)
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" + ("é" * 4500 if i % 97 == 5 else "") for i in range(3000)]
+    vectors = rng.standard_normal((3000, 50)).astype(np.float32)
+    KeyedVectors(words, vectors).save_word2vec_format(tmp_path / "v.bin", binary=True)
+    kv = KeyedVectors.load_word2vec_format(tmp_path / "v.bin", binary=True)
+    assert kv.words == words and np.array_equal(kv.vectors, vectors)
+    data = (tmp_path / "v.bin").read_bytes()
+    (tmp_path / "cut.bin").write_bytes(data[: len(data) - 100])   # inside the last vector
+    with pytest.raises(ModelFormatError, match="truncated: 2999 of 3000"):
+        KeyedVectors.load_word2vec_format(tmp_path / "cut.bin", binary=True)
