@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -193,26 +192,22 @@ _CHUNK_BYTES = 1 << 26
 
 def _read_binary(path: Path, header_len: int, n: int, dim: int,
                  errors: str) -> tuple[list[str] | MappedWords, np.ndarray]:
-    """Binary entries, read 64 MB at a time into two buffers in turn: while a thread reads the
-    next piece, a numba pass finds the words of this one and copies its vectors out (the
-    reading and the copying overlap). The unfinished tail of a piece moves to the front of the
-    other buffer. Memory: the vectors plus two pieces."""
+    """Binary entries, read 64 MB at a time into one reused buffer: a numba pass finds the
+    words and copies the vectors of every complete entry; the unfinished tail moves to the
+    buffer's front. Memory: the vectors plus one chunk."""
     from ._kernels import gather_rows, join_words, scan_binary_entries
     vectors = np.empty((n, dim), dtype=np.float32)
     pieces: list[np.ndarray] = []
     width = 4 * dim
     chunk = max(_CHUNK_BYTES, 4 * (width + 1024))
-    bufs = [bytearray(chunk), bytearray(chunk)]
-    done = carry = cur = 0
-    with open_binary(path) as f, ThreadPoolExecutor(max_workers=1) as reader:
+    buf = bytearray(chunk)
+    done = carry = 0
+    with open_binary(path) as f:
         f.read(header_len)
-
-        def fill(buf: bytearray, start: int) -> int:
-            return f.readinto(memoryview(buf)[start:]) or 0  # type: ignore[attr-defined]
-        pending: Future | None = reader.submit(fill, bufs[0], 0)
         while done < n:
-            got = pending.result() if pending is not None else 0
-            buf = bufs[cur]
+            if carry == len(buf):                    # one entry longer than the buffer: grow it
+                buf.extend(bytearray(len(buf)))
+            got = f.readinto(memoryview(buf)[carry:]) or 0  # type: ignore[attr-defined]
             at_end = got < len(buf) - carry
             view = np.frombuffer(buf, dtype=np.uint8, count=carry + got)
             ws, we, found = scan_binary_entries(view, 0, n - done, dim)
@@ -220,18 +215,13 @@ def _read_binary(path: Path, header_len: int, n: int, dim: int,
                 found -= 1          # the last entry may end exactly at the chunk's edge: redo it
             if found == 0 and at_end:
                 raise ModelFormatError(f"{path}: truncated: {done} of {n} vectors")
-            rest = int(we[found - 1]) + 1 + width if found else 0
-            carry = carry + got - rest
-            other = bufs[1 - cur]
-            if carry >= len(other):                 # one entry longer than a buffer: grow the other
-                other.extend(bytearray(max(len(other), carry - len(other) + chunk)))
-            other[:carry] = buf[rest:rest + carry]
-            pending = reader.submit(fill, other, carry) if not at_end else None
             gather_rows(view, we[:found] + 1, vectors[done:done + found].view(np.uint8))
             pieces.append(join_words(view, ws[:found], we[:found]))
             done += found
+            rest = int(we[found - 1]) + 1 + width if found else 0
+            carry = carry + got - rest
             del view
-            cur = 1 - cur
+            buf[:carry] = buf[rest:rest + carry]
     joined = np.concatenate(pieces) if pieces else np.zeros(0, np.uint8)
     mapped = _mapped_words(joined, n, path) if errors == "strict" else None
     return (mapped if mapped is not None else _decode_words(joined, n, path, errors)), vectors

@@ -233,8 +233,8 @@ def test_binary_files_load_without_a_python_string_per_word(tmp_path):
 
 @pytest.mark.parametrize("chunk", [1, 1 << 26])
 def test_binary_files_read_piece_by_piece(tmp_path, monkeypatch, chunk):
-    # the reader alternates two buffers (one filled by a thread while the other is copied out);
-    # tiny pieces make every entry cross a buffer edge, and 9,000-byte words outgrow the buffers
+    # the reader goes through the file a buffer at a time, carrying unfinished entries over;
+    # tiny pieces make entries cross buffer edges, and 9,000-byte words outgrow the buffer
     import lmkit.embed.w2v_format as fmt
     monkeypatch.setattr(fmt, "_CHUNK_BYTES", chunk)
     rng = np.random.default_rng(3)
