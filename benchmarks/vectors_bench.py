@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 QUERIES = 1000
 
 
-def make_files(folder: Path, n: int, dim: int) -> dict[str, Path]:
+def make_files(folder: Path, n: int, dim: int, only_binary: bool = False) -> dict[str, Path]:
+    """Clustered vectors (1,000 centres) written in every format; files already in ``folder``
+    are reused."""
     import numpy as np
     sys.path.insert(0, str(ROOT))
     from lmkit.embed import KeyedVectors
@@ -43,9 +45,14 @@ def make_files(folder: Path, n: int, dim: int) -> dict[str, Path]:
         vectors[lo:hi] = centres[rng.integers(0, 1000, hi - lo)] + 0.5 * rng.standard_normal((hi - lo, dim))
     kv = KeyedVectors([f"w{i}" for i in range(n)], vectors)
     files = {"bin": folder / "v.bin", "txt": folder / "v.txt", "native": folder / "v.native"}
-    kv.save_word2vec_format(files["bin"], binary=True)
-    kv.save_word2vec_format(files["txt"], binary=False)
-    kv.save(files["native"])
+    if not files["bin"].exists():
+        kv.save_word2vec_format(files["bin"], binary=True)
+    if only_binary:
+        return files
+    if not files["txt"].exists():
+        kv.save_word2vec_format(files["txt"], binary=False)
+    if not files["native"].exists():
+        kv.save(files["native"])
     return files
 
 
@@ -106,6 +113,40 @@ def raw_read(path: Path) -> float:
     return time.perf_counter() - t0
 
 
+_READ = "import sys, time; t = time.perf_counter(); open(sys.argv[1], 'rb').read(); print(time.perf_counter() - t)"
+_LOAD_WARM = ("import sys, time; sys.path.insert(0, sys.argv[3]); from lmkit.embed import KeyedVectors; "
+              "KeyedVectors.load_word2vec_format(sys.argv[2], binary=True); t = time.perf_counter(); "
+              "KeyedVectors.load_word2vec_format(sys.argv[1], binary=True); print(time.perf_counter() - t)")
+
+
+def load_vs_read(path: Path, folder: Path, repeats: int) -> None:
+    """The binary load call against a plain read() of the same file, fresh processes,
+    interleaved; numba's one-time start-up paid on a two-word file first (not the file's cost)."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from lmkit.embed import KeyedVectors
+    tiny = folder / "tiny.bin"
+    KeyedVectors(["a", "b"], np.ones((2, 3), np.float32)).save_word2vec_format(tiny, binary=True)
+    def one(code: str, *argv: str) -> float:
+        return float(subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                                    check=True).stdout)
+    rows = []
+    for i in range(repeats):   # the order alternates: on this machine the run after a read() is slower
+        if i % 2 == 0:
+            read = one(_READ, str(path))
+            load = one(_LOAD_WARM, str(path), str(tiny), str(ROOT))
+        else:
+            load = one(_LOAD_WARM, str(path), str(tiny), str(ROOT))
+            read = one(_READ, str(path))
+        rows.append((read, load))
+    reads, loads = [r for r, _ in rows], [x for _, x in rows]
+    ratios = [x / r for r, x in rows]
+    print(f"binary load vs read(), {repeats} interleaved pairs of fresh processes: read {statistics.median(reads):.3f} s "
+          f"[{min(reads):.3f}-{max(reads):.3f}], load {statistics.median(loads):.3f} s [{min(loads):.3f}-{max(loads):.3f}], "
+          f"median ratio {statistics.median(ratios):.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--words", type=int, default=1_000_000)
@@ -113,10 +154,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--text-repeats", type=int, default=1, help="text loading is slow (minutes for gensim)")
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--load-vs-read", type=int, default=0, metavar="PAIRS",
+                    help="only race the binary load call against read() of the file, PAIRS times")
     args = ap.parse_args()
     folder = Path(args.workdir or tempfile.mkdtemp(prefix="vecbench-"))
     folder.mkdir(parents=True, exist_ok=True)
-    files = make_files(folder, args.words, args.dim)
+    files = make_files(folder, args.words, args.dim, only_binary=bool(args.load_vs_read))
+    if args.load_vs_read:
+        load_vs_read(files["bin"], folder, args.load_vs_read)
+        return
     check_g = run("gensim", "bin", files["bin"], "check")["result"]
     check_l = run("lmkit", "bin", files["bin"], "check")["result"]
     agree = sum(a == b for a, b in zip(check_g, check_l))
