@@ -484,3 +484,30 @@ def alias_build(p):
             large[nl] = g
             nl += 1
     return prob, alias
+
+
+@njit(cache=True, nogil=True)
+def text_lines(word_blob, word_off, num_txt, num_len, dim):
+    """Lines ``word v1 ... vdim\\n`` of a word2vec text file as bytes: row ``i``'s word is
+    ``word_blob[word_off[i]:word_off[i + 1]]``, its numbers rows ``i * dim .. i * dim + dim - 1``
+    of ``num_txt`` (uint8 ``[n * dim, W]``, lengths ``num_len``)."""
+    n = len(word_off) - 1
+    size = word_off[n] - word_off[0] + n * (dim + 1)
+    for j in range(len(num_len)):
+        size += num_len[j]
+    out = np.empty(size, dtype=np.uint8)
+    p = 0
+    for i in range(n):
+        for c in range(word_off[i], word_off[i + 1]):
+            out[p] = word_blob[c]
+            p += 1
+        for d in range(dim):
+            out[p] = 32
+            p += 1
+            j = i * dim + d
+            for c in range(num_len[j]):
+                out[p] = num_txt[j, c]
+                p += 1
+        out[p] = 10
+        p += 1
+    return out

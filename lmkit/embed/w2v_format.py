@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -47,19 +49,34 @@ def write_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.nd
         if write_header:
             out.write(f"{len(words)} {vecs.shape[1]}\n".encode())
         step = 4096
-        for lo in range(0, len(words), step):
-            block = vecs[lo:lo + step]
-            if binary:
+        if binary:
+            for lo in range(0, len(words), step):
                 out.write(b"".join(w.encode("utf-8") + b" " + v.tobytes() + b"\n"
-                                   for w, v in zip(words[lo:lo + step], block)))
-            else:
-                fmt = "{:.9g}".format
-                out.write("".join(w + " " + " ".join(map(fmt, v)) + "\n"
-                                  for w, v in zip(words[lo:lo + step], block.tolist())).encode("utf-8"))
+                                   for w, v in zip(words[lo:lo + step], vecs[lo:lo + step])))
+        else:   # blocks spelled on two threads (the kernels release the GIL), written in order
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                pending: deque = deque()
+                for lo in range(0, len(words), step):
+                    pending.append(pool.submit(_text_block, words[lo:lo + step], vecs[lo:lo + step]))
+                    if len(pending) > 4:
+                        out.write(pending.popleft().result())
+                while pending:
+                    out.write(pending.popleft().result())
     if fvocab is not None:
         with atomic_write(fvocab) as out:
             c = counts if counts is not None else np.zeros(len(words), np.int64)
             out.writelines(f"{w} {int(n)}\n" for w, n in zip(words, c))
+
+
+def _text_block(words: Sequence[str], block: np.ndarray) -> np.ndarray:
+    """Text lines of a block of rows, numbers spelled in numba as ``"{:.9g}"`` spells them."""
+    from .._numfmt import format_g
+    from ._kernels import text_lines
+    encoded = [w.encode("utf-8") for w in words]
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    num_txt, num_len = format_g(block.reshape(-1), 9)
+    return text_lines(np.frombuffer(b"".join(encoded), np.uint8), offsets, num_txt, num_len, block.shape[1])
 
 
 # ---------------------------------------------------------------------------- reading

@@ -247,3 +247,15 @@ def test_binary_files_read_piece_by_piece(tmp_path, monkeypatch, chunk):
     (tmp_path / "cut.bin").write_bytes(data[: len(data) - 100])   # inside the last vector
     with pytest.raises(ModelFormatError, match="truncated: 2999 of 3000"):
         KeyedVectors.load_word2vec_format(tmp_path / "cut.bin", binary=True)
+
+
+def test_text_files_spell_numbers_as_python_does(tmp_path):
+    # numbers are spelled by a numba kernel on two threads; the reference is Python's "{:.9g}"
+    rng = np.random.default_rng(4)
+    vectors = (rng.standard_normal((30_000, 5)) * 10.0 ** rng.integers(-12, 12, (30_000, 5))).astype(np.float32)
+    vectors[0] = [0.0, -0.0, np.inf, np.nan, 3.4e38]
+    words = [f"wörd{i}" for i in range(30_000)]
+    KeyedVectors(words, vectors).save_word2vec_format(tmp_path / "v.txt", binary=False)
+    expected = "30000 5\n" + "".join(w + " " + " ".join("{:.9g}".format(x) for x in row) + "\n"
+                                     for w, row in zip(words, vectors.tolist()))
+    assert (tmp_path / "v.txt").read_text(encoding="utf-8") == expected
