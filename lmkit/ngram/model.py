@@ -5,6 +5,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -266,7 +267,15 @@ class NgramModel:
 
     def score(self, sentence: str | Sequence[str], bos: bool = True, eos: bool = True) -> float:
         """Total log10 probability of a sentence (a string is split on white space)."""
-        return float(sum(p for p, _, _ in self.full_scores(sentence, bos, eos)))
+        tokens = self._tokens(sentence)
+        vocab = self.vocab
+        if vocab.unk_id < 0:
+            ids = vocab.encode(tokens)   # raises for unknown words, as full_scores does
+        else:
+            ids = np.fromiter(map(vocab.stoi.get, tokens, repeat(vocab.unk_id, len(tokens))), dtype=np.int32,
+                              count=len(tokens))
+        lp, _ = self.score_encoded((ids, np.array([0, len(ids)], np.int64)), bos, eos)
+        return float(lp.sum())
 
     def _logprob_of(self, word: str, context: Sequence[str] = ()) -> float:
         """log10 p(word | context); ``context`` may start with ``<s>``."""

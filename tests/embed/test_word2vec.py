@@ -256,6 +256,6 @@ def test_text_files_spell_numbers_as_python_does(tmp_path):
     vectors[0] = [0.0, -0.0, np.inf, np.nan, 3.4e38]
     words = [f"wörd{i}" for i in range(30_000)]
     KeyedVectors(words, vectors).save_word2vec_format(tmp_path / "v.txt", binary=False)
-    expected = "30000 5\n" + "".join(w + " " + " ".join("{:.9g}".format(x) for x in row) + "\n"
+    expected = "30000 5\n" + "".join(w + " " + " ".join(f"{x:.9g}" for x in row) + "\n"
                                      for w, row in zip(words, vectors.tolist()))
     assert (tmp_path / "v.txt").read_text(encoding="utf-8") == expected

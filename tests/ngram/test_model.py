@@ -209,3 +209,13 @@ def test_katz_warns_once_per_order_not_once_per_count(caplog):
     assert len(warned) == 1 and warned[0].startswith("order 2:")
     assert warned[0].count("(") >= 3   # several counts named in the one warning
     assert np.all(d[1:6] > 0) and np.all(d[1:6] <= 1)
+
+
+def test_score_is_the_sum_of_full_scores(small_corpus):
+    model = NgramModel.train(small_corpus[:2000], order=4, quiet=True)
+    sentences = [" ".join(s) for s in small_corpus[2000:2300]] + ["never seen wordz here", "", "the"]
+    for s in sentences:
+        for bos, eos in ((True, True), (False, True), (True, False)):
+            total = sum(p for p, _, _ in model.full_scores(s, bos=bos, eos=eos))
+            assert model.score(s, bos=bos, eos=eos) == pytest.approx(total, abs=1e-9)
+            assert model.score(s.split(), bos=bos, eos=eos) == model.score(s, bos=bos, eos=eos)
