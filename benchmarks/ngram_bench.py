@@ -218,6 +218,7 @@ def main() -> None:
     ap.add_argument("--query", help="path of KenLM's query (binary-model table)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only-binary", action="store_true")
+    ap.add_argument("--skip-nltk", action="store_true", help="leave out nltk.lm (minutes of scoring)")
     ap.add_argument("--big-tokens", type=float, default=0, help="also race on Brown repeated to this many tokens")
     ap.add_argument("--only-estimation", action="store_true")
     args = ap.parse_args()
@@ -237,10 +238,10 @@ def main() -> None:
                              f"Brown train repeated ({len(big.read_bytes().split()):,} tokens)")
         if args.only_estimation:
             return
-        _quality_and_queries(train, test, tmp)
+        _quality_and_queries(train, test, tmp, nltk=not args.skip_nltk)
 
 
-def _quality_and_queries(train: Path, test: Path, tmp: Path) -> None:
+def _quality_and_queries(train: Path, test: Path, tmp: Path, nltk: bool = True) -> None:
     lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
     print("\nTest perplexity, Brown test, lmkit .lmk model vs lmplz's figures (query)\n")
     print(f"{'order':>5} {'test ppl':>9} {'lmplz ppl':>9} {'ppl excl OOV':>12} {'lmplz excl':>10}")
@@ -253,6 +254,12 @@ def _quality_and_queries(train: Path, test: Path, tmp: Path) -> None:
         ref = LMPLZ[order]
         print(f"{order:>5} {ppl:>9.2f} {ref[0]:>9.2f} {ppl_ex:>12.2f} {ref[1]:>10.2f}")
     subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "brown.o5.arpa"), "--order", "5"], check=True)
+    if nltk:
+        _nltk_table(train, test)
+    _query_table(tmp / "brown.o5.arpa", test)
+
+
+def _nltk_table(train: Path, test: Path) -> None:
     print("\nnltk.lm KneserNeyInterpolated vs lmkit kn on a subset (5,000 train / 200 test sentences)\n")
     print(f"{'order':>5} {'nltk fit s':>10} {'lmkit fit s':>11} {'fit x':>7} {'nltk score s':>12} "
           f"{'lmkit score s':>13} {'score x':>8} {'nltk ppl':>9} {'lmkit ppl':>9}")
@@ -261,8 +268,11 @@ def _quality_and_queries(train: Path, test: Path, tmp: Path) -> None:
         print(f"{order:>5} {r['nltk_fit']:>10.2f} {r['ours_fit']:>11.3f} {r['nltk_fit'] / r['ours_fit']:>7.0f} "
               f"{r['nltk_score']:>12.2f} {r['ours_score']:>13.4f} {r['nltk_score'] / r['ours_score']:>8.0f} "
               f"{r['nltk_ppl']:>9.2f} {r['ours_ppl']:>9.2f}")
+
+
+def _query_table(arpa: Path, test: Path) -> None:
     print("\nQuery throughput on Brown test (order 5 ARPA written by lmkit), words/s incl. </s>\n")
-    q = query_speed(tmp / "brown.o5.arpa", test)
+    q = query_speed(arpa, test)
     print(f"{'kenlm module (score per sentence)':<40} {q['kenlm']:>12,.0f}")
     print(f"{'lmkit score_encoded (whole corpus)':<40} {q['batch']:>12,.0f}  ({q['batch'] / q['kenlm']:.2f}x kenlm)")
     print(f"{'lmkit score (per sentence, Python)':<40} {q['single']:>12,.0f}  ({q['single'] / q['kenlm']:.2f}x kenlm)")
