@@ -174,8 +174,9 @@ def _check(path: Path, a: dict, N: int, sizes: list[int], V: int) -> None:
     if total and (word.min() < 0 or word.max() >= V):
         raise ModelFormatError(f"{path}: word ids outside the vocabulary of {V} words")
     lp = a["logprob"]
-    if np.any(np.isnan(lp)) or np.any(lp > 0) or not np.all(np.isfinite(a["backoff"])):
-        raise ModelFormatError(f"{path}: impossible probabilities or backoffs (NaN, > 0, infinite)")
+    bo = a["backoff"]
+    if np.any(np.isnan(lp)) or np.any(lp > 0) or np.any(np.isnan(bo)) or np.any(np.isposinf(bo)):
+        raise ModelFormatError(f"{path}: impossible probabilities or backoffs (NaN, > 0, +inf)")
     ts, tc, tk, tv = a["table_start"], a["table_cap"], a["table_keys"], a["table_vals"]
     if len(ts) != N + 1 or len(tc) != N + 1 or len(tv) != len(tk):
         raise ModelFormatError(f"{path}: hash-table index of the wrong size")

@@ -468,7 +468,7 @@ class NgramModel:
 def _check_native_arrays(path, V: int, ctx, word, logprob, backoff) -> None:
     """Every size, id and value of a native model against what it must be: per order the
     same length everywhere, word ids in the vocabulary, context ids in the order below,
-    (context, word) pairs unique, log10 probabilities <= 0 (or -inf) and backoffs finite."""
+    (context, word) pairs unique, log10 probabilities <= 0 (or -inf) and backoffs finite or -inf."""
     N = len(word)
     lower = 1
     for k in range(N):
@@ -497,6 +497,6 @@ def _check_native_arrays(path, V: int, ctx, word, logprob, backoff) -> None:
         lp = logprob[k]
         if np.any(np.isnan(lp)) or np.any(lp > 0) or np.any(np.isposinf(lp)):
             raise ModelFormatError(f"{path}: logprob{name} holds impossible values (NaN, > 0)")
-        if not np.isfinite(backoff[k]).all():
-            raise ModelFormatError(f"{path}: backoff{name} holds values that are not finite")
+        if np.any(np.isnan(backoff[k])) or np.any(np.isposinf(backoff[k])):   # -inf: weight 0 (mle)
+            raise ModelFormatError(f"{path}: backoff{name} holds impossible values (NaN, +inf)")
         lower = n

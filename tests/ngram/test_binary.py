@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lmkit import ModelFormatError
-from lmkit.ngram import NgramModel
+from lmkit.ngram import SMOOTHINGS, NgramModel
 from lmkit.ngram.binary import MAGIC, write_binary
 
 from .test_kenlm_cases import DATA
@@ -144,3 +144,18 @@ def test_cli_build_binary_and_score(tmp_path, trained, test_lines):
     res = subprocess.run(lmkit + ["ngram", "build-binary", str(tmp_path / "m.lmk"), "-o", str(tmp_path / "x"),
                                   "--layout", "trie"], capture_output=True, text=True)
     assert res.returncode == 2 and "invalid choice" in res.stderr
+
+
+@pytest.mark.parametrize("smoothing", SMOOTHINGS)
+@pytest.mark.parametrize("suffix", [".lmk", ".bin"])
+def test_every_smoothing_round_trips(tmp_path, ts_split, test_lines, smoothing, suffix):
+    # mle's backoffs are log 0 (-inf) where a context's words take all the mass
+    lines = ts_split[0].read_text(encoding="utf-8").splitlines()[:1500]
+    model = NgramModel.train([ln.split() for ln in lines], order=3, smoothing=smoothing, quiet=True)
+    path = tmp_path / f"m{suffix}"
+    if suffix == ".bin":
+        write_binary(model, path)
+    else:
+        model.save(path)
+    again = NgramModel.load(path)
+    np.testing.assert_array_equal(_scores(again, test_lines[:100]), _scores(model, test_lines[:100]))
