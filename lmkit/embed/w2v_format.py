@@ -71,12 +71,11 @@ def write_word2vec(path: str | os.PathLike, words: Sequence[str], vectors: np.nd
 def _text_block(words: Sequence[str], block: np.ndarray) -> np.ndarray:
     """Text lines of a block of rows, numbers spelled in numba as ``"{:.9g}"`` spells them."""
     from .._numfmt import format_g
+    from ..text import utf8_blob
     from ._kernels import text_lines
-    encoded = [w.encode("utf-8") for w in words]
-    offsets = np.zeros(len(encoded) + 1, np.int64)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    blob, offsets = utf8_blob(words)
     num_txt, num_len = format_g(block.reshape(-1), 9)
-    return text_lines(np.frombuffer(b"".join(encoded), np.uint8), offsets, num_txt, num_len, block.shape[1])
+    return text_lines(blob, offsets, num_txt, num_len, block.shape[1])
 
 
 # ---------------------------------------------------------------------------- reading

@@ -19,7 +19,7 @@ from .._io import atomic_write, open_binary
 from .._numfmt import format_g
 from ..errors import ConfigError, ModelFormatError
 from ..progress import progress
-from ..text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary
+from ..text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary, utf8_blob
 from . import _kernels as K
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,6 @@ def _number_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     v = np.where(np.isfinite(values), values, np.float32(LOG_ZERO)).astype(np.float32)
     v[v == 0] = 0.0  # no "-0"
     return format_g(v, 8)
-
-
-def _word_blob(itos: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Every word's UTF-8 bytes, concatenated, and int64 offsets ``[V + 1]``."""
-    encoded = [w.encode("utf-8") for w in itos]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
 def ngram_rows(ctx: list[np.ndarray], word: list[np.ndarray], k: int, lo: int, hi: int) -> np.ndarray:
@@ -84,7 +76,7 @@ def write_arpa(model, path: str | os.PathLike, quiet: bool | None = None) -> Non
                     "the model never saw; lmkit's .lmk format keeps it", path)
     N = model.order
     listed = [np.ones(len(w), bool) if model.blank is None else ~model.blank[k] for k, w in enumerate(model.word)]
-    blob, offsets = _word_blob(model.vocab.itos)
+    blob, offsets = utf8_blob(model.vocab.itos)
     with atomic_write(path, "wb") as out:
         out.write(b"\\data\\\n")
         for k in range(N):

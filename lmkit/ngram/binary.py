@@ -19,7 +19,7 @@ import numpy as np
 
 from .._io import atomic_write
 from ..errors import LmkitError, ModelFormatError
-from ..text import Tokenizer, Vocabulary
+from ..text import Tokenizer, Vocabulary, utf8_blob
 from . import _kernels as K
 
 MAGIC = b"\x93LMKNGB\n"
@@ -40,11 +40,9 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing") -> Non
     if layout not in LAYOUTS:
         raise ModelFormatError(f"layout {layout!r} is not available; choose one of {', '.join(LAYOUTS)}")
     keys, vals, t_start, t_cap, logprob, backoff, g_start = model._kernel_tables()
-    words = [w.encode("utf-8") for w in model.vocab.itos]
-    voff = np.zeros(len(words) + 1, np.int64)
-    np.cumsum([len(w) for w in words], out=voff[1:])
+    vblob, voff = utf8_blob(model.vocab.itos)
     arrays: dict[str, np.ndarray] = {
-        "vocab_blob": np.frombuffer(b"".join(words), np.uint8), "vocab_offsets": voff,
+        "vocab_blob": vblob, "vocab_offsets": voff,
         "vocab_counts": np.asarray(model.vocab.counts, np.int64),
         "ctx": np.concatenate(model.ctx).astype(np.int64), "word": np.concatenate(model.word).astype(np.int32),
         "logprob": logprob.astype(np.float32), "backoff": backoff.astype(np.float32),

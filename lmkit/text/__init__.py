@@ -2,6 +2,7 @@
 from .corpus import Corpus, ReadStats, expand_sources, read_line_blocks
 from .encoded import EncodedCorpus, build_and_encode, encode_corpus, id_counts
 from .tokenizer import Tokenizer
+from .types import utf8_blob
 from .vocab import (
                     BOS,
                     BOS_ID,
@@ -18,5 +19,5 @@ from .vocab import (
 
 __all__ = ["Corpus", "ReadStats", "expand_sources", "read_line_blocks", "EncodedCorpus",
            "build_and_encode", "encode_corpus", "id_counts", "Tokenizer", "Vocabulary", "count_tokens",
-           "DEFAULT_SPECIALS",
+           "DEFAULT_SPECIALS", "utf8_blob",
            "UNK", "BOS", "EOS", "PAD", "UNK_ID", "BOS_ID", "EOS_ID", "PAD_ID"]

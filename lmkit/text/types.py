@@ -11,6 +11,15 @@ import numpy as np
 from .corpus import Corpus, as_token_blocks
 
 
+def utf8_blob(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every string's UTF-8 bytes concatenated (uint8) and int64 offsets ``[len(strings) + 1]``:
+    string ``i`` is ``blob[offsets[i]:offsets[i + 1]]`` (how kernels and files hold words)."""
+    encoded = [w.encode("utf-8") for w in strings]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
 class TypeTable:
     """Distinct tokens by their UTF-8 bytes, with ids in order of first appearance."""
 
