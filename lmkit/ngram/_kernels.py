@@ -38,15 +38,16 @@ def _capacity(n):
 
 
 @njit(cache=True, nogil=True)
-def build_hash(keys):
+def build_hash(keys, like):
     """Open-addressing table over distinct non-negative int64 keys: key -> position in ``keys``.
 
-    Returns (table_keys int64[cap], table_vals int64[cap]); empty slots hold -1.
+    Returns (table_keys int64[cap], table_vals[cap] of ``like``'s dtype (int32 halves the
+    values' memory when positions fit)); empty slots hold -1.
     """
     cap = _capacity(len(keys))
     shift = np.uint64(64 - int(np.log2(cap)))
     tk = np.full(cap, -1, dtype=np.int64)
-    tv = np.full(cap, -1, dtype=np.int64)
+    tv = np.full(cap, -1, dtype=like.dtype)
     mask = cap - 1
     for i in range(len(keys)):
         k = keys[i]

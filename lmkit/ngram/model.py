@@ -135,13 +135,13 @@ class NgramModel:
     def _kernel_tables(self):
         if self._tables is None:
             V = np.int64(len(self.vocab))
-            keys, vals = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+            keys, vals = [np.zeros(0, np.int64)], [np.zeros(0, _positions_like(max(self.sizes)).dtype)]
             t_start = np.zeros(self.order + 1, np.int64)
             t_cap = np.zeros(self.order + 1, np.int64)
             g_start = np.zeros(self.order + 1, np.int64)
             pos = 0
             for k in range(2, self.order + 1):
-                tk, tv = K.build_hash(self.ctx[k - 1] * V + self.word[k - 1])
+                tk, tv = K.build_hash(self.ctx[k - 1] * V + self.word[k - 1], _positions_like(self.sizes[k - 1]))
                 t_start[k], t_cap[k] = pos, len(tk)
                 pos += len(tk)
                 keys.append(tk)
@@ -164,7 +164,7 @@ class NgramModel:
             if k == 2:
                 out.append(self.word[1].astype(np.int64))
                 continue
-            tk, tv = K.build_hash(self.ctx[k - 2] * V + self.word[k - 2])
+            tk, tv = K.build_hash(self.ctx[k - 2] * V + self.word[k - 2], _positions_like(self.sizes[k - 2]))
             ctx_sfx = out[k - 2][self.ctx[k - 1]]
             keys = np.where(ctx_sfx >= 0, ctx_sfx * V + self.word[k - 1], -2)
             out.append(K.lookup_many(tk, tv, keys))
@@ -463,6 +463,12 @@ class NgramModel:
     def __repr__(self) -> str:
         return (f"NgramModel(order={self.order}, smoothing={self.meta.get('smoothing', '?')}, "
                 f"sizes={self.sizes})")
+
+
+def _positions_like(n: int) -> np.ndarray:
+    """An empty array of the dtype that indexes ``n`` entries: int32 when it can (half the
+    memory of hash-table values), else int64."""
+    return np.zeros(0, np.int32 if n < 2 ** 31 - 1 else np.int64)
 
 
 def _check_native_arrays(path, V: int, ctx, word, logprob, backoff) -> None:
