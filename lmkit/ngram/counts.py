@@ -51,13 +51,16 @@ class NgramCounts:
 
 
 def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = None,
-                 quiet: bool | None = None, chunk_tokens: int | None = None) -> NgramCounts:
+                 quiet: bool | None = None, chunk_tokens: int | None = None,
+                 release_corpus: bool = False) -> NgramCounts:
     """Count every n-gram of orders 1..``order`` in an encoded corpus.
 
     The vocabulary must have ``<unk>``, ``<s>``, ``</s>`` at ids 0, 1, 2. With
     ``chunk_tokens``, a larger corpus is counted in pieces of about that many tokens whose
     sorted counts are spilled to disk and merged (lmplz's external-sort idea): memory then
-    grows with the number of distinct n-grams, not with the corpus.
+    grows with the number of distinct n-grams, not with the corpus. ``release_corpus``: the
+    caller built ``corpus`` only to count it, so its ids are dropped (the corpus becomes empty)
+    as soon as they are copied into the padded token stream: one corpus less in memory.
     """
     if chunk_tokens is not None and corpus.n_tokens > chunk_tokens:
         return _count_in_chunks(corpus, order, vocab_size, chunk_tokens, quiet)
@@ -74,9 +77,12 @@ def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = Non
     if ids.min() < 0 or ids.max() >= vocab_size:
         raise ConfigError(f"corpus ids must lie in [0, {vocab_size}) for this vocabulary")
     tok = K.pad_sentences(ids, offsets, BOS_ID, EOS_ID)
+    result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)
+    del ids, offsets
+    if release_corpus:
+        corpus.ids, corpus.offsets = np.zeros(0, np.int32), np.zeros(1, np.int64)
     uni_count = id_counts(tok, vocab_size)
     words = np.arange(vocab_size, dtype=np.int32)
-    result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)
     result.orders.append(OrderCounts(ctx=np.zeros(vocab_size, np.int64), word=words, count=uni_count,
                                      suffix=np.full(vocab_size, -1, np.int64), first=words))
     small = np.int32 if len(tok) < 2 ** 31 - 1 else np.int64   # positions and ids

@@ -94,7 +94,8 @@ class NgramModel:
                 assert vocab is not None   # build_and_encode always sets it
             else:
                 encoded = encode_corpus(data, vocab)
-        counts = count_ngrams(encoded, order, len(vocab), quiet=quiet, chunk_tokens=chunk_tokens)
+        counts = count_ngrams(encoded, order, len(vocab), quiet=quiet, chunk_tokens=chunk_tokens,
+                              release_corpus=encoded is not data)   # ours: freed once padded
         model = cls.from_counts(counts, vocab, smoothing, discount=discount, interpolate=interpolate,
                                 prune=prune)
         model.tokenizer = tokenizer or model.tokenizer

@@ -219,3 +219,15 @@ def test_score_is_the_sum_of_full_scores(small_corpus):
             total = sum(p for p, _, _ in model.full_scores(s, bos=bos, eos=eos))
             assert model.score(s, bos=bos, eos=eos) == pytest.approx(total, abs=1e-9)
             assert model.score(s.split(), bos=bos, eos=eos) == model.score(s, bos=bos, eos=eos)
+
+
+def test_training_frees_only_its_own_encoded_corpus(small_corpus):
+    data = small_corpus[:500]
+    n_tokens = sum(map(len, data))
+    model = NgramModel.train(data, order=3, quiet=True)   # encoded internally, then released
+    assert model.meta["n_tokens"] == n_tokens and model.meta["n_sentences"] == len(data)
+    vocab = Vocabulary.build(data)
+    enc = encode_corpus(data, vocab)
+    again = NgramModel.train(enc, order=3, quiet=True)    # the caller's corpus stays whole
+    assert enc.n_tokens == n_tokens and len(enc.ids) == n_tokens
+    assert again.sizes == model.sizes and again.meta["n_tokens"] == n_tokens
