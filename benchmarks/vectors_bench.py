@@ -147,6 +147,45 @@ def load_vs_read(path: Path, folder: Path, repeats: int) -> None:
           f"median ratio {statistics.median(ratios):.2f}x")
 
 
+def text_write(rows: int, dim: int, folder: Path, repeats: int) -> None:
+    """Writing word2vec text: lmkit, gensim and the plain Python loop ("{:.9g}" per number,
+    lmkit's writer before its numba kernels), same vectors, interleaved, medians."""
+    import numpy as np
+    from gensim.models import KeyedVectors as G
+
+    sys.path.insert(0, str(ROOT))
+    from lmkit.embed import KeyedVectors
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(rows)]
+    vectors = rng.standard_normal((rows, dim)).astype(np.float32)
+    ours = KeyedVectors(words, vectors)
+    theirs = G(dim)
+    theirs.add_vectors(words, vectors)
+
+    def python_loop(path: Path) -> None:
+        fmt = "{:.9g}".format
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(f"{rows} {dim}\n")
+            out.writelines(w + " " + " ".join(map(fmt, v)) + "\n" for w, v in zip(words, vectors.tolist()))
+    tools = {"lmkit": lambda p: ours.save_word2vec_format(p, binary=False),
+             "gensim": lambda p: theirs.save_word2vec_format(str(p), binary=False),
+             "python loop": python_loop}
+    ours.save_word2vec_format(folder / "warm.txt", binary=False)   # numba's start-up, once
+    times: dict[str, list[float]] = {name: [] for name in tools}
+    for _ in range(repeats):
+        for name, write in tools.items():
+            t = time.perf_counter()
+            write(folder / f"{name}.txt")
+            times[name].append(time.perf_counter() - t)
+    same = (folder / "lmkit.txt").read_bytes() == (folder / "python loop.txt").read_bytes()
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    print(f"text write {rows} x {dim}, {repeats} interleaved runs, median [min-max]; lmkit's bytes == the "
+          f"Python loop's: {same}")
+    for name, ts in times.items():
+        ratio = "" if name == "lmkit" else f"  ({med[name] / med['lmkit']:.1f}x lmkit's time)"
+        print(f"  {name:<12} {med[name]:7.2f} s [{min(ts):.2f}-{max(ts):.2f}]{ratio}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--words", type=int, default=1_000_000)
@@ -156,9 +195,14 @@ def main() -> None:
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--load-vs-read", type=int, default=0, metavar="PAIRS",
                     help="only race the binary load call against read() of the file, PAIRS times")
+    ap.add_argument("--text-write", type=int, default=0, metavar="ROWS",
+                    help="only race writing ROWS x dim text vectors: lmkit, gensim, the plain Python loop")
     args = ap.parse_args()
     folder = Path(args.workdir or tempfile.mkdtemp(prefix="vecbench-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.text_write:
+        text_write(args.text_write, args.dim, folder, args.repeats)
+        return
     files = make_files(folder, args.words, args.dim, only_binary=bool(args.load_vs_read))
     if args.load_vs_read:
         load_vs_read(files["bin"], folder, args.load_vs_read)

@@ -131,6 +131,16 @@ def _format_one(bits: np.uint32, value: float, digits: int, out) -> int:
     return pos + 2
 
 
+@njit(cache=True, nogil=True, inline="always")
+def put_bytes(out, pos: int, src, lo: int, hi: int) -> int:
+    """Copy ``src[lo:hi]`` (uint8) to ``out[pos:]``; return the position after it (for kernels
+    that assemble lines of spelled numbers and words)."""
+    for c in range(lo, hi):
+        out[pos] = src[c]
+        pos += 1
+    return pos
+
+
 @njit(cache=True, nogil=True)
 def _format_all(values, digits: int, out, lengths) -> None:
     bits = values.view(np.uint32)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._numfmt import put_bytes
+
 MAX_EXP = 6.0
 TABLE_SIZE = 1024
 _LCG_MUL = np.uint64(25214903917)
@@ -498,16 +500,10 @@ def text_lines(word_blob, word_off, num_txt, num_len, dim):
     out = np.empty(size, dtype=np.uint8)
     p = 0
     for i in range(n):
-        for c in range(word_off[i], word_off[i + 1]):
-            out[p] = word_blob[c]
-            p += 1
-        for d in range(dim):
+        p = put_bytes(out, p, word_blob, word_off[i], word_off[i + 1])
+        for j in range(i * dim, (i + 1) * dim):
             out[p] = 32
-            p += 1
-            j = i * dim + d
-            for c in range(num_len[j]):
-                out[p] = num_txt[j, c]
-                p += 1
+            p = put_bytes(out, p + 1, num_txt[j], 0, num_len[j])
         out[p] = 10
         p += 1
     return out

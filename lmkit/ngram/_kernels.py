@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._numfmt import put_bytes
+
 _EMPTY = np.int64(-1)
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 
@@ -211,22 +213,14 @@ def arpa_lines(rows, prob_txt, prob_len, bo_txt, bo_len, keep, word_blob, word_o
     for i in range(n):
         if not keep[i]:
             continue
-        for c in range(prob_len[i]):
-            out[p] = prob_txt[i, c]
-            p += 1
+        p = put_bytes(out, p, prob_txt[i], 0, prob_len[i])
         for j in range(k):
             out[p] = 9 if j == 0 else 32
-            p += 1
             w = rows[i, j]
-            for c in range(word_off[w], word_off[w + 1]):
-                out[p] = word_blob[c]
-                p += 1
+            p = put_bytes(out, p + 1, word_blob, word_off[w], word_off[w + 1])
         if has_bo:
             out[p] = 9
-            p += 1
-            for c in range(bo_len[i]):
-                out[p] = bo_txt[i, c]
-                p += 1
+            p = put_bytes(out, p + 1, bo_txt[i], 0, bo_len[i])
         out[p] = 10
         p += 1
     return out

@@ -30,11 +30,6 @@ _ALIGN = 64
 _DTYPES = {"uint8": np.uint8, "int32": np.int32, "int64": np.int64, "float32": np.float32, "bool": np.bool_}
 
 
-def is_binary(path: str | os.PathLike) -> bool:
-    with open(path, "rb") as f:
-        return f.read(len(MAGIC)) == MAGIC
-
-
 def write_binary(model, path: str | os.PathLike, layout: str = "probing") -> None:
     """Write ``model`` (an :class:`~lmkit.ngram.NgramModel`) memory-mappable, atomically."""
     if layout not in LAYOUTS:

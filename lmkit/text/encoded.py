@@ -180,13 +180,11 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     vocabulary's order (tokens below ``min_count`` become ``<unk>``).
     """
     types = types_for(data)
-    chunks: list[np.ndarray] = []
+    sink = _IdSink(None)
     lengths: list[np.ndarray] = []
     for ids, lens in types.blocks(data):
-        chunks.append(ids)
+        sink.add(ids)
         lengths.append(lens)
-    sink = _IdSink(None)
-    sink.chunks, sink.n = chunks, sum(map(len, chunks))
     first_ids = sink.finish()
     offsets = _offsets(lengths)
     seen = types.tokens()
