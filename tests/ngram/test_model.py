@@ -200,11 +200,11 @@ def test_only_oov_test_text(small_corpus):
 def test_katz_warns_once_per_order_not_once_per_count(caplog):
     import logging
 
-    from lmkit.ngram.estimators import _good_turing_ratios
+    from lmkit.ngram.estimators import _good_turing_ratios, count_of_counts
     # count-of-counts n1..n6 = 10, 40, 5, 30, 2, 20: r* / r out of (0, 1] for several counts
     counts = np.repeat(np.arange(1, 7), [10, 40, 5, 30, 2, 20])
     with caplog.at_level(logging.WARNING):
-        d = _good_turing_ratios(counts, order=2)
+        d = _good_turing_ratios(count_of_counts(counts), order=2)
     warned = [r.getMessage() for r in caplog.records if "Good-Turing" in r.getMessage()]
     assert len(warned) == 1 and warned[0].startswith("order 2:")
     assert warned[0].count("(") >= 3   # several counts named in the one warning
