@@ -20,6 +20,11 @@ from .errors import ConfigError, CorpusError
 _OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 
 
+def is_compressed(path: str | os.PathLike) -> bool:
+    """True for the suffixes :func:`open_binary` decompresses (.gz, .bz2, .xz)."""
+    return Path(path).suffix in _OPENERS
+
+
 class _CheckedStream(io.RawIOBase):
     """A decompressing stream whose truncation or corruption (EOFError, zlib/bz2/lzma errors)
     becomes one :class:`CorpusError` naming the file, whoever reads it."""

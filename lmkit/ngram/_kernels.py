@@ -362,3 +362,19 @@ def check_table(keys, vals, ctx, word, vocab_size, n_lower):
     if used != n:
         return "n-grams missing from it"
     return ""
+
+
+@njit(cache=True, nogil=True)
+def match_rows(query, table):
+    """For sorted unique rows ``query`` [n, k] and sorted unique rows ``table`` [m, k] (both
+    lexicographic), the index in ``table`` of each query row (-1 where it is absent)."""
+    n, k = query.shape
+    m = table.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    j = 0
+    for i in range(n):
+        while j < m and _row_less(table, j, query, i, k):
+            j += 1
+        if j < m and not _row_less(query, i, table, j, k):
+            out[i] = j
+    return out

@@ -62,6 +62,20 @@ def ngram_strings(itos: list[str], ctx: list[np.ndarray], word: list[np.ndarray]
     return out
 
 
+#: the line that ends an ARPA file (after a blank line)
+ARPA_END = b"\n\\end\\\n"
+
+
+def arpa_header(sizes: list[int]) -> bytes:
+    """``\\data\\`` and one ``ngram k=n`` line per order."""
+    return b"\\data\\\n" + b"".join(f"ngram {k}={n}\n".encode() for k, n in enumerate(sizes, start=1))
+
+
+def section_start(k: int) -> bytes:
+    """The blank line and ``\\k-grams:`` heading before order k's lines."""
+    return f"\n\\{k}-grams:\n".encode()
+
+
 def write_arpa(model, path: str | os.PathLike, quiet: bool | None = None) -> None:
     """Write ``model`` (an :class:`~lmkit.ngram.NgramModel`) as an ARPA file, atomically.
 
@@ -78,9 +92,7 @@ def write_arpa(model, path: str | os.PathLike, quiet: bool | None = None) -> Non
     listed = [np.ones(len(w), bool) if model.blank is None else ~model.blank[k] for k, w in enumerate(model.word)]
     blob, offsets = utf8_blob(model.vocab.itos)
     with atomic_write(path, "wb") as out:
-        out.write(b"\\data\\\n")
-        for k in range(N):
-            out.write(f"ngram {k + 1}={int(listed[k].sum())}\n".encode())
+        out.write(arpa_header([int(m.sum()) for m in listed]))
         bar = progress(total=sum(len(w) for w in model.word), desc="writing ARPA", unit="n-gram", quiet=quiet)
         pieces = [(k, lo, min(lo + _LINES_PER_CHUNK, len(model.word[k])))
                   for k in range(N) for lo in range(0, max(len(model.word[k]), 1), _LINES_PER_CHUNK)]
@@ -97,11 +109,11 @@ def write_arpa(model, path: str | os.PathLike, quiet: bool | None = None) -> Non
                 while len(pending) > 2 * _THREADS or (pending and i == len(pieces) - 1):
                     (k, lo, hi), spelled = pending.popleft()
                     if lo == 0:
-                        out.write(f"\n\\{k + 1}-grams:\n".encode())
+                        out.write(section_start(k + 1))
                     out.write(spelled.result())
                     bar.update(hi - lo)
         bar.close()
-        out.write(b"\n\\end\\\n")
+        out.write(ARPA_END)
 
 
 _LINES_PER_CHUNK = 1 << 17
@@ -111,12 +123,22 @@ _THREADS = 2
 def _arpa_chunk(model, k: int, lo: int, hi: int, keep: np.ndarray, blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """The ARPA lines of order ``k + 1``'s n-grams ``lo..hi-1`` (those ``keep`` marks)."""
     rows = ngram_rows(model.ctx, model.word, k + 1, lo, hi)
-    prob_txt, prob_len = _number_text(model.log_probs[k][lo:hi])
-    if k < model.order - 1:
-        bo_txt, bo_len = _number_text(model.log_backoffs[k][lo:hi])
+    backoff = model.log_backoffs[k][lo:hi] if k < model.order - 1 else None
+    return arpa_text(rows, model.log_probs[k][lo:hi], backoff, keep, blob, offsets)
+
+
+def arpa_text(rows: np.ndarray, log_probs: np.ndarray, log_backoffs: np.ndarray | None, keep: np.ndarray,
+              blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The ARPA lines (uint8 bytes) of n-grams ``rows`` (int32 ``[n, k]`` word ids) with their
+    float32 log10 probabilities and backoffs (None: the highest order, no backoff column), only
+    those ``keep`` marks; words spelled from the vocabulary's :func:`utf8_blob`."""
+    prob_txt, prob_len = _number_text(log_probs)
+    if log_backoffs is not None:
+        bo_txt, bo_len = _number_text(log_backoffs)
     else:
         bo_txt, bo_len = prob_txt[:0], prob_len[:0]
-    return K.arpa_lines(rows, prob_txt, prob_len, bo_txt, bo_len, np.ascontiguousarray(keep), blob, offsets)
+    return K.arpa_lines(np.ascontiguousarray(rows), prob_txt, prob_len, bo_txt, bo_len,
+                        np.ascontiguousarray(keep), blob, offsets)
 
 
 @dataclass

@@ -52,7 +52,7 @@ class NgramCounts:
 
 def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = None,
                  quiet: bool | None = None, chunk_tokens: int | None = None,
-                 release_corpus: bool = False) -> NgramCounts:
+                 release_corpus: bool = False, allow_empty: bool = False) -> NgramCounts:
     """Count every n-gram of orders 1..``order`` in an encoded corpus.
 
     The vocabulary must have ``<unk>``, ``<s>``, ``</s>`` at ids 0, 1, 2. With
@@ -61,6 +61,8 @@ def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = Non
     grows with the number of distinct n-grams, not with the corpus. ``release_corpus``: the
     caller built ``corpus`` only to count it, so its ids are dropped (the corpus becomes empty)
     as soon as they are copied into the padded token stream: one corpus less in memory.
+    ``allow_empty``: sentences without a token still count (``<s> </s>``; one piece of a
+    larger corpus may hold only empty lines).
     """
     if chunk_tokens is not None and corpus.n_tokens > chunk_tokens:
         return _count_in_chunks(corpus, order, vocab_size, chunk_tokens, quiet)
@@ -70,11 +72,11 @@ def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = Non
         if corpus.vocab is None:
             raise ConfigError("vocab_size is needed for a corpus without a vocabulary")
         vocab_size = len(corpus.vocab)
-    if corpus.n_tokens == 0:
+    if corpus.n_tokens == 0 and not (allow_empty and corpus.n_sentences):
         raise CorpusError("the corpus holds no tokens; nothing to count")
     ids = np.ascontiguousarray(corpus.ids, dtype=np.int32)
     offsets = np.ascontiguousarray(corpus.offsets, dtype=np.int64)
-    if ids.min() < 0 or ids.max() >= vocab_size:
+    if len(ids) and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ConfigError(f"corpus ids must lie in [0, {vocab_size}) for this vocabulary")
     tok = K.pad_sentences(ids, offsets, BOS_ID, EOS_ID)
     result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)

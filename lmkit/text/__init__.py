@@ -1,6 +1,6 @@
 """The shared text layer: tokenizer, vocabulary, streaming corpus readers, encoded corpora."""
-from .corpus import Corpus, ReadStats, expand_sources, read_line_blocks
-from .encoded import EncodedCorpus, build_and_encode, encode_corpus, id_counts
+from .corpus import Corpus, ReadStats, Span, expand_sources, read_line_blocks
+from .encoded import EncodedCorpus, build_and_encode, encode_corpus, encode_first_seen, id_counts
 from .tokenizer import Tokenizer
 from .types import utf8_blob
 from .vocab import (
@@ -17,7 +17,7 @@ from .vocab import (
                     count_tokens,
 )
 
-__all__ = ["Corpus", "ReadStats", "expand_sources", "read_line_blocks", "EncodedCorpus",
+__all__ = ["Corpus", "ReadStats", "Span", "expand_sources", "read_line_blocks", "EncodedCorpus", "encode_first_seen",
            "build_and_encode", "encode_corpus", "id_counts", "Tokenizer", "Vocabulary", "count_tokens",
            "DEFAULT_SPECIALS", "utf8_blob",
            "UNK", "BOS", "EOS", "PAD", "UNK_ID", "BOS_ID", "EOS_ID", "PAD_ID"]

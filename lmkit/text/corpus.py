@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar, Union
+from typing import IO, TypeVar, Union
 
 from .._io import open_binary
 from ..errors import CorpusError
@@ -26,6 +26,45 @@ BLOCK_BYTES = 1 << 20
 _Block = TypeVar("_Block")
 
 
+@dataclass(frozen=True)
+class Span:
+    """The lines of a plain file whose first byte lies in ``[start, end)``: spans that tile a
+    file hold each of its lines exactly once, wherever the cuts fall (``end`` -1: to the end)."""
+    path: str
+    start: int = 0
+    end: int = -1
+
+    def __str__(self) -> str:
+        return f"{self.path}[{self.start}:{'' if self.end < 0 else self.end}]"
+
+
+def _open_span(span: Span) -> IO[bytes]:
+    """A plain file positioned at the first line that starts at or after ``span.start``."""
+    handle = open_binary(span.path)
+    if span.start > 0:
+        handle.seek(span.start - 1)
+        if handle.read(1) != b"\n":
+            handle.readline()   # the line that began before the span belongs to the one before
+    return handle
+
+
+def _span_lines(handle: IO[bytes], end: int, block_bytes: int) -> Iterator[list[bytes]]:
+    """Blocks of the lines that start before byte ``end`` (-1: every line to the end)."""
+    pos = handle.tell()
+    while end < 0 or pos < end:
+        raw = handle.readlines(block_bytes)
+        if not raw:
+            return
+        if end >= 0:
+            for i, line in enumerate(raw):
+                if pos >= end:
+                    del raw[i:]
+                    yield raw
+                    return
+                pos += len(line)
+        yield raw
+
+
 @dataclass
 class ReadStats:
     """What a pass over a corpus saw."""
@@ -37,12 +76,16 @@ class ReadStats:
     paths: list[str] = field(default_factory=list)
 
 
-def expand_sources(sources: PathLike | Sequence[PathLike]) -> list[str]:
-    """Resolve files, directories (all regular files below, sorted, hidden ones skipped) and '-'."""
-    if isinstance(sources, (str, os.PathLike)):
+def expand_sources(sources: PathLike | Span | Sequence[PathLike | Span]) -> list:
+    """Resolve files, directories (all regular files below, sorted, hidden ones skipped) and '-'
+    (:class:`Span` s are kept as they are)."""
+    if isinstance(sources, (str, os.PathLike, Span)):
         sources = [sources]
-    out: list[str] = []
+    out: list = []
     for src in sources:
+        if isinstance(src, Span):
+            out.append(src)
+            continue
         src = os.fspath(src)
         if src == "-":
             out.append(src)
@@ -93,7 +136,7 @@ def _decode_block(raw_lines: list[bytes], name: str, first_line: int, strict: bo
     return out
 
 
-def _raw_blocks(sources: PathLike | Sequence[PathLike], strict: bool, stats: ReadStats | None,
+def _raw_blocks(sources: PathLike | Span | Sequence[PathLike | Span], strict: bool, stats: ReadStats | None,
                 quiet: bool | None, block_bytes: int | None,
                 convert: Callable[[list[bytes], str, int, bool, ReadStats], _Block]) -> Iterator[_Block]:
     """Every source's lines, read about ``block_bytes`` at a time, each block passed through
@@ -105,13 +148,18 @@ def _raw_blocks(sources: PathLike | Sequence[PathLike], strict: bool, stats: Rea
     try:
         for name in paths:
             stats.files += 1
-            handle = sys.stdin.buffer if name == "-" else open_binary(name)
-            label = "<stdin>" if name == "-" else name
+            if isinstance(name, Span):
+                handle = _open_span(name)
+                label = str(name)
+            else:
+                handle = sys.stdin.buffer if name == "-" else open_binary(name)
+                label = "<stdin>" if name == "-" else name
+            blocks = _span_lines(handle, name.end if isinstance(name, Span) else -1, block_bytes or BLOCK_BYTES)
             line_no = 1
             try:
                 while True:
                     try:
-                        raw = handle.readlines(block_bytes or BLOCK_BYTES)
+                        raw = next(blocks, None)
                     except CorpusError as exc:          # corrupt gzip/bz2/xz stream (open_binary)
                         raise CorpusError(f"{exc}, after line {line_no - 1}") from None
                     except (OSError, EOFError) as exc:  # I/O error
@@ -135,7 +183,7 @@ def _raw_blocks(sources: PathLike | Sequence[PathLike], strict: bool, stats: Rea
                     stats.replaced_lines, stats.first_replaced)
 
 
-def read_line_blocks(sources: PathLike | Sequence[PathLike], *, strict: bool = False,
+def read_line_blocks(sources: PathLike | Span | Sequence[PathLike | Span], *, strict: bool = False,
                      stats: ReadStats | None = None, quiet: bool | None = None,
                      block_bytes: int | None = None) -> Iterator[list[str]]:
     """Yield lists of lines (str, newline removed) from every source in order."""
@@ -153,7 +201,7 @@ def _utf8_block(raw_lines: list[bytes], name: str, first_line: int, strict: bool
     return data if data.endswith(b"\n") else data + b"\n"
 
 
-def read_utf8_blocks(sources: PathLike | Sequence[PathLike], *, strict: bool = False,
+def read_utf8_blocks(sources: PathLike | Span | Sequence[PathLike | Span], *, strict: bool = False,
                      stats: ReadStats | None = None, quiet: bool | None = None,
                      block_bytes: int | None = None) -> Iterator[bytes]:
     """Yield blocks of whole lines as valid UTF-8 bytes, each line ending in ``\n`` (the
@@ -174,7 +222,7 @@ class Corpus:
         quiet: silence the progress bar.
     """
 
-    def __init__(self, sources: PathLike | Sequence[PathLike], tokenizer: Tokenizer | None = None,
+    def __init__(self, sources: PathLike | Span | Sequence[PathLike | Span], tokenizer: Tokenizer | None = None,
                  *, strict: bool = False, quiet: bool | None = None) -> None:
         self.paths = expand_sources(sources)
         self.tokenizer = tokenizer or Tokenizer()

@@ -179,15 +179,7 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     streams by, then, once every count is known, the ids are renumbered into the
     vocabulary's order (tokens below ``min_count`` become ``<unk>``).
     """
-    types = types_for(data)
-    sink = _IdSink(None)
-    lengths: list[np.ndarray] = []
-    for ids, lens in types.blocks(data):
-        sink.add(ids)
-        lengths.append(lens)
-    first_ids = sink.finish()
-    offsets = _offsets(lengths)
-    seen = types.tokens()
+    first_ids, offsets, seen = encode_first_seen(data)
     counts = id_counts(first_ids, len(seen))
     vocab = Vocabulary.from_counts(dict(zip(seen, counts.tolist())), min_count=min_count,
                                    max_size=max_size, specials=specials, n_sentences=len(offsets) - 1)
@@ -198,6 +190,18 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     for lo in range(0, len(first_ids), step):  # in place, a piece at a time
         first_ids[lo:lo + step] = renumber[first_ids[lo:lo + step]]
     return EncodedCorpus(first_ids, offsets, vocab, _corpus_meta(data))
+
+
+def encode_first_seen(data: Corpus | Iterable[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Every token numbered in order of first appearance, in one pass: ids (int32
+    ``[n_tokens]``), sentence offsets (int64 ``[S + 1]``) and the distinct tokens (id order)."""
+    types = types_for(data)
+    sink = _IdSink(None)
+    lengths: list[np.ndarray] = []
+    for ids, lens in types.blocks(data):
+        sink.add(ids)
+        lengths.append(lens)
+    return sink.finish(), _offsets(lengths), types.tokens()
 
 
 def id_counts(ids: np.ndarray, n: int) -> np.ndarray:
@@ -226,7 +230,7 @@ def _offsets(lengths: list[np.ndarray]) -> np.ndarray:
 
 def _corpus_meta(data) -> dict:
     if isinstance(data, Corpus):
-        return {"sources": data.paths, "tokenizer": data.tokenizer.config(),
+        return {"sources": [str(p) for p in data.paths], "tokenizer": data.tokenizer.config(),
                 "replaced_lines": data.stats.replaced_lines}
     return {}
 

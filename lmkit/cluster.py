@@ -1,0 +1,116 @@
+"""Dask helpers shared by the families: reach or start a cluster, cut the input into
+line-aligned byte ranges, and run a function on workers with errors that name the worker.
+
+Dask is optional (the ``dask`` extra); nothing here imports it until a cluster is asked for.
+Every family keeps its distributed stages in its own ``distributed.py`` over these helpers.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ._io import is_compressed
+from .errors import ConfigError, CorpusError, LmkitError
+from .text.corpus import Span, expand_sources
+
+log = logging.getLogger(__name__)
+#: seconds to wait for a scheduler before giving up
+CONNECT_TIMEOUT = 15.0
+
+
+def require_distributed():
+    """The ``distributed`` module, or a ConfigError naming the extra that brings it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError("running on a cluster needs Dask: pip install 'lmkit[dask]' "
+                          "(dask[distributed])") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def connect(spec: str, *, memory_limit: str | int | None = None,
+            timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``spec``, closed on the way out.
+
+    ``local:N`` starts a LocalCluster of N worker processes with one thread each (stopped on
+    the way out, Ctrl-C included; ``memory_limit`` per worker, e.g. ``"2GB"``);
+    ``tcp://HOST:PORT`` (or ``HOST:PORT``) connects to a running scheduler within ``timeout``
+    seconds or raises a ConfigError.
+    """
+    distributed = require_distributed()
+    if spec.startswith("local:"):
+        try:
+            n = int(spec[len("local:"):])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ConfigError(f"--cluster {spec}: local:N needs a number of workers N >= 1")
+        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, memory_limit=memory_limit or "auto")
+        try:
+            with distributed.Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+        return
+    if spec.startswith("local") or ("://" not in spec and ":" not in spec):
+        raise ConfigError(f"--cluster {spec!r}: expected local:N or tcp://HOST:PORT")
+    try:
+        client = distributed.Client(spec, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"--cluster {spec}: no Dask scheduler answered within {timeout:g} s "
+                          f"({type(exc).__name__})") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def split_inputs(sources: str | os.PathLike | Sequence[str | os.PathLike], parts: int) -> list[Span]:
+    """The input cut into about ``parts`` line-aligned ranges of similar size: plain files into
+    byte ranges (each line belongs to the range its first byte falls in), compressed files
+    (.gz, .bz2, .xz) whole. Every worker must be able to read the paths."""
+    if parts < 1:
+        raise ConfigError(f"--partitions must be >= 1, got {parts}")
+    paths = expand_sources(sources)
+    if "-" in paths:
+        raise ConfigError("a cluster reads files, not standard input ('-')")
+    sizes = {p: os.path.getsize(p) for p in paths}
+    plain = [p for p in paths if not is_compressed(p)]
+    target = max(1, math.ceil(sum(sizes[p] for p in plain) / parts))
+    out: list[Span] = []
+    for p in paths:
+        if p not in plain:
+            out.append(Span(p))
+            continue
+        n = max(1, round(sizes[p] / target))
+        cuts = [sizes[p] * i // n for i in range(n + 1)]
+        out.extend(Span(p, a, b) for a, b in zip(cuts, cuts[1:]))
+    return out
+
+
+def on_worker(fn: Callable) -> Callable:
+    """``fn`` as a task whose lmkit and I/O errors name the worker that met them."""
+    @functools.wraps(fn)
+    def task(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (LmkitError, OSError) as exc:
+            where = _worker_address()
+            kind = type(exc) if isinstance(exc, LmkitError) else CorpusError
+            raise kind(f"{exc} (on worker {where})") from None
+    return task
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return "?"
