@@ -181,7 +181,9 @@ def _unigrams_of(result) -> np.ndarray:
 
 @on_worker
 def _merge_part(index: int, lo: int, hi: int, order: int, *pieces) -> _Part:
-    rows_k, count_k, ctx_k = [], [], []
+    rows_k: list[np.ndarray] = []
+    count_k: list[np.ndarray] = []
+    ctx_k: list[np.ndarray] = []
     for k in range(2, order + 1):
         rows = np.concatenate([pc[k - 2][0] for pc in pieces])
         rows, cnt = _sum_duplicates(rows, np.concatenate([pc[k - 2][1] for pc in pieces]))
@@ -270,6 +272,7 @@ def _order_step(part: _Part, adj: _Adjusted, sfx: _Suffixes, k: int, sm: Smoothi
         else:
             lower = np.concatenate(answers)[sfx.inverse[k - 3]] if answers else np.zeros(0)
         if how == "interpolate":
+            assert gamma is not None   # interpolating smoothings weigh every context
             p, gamma = interpolate_order(alpha, gamma, o.ctx, keep, lower)
             bo = context_backoffs(gamma, o.ctx, o.n_ctx)
         else:
@@ -278,6 +281,7 @@ def _order_step(part: _Part, adj: _Adjusted, sfx: _Suffixes, k: int, sm: Smoothi
     elif how == "scores":
         p, bo = alpha, np.full(o.n_ctx, float(np.log10(opts.stupid_alpha)))
     else:   # uniform (additive)
+        assert gamma is not None
         p, bo = alpha, np.log10(gamma)
     return _Step(p, log10(p), keep, bo)
 
@@ -488,6 +492,7 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
     alpha1, gamma1 = sm.seen(o1, consts[0], n_words, opts)
     how = sm.assembly(opts)
     if how == "interpolate":
+        assert gamma1 is not None
         p1 = interpolate_unigrams(alpha1, gamma1, n_words)
     elif how == "backoff":
         p1 = sm.unigram(alpha1, gamma1, n_words)
