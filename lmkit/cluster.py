@@ -35,15 +35,21 @@ def require_distributed():
 
 @contextlib.contextmanager
 def connect(spec: str, *, memory_limit: str | int | None = None,
-            timeout: float = CONNECT_TIMEOUT) -> Iterator[Any]:
+            timeout: float | None = None) -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec``, closed on the way out.
 
     ``local:N`` starts a LocalCluster of N worker processes with one thread each (stopped on
     the way out, Ctrl-C included; ``memory_limit`` per worker, e.g. ``"2GB"``);
     ``tcp://HOST:PORT`` (or ``HOST:PORT``) connects to a running scheduler within ``timeout``
-    seconds or raises a ConfigError.
+    seconds (default :data:`CONNECT_TIMEOUT`) or raises a ConfigError.
     """
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
     distributed = require_distributed()
+    quiet = not logging.getLogger("lmkit").isEnabledFor(logging.DEBUG)
+    if quiet:   # Dask's own chatter (and its shutdown noise after Ctrl-C) only with --debug
+        for name in ("distributed", "tornado", "bokeh"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     if spec.startswith("local:"):
         try:
             n = int(spec[len("local:"):])
@@ -52,7 +58,8 @@ def connect(spec: str, *, memory_limit: str | int | None = None,
         if n < 1:
             raise ConfigError(f"--cluster {spec}: local:N needs a number of workers N >= 1")
         cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, memory_limit=memory_limit or "auto")
+                                           dashboard_address=":0", memory_limit=memory_limit or "auto",
+                                           silence_logs=logging.ERROR if quiet else logging.INFO)
         try:
             with distributed.Client(cluster) as client:
                 yield client

@@ -20,6 +20,16 @@ def add_text_options(parser: argparse.ArgumentParser, default_tokenizer: str = "
                        help="stop at the first line that is not valid UTF-8 instead of replacing bytes")
 
 
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    """--cluster and --partitions (Dask; the 'dask' extra)."""
+    group = parser.add_argument_group("cluster (needs the 'dask' extra)")
+    group.add_argument("--cluster", metavar="SPEC", default=None,
+                       help="run on Dask: local:N (N worker processes started and stopped here) or "
+                            "tcp://HOST:8786 (a running scheduler; every worker must read the input paths)")
+    group.add_argument("--partitions", type=positive_int, default=None, metavar="P",
+                       help="input ranges and n-gram partitions on the cluster (default: 2 per worker)")
+
+
 def tokenizer_from_args(args: argparse.Namespace) -> Tokenizer:
     return Tokenizer(args.tokenizer, lowercase=args.lowercase)
 

@@ -14,7 +14,7 @@ from ..errors import ConfigError, CorpusError
 from ..lm import corpus_scores
 from ..ngram import SMOOTHINGS, NgramModel
 from ..text import UNK_ID, Vocabulary, encode_corpus
-from .common import add_text_options, corpus_from_args, missing_command, positive_int
+from .common import add_cluster_options, add_text_options, corpus_from_args, missing_command, positive_int
 
 log = logging.getLogger("lmkit")
 
@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--vocab", help="vocabulary file (token<TAB>count); other words become <unk>")
     t.add_argument("--min-count", type=positive_int, default=1,
                    help="words seen fewer times become <unk> (default 1: keep all, as lmplz)")
+    add_cluster_options(t)
     add_text_options(t, default_tokenizer="whitespace")
     t.set_defaults(run=run_train)
 
@@ -112,6 +113,8 @@ def run_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--order must be between 1 and 10, got {args.order}")
     corpus = corpus_from_args(args, args.corpus)
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
+    if args.cluster:
+        return _train_on_cluster(args, corpus, vocab)
     start = time.perf_counter()
     model = NgramModel.train(corpus, order=args.order, smoothing=args.smoothing, vocab=vocab,
                              min_count=args.min_count, discount=args.discount,
@@ -126,6 +129,29 @@ def run_train(args: argparse.Namespace) -> int:
     if "discounts" in model.meta:
         log.info("discounts D1 D2 D3+: %s", " | ".join(
             f"{k + 1}: " + " ".join(f"{d:.6g}" for d in ds) for k, ds in enumerate(model.meta["discounts"])))
+    return 0
+
+
+def _train_on_cluster(args: argparse.Namespace, corpus, vocab: Vocabulary | None) -> int:
+    """`ngram train --cluster`: an ARPA output is streamed from the workers; a .lmk one is
+    gathered into a model first."""
+    from ..cluster import connect
+    from ..ngram.distributed import train_on_cluster
+    if args.chunk_tokens:
+        raise ConfigError("--chunk-tokens applies to one machine; on a cluster use --partitions")
+    start = time.perf_counter()
+    with connect(args.cluster) as client:
+        est = train_on_cluster(client, corpus, args.order, args.smoothing, partitions=args.partitions, vocab=vocab,
+                               min_count=args.min_count, discount=args.discount, interpolate=not args.backoff,
+                               prune=args.prune, quiet=args.quiet)
+        if args.output.endswith((".arpa", ".arpa.gz")):
+            est.write_arpa(args.output, quiet=args.quiet)
+        else:
+            est.to_model().save(args.output, quiet=args.quiet)
+        workers = len(client.scheduler_info().get("workers", {}))
+    log.info("%s: order %d %s, n-grams %s, from %d tokens in %d sentences on %d workers (%.1f s)", args.output,
+             args.order, args.smoothing, "/".join(map(str, est.sizes)), est.meta["n_tokens"],
+             est.meta["n_sentences"], workers, time.perf_counter() - start)
     return 0
 
 

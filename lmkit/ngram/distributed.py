@@ -320,9 +320,9 @@ def word_ranges(counts: np.ndarray, parts: int) -> np.ndarray:
     cum = np.cumsum(np.maximum(counts, 1), dtype=np.float64)
     cuts = np.searchsorted(cum, cum[-1] * np.arange(1, parts) / parts, side="right")
     bounds = np.concatenate([[0], cuts, [V]]).astype(np.int64)
-    for i in range(1, parts + 1):   # strictly increasing: every range non-empty
+    for i in range(1, parts):   # strictly increasing: every range non-empty
         bounds[i] = max(bounds[i], bounds[i - 1] + 1)
-    for i in range(parts - 1, -1, -1):
+    for i in range(parts - 1, 0, -1):
         bounds[i] = min(bounds[i], bounds[i + 1] - 1)
     return bounds
 

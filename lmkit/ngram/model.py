@@ -68,7 +68,8 @@ class NgramModel:
     def train(cls, data: Corpus | EncodedCorpus | Iterable[Sequence[str]], order: int = 3,
               smoothing: str = "mkn", *, vocab: Vocabulary | None = None, min_count: int = 1,
               discount: float | None = None, interpolate: bool = True, prune=None,
-              chunk_tokens: int | None = None, quiet: bool | None = None) -> NgramModel:
+              chunk_tokens: int | None = None, quiet: bool | None = None, client=None,
+              partitions: int | None = None) -> NgramModel:
         """Count ``data`` and estimate a model.
 
         ``data``: a Corpus (its tokenizer is kept with the model), an EncodedCorpus, or any
@@ -76,7 +77,18 @@ class NgramModel:
         ``<unk>``. ``smoothing`` is one of :data:`SMOOTHINGS`. ``prune``: count thresholds
         per order like lmplz's ``--prune 0 0 1`` (n-grams seen that often or less are dropped).
         ``chunk_tokens``: count in pieces of that many tokens, spilled to disk and merged.
+        ``client``: a ``distributed.Client``; the corpus (a Corpus, or file/directory paths
+        every worker can read) is then counted and estimated on its cluster in ``partitions``
+        pieces (default: twice the workers), giving the same model (see
+        :func:`lmkit.ngram.distributed.train_on_cluster`).
         """
+        if client is not None:
+            from .distributed import train_on_cluster
+            if not isinstance(data, (Corpus, str, os.PathLike, list, tuple)):
+                raise ConfigError("training on a cluster needs a Corpus or file paths the workers can read")
+            return train_on_cluster(client, data, order, smoothing, partitions=partitions, vocab=vocab,
+                                    min_count=min_count, discount=discount, interpolate=interpolate,
+                                    prune=prune, quiet=quiet).to_model()
         if smoothing not in SMOOTHINGS:
             raise ConfigError(f"smoothing {smoothing!r} is unknown; choose one of {', '.join(SMOOTHINGS)}")
         if not 1 <= order <= MAX_ORDER:

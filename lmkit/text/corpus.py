@@ -50,7 +50,7 @@ def _open_span(span: Span) -> IO[bytes]:
 
 def _span_lines(handle: IO[bytes], end: int, block_bytes: int) -> Iterator[list[bytes]]:
     """Blocks of the lines that start before byte ``end`` (-1: every line to the end)."""
-    pos = handle.tell()
+    pos = handle.tell() if end >= 0 else 0   # stdin cannot tell
     while end < 0 or pos < end:
         raw = handle.readlines(block_bytes)
         if not raw:
