@@ -26,7 +26,7 @@ import logging
 import operator
 import os
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,7 +40,7 @@ from ..text import BOS_ID, Corpus, EncodedCorpus, Tokenizer, Vocabulary, encode_
 from ..text.corpus import Span
 from . import _kernels as K
 from .arpa import ARPA_END, arpa_header, arpa_text, section_start
-from .counts import MAX_ORDER, _rows, count_ngrams
+from .counts import MAX_ORDER, count_ngrams
 from .estimators import (
     Options,
     OrderInput,
@@ -56,6 +56,8 @@ from .estimators import (
 )
 
 log = logging.getLogger(__name__)
+#: ARPA lines spelled per task (the client holds a few such pieces at a time)
+ARPA_LINES = 1 << 18
 
 
 # ---------------------------------------------------------------------- worker-side data
@@ -127,47 +129,49 @@ def _token_counts(text: _RangeText) -> tuple[list[str], np.ndarray, int, int, in
             text.replaced_lines)
 
 
-def _sum_duplicates(rows: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows sorted lexicographically, equal rows merged with their counts summed."""
-    if len(rows) == 0:
-        return rows, count
-    perm = np.lexsort(rows.T[::-1])
-    rows, count = rows[perm], count[perm]
-    first = np.flatnonzero(np.concatenate([[True], np.any(rows[1:] != rows[:-1], axis=1)]))
-    return np.ascontiguousarray(rows[first]), np.add.reduceat(count, first)
+def _group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted distinct int64 keys, each input key's index among them, and where each distinct
+    key first occurs in the input."""
+    if len(keys) == 0:
+        return keys, np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.argsort(keys, kind="stable")
+    srt = keys[order]
+    starts = np.empty(len(srt), bool)
+    starts[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=starts[1:])
+    inverse = np.empty(len(keys), np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    return srt[starts], inverse, order[starts]
 
 
-def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sorted distinct rows, how often each occurs, and each input row's index among them."""
-    if len(rows) == 0:
-        return rows, np.zeros(0, np.int64), np.zeros(0, np.int64)
-    perm = np.lexsort(rows.T[::-1])
-    srt = rows[perm]
-    starts = np.concatenate([[True], np.any(srt[1:] != srt[:-1], axis=1)])
-    group = np.cumsum(starts) - 1
-    inverse = np.empty(len(rows), np.int64)
-    inverse[perm] = group
-    return np.ascontiguousarray(srt[starts]), np.bincount(group).astype(np.int64), inverse
+def _summed(inverse: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per group, the sum of its int64 values (exact below 2**53)."""
+    return np.bincount(inverse, weights=values, minlength=n).astype(np.int64)
 
 
 @on_worker
 def _count_range(text: _RangeText, vocab: Vocabulary, order: int, bounds: np.ndarray):
-    """Unigram counts (int64 [V]) and, per partition, per order k >= 2, (rows, counts)."""
+    """Unigram counts (int64 [V]) and, per partition p and order k >= 2, the range's n-grams
+    whose first word lies in partition p: (context, word, count), the context being the first
+    word for bigrams and the row of the prefix within the same piece of order k-1 above."""
     P = len(bounds) - 1
     V = len(vocab)
-    pieces: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(P)]
+    pieces: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in range(P)]
     if len(text.offsets) == 1:   # no sentence in this range
-        for p in range(P):
-            pieces[p] = [(np.zeros((0, k), np.int32), np.zeros(0, np.int64)) for k in range(2, order + 1)]
-        return np.zeros(V, np.int64), pieces
+        empty = (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64))
+        return np.zeros(V, np.int64), [[empty] * (order - 1) for _ in range(P)]
     ids = vocab.encode(text.tokens)[text.ids] if len(text.ids) else np.zeros(0, np.int32)
     counts = count_ngrams(EncodedCorpus(ids, text.offsets), order, V, quiet=True, allow_empty=True)
     del ids
+    cut = np.asarray(bounds, np.int64)          # order 1: word ids cut at the word ranges
     for k in range(2, order + 1):
-        rows, cnt = _rows(counts, k), counts.orders[k - 1].count
-        cut = np.searchsorted(rows[:, 0], bounds)
+        oc = counts.orders[k - 1]
+        ctx = oc.ctx
+        below = cut
+        cut = np.searchsorted(ctx, below)       # contexts are sorted: each partition is a slice
         for p in range(P):
-            pieces[p].append((rows[cut[p]:cut[p + 1]], cnt[cut[p]:cut[p + 1]]))
+            a, b = cut[p], cut[p + 1]
+            pieces[p].append((ctx[a:b] - below[p], oc.word[a:b], oc.count[a:b]))
     return counts.orders[0].count, pieces
 
 
@@ -180,32 +184,52 @@ def _unigrams_of(result) -> np.ndarray:
 
 
 @on_worker
-def _merge_part(index: int, lo: int, hi: int, order: int, *pieces) -> _Part:
+def _merge_part(index: int, lo: int, hi: int, order: int, V: int, *pieces) -> _Part:
+    """One partition's n-grams merged from every range's piece, order by order: an n-gram's
+    key is (merged row of its prefix) x V + word, so one integer sort per order merges them."""
     rows_k: list[np.ndarray] = []
     count_k: list[np.ndarray] = []
     ctx_k: list[np.ndarray] = []
+    where = [np.zeros(0, np.int64)] * len(pieces)   # per piece: merged row of each of its n-grams one order down
+    Vi = np.int64(V)
     for k in range(2, order + 1):
-        rows = np.concatenate([pc[k - 2][0] for pc in pieces])
-        rows, cnt = _sum_duplicates(rows, np.concatenate([pc[k - 2][1] for pc in pieces]))
+        keys = np.concatenate([pc[k - 2][0] if k == 2 else where[i][pc[k - 2][0]]
+                               for i, pc in enumerate(pieces)]) * Vi
+        keys += np.concatenate([pc[k - 2][1] for pc in pieces])
+        uniq, inverse, _ = _group_keys(keys)
+        del keys
+        sizes = np.cumsum([0] + [len(pc[k - 2][1]) for pc in pieces])
+        where = [inverse[sizes[i]:sizes[i + 1]] for i in range(len(pieces))]
+        count = _summed(inverse, np.concatenate([pc[k - 2][2] for pc in pieces]), len(uniq))
+        ctx, word = uniq // Vi, (uniq % Vi).astype(np.int32)
+        rows = np.empty((len(uniq), k), np.int32)
         if k == 2:
-            ctx = rows[:, 0].astype(np.int64) - lo
+            rows[:, 0] = ctx + lo
         else:
-            ctx = K.prefix_ids(rows, rows_k[-1])
-            assert not len(ctx) or ctx.min() >= 0, "an n-gram's prefix is missing from its partition"
+            rows[:, :-1] = rows_k[-1][ctx]
+        rows[:, -1] = word
         rows_k.append(rows)
-        count_k.append(cnt)
+        count_k.append(count)
         ctx_k.append(ctx)
     return _Part(index, lo, hi, rows_k, count_k, ctx_k)
 
 
-def _suffixes(part: _Part, bounds: np.ndarray) -> _Suffixes:
+def _suffixes(part: _Part, bounds: np.ndarray, V: int) -> _Suffixes:
+    """Each order's distinct suffixes, found by one integer sort per order: a suffix's key is
+    (index of its own prefix among the order below's suffixes) x V + word, which sorts as its
+    words do."""
     out = _Suffixes([], [], [], [])
-    for rows in part.rows[1:]:   # orders 3..N
-        u, mult, inverse = _unique_rows(np.ascontiguousarray(rows[:, 1:]))
+    below = part.rows[0][:, 1].astype(np.int64) if part.rows else None   # bigrams' suffixes: words
+    for k in range(3, len(part.rows) + 2):
+        rows = part.rows[k - 2]
+        assert below is not None
+        uniq, inverse, first = _group_keys(below[part.ctx[k - 2]] * np.int64(V) + rows[:, -1])
+        u = np.ascontiguousarray(rows[first, 1:]) if len(rows) else np.zeros((0, k - 1), np.int32)
         out.rows.append(u)
-        out.mult.append(mult)
+        out.mult.append(np.bincount(inverse, minlength=len(uniq)).astype(np.int64))
         out.inverse.append(inverse)
         out.cuts.append(np.searchsorted(u[:, 0], bounds) if len(u) else np.zeros(len(bounds), np.int64))
+        below = inverse
     return out
 
 
@@ -231,7 +255,7 @@ def _adjusted(part: _Part, order: int, *incoming) -> _Adjusted:
             idx = K.match_rows(np.ascontiguousarray(rows), part.rows[k - 2])
             if len(idx) and idx.min() < 0:
                 raise AssertionError("a suffix is missing from the partition that owns it")
-            np.add.at(cont, idx, mult)
+            cont += _summed(idx, mult, len(raw))
             at_q.append(idx)
         starts_bos = part.rows[k - 2][:, 0] == BOS_ID
         cont[starts_bos] = raw[starts_bos]
@@ -292,10 +316,18 @@ def _answer(step: _Step, adj: _Adjusted, k: int, q: int) -> np.ndarray:
 
 
 @on_worker
-def _arpa_piece(part: _Part, k: int, step: _Step, above: _Step | None, vocab: Vocabulary) -> np.ndarray:
-    blob, offsets = utf8_blob(vocab.itos)
-    backoff = None if above is None else above.ctx_backoff.astype(np.float32)
-    return arpa_text(part.rows[k - 2], step.logprob.astype(np.float32), backoff, step.keep, blob, offsets)
+def _arpa_piece(part: _Part, k: int, lo: int, hi: int, step: _Step, above: _Step | None,
+                words: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The ARPA lines of this partition's order-k n-grams ``lo..hi-1`` (uint8 bytes);
+    ``words``: the vocabulary's :func:`utf8_blob`."""
+    blob, offsets = words
+    backoff = None if above is None else above.ctx_backoff[lo:hi].astype(np.float32)
+    return arpa_text(part.rows[k - 2][lo:hi], step.logprob[lo:hi].astype(np.float32), backoff,
+                     step.keep[lo:hi], blob, offsets)
+
+
+def _order_sizes(part: _Part) -> list[int]:
+    return [len(c) for c in part.count]
 
 
 def _model_piece(part: _Part, k: int, step: _Step, above: _Step | None, below: _Step | None):
@@ -331,13 +363,12 @@ class DistributedEstimate:
     """A model estimated on a cluster, still in the workers' memory: write it as ARPA
     (streamed, partition by partition) or gather it into an :class:`NgramModel`."""
 
-    def __init__(self, client, vocab: Vocabulary, vocab_future, order: int, smoothing: str, parts: list,
+    def __init__(self, client, vocab: Vocabulary, order: int, smoothing: str, parts: list,
                  steps: list[list], unigram_logprob: np.ndarray, unigram_backoff: np.ndarray, kept: list[int],
                  meta: dict, tokenizer: Tokenizer) -> None:
         self.client = client
         self.tokenizer = tokenizer
         self.vocab = vocab
-        self._vocab_future = vocab_future
         self.order = order
         self.smoothing = smoothing
         self._parts = parts
@@ -360,11 +391,18 @@ class DistributedEstimate:
             log.warning("%s: ARPA readers will not apply stupid backoff's factor after contexts "
                         "the model never saw; lmkit's .lmk format keeps it", path)
         blob, offsets = utf8_blob(self.vocab.itos)
+        words = self.client.scatter((blob, offsets), broadcast=True)
         V = len(self.vocab)
-        pieces = [[self.client.submit(_arpa_piece, part, k, self._steps[k - 2][p], self._above(k, p),
-                                      self._vocab_future, key=f"lmkit-arpa-{uuid.uuid4().hex[:8]}-{k}-{p}")
-                   for p, part in enumerate(self._parts)] for k in range(2, self.order + 1)]
+        sizes = self.client.gather([self.client.submit(_order_sizes, part) for part in self._parts])
+        jobs = [(k, p, lo, min(lo + ARPA_LINES, n)) for k in range(2, self.order + 1)
+                for p, n in enumerate(s[k - 2] for s in sizes) for lo in range(0, n, ARPA_LINES)]
         bar = progress(total=sum(self.sizes), desc="writing ARPA", unit="n-gram", quiet=quiet)
+
+        def spell(job):
+            k, p, lo, hi = job
+            return self.client.submit(_arpa_piece, self._parts[p], k, lo, hi, self._steps[k - 2][p],
+                                      self._above(k, p), words)
+
         with atomic_write(path, "wb") as out:
             out.write(arpa_header(self.sizes))
             out.write(section_start(1))
@@ -372,12 +410,22 @@ class DistributedEstimate:
             out.write(arpa_text(np.arange(V, dtype=np.int32)[:, None], self.unigram_logprob.astype(np.float32),
                                 backoff, np.ones(V, bool), blob, offsets))
             bar.update(V)
-            for k in range(2, self.order + 1):
-                out.write(section_start(k))
-                for fut in pieces[k - 2]:
-                    out.write(fut.result())
-                    fut.release()
-                bar.update(self.sizes[k - 1])
+            window = 2 * max(1, len(self.client.scheduler_info().get("workers", {})))
+            pending = deque(spell(job) for job in jobs[:window])   # pieces in flight, written in order
+            headed = 1   # orders whose heading is written
+            for i, (k, _, lo, hi) in enumerate(jobs):
+                while headed < k:
+                    headed += 1
+                    out.write(section_start(headed))
+                fut = pending.popleft()
+                if i + window < len(jobs):
+                    pending.append(spell(jobs[i + window]))
+                out.write(fut.result())
+                fut.release()
+                bar.update(hi - lo)
+            while headed < self.order:   # orders with no n-gram at all
+                headed += 1
+                out.write(section_start(headed))
             out.write(ARPA_END)
         bar.close()
 
@@ -463,13 +511,13 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
     counted = [submit(_count_range, t, vocab_future, order, bounds, key=f"lmkit-count-{run}-{i}")
                for i, t in enumerate(texts)]
     unigram_count = np.sum(client.gather([submit(_unigrams_of, c) for c in counted]), axis=0)
-    parts = [submit(_merge_part, p, int(bounds[p]), int(bounds[p + 1]), order,
+    parts = [submit(_merge_part, p, int(bounds[p]), int(bounds[p + 1]), order, V,
                     *[submit(_piece, c, p) for c in counted], key=f"lmkit-merge-{run}-{p}") for p in range(P)]
     del texts, counted
     bar.update()
 
     # 3. continuation counts: suffixes to their owners
-    sfx = [submit(_suffixes, part, bounds, key=f"lmkit-suffixes-{run}-{p}") for p, part in enumerate(parts)]
+    sfx = [submit(_suffixes, part, bounds, V, key=f"lmkit-suffixes-{run}-{p}") for p, part in enumerate(parts)]
     adj = [submit(_adjusted, part, order, *[submit(_suffixes_for, s, p) for s in sfx], key=f"lmkit-adjusted-{run}-{p}")
            for p, part in enumerate(parts)]
     bar.update()
@@ -531,5 +579,5 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
         meta["discounts"] = discounts[:, 1:].tolist()
     bar.update()
     bar.close()
-    return DistributedEstimate(client, vocab, vocab_future, order, smoothing, parts, steps, logprob1,
+    return DistributedEstimate(client, vocab, order, smoothing, parts, steps, logprob1,
                                unigram_backoff, kept, meta, tokenizer)
