@@ -15,7 +15,7 @@ spills held results to disk above 60 % of it).
 
 Reproduce:  pip install -e '.[dask]'
             python benchmarks/dist_bench.py [--copies 1] [--order 5] [--repeats 3]
-            python benchmarks/dist_bench.py --copies 4 --memory-limit 1GB --repeats 1 --only-cluster
+            python benchmarks/dist_bench.py --brown-times 500 --memory-limit 1GB --repeats 1 --only-cluster
 """
 from __future__ import annotations
 
@@ -36,6 +36,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 EN6 = ["brown/brown.txt.gz", "movie_reviews/*.gz", "reuters/reuters.t*.txt.gz", "abc/abc.txt.gz",
        "tinyshakespeare/input.txt", "gutenberg/*.txt.gz"]
+
+
+def build_repeated_brown(path: Path, times: int) -> tuple[int, int]:
+    """data/brown.txt.gz repeated: the corpus grows, the model stays Brown's."""
+    text = gzip.open(ROOT / "data" / "brown.txt.gz", "rb").read()
+    with open(path, "wb") as out:
+        for _ in range(times):
+            out.write(text)
+    return len(text.split()) * times, path.stat().st_size
 
 
 def build_corpus(path: Path, copies: int) -> tuple[int, int]:
@@ -122,6 +131,8 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--copies", type=int, default=1)
+    ap.add_argument("--brown-times", type=int, default=0,
+                    help="instead of en6: Brown repeated this many times (memory bounded by the model, not the corpus)")
     ap.add_argument("--order", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--partitions", type=int, default=None, help="default: 2 per worker")
@@ -131,8 +142,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lmkit-dist-") as tmp_name:
         tmp = Path(tmp_name)
         corpus = tmp / "corpus.txt"
-        n_tokens, n_bytes = build_corpus(corpus, args.copies)
-        print(f"corpus: en6 x {args.copies}: {n_tokens:,} tokens, {n_bytes / 2 ** 20:.0f} MB; order {args.order}; "
+        if args.brown_times:
+            n_tokens, n_bytes = build_repeated_brown(corpus, args.brown_times)
+            name = f"Brown x {args.brown_times}"
+        else:
+            n_tokens, n_bytes = build_corpus(corpus, args.copies)
+            name = f"en6 x {args.copies}"
+        print(f"corpus: {name}: {n_tokens:,} tokens, {n_bytes / 2 ** 20:.0f} MB; order {args.order}; "
               f"worker memory limit {args.memory_limit or 'auto'}")
         configs = ([] if args.only_cluster else [("one machine", None)]) + [("local:1", "local:1"),
                                                                              ("local:2", "local:2")]

@@ -79,10 +79,12 @@ def connect(spec: str, *, memory_limit: str | int | None = None,
         client.close()
 
 
-def split_inputs(sources: str | os.PathLike | Sequence[str | os.PathLike], parts: int) -> list[Span]:
-    """The input cut into about ``parts`` line-aligned ranges of similar size: plain files into
-    byte ranges (each line belongs to the range its first byte falls in), compressed files
-    (.gz, .bz2, .xz) whole. Every worker must be able to read the paths."""
+def split_inputs(sources: str | os.PathLike | Sequence[str | os.PathLike], parts: int,
+                 max_bytes: int | None = None) -> list[Span]:
+    """The input cut into about ``parts`` line-aligned ranges of similar size (more if a range
+    would exceed ``max_bytes``): plain files into byte ranges (each line belongs to the range
+    its first byte falls in), compressed files (.gz, .bz2, .xz) whole. Every worker must be
+    able to read the paths."""
     if parts < 1:
         raise ConfigError(f"--partitions must be >= 1, got {parts}")
     paths = expand_sources(sources)
@@ -91,6 +93,8 @@ def split_inputs(sources: str | os.PathLike | Sequence[str | os.PathLike], parts
     sizes = {p: os.path.getsize(p) for p in paths}
     plain = [p for p in paths if not is_compressed(p)]
     target = max(1, math.ceil(sum(sizes[p] for p in plain) / parts))
+    if max_bytes:
+        target = min(target, max_bytes)
     out: list[Span] = []
     for p in paths:
         if p not in plain:

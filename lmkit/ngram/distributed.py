@@ -4,10 +4,11 @@ The single-machine kernels (:func:`~lmkit.ngram.counts.count_ngrams`) and estima
 (:mod:`~lmkit.ngram.estimators`) run on partitions; Dask futures carry the data from worker
 to worker, and only vocabulary-sized arrays and small tallies visit the client.
 
-1. **Read**: each line-aligned input range is read, tokenised and numbered (first-seen ids) on
-   a worker, which keeps it; the client merges the token counts into the vocabulary, which is
+1. **Tally**: each line-aligned input range (at most :data:`RANGE_BYTES`) is read and
+   tokenised on a worker; the client merges the token counts into the vocabulary, which is
    broadcast.
-2. **Count**: each range maps its ids to the vocabulary, counts its n-grams of every order and
+2. **Count**: each range is read again and encoded with the vocabulary (text never travels;
+   nothing corpus-sized waits in memory between stages), counts its n-grams of every order and
    cuts them by first word into P word ranges (balanced by word frequency); each partition
    merges its pieces. A partition then holds *whole contexts* of every order (a context starts
    with the n-gram's first word), so every per-context sum is added in the single-machine order.
@@ -36,7 +37,7 @@ from .._io import atomic_write
 from ..cluster import on_worker, split_inputs
 from ..errors import ConfigError, CorpusError
 from ..progress import progress
-from ..text import BOS_ID, Corpus, EncodedCorpus, Tokenizer, Vocabulary, encode_first_seen, id_counts, utf8_blob
+from ..text import BOS_ID, Corpus, Tokenizer, Vocabulary, encode_corpus, encode_first_seen, id_counts, utf8_blob
 from ..text.corpus import Span
 from . import _kernels as K
 from .arpa import ARPA_END, arpa_header, arpa_text, section_start
@@ -56,20 +57,16 @@ from .estimators import (
 )
 
 log = logging.getLogger(__name__)
+#: the largest input range a task reads (bytes of text): more ranges than partitions for a
+#: large corpus, so that a worker's memory follows the range, not the corpus
+RANGE_BYTES = 32 << 20
+#: pieces merged by one task (a tree of merges for many input ranges)
+MERGE_FAN_IN = 8
 #: ARPA lines spelled per task (the client holds a few such pieces at a time)
 ARPA_LINES = 1 << 18
 
 
 # ---------------------------------------------------------------------- worker-side data
-@dataclass
-class _RangeText:
-    """One input range, tokenised: first-seen ids (int32), sentence offsets, distinct tokens."""
-    ids: np.ndarray
-    offsets: np.ndarray
-    tokens: list[str]
-    replaced_lines: int
-
-
 @dataclass
 class _Part:
     """The n-grams of orders 2..N whose first word lies in ``[lo, hi)``, per order (index
@@ -107,8 +104,9 @@ class _Adjusted:
 
 @dataclass
 class _Step:
-    """One partition after order k: p_k (float64), log10 p_k, keep mask, and the log10 backoff
-    of the contexts (order k-1 n-grams of this partition; order 2: the words lo..hi-1)."""
+    """One partition after order k: p_k (float64), log10 p_k (float32), keep mask, and the
+    float32 log10 backoff of the contexts (order k-1 n-grams of this partition; order 2: the
+    words lo..hi-1)."""
     p: np.ndarray
     logprob: np.ndarray
     keep: np.ndarray
@@ -117,16 +115,12 @@ class _Step:
 
 # ---------------------------------------------------------------------- stage functions (tasks)
 @on_worker
-def _read_range(span: Span, tokenizer: Tokenizer, strict: bool) -> _RangeText:
+def _tally_range(span: Span, tokenizer: Tokenizer, strict: bool) -> tuple[list[str], np.ndarray, int, int, int]:
+    """One input range's distinct tokens, their counts, its sentences and tokens, and its
+    lines with invalid UTF-8 (nothing of the range is kept: the count stage reads it again)."""
     corpus = Corpus(span, tokenizer, strict=strict, quiet=True)
     ids, offsets, tokens = encode_first_seen(corpus)
-    return _RangeText(ids, offsets, tokens, corpus.stats.replaced_lines)
-
-
-def _token_counts(text: _RangeText) -> tuple[list[str], np.ndarray, int, int, int]:
-    """(tokens, their counts, sentences, tokens in all, lines with invalid UTF-8)."""
-    return (text.tokens, id_counts(text.ids, len(text.tokens)), len(text.offsets) - 1, len(text.ids),
-            text.replaced_lines)
+    return tokens, id_counts(ids, len(tokens)), len(offsets) - 1, len(ids), corpus.stats.replaced_lines
 
 
 def _group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -150,19 +144,19 @@ def _summed(inverse: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 
 
 @on_worker
-def _count_range(text: _RangeText, vocab: Vocabulary, order: int, bounds: np.ndarray):
+def _count_range(span: Span, tokenizer: Tokenizer, strict: bool, vocab: Vocabulary, order: int,
+                 bounds: np.ndarray):
     """Unigram counts (int64 [V]) and, per partition p and order k >= 2, the range's n-grams
     whose first word lies in partition p: (context, word, count), the context being the first
     word for bigrams and the row of the prefix within the same piece of order k-1 above."""
     P = len(bounds) - 1
     V = len(vocab)
     pieces: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in range(P)]
-    if len(text.offsets) == 1:   # no sentence in this range
+    encoded = encode_corpus(Corpus(span, tokenizer, strict=strict, quiet=True), vocab)
+    if encoded.n_sentences == 0:   # no line starts in this range
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64))
         return np.zeros(V, np.int64), [[empty] * (order - 1) for _ in range(P)]
-    ids = vocab.encode(text.tokens)[text.ids] if len(text.ids) else np.zeros(0, np.int32)
-    counts = count_ngrams(EncodedCorpus(ids, text.offsets), order, V, quiet=True, allow_empty=True)
-    del ids
+    counts = count_ngrams(encoded, order, V, quiet=True, allow_empty=True, release_corpus=True)
     cut = np.asarray(bounds, np.int64)          # order 1: word ids cut at the word ranges
     for k in range(2, order + 1):
         oc = counts.orders[k - 1]
@@ -184,15 +178,15 @@ def _unigrams_of(result) -> np.ndarray:
 
 
 @on_worker
-def _merge_part(index: int, lo: int, hi: int, order: int, V: int, *pieces) -> _Part:
-    """One partition's n-grams merged from every range's piece, order by order: an n-gram's
-    key is (merged row of its prefix) x V + word, so one integer sort per order merges them."""
-    rows_k: list[np.ndarray] = []
-    count_k: list[np.ndarray] = []
-    ctx_k: list[np.ndarray] = []
+def _combine(V: int, *pieces) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pieces of one partition (per order k >= 2: context, word, count, the context being the
+    first word's offset in the partition for bigrams, else the prefix's row one order down)
+    merged into one piece of the same form, order by order: an n-gram's key is (merged row of
+    its prefix) x V + word, so one integer sort per order merges them."""
+    out = []
     where = [np.zeros(0, np.int64)] * len(pieces)   # per piece: merged row of each of its n-grams one order down
     Vi = np.int64(V)
-    for k in range(2, order + 1):
+    for k in range(2, len(pieces[0]) + 2):
         keys = np.concatenate([pc[k - 2][0] if k == 2 else where[i][pc[k - 2][0]]
                                for i, pc in enumerate(pieces)]) * Vi
         keys += np.concatenate([pc[k - 2][1] for pc in pieces])
@@ -201,17 +195,22 @@ def _merge_part(index: int, lo: int, hi: int, order: int, V: int, *pieces) -> _P
         sizes = np.cumsum([0] + [len(pc[k - 2][1]) for pc in pieces])
         where = [inverse[sizes[i]:sizes[i + 1]] for i in range(len(pieces))]
         count = _summed(inverse, np.concatenate([pc[k - 2][2] for pc in pieces]), len(uniq))
-        ctx, word = uniq // Vi, (uniq % Vi).astype(np.int32)
-        rows = np.empty((len(uniq), k), np.int32)
+        out.append((uniq // Vi, (uniq % Vi).astype(np.int32), count))
+    return out
+
+
+def _part_from(index: int, lo: int, hi: int, piece) -> _Part:
+    """A partition's arrays from its merged piece: rows spelled out order by order."""
+    rows_k: list[np.ndarray] = []
+    for k, (ctx, word, _) in enumerate(piece, start=2):
+        rows = np.empty((len(word), k), np.int32)
         if k == 2:
             rows[:, 0] = ctx + lo
         else:
             rows[:, :-1] = rows_k[-1][ctx]
         rows[:, -1] = word
         rows_k.append(rows)
-        count_k.append(count)
-        ctx_k.append(ctx)
-    return _Part(index, lo, hi, rows_k, count_k, ctx_k)
+    return _Part(index, lo, hi, rows_k, [c for _, _, c in piece], [c for c, _, _ in piece])
 
 
 def _suffixes(part: _Part, bounds: np.ndarray, V: int) -> _Suffixes:
@@ -307,7 +306,7 @@ def _order_step(part: _Part, adj: _Adjusted, sfx: _Suffixes, k: int, sm: Smoothi
     else:   # uniform (additive)
         assert gamma is not None
         p, bo = alpha, np.log10(gamma)
-    return _Step(p, log10(p), keep, bo)
+    return _Step(p, log10(p).astype(np.float32), keep, bo.astype(np.float32))   # float32 as the model keeps them
 
 
 def _answer(step: _Step, adj: _Adjusted, k: int, q: int) -> np.ndarray:
@@ -321,8 +320,8 @@ def _arpa_piece(part: _Part, k: int, lo: int, hi: int, step: _Step, above: _Step
     """The ARPA lines of this partition's order-k n-grams ``lo..hi-1`` (uint8 bytes);
     ``words``: the vocabulary's :func:`utf8_blob`."""
     blob, offsets = words
-    backoff = None if above is None else above.ctx_backoff[lo:hi].astype(np.float32)
-    return arpa_text(part.rows[k - 2][lo:hi], step.logprob[lo:hi].astype(np.float32), backoff,
+    backoff = None if above is None else above.ctx_backoff[lo:hi]
+    return arpa_text(part.rows[k - 2][lo:hi], step.logprob[lo:hi], backoff,
                      step.keep[lo:hi], blob, offsets)
 
 
@@ -339,8 +338,8 @@ def _model_piece(part: _Part, k: int, step: _Step, above: _Step | None, below: _
     else:
         assert below is not None
         ctx = (np.cumsum(below.keep) - 1)[part.ctx[k - 2]][keep]
-    backoff = np.zeros(0, np.float32) if above is None else above.ctx_backoff.astype(np.float32)[keep]
-    return ctx, part.rows[k - 2][:, -1][keep], step.logprob.astype(np.float32)[keep], backoff
+    backoff = np.zeros(0, np.float32) if above is None else above.ctx_backoff[keep]
+    return ctx, part.rows[k - 2][:, -1][keep], step.logprob[keep], backoff
 
 
 # ---------------------------------------------------------------------- client side
@@ -481,9 +480,9 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
     bar = progress(total=6, desc="cluster stages", unit="stage", quiet=quiet)
 
     # 1. read and tokenise each range where it lies; vocabulary on the client, broadcast
-    spans = split_inputs(sources, n_parts)
-    texts = [submit(_read_range, s, tokenizer, strict, key=f"lmkit-read-{run}-{i}") for i, s in enumerate(spans)]
-    tallies = client.gather([submit(_token_counts, t, key=f"lmkit-tally-{run}-{i}") for i, t in enumerate(texts)])
+    spans = split_inputs(sources, n_parts, max_bytes=RANGE_BYTES)
+    tallies = client.gather([submit(_tally_range, s, tokenizer, strict, key=f"lmkit-tally-{run}-{i}")
+                             for i, s in enumerate(spans)])
     n_sentences = sum(t[2] for t in tallies)
     n_tokens = sum(t[3] for t in tallies)
     replaced = sum(t[4] for t in tallies)
@@ -508,12 +507,18 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
     counts_hint[BOS_ID] = n_sentences
     bounds = word_ranges(counts_hint, n_parts)
     P = len(bounds) - 1
-    counted = [submit(_count_range, t, vocab_future, order, bounds, key=f"lmkit-count-{run}-{i}")
-               for i, t in enumerate(texts)]
+    counted = [submit(_count_range, span, tokenizer, strict, vocab_future, order, bounds, key=f"lmkit-count-{run}-{i}")
+               for i, span in enumerate(spans)]
     unigram_count = np.sum(client.gather([submit(_unigrams_of, c) for c in counted]), axis=0)
-    parts = [submit(_merge_part, p, int(bounds[p]), int(bounds[p + 1]), order, V,
-                    *[submit(_piece, c, p) for c in counted], key=f"lmkit-merge-{run}-{p}") for p in range(P)]
-    del texts, counted
+    parts = []
+    for p in range(P):
+        pieces = [submit(_piece, c, p) for c in counted]
+        while len(pieces) > 1:   # a tree of merges: no task holds more than MERGE_FAN_IN pieces
+            pieces = [submit(_combine, V, *pieces[i:i + MERGE_FAN_IN], key=f"lmkit-merge-{run}-{p}-{len(pieces)}-{i}")
+                      for i in range(0, len(pieces), MERGE_FAN_IN)]
+        parts.append(submit(_part_from, p, int(bounds[p]), int(bounds[p + 1]), pieces[0],
+                            key=f"lmkit-part-{run}-{p}"))
+    del counted
     bar.update()
 
     # 3. continuation counts: suffixes to their owners

@@ -62,6 +62,16 @@ def test_mkn_arpa_is_byte_identical_for_1_3_7_partitions(client, text, tmp_path,
         assert got == want, (order, prune, partitions)
 
 
+def test_a_tree_of_merges_and_many_small_ranges(client, text, tmp_path, monkeypatch):
+    """Ranges capped in size (more ranges than partitions) and merged two at a time."""
+    monkeypatch.setattr("lmkit.ngram.distributed.MERGE_FAN_IN", 2)
+    monkeypatch.setattr("lmkit.ngram.distributed.RANGE_BYTES", 40_000)
+    assert len(split_inputs(text, 3, max_bytes=40_000)) >= 8
+    _, want = _single(text, tmp_path, "one.arpa", order=4, prune=[0, 0, 1])
+    _, got = _dist(client, text, tmp_path, "dist.arpa", 3, order=4, prune=[0, 0, 1])
+    assert got == want
+
+
 @pytest.mark.parametrize("smoothing,interpolate,prune", [
     ("kn", True, None), ("wb", True, [0, 0, 1]), ("katz", True, None), ("abs", False, None),
     ("mkn", False, [0, 1]), ("stupid", True, None), ("mle", True, None), ("add-backoff", True, None)])
@@ -155,8 +165,8 @@ def test_a_worker_killed_mid_run_changes_nothing(text, tmp_path):
 
 
 def test_errors_name_the_path_and_the_worker(client, tmp_path):
-    from lmkit.ngram.distributed import _read_range
-    fut = client.submit(_read_range, Span(str(tmp_path / "gone.txt"), 0, 10), WS, False)
+    from lmkit.ngram.distributed import _tally_range
+    fut = client.submit(_tally_range, Span(str(tmp_path / "gone.txt"), 0, 10), WS, False)
     with pytest.raises(CorpusError, match=r"gone.txt: no such file \(on worker tcp://"):
         fut.result()
 
