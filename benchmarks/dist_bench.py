@@ -20,6 +20,7 @@ Reproduce:  pip install -e '.[dask]'
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import json
@@ -79,10 +80,8 @@ def child(corpus: str, out: str, order: int, cluster: str | None, partitions: in
     def sample() -> None:
         while not stop.is_set():
             for p in [me] + me.children(recursive=True):
-                try:
+                with contextlib.suppress(psutil.Error):
                     peaks[p.pid] = max(peaks.get(p.pid, 0.0), p.memory_info().rss / 2 ** 20)
-                except psutil.Error:
-                    pass
             time.sleep(0.05)
 
     thread = threading.Thread(target=sample, daemon=True)

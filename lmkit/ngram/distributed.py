@@ -113,6 +113,25 @@ class _Step:
     ctx_backoff: np.ndarray
 
 
+def _nbytes(obj) -> int:
+    """Bytes held by a stage result's arrays (Dask's memory manager needs it to spill in time)."""
+    total = 0
+    for value in vars(obj).values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            for arr in item if isinstance(item, list) else [item]:
+                total += getattr(arr, "nbytes", 0)
+    return total
+
+
+try:   # tell Dask how large the stage results are (it cannot see into dataclasses)
+    from dask.sizeof import sizeof as _dask_sizeof
+    for _cls in (_Part, _Suffixes, _Adjusted, _Step):
+        _dask_sizeof.register(_cls)(_nbytes)
+except ImportError:   # the module still imports without the 'dask' extra
+    pass
+
+
 # ---------------------------------------------------------------------- stage functions (tasks)
 @on_worker
 def _tally_range(span: Span, tokenizer: Tokenizer, strict: bool) -> tuple[list[str], np.ndarray, int, int, int]:
