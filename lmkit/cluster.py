@@ -11,6 +11,8 @@ import functools
 import logging
 import math
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -57,9 +59,13 @@ def connect(spec: str, *, memory_limit: str | int | None = None,
             n = 0
         if n < 1:
             raise ConfigError(f"--cluster {spec}: local:N needs a number of workers N >= 1")
-        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", memory_limit=memory_limit or "auto",
-                                           silence_logs=logging.ERROR if quiet else logging.INFO)
+        with _interrupts_deferred() as interrupted:   # a half-built cluster could not be stopped
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                               dashboard_address=":0", memory_limit=memory_limit or "auto",
+                                               silence_logs=logging.ERROR if quiet else logging.INFO)
+        if interrupted:
+            cluster.close()
+            raise KeyboardInterrupt
         try:
             with distributed.Client(cluster) as client:
                 yield client
@@ -77,6 +83,21 @@ def connect(spec: str, *, memory_limit: str | int | None = None,
         yield client
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[list]:
+    """Ctrl-C is noted, not raised, inside the block (main thread only); the list it yields
+    is non-empty afterwards if one came."""
+    got: list = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: got.append(True))
+    try:
+        yield got
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def split_inputs(sources: str | os.PathLike | Sequence[str | os.PathLike], parts: int,
