@@ -137,6 +137,7 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=None, help="default: 2 per worker")
     ap.add_argument("--memory-limit", default=None, help="per worker, e.g. 1GB (default: Dask's share of RAM)")
     ap.add_argument("--only-cluster", action="store_true", help="skip the single-machine runs")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="LocalCluster sizes to run (default 1 2)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="lmkit-dist-") as tmp_name:
         tmp = Path(tmp_name)
@@ -149,8 +150,8 @@ def main() -> None:
             name = f"en6 x {args.copies}"
         print(f"corpus: {name}: {n_tokens:,} tokens, {n_bytes / 2 ** 20:.0f} MB; order {args.order}; "
               f"worker memory limit {args.memory_limit or 'auto'}")
-        configs = ([] if args.only_cluster else [("one machine", None)]) + [("local:1", "local:1"),
-                                                                             ("local:2", "local:2")]
+        configs = ([] if args.only_cluster else [("one machine", None)]) + [(f"local:{w}", f"local:{w}")
+                                                                             for w in args.workers]
         results: dict[str, list[dict]] = {name: [] for name, _ in configs}
         for _ in range(args.repeats):
             for name, cluster in configs:

@@ -378,3 +378,30 @@ def match_rows(query, table):
         if j < m and not _row_less(query, i, table, j, k):
             out[i] = j
     return out
+
+
+@njit(cache=True, nogil=True)
+def merge_sorted_runs(keys, starts):
+    """Merge runs of sorted int64 keys (run r is ``keys[starts[r]:starts[r + 1]]``) into the
+    sorted distinct keys, and the index among them of every input key. Memory: the output and
+    one int64 per input key (no sort of the whole)."""
+    n_runs = len(starts) - 1
+    pos = starts[:-1].copy()
+    inverse = np.empty(len(keys), dtype=np.int64)
+    uniq = np.empty(len(keys), dtype=np.int64)
+    n = 0
+    while True:
+        best = -1
+        best_key = np.int64(0)
+        for r in range(n_runs):
+            if pos[r] < starts[r + 1] and (best < 0 or keys[pos[r]] < best_key):
+                best = r
+                best_key = keys[pos[r]]
+        if best < 0:
+            break
+        if n == 0 or uniq[n - 1] != best_key:
+            uniq[n] = best_key
+            n += 1
+        inverse[pos[best]] = n - 1
+        pos[best] += 1
+    return uniq[:n].copy(), inverse

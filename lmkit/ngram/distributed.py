@@ -188,6 +188,12 @@ def _count_range(span: Span, tokenizer: Tokenizer, strict: bool, vocab: Vocabula
     return counts.orders[0].count, pieces
 
 
+def _given(value):
+    """``value`` as a task result: unlike scattered data, Dask recomputes it if the worker
+    holding it dies."""
+    return value
+
+
 def _piece(result, p: int):
     return result[1][p]
 
@@ -201,7 +207,8 @@ def _combine(V: int, *pieces) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     """Pieces of one partition (per order k >= 2: context, word, count, the context being the
     first word's offset in the partition for bigrams, else the prefix's row one order down)
     merged into one piece of the same form, order by order: an n-gram's key is (merged row of
-    its prefix) x V + word, so one integer sort per order merges them."""
+    its prefix) x V + word, and each piece's keys are sorted, so one k-way merge per order
+    merges them."""
     out = []
     where = [np.zeros(0, np.int64)] * len(pieces)   # per piece: merged row of each of its n-grams one order down
     Vi = np.int64(V)
@@ -209,9 +216,9 @@ def _combine(V: int, *pieces) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]
         keys = np.concatenate([pc[k - 2][0] if k == 2 else where[i][pc[k - 2][0]]
                                for i, pc in enumerate(pieces)]) * Vi
         keys += np.concatenate([pc[k - 2][1] for pc in pieces])
-        uniq, inverse, _ = _group_keys(keys)
-        del keys
         sizes = np.cumsum([0] + [len(pc[k - 2][1]) for pc in pieces])
+        uniq, inverse = K.merge_sorted_runs(keys, sizes)   # each piece is sorted: a k-way merge
+        del keys
         where = [inverse[sizes[i]:sizes[i + 1]] for i in range(len(pieces))]
         count = _summed(inverse, np.concatenate([pc[k - 2][2] for pc in pieces]), len(uniq))
         out.append((uniq // Vi, (uniq % Vi).astype(np.int32), count))
@@ -409,7 +416,7 @@ class DistributedEstimate:
             log.warning("%s: ARPA readers will not apply stupid backoff's factor after contexts "
                         "the model never saw; lmkit's .lmk format keeps it", path)
         blob, offsets = utf8_blob(self.vocab.itos)
-        words = self.client.scatter((blob, offsets), broadcast=True)
+        words = self.client.submit(_given, (blob, offsets), pure=False)
         V = len(self.vocab)
         sizes = self.client.gather([self.client.submit(_order_sizes, part) for part in self._parts])
         jobs = [(k, p, lo, min(lo + ARPA_LINES, n)) for k in range(2, self.order + 1)
@@ -518,7 +525,7 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
         raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
     del tallies
     V = len(vocab)
-    vocab_future = client.scatter(vocab, broadcast=True)
+    vocab_future = submit(_given, vocab, pure=False, key=f"lmkit-vocab-{run}")
     bar.update()
 
     # 2. count each range; cut by first word; merge per partition
@@ -570,7 +577,7 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
         p1 = sm.unigram(alpha1, gamma1, n_words)
     else:
         p1 = alpha1
-    p1_future = client.scatter(p1, broadcast=True)
+    p1_future = submit(_given, p1, pure=False, key=f"lmkit-unigrams-{run}")
     bar.update()
 
     # 5. orders 2..N: lower-order probabilities fetched from the suffixes' owners

@@ -154,10 +154,12 @@ class _KillOnce(distributed.WorkerPlugin):
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_run_changes_nothing(text, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_worker_killed_mid_run_changes_nothing(text, tmp_path, workers):
+    """With one worker, everything it held (the vocabulary too) is recomputed from lineage."""
     _, want = _single(text, tmp_path, "one.arpa", order=4)
     flag = tmp_path / "killed"
-    with connect("local:2") as c:
+    with connect(f"local:{workers}") as c:
         c.register_plugin(_KillOnce("lmkit-order3", str(flag)))
         _, got = _dist(c, text, tmp_path, "dist.arpa", 4, order=4)
     assert flag.exists(), "no worker was killed"
