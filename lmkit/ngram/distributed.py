@@ -500,6 +500,7 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
     if isinstance(sources, Corpus):
         tokenizer, strict, sources = sources.tokenizer, sources.strict, sources.paths
     tokenizer = tokenizer or Tokenizer()
+    from distributed import as_completed
     n_parts = partitions or 2 * max(1, len(client.scheduler_info().get("workers", {})))
     run = uuid.uuid4().hex[:8]
     submit = client.submit
@@ -507,23 +508,25 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
 
     # 1. read and tokenise each range where it lies; vocabulary on the client, broadcast
     spans = split_inputs(sources, n_parts, max_bytes=RANGE_BYTES)
-    tallies = client.gather([submit(_tally_range, s, tokenizer, strict, key=f"lmkit-tally-{run}-{i}")
-                             for i, s in enumerate(spans)])
-    n_sentences = sum(t[2] for t in tallies)
-    n_tokens = sum(t[3] for t in tallies)
-    replaced = sum(t[4] for t in tallies)
+    total: Counter = Counter()
+    n_sentences = n_tokens = replaced = 0
+    tally_futures = [submit(_tally_range, s, tokenizer, strict, key=f"lmkit-tally-{run}-{i}")
+                     for i, s in enumerate(spans)]
+    for fut, (tokens, counts, sents, toks, bad) in as_completed(tally_futures, with_results=True):
+        fut.release()   # merged as they come: the client holds one range's tally at a time
+        if vocab is None:
+            total.update(dict(zip(tokens, counts.tolist())))
+        n_sentences, n_tokens, replaced = n_sentences + sents, n_tokens + toks, replaced + bad
+    del tally_futures
     if replaced:
         log.warning("%d line(s) held invalid UTF-8 and were read with U+FFFD replacements", replaced)
     if n_tokens == 0:
         raise CorpusError(f"{', '.join(map(str, spans[:3]))}: corpus holds no tokens")
     if vocab is None:
-        total: Counter = Counter()
-        for tokens, counts, *_ in tallies:
-            total.update(dict(zip(tokens, counts.tolist())))
         vocab = Vocabulary.from_counts(total, min_count=min_count, n_sentences=n_sentences)
+    del total
     if vocab.unk_id < 0:
         raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
-    del tallies
     V = len(vocab)
     vocab_future = submit(_given, vocab, pure=False, key=f"lmkit-vocab-{run}")
     bar.update()
