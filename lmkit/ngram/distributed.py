@@ -27,17 +27,17 @@ import logging
 import operator
 import os
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._io import atomic_write
-from ..cluster import on_worker, split_inputs
+from ..cluster import on_worker, split_inputs, tally_vocabulary
 from ..errors import ConfigError, CorpusError
 from ..progress import progress
-from ..text import BOS_ID, Corpus, Tokenizer, Vocabulary, encode_corpus, encode_first_seen, id_counts, utf8_blob
+from ..text import BOS_ID, Corpus, Tokenizer, Vocabulary, encode_corpus, utf8_blob
 from ..text.corpus import Span
 from . import _kernels as K
 from .arpa import ARPA_END, arpa_header, arpa_text, section_start
@@ -133,15 +133,6 @@ except ImportError:   # the module still imports without the 'dask' extra
 
 
 # ---------------------------------------------------------------------- stage functions (tasks)
-@on_worker
-def _tally_range(span: Span, tokenizer: Tokenizer, strict: bool) -> tuple[list[str], np.ndarray, int, int, int]:
-    """One input range's distinct tokens, their counts, its sentences and tokens, and its
-    lines with invalid UTF-8 (nothing of the range is kept: the count stage reads it again)."""
-    corpus = Corpus(span, tokenizer, strict=strict, quiet=True)
-    ids, offsets, tokens = encode_first_seen(corpus)
-    return tokens, id_counts(ids, len(tokens)), len(offsets) - 1, len(ids), corpus.stats.replaced_lines
-
-
 def _group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sorted distinct int64 keys, each input key's index among them, and where each distinct
     key first occurs in the input."""
@@ -500,7 +491,6 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
     if isinstance(sources, Corpus):
         tokenizer, strict, sources = sources.tokenizer, sources.strict, sources.paths
     tokenizer = tokenizer or Tokenizer()
-    from distributed import as_completed
     n_parts = partitions or 2 * max(1, len(client.scheduler_info().get("workers", {})))
     run = uuid.uuid4().hex[:8]
     submit = client.submit
@@ -508,23 +498,8 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
 
     # 1. read and tokenise each range where it lies; vocabulary on the client, broadcast
     spans = split_inputs(sources, n_parts, max_bytes=RANGE_BYTES)
-    total: Counter = Counter()
-    n_sentences = n_tokens = replaced = 0
-    tally_futures = [submit(_tally_range, s, tokenizer, strict, key=f"lmkit-tally-{run}-{i}")
-                     for i, s in enumerate(spans)]
-    for fut, (tokens, counts, sents, toks, bad) in as_completed(tally_futures, with_results=True):
-        fut.release()   # merged as they come: the client holds one range's tally at a time
-        if vocab is None:
-            total.update(dict(zip(tokens, counts.tolist())))
-        n_sentences, n_tokens, replaced = n_sentences + sents, n_tokens + toks, replaced + bad
-    del tally_futures
-    if replaced:
-        log.warning("%d line(s) held invalid UTF-8 and were read with U+FFFD replacements", replaced)
-    if n_tokens == 0:
-        raise CorpusError(f"{', '.join(map(str, spans[:3]))}: corpus holds no tokens")
-    if vocab is None:
-        vocab = Vocabulary.from_counts(total, min_count=min_count, n_sentences=n_sentences)
-    del total
+    vocab, n_sentences, n_tokens = tally_vocabulary(client, spans, tokenizer, strict, vocab=vocab,
+                                                    min_count=min_count, key=f"lmkit-tally-{run}")
     if vocab.unk_id < 0:
         raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
     V = len(vocab)

@@ -167,8 +167,8 @@ def test_a_worker_killed_mid_run_changes_nothing(text, tmp_path, workers):
 
 
 def test_errors_name_the_path_and_the_worker(client, tmp_path):
-    from lmkit.ngram.distributed import _tally_range
-    fut = client.submit(_tally_range, Span(str(tmp_path / "gone.txt"), 0, 10), WS, False)
+    from lmkit.cluster import on_worker, tally_range
+    fut = client.submit(on_worker(tally_range), Span(str(tmp_path / "gone.txt"), 0, 10), WS, False)
     with pytest.raises(CorpusError, match=r"gone.txt: no such file \(on worker tcp://"):
         fut.result()
 
