@@ -10,7 +10,7 @@ from ..embed import WORD2VEC_RANGES as R
 from ..embed import KeyedVectors, Word2Vec
 from ..errors import ConfigError, LmkitError
 from ..text import Vocabulary
-from .common import add_text_options, corpus_from_args, missing_command, positive_int
+from .common import add_cluster_options, add_text_options, corpus_from_args, missing_command, positive_int
 
 log = logging.getLogger("lmkit")
 
@@ -50,6 +50,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "instead of vectors")
     t.add_argument("--save-model", help="folder for the full model (resumable; with --resume)")
     t.add_argument("--resume", action="store_true", help="continue training the --save-model model")
+    add_cluster_options(t)
+    t.add_argument("--replicas", type=positive_int, default=None, metavar="K",
+                   help="with --cluster: model replicas (default: one per worker)")
+    t.add_argument("--sync-words", type=positive_int, default=None, metavar="S",
+                   help="with --cluster: corpus words over all replicas between synchronisations "
+                        "(default: replicas x 10000)")
+    t.add_argument("--sync-method", choices=("average", "sum"), default="average",
+                   help="with --cluster: average the replicas' rows (weighted by use) or add every "
+                        "replica's change (default average)")
     add_text_options(t, default_tokenizer="regex")
     t.set_defaults(run=run_train)
 
@@ -90,6 +99,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     negative = args.negative if args.negative is not None else (0 if args.hs else 5)
     corpus = corpus_from_args(args, args.corpus)
+    if args.cluster:
+        return _train_on_cluster(args, corpus, negative)
     if args.resume:
         if not args.save_model:
             raise ConfigError("--resume needs --save-model FOLDER")
@@ -107,6 +118,26 @@ def run_train(args: argparse.Namespace) -> int:
         log.info("vocabulary: %d words (min_count %d)", len(model.wv), args.min_count)
     model.config.workers = args.workers
     model.train(corpus, resume=args.resume, quiet=args.quiet, checkpoint=args.save_model)
+    return _write_outputs(args, model)
+
+
+def _train_on_cluster(args: argparse.Namespace, corpus, negative: int) -> int:
+    """`embed train --cluster`: replicas on Dask workers, synchronised every --sync-words."""
+    from ..cluster import connect
+    if args.resume or args.save_model:
+        raise ConfigError("--save-model/--resume apply to one machine; not with --cluster")
+    model = Word2Vec(dim=args.dim, window=args.window, sg=not args.cbow, hs=args.hs, negative=negative,
+                     sample=args.sample, alpha=args.alpha, min_alpha=args.min_alpha, min_count=args.min_count,
+                     max_vocab_size=args.max_vocab, epochs=args.epochs, workers=1, seed=args.seed)
+    if args.read_vocab:
+        model.use_vocab(Vocabulary.load(args.read_vocab))
+    with connect(args.cluster) as client:
+        model.train(corpus, client=client, replicas=args.replicas, sync_words=args.sync_words,
+                    sync_method=args.sync_method, partitions=args.partitions, quiet=args.quiet)
+    return _write_outputs(args, model)
+
+
+def _write_outputs(args: argparse.Namespace, model: Word2Vec) -> int:
     if args.classes:
         classes = model.wv.word_classes(args.classes)
         with atomic_write(args.output) as out:

@@ -192,7 +192,9 @@ class Word2Vec:
     # ------------------------------------------------------------------ training
     def train(self, data: Corpus | EncodedCorpus | Iterable[Sequence[str]], *, epochs: int | None = None,
               resume: bool = False, stop_after: int | None = None, quiet: bool | None = None,
-              checkpoint: str | os.PathLike | None = None) -> Word2Vec:
+              checkpoint: str | os.PathLike | None = None, client=None, replicas: int | None = None,
+              sync_words: int | None = None, sync_method: str = "average",
+              partitions: int | None = None) -> Word2Vec:
         """Train on ``data`` (builds the vocabulary first if there is none; with a vocabulary,
         continues training on new text, its unknown words ignored).
 
@@ -201,7 +203,18 @@ class Word2Vec:
         model loaded from a checkpoint exactly where it stopped (same rates, same random
         streams: a single worker gives the same vectors as an uninterrupted run).
         ``stop_after``: end after this many epochs of the schedule. ``checkpoint``: a model
-        folder written atomically after every epoch, from which :meth:`load` resumes."""
+        folder written atomically after every epoch, from which :meth:`load` resumes.
+        ``client``: a ``distributed.Client``; ``data`` (a Corpus or paths every worker can read)
+        is then trained on by ``replicas`` model replicas synchronised every ``sync_words``
+        words by ``sync_method`` (see :func:`lmkit.embed.distributed.train_on_cluster`)."""
+        if client is not None:
+            from .distributed import train_on_cluster
+            if resume or checkpoint is not None or stop_after is not None:
+                raise ConfigError("resume, checkpoint and stop_after apply to one machine, not to a cluster")
+            if not isinstance(data, (Corpus, str, os.PathLike, list, tuple)):
+                raise ConfigError("training on a cluster needs a Corpus or file paths the workers can read")
+            return train_on_cluster(self, client, data, replicas=replicas, sync_words=sync_words,
+                                    method=sync_method, partitions=partitions, epochs=epochs, quiet=quiet)
         c = self.config
         if resume:
             first_epoch = self.epochs_done
