@@ -1,0 +1,117 @@
+"""word2vec on Dask: replicas synchronised every S words (rows averaged by use, or every change
+added) against the single-process trainer, same corpus, same settings, seeds 1..N.
+
+Settings of benchmarks/embed_bench.py: skip-gram, negative 5, dim 100, window 5, min_count 5,
+sample 1e-3, 5 epochs. The single process trains on 2 threads; the cluster runs are a
+LocalCluster of 2 worker processes (one thread each) holding K replicas. Each run is its own
+process; the rounds interleave the configurations (seed 1 of every configuration, then seed 2,
+...). Quality as in embed_bench (Google analogies over the 30k most frequent words, WS-353
+Spearman, from gensim's test data); the table shows the mean over seeds and the range.
+
+Reproduce:  pip install -e '.[dask,bench]'
+            python benchmarks/dist_w2v_bench.py --corpus S/brown/brown.txt.gz S/movie_reviews/*.gz \\
+                S/reuters/reuters.t*.txt.gz S/abc/abc.txt.gz S/tinyshakespeare/input.txt S/gutenberg/*.txt.gz
+            (en6, S = ../shared/data; default corpus: data/brown.txt.gz)
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+PARAMS = dict(dim=100, window=5, min_count=5, sample=1e-3, epochs=5, negative=5)
+
+
+def child(corpus: str, out: str, cluster: str, replicas: int, sync: int, method: str, seed: int) -> None:
+    from lmkit import Corpus, Tokenizer
+    from lmkit.embed import Word2Vec
+    c = Corpus(corpus, Tokenizer("whitespace"), quiet=True)
+    t = time.perf_counter()
+    if cluster == "-":
+        model = Word2Vec(workers=2, seed=seed, **PARAMS).train(c, quiet=True)
+    else:
+        from lmkit.cluster import connect
+        with connect(cluster) as client:
+            model = Word2Vec(workers=1, seed=seed, **PARAMS).train(c, client=client, replicas=replicas,
+                                                                   sync_words=sync, sync_method=method, quiet=True)
+    seconds = time.perf_counter() - t
+    model.wv.save_word2vec_format(out, binary=True)
+    words = sum(h.words for h in model.history)
+    print(json.dumps({"seconds": seconds, "wps": words / seconds}))
+
+
+def run(corpus: Path, out: Path, cluster: str, replicas: int, sync: int, method: str, seed: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(corpus), str(out), cluster, str(replicas), str(sync), method,
+           str(seed)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode:
+        raise SystemExit(res.stderr[-3000:])
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        a = sys.argv[2:]
+        child(a[0], a[1], a[2], int(a[3]), int(a[4]), a[5], int(a[6]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", nargs="*", help="text files (lowercased and regex-tokenised here)")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--replicas", type=int, nargs="+", default=[2, 4])
+    ap.add_argument("--methods", nargs="+", default=["average", "sum"], choices=["average", "sum"])
+    ap.add_argument("--sync-words", type=int, default=500_000, help="words between synchronisations (default 500k)")
+    args = ap.parse_args()
+    from embed_bench import quality
+
+    from lmkit import Tokenizer
+    with tempfile.TemporaryDirectory(prefix="lmkit-w2v-dist-") as tmp_name:
+        tmp = Path(tmp_name)
+        corpus = tmp / "corpus.txt"
+        tok = Tokenizer("regex", lowercase=True)
+        n_words = 0
+        with open(corpus, "w", encoding="utf-8") as out:
+            for src in args.corpus or [str(ROOT / "data" / "brown.txt.gz")]:
+                opener = gzip.open if src.endswith(".gz") else open
+                with opener(src, "rt", encoding="utf-8", errors="ignore") as f:
+                    for line in f:
+                        words = tok(line)
+                        if words:
+                            n_words += len(words)
+                            out.write(" ".join(words) + "\n")
+        print(f"corpus: {n_words:,} words; skip-gram NS 5, dim 100, 5 epochs; sync every {args.sync_words:,} words")
+        configs = [("one process, 2 threads", "-", 1, "-")] + [
+            (f"local:2, {k} replicas, {m}", "local:2", k, m) for k in args.replicas for m in args.methods]
+        results: dict[str, list[dict]] = {name: [] for name, *_ in configs}
+        for seed in range(1, args.seeds + 1):
+            for name, cluster, k, method in configs:
+                out = tmp / "v.bin"
+                r = run(corpus, out, cluster, k, args.sync_words, method, seed)
+                r.update(quality(out))
+                results[name].append(r)
+                print(f"  seed {seed} {name}: {r['seconds']:.0f} s, analogy {r['analogy']:.2f} %, "
+                      f"WS-353 {r['ws']:.3f}", flush=True)
+        base = results[configs[0][0]]
+        base_a = statistics.fmean(r["analogy"] for r in base)
+        base_w = statistics.fmean(r["ws"] for r in base)
+        print("\n| run | train s | words/s | analogy % (range) | vs one process | WS-353 (range) | vs one process |")
+        print("|---|---|---|---|---|---|---|")
+        for name, *_ in configs:
+            rs = results[name]
+            a = [r["analogy"] for r in rs]
+            w = [r["ws"] for r in rs]
+            print(f"| {name} | {statistics.median(r['seconds'] for r in rs):.0f} | "
+                  f"{statistics.median(r['wps'] for r in rs):,.0f} | {statistics.fmean(a):.2f} ({min(a):.2f}-{max(a):.2f}) | "
+                  f"{statistics.fmean(a) - base_a:+.2f} | {statistics.fmean(w):.3f} ({min(w):.3f}-{max(w):.3f}) | "
+                  f"{statistics.fmean(w) - base_w:+.3f} |")
+
+
+if __name__ == "__main__":
+    main()
