@@ -131,42 +131,6 @@ def split_inputs(sources: str | os.PathLike | Sequence[str | os.PathLike], parts
     return out
 
 
-def tally_range(span: Span, tokenizer: Tokenizer, strict: bool) -> tuple[list[str], np.ndarray, int, int, int]:
-    """One input range's distinct tokens, their counts, its sentences and tokens, and its
-    lines with invalid UTF-8 (nothing of the range is kept on the worker)."""
-    corpus = Corpus(span, tokenizer, strict=strict, quiet=True)
-    ids, offsets, tokens = encode_first_seen(corpus)
-    return tokens, id_counts(ids, len(tokens)), len(offsets) - 1, len(ids), corpus.stats.replaced_lines
-
-
-def tally_vocabulary(client, spans: list[Span], tokenizer: Tokenizer, strict: bool, *,
-                     vocab: Vocabulary | None = None, min_count: int = 1, max_size: int | None = None,
-                     specials: Sequence[str] = DEFAULT_SPECIALS, key: str = "lmkit-tally"
-                     ) -> tuple[Vocabulary, int, int]:
-    """The vocabulary of the text in ``spans`` counted on the workers (``vocab``: use it
-    instead, counting only sentences and tokens), with the corpus's sentences and tokens.
-    Tallies are merged as they arrive: the client holds one range's at a time."""
-    from distributed import as_completed
-    total: Counter = Counter()
-    n_sentences = n_tokens = replaced = 0
-    futures = [client.submit(on_worker(tally_range), s, tokenizer, strict, key=f"{key}-{i}")
-               for i, s in enumerate(spans)]
-    for fut, (tokens, counts, sents, toks, bad) in as_completed(futures, with_results=True):
-        fut.release()
-        if vocab is None:
-            total.update(dict(zip(tokens, counts.tolist())))
-        n_sentences, n_tokens, replaced = n_sentences + sents, n_tokens + toks, replaced + bad
-    del futures
-    if replaced:
-        log.warning("%d line(s) held invalid UTF-8 and were read with U+FFFD replacements", replaced)
-    if n_tokens == 0:
-        raise CorpusError(f"{', '.join(map(str, spans[:3]))}: corpus holds no tokens")
-    if vocab is None:
-        vocab = Vocabulary.from_counts(total, min_count=min_count, max_size=max_size, specials=specials,
-                                       n_sentences=n_sentences)
-    return vocab, n_sentences, n_tokens
-
-
 def on_worker(fn: Callable) -> Callable:
     """``fn`` as a task whose lmkit and I/O errors name the worker that met them."""
     @functools.wraps(fn)
@@ -186,3 +150,40 @@ def _worker_address() -> str:
         return str(get_worker().address)
     except (ImportError, ValueError):
         return "?"
+
+
+@on_worker
+def tally_range(span: Span, tokenizer: Tokenizer, strict: bool) -> tuple[list[str], np.ndarray, int, int, int]:
+    """One input range's distinct tokens, their counts, its sentences and tokens, and its
+    lines with invalid UTF-8 (nothing of the range is kept on the worker)."""
+    corpus = Corpus(span, tokenizer, strict=strict, quiet=True)
+    ids, offsets, tokens = encode_first_seen(corpus)
+    return tokens, id_counts(ids, len(tokens)), len(offsets) - 1, len(ids), corpus.stats.replaced_lines
+
+
+def tally_vocabulary(client, spans: list[Span], tokenizer: Tokenizer, strict: bool, *,
+                     vocab: Vocabulary | None = None, min_count: int = 1, max_size: int | None = None,
+                     specials: Sequence[str] = DEFAULT_SPECIALS, key: str = "lmkit-tally"
+                     ) -> tuple[Vocabulary, int, int]:
+    """The vocabulary of the text in ``spans`` counted on the workers (``vocab``: use it
+    instead, counting only sentences and tokens), with the corpus's sentences and tokens.
+    Tallies are merged as they arrive: the client holds one range's at a time."""
+    from distributed import as_completed
+    total: Counter = Counter()
+    n_sentences = n_tokens = replaced = 0
+    futures = [client.submit(tally_range, s, tokenizer, strict, key=f"{key}-{i}")
+               for i, s in enumerate(spans)]
+    for fut, (tokens, counts, sents, toks, bad) in as_completed(futures, with_results=True):
+        fut.release()
+        if vocab is None:
+            total.update(dict(zip(tokens, counts.tolist())))
+        n_sentences, n_tokens, replaced = n_sentences + sents, n_tokens + toks, replaced + bad
+    del futures
+    if replaced:
+        log.warning("%d line(s) held invalid UTF-8 and were read with U+FFFD replacements", replaced)
+    if n_tokens == 0:
+        raise CorpusError(f"{', '.join(map(str, spans[:3]))}: corpus holds no tokens")
+    if vocab is None:
+        vocab = Vocabulary.from_counts(total, min_count=min_count, max_size=max_size, specials=specials,
+                                       n_sentences=n_sentences)
+    return vocab, n_sentences, n_tokens

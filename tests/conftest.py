@@ -44,3 +44,13 @@ def brown_split(tmp_path_factory):
     (folder / "train.txt").write_text("\n".join(l for i, l in enumerate(lines, 1) if i % 10) + "\n")
     (folder / "test.txt").write_text("\n".join(l for i, l in enumerate(lines, 1) if i % 10 == 0) + "\n")
     return folder / "train.txt", folder / "test.txt"
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One LocalCluster of 2 worker processes (one thread each) for every cluster test;
+    skipped without the 'dask' extra (CI installs it with 'test')."""
+    pytest.importorskip("distributed")
+    from lmkit.cluster import connect
+    with connect("local:2") as client:
+        yield client

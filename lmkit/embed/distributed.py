@@ -75,10 +75,11 @@ def _train_chunk(shard: _Shard, j: int, weights, tables, settings, a0: float, a1
                                         (lo, hi, 1, a0, a1, seed), NO_HOT_ROWS)
     used = np.bincount(shard.ids[shard.offsets[lo]:shard.offsets[hi]], minlength=len(weights[0]))
     out = []
-    for old, new in zip(weights, mine):
+    for m, (old, new) in enumerate(zip(weights, mine)):
         rows = np.flatnonzero(np.any(old != new, axis=1)) if len(old) else np.zeros(0, np.int64)
-        w = np.maximum(used[rows[rows < len(used)]], 1) if len(rows) else np.zeros(0, np.int64)
-        w = np.concatenate([w, np.ones(len(rows) - len(w), np.int64)])   # HS inner nodes: 1
+        # syn0 and syn1neg rows are words (weight: the word's occurrences in the chunk, at least
+        # 1 for a row only sampled); syn1 rows are Huffman nodes (weight 1)
+        w = np.ones(len(rows), np.int64) if m == 1 else np.maximum(used[rows], 1)
         out.append((rows, new[rows], w))
     return out, (loss, n_pred, n_words)
 
@@ -87,12 +88,9 @@ def _apply_sum(weights: tuple, updates: list) -> None:
     """Every replica's change added to the shared model (what a parameter server receiving
     each replica's pushed deltas does; Downpour with one round of staleness)."""
     for m, old in enumerate(weights):
-        parts = [u[m] for u in updates if len(u[m][0])]
-        if not parts:
-            continue
-        base = old.copy()
-        for rows, values, _ in parts:
-            old[rows] += values - base[rows]
+        deltas = [(rows, values - old[rows]) for rows, values, _ in (u[m] for u in updates) if len(rows)]
+        for rows, delta in deltas:   # every delta taken against the model before the round
+            old[rows] += delta
 
 
 def _average(weights: tuple, updates: list) -> None:

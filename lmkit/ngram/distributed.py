@@ -48,6 +48,7 @@ from .estimators import (
     Smoothing,
     backoff_order,
     check_options,
+    check_pruning,
     context_backoffs,
     count_of_counts,
     interpolate_order,
@@ -72,7 +73,6 @@ class _Part:
     """The n-grams of orders 2..N whose first word lies in ``[lo, hi)``, per order (index
     k-2): sorted unique rows (int32 ``[n, k]``), raw counts, context index (order 2: word - lo;
     above: row of the prefix in this partition's order k-1)."""
-    index: int
     lo: int
     hi: int
     rows: list[np.ndarray]
@@ -216,7 +216,7 @@ def _combine(V: int, *pieces) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     return out
 
 
-def _part_from(index: int, lo: int, hi: int, piece) -> _Part:
+def _part_from(lo: int, hi: int, piece) -> _Part:
     """A partition's arrays from its merged piece: rows spelled out order by order."""
     rows_k: list[np.ndarray] = []
     for k, (ctx, word, _) in enumerate(piece, start=2):
@@ -227,7 +227,7 @@ def _part_from(index: int, lo: int, hi: int, piece) -> _Part:
             rows[:, :-1] = rows_k[-1][ctx]
         rows[:, -1] = word
         rows_k.append(rows)
-    return _Part(index, lo, hi, rows_k, [c for _, _, c in piece], [c for c, _, _ in piece])
+    return _Part(lo, hi, rows_k, [c for _, _, c in piece], [c for c, _, _ in piece])
 
 
 def _suffixes(part: _Part, bounds: np.ndarray, V: int) -> _Suffixes:
@@ -379,14 +379,13 @@ class DistributedEstimate:
     """A model estimated on a cluster, still in the workers' memory: write it as ARPA
     (streamed, partition by partition) or gather it into an :class:`NgramModel`."""
 
-    def __init__(self, client, vocab: Vocabulary, order: int, smoothing: str, parts: list,
+    def __init__(self, client, vocab: Vocabulary, order: int, parts: list,
                  steps: list[list], unigram_logprob: np.ndarray, unigram_backoff: np.ndarray, kept: list[int],
                  meta: dict, tokenizer: Tokenizer) -> None:
         self.client = client
         self.tokenizer = tokenizer
         self.vocab = vocab
         self.order = order
-        self.smoothing = smoothing
         self._parts = parts
         self._steps = steps            # [k - 2][partition]
         self.unigram_logprob = unigram_logprob
@@ -482,12 +481,9 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
         raise ConfigError(f"order must be between 1 and {MAX_ORDER}, got {order}")
     sm = check_options(order, smoothing, discount, stupid_alpha, prune)
     thresholds = prune_thresholds(prune, order)
-    if smoothing == "add" and thresholds and any(thresholds):
-        raise ConfigError("count pruning does not apply to additive smoothing (every n-gram of "
-                          "the context is part of its distribution)")
-    if smoothing == "add" and discount is not None and discount <= 0:
-        raise ConfigError("additive smoothing needs k > 0 (--discount); k = 0 is 'mle'")
+    check_pruning(sm, thresholds is not None and any(thresholds[1:]))
     opts = Options([], discount, interpolate, stupid_alpha)
+    sm.check(opts)
     if isinstance(sources, Corpus):
         tokenizer, strict, sources = sources.tokenizer, sources.strict, sources.paths
     tokenizer = tokenizer or Tokenizer()
@@ -520,7 +516,7 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
         while len(pieces) > 1:   # a tree of merges: no task holds more than MERGE_FAN_IN pieces
             pieces = [submit(_combine, V, *pieces[i:i + MERGE_FAN_IN], key=f"lmkit-merge-{run}-{p}-{len(pieces)}-{i}")
                       for i in range(0, len(pieces), MERGE_FAN_IN)]
-        parts.append(submit(_part_from, p, int(bounds[p]), int(bounds[p + 1]), pieces[0],
+        parts.append(submit(_part_from, int(bounds[p]), int(bounds[p + 1]), pieces[0],
                             key=f"lmkit-part-{run}-{p}"))
     del counted
     bar.update()
@@ -588,5 +584,5 @@ def train_on_cluster(client, sources: Corpus | str | os.PathLike | Sequence[str 
         meta["discounts"] = discounts[:, 1:].tolist()
     bar.update()
     bar.close()
-    return DistributedEstimate(client, vocab, order, smoothing, parts, steps, logprob1,
+    return DistributedEstimate(client, vocab, order, parts, steps, logprob1,
                                unigram_backoff, kept, meta, tokenizer)

@@ -172,6 +172,7 @@ class Smoothing:
     name = ""
     description = ""
     uses_kn = False        # discounts Kneser-Ney adjusted counts
+    prunable = True        # count pruning applies (not to additive smoothing)
 
     def check(self, opts: Options) -> None:
         """Reject options this smoothing cannot honour (a ConfigError)."""
@@ -330,10 +331,9 @@ class _Additive(Smoothing):
     description = ("additive (Laplace k=1, Lidstone k=--discount): (c(h w) + k) / (c(h) + k V) "
                    "for every word after the whole context; native .lmk files only")
 
+    prunable = False
+
     def check(self, opts):
-        if any(not m.all() for m in opts.keep[1:]):
-            raise ConfigError("count pruning does not apply to additive smoothing (every n-gram of "
-                              "the context is part of its distribution)")
         if opts.discount is not None and opts.discount <= 0:
             raise ConfigError("additive smoothing needs k > 0 (--discount); k = 0 is 'mle'")
 
@@ -458,6 +458,14 @@ def prune_thresholds(prune, order: int) -> list[int] | None:
     return t
 
 
+def check_pruning(sm: Smoothing, prunes: bool) -> None:
+    """A ConfigError when ``prunes`` (some n-gram above the unigrams would be dropped) and
+    ``sm`` cannot be pruned."""
+    if prunes and not sm.prunable:
+        raise ConfigError(f"count pruning does not apply to {sm.name} smoothing (every n-gram of "
+                          "the context is part of its distribution)")
+
+
 def check_options(counts_order: int, smoothing: str, discount: float | None, stupid_alpha: float,
                   prune) -> Smoothing:
     """The smoothing asked for, once its options are checked (ConfigError otherwise)."""
@@ -489,6 +497,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
     keep = prune_masks(counts, prune)
     opts = Options(keep, discount, interpolate, stupid_alpha)
     sm.check(opts)
+    check_pruning(sm, any(not m.all() for m in keep[1:]))
     kn = adjusted_counts(counts) if sm.uses_kn else None
     inputs = []
     for k, oc in enumerate(counts.orders, start=1):

@@ -8,7 +8,6 @@ import pytest
 distributed = pytest.importorskip("distributed")   # the 'dask' extra; CI installs it with 'test'
 
 from lmkit.cli.main import main  # noqa: E402
-from lmkit.cluster import connect  # noqa: E402
 from lmkit.embed import KeyedVectors, Word2Vec  # noqa: E402
 from lmkit.embed.distributed import _apply_sum, _average  # noqa: E402
 from lmkit.errors import ConfigError  # noqa: E402
@@ -18,10 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TOK = Tokenizer("whitespace", lowercase=True)
 
 
-@pytest.fixture(scope="module")
-def client():
-    with connect("local:2") as c:
-        yield c
+@pytest.fixture
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WS = Tokenizer("whitespace")
 
 
-@pytest.fixture(scope="module")
-def client():
-    with connect("local:2") as c:
-        yield c
+@pytest.fixture
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +166,8 @@ def test_a_worker_killed_mid_run_changes_nothing(text, tmp_path, workers):
 
 
 def test_errors_name_the_path_and_the_worker(client, tmp_path):
-    from lmkit.cluster import on_worker, tally_range
-    fut = client.submit(on_worker(tally_range), Span(str(tmp_path / "gone.txt"), 0, 10), WS, False)
+    from lmkit.cluster import tally_range
+    fut = client.submit(tally_range, Span(str(tmp_path / "gone.txt"), 0, 10), WS, False)
     with pytest.raises(CorpusError, match=r"gone.txt: no such file \(on worker tcp://"):
         fut.result()
 
@@ -225,3 +224,11 @@ def test_ctrl_c_stops_the_cluster_the_command_started(text, tmp_path):
     gone, alive = psutil.wait_procs(workers, timeout=20)
     assert not alive, f"orphan worker processes: {alive}"
     assert not (tmp_path / "m.arpa").exists()
+
+
+def test_both_paths_refuse_pruning_additive_smoothing_alike(client, text):
+    with pytest.raises(ConfigError, match="count pruning does not apply to add smoothing") as one:
+        NgramModel.train(Corpus(text, WS, quiet=True), 3, "add", prune=[0, 1], quiet=True)
+    with pytest.raises(ConfigError) as many:
+        train_on_cluster(client, text, 3, "add", prune=[0, 1], tokenizer=WS, quiet=True)
+    assert str(one.value) == str(many.value)
