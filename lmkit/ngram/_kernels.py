@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from .._numfmt import put_bytes
+from ..text._kernels import BYTE_CLASS, find_or_add, find_token, space_length
 
 _EMPTY = np.int64(-1)
 _MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -405,3 +406,372 @@ def merge_sorted_runs(keys, starts):
         inverse[pos[best]] = n - 1
         pos[best] += 1
     return uniq[:n].copy(), inverse
+
+
+@njit(cache=True, nogil=True)
+def fill_hash(keys, table_keys, table_vals, start, cap):
+    """:func:`build_hash` into the slice ``[start, start + cap)`` of preallocated tables (the
+    layout :func:`score_tokens` reads): key -> position in ``keys``."""
+    if cap == 0:
+        return
+    shift = np.uint64(64 - int(np.log2(cap)))
+    mask = cap - 1
+    for i in range(len(keys)):
+        k = keys[i]
+        h = np.int64((np.uint64(k) * _MULT) >> shift)
+        while table_keys[start + h] != -1 and table_keys[start + h] != k:
+            h = (h + 1) & mask
+        table_keys[start + h] = k
+        table_vals[start + h] = i
+
+
+@njit(cache=True, nogil=True)
+def lookup_in(table_keys, table_vals, start, cap, keys):
+    """Positions of ``keys`` in one order's slice of the concatenated tables (-1 where absent)."""
+    out = np.empty(len(keys), dtype=np.int64)
+    for i in range(len(keys)):
+        out[i] = _lookup(table_keys, table_vals, start, cap, keys[i]) if keys[i] >= 0 else -1
+    return out
+
+
+# ---------------------------------------------------------------- ARPA reading
+#: what :func:`parse_arpa_lines` stopped at (``state[ST_STATUS]``)
+ARPA_DONE, ARPA_MORE, ARPA_EOF, ARPA_SLOW_FULL, ARPA_ROOM = 0, 1, 2, 3, 4
+#: ... or the line it stopped at is wrong: these the caller turns into messages
+ARPA_BAD_LINE, ARPA_DUPLICATE_UNIGRAM, ARPA_NOT_UNIGRAM, ARPA_NO_CONTEXT, ARPA_BAD_VALUE = 10, 11, 12, 13, 14
+#: fields of the ``state`` array carried from call to call
+ST_POS, ST_I, ST_TYPES, ST_SLOW, ST_PREFIX, ST_STATUS, ST_ERR_WORD = 0, 1, 2, 3, 4, 5, 6
+_POW10 = np.array([10.0 ** e for e in range(23)])
+_MAX_EXACT = 1 << 53
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fast_float(data, lo, hi):
+    """``data[lo:hi]`` as a float64 when it is a plain decimal (``[-+]digits[.digits][e[-+]digits]``)
+    whose digits fit 2**53 and whose power of ten is within +-22: then the one multiplication
+    or division is correctly rounded, so the value equals Python's ``float()``. Returns
+    (value, True), or (0.0, False) for anything else (Python parses those)."""
+    i = lo
+    neg = False
+    if i < hi and (data[i] == 45 or data[i] == 43):   # - +
+        neg = data[i] == 45
+        i += 1
+    mant = np.int64(0)
+    digits = 0
+    frac = 0
+    while i < hi and 48 <= data[i] <= 57:
+        mant = mant * 10 + (data[i] - 48)
+        digits += 1
+        i += 1
+        if mant >= _MAX_EXACT:
+            return 0.0, False
+    if i < hi and data[i] == 46:   # .
+        i += 1
+        while i < hi and 48 <= data[i] <= 57:
+            mant = mant * 10 + (data[i] - 48)
+            digits += 1
+            frac += 1
+            i += 1
+            if mant >= _MAX_EXACT:
+                return 0.0, False
+    if digits == 0:
+        return 0.0, False
+    exp = 0
+    if i < hi and (data[i] == 101 or data[i] == 69):   # e E
+        i += 1
+        eneg = False
+        if i < hi and (data[i] == 45 or data[i] == 43):
+            eneg = data[i] == 45
+            i += 1
+        if i == hi:
+            return 0.0, False
+        while i < hi and 48 <= data[i] <= 57:
+            exp = exp * 10 + (data[i] - 48)
+            i += 1
+            if exp > 1000:
+                return 0.0, False
+        if eneg:
+            exp = -exp
+    if i != hi:
+        return 0.0, False
+    p = exp - frac
+    v = np.float64(mant)
+    if p > 22 or p < -22:
+        return 0.0, False
+    v = v * _POW10[p] if p >= 0 else v / _POW10[-p]
+    return (-v if neg else v), True
+
+
+@njit(cache=True, nogil=True)
+def _valid_utf8(data, lo, hi):
+    """Whether ``data[lo:hi]`` is well-formed UTF-8 (what Python's strict decoder accepts)."""
+    i = lo
+    while i < hi:
+        b = data[i]
+        if b < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= b <= 0xDF:
+            n, low, high = 1, 0x80, 0xBF
+        elif 0xE0 <= b <= 0xEF:
+            n = 2
+            low = 0xA0 if b == 0xE0 else 0x80
+            high = 0x9F if b == 0xED else 0xBF
+        elif 0xF0 <= b <= 0xF4:
+            n = 3
+            low = 0x90 if b == 0xF0 else 0x80
+            high = 0x8F if b == 0xF4 else 0xBF
+        else:
+            return False
+        if i + n >= hi:
+            return False
+        c = data[i + 1]
+        if c < low or c > high:
+            return False
+        for j in range(2, n + 1):
+            if data[i + j] < 0x80 or data[i + j] > 0xBF:
+                return False
+        i += n + 1
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _split_line(data, p, tok_lo, tok_hi):
+    """Cut the line starting at byte ``p`` at white space (every character ``str.split()``
+    splits at), up to its newline or the end of ``data``. Field starts and ends go to
+    ``tok_lo``/``tok_hi`` (as many as fit). Returns (number of fields, end of the line,
+    whether it holds bytes >= 0x80). Printable ASCII takes the short path."""
+    n = len(data)
+    m = 0
+    j = p
+    high = False
+    in_field = False
+    while j < n:
+        b = data[j]
+        if 32 < b < 127:
+            if not in_field:
+                if m < len(tok_lo):
+                    tok_lo[m] = j
+                in_field = True
+            j += 1
+            continue
+        if b == 10:
+            break
+        step = 0
+        if b < 128:
+            if BYTE_CLASS[b] == 1:
+                step = 1
+        else:
+            high = True
+            if BYTE_CLASS[b] == 3:
+                step = space_length(data, j, n)
+        if step:
+            if in_field:
+                if m < len(tok_lo):
+                    tok_hi[m] = j
+                m += 1
+                in_field = False
+            j += step
+        else:
+            if not in_field:
+                if m < len(tok_lo):
+                    tok_lo[m] = j
+                in_field = True
+            j += 1
+    if in_field:
+        if m < len(tok_lo):
+            tok_hi[m] = j
+        m += 1
+    return m, j, high
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _same_bytes(data, lo, hi, lo2, hi2):
+    if hi - lo != hi2 - lo2:
+        return False
+    for j in range(hi - lo):
+        if data[lo + j] != data[lo2 + j]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gallop(keys, lo, hi, hint, key):
+    """Index (from ``lo``) of ``key`` in the sorted ``keys[lo:hi]``, searched forward from
+    ``hint``: -1 if absent, -2 if it lies before ``keys[lo + hint]`` (look elsewhere)."""
+    n = hi - lo
+    if n == 0:
+        return -1
+    a = hint
+    if a >= n:
+        a = n - 1
+    if keys[lo + a] > key:
+        return -2
+    if keys[lo + a] == key:
+        return a
+    step = 1
+    b = a + 1
+    while b < n and keys[lo + b] < key:
+        a = b
+        step *= 2
+        b = a + step
+    if b >= n:
+        b = n - 1
+    # keys[lo + a] < key, and key <= keys[lo + b] unless key is beyond the end
+    while a + 1 < b:
+        mid = (a + b) // 2
+        if keys[lo + mid] < key:
+            a = mid
+        else:
+            b = mid
+    return b if keys[lo + b] == key else -1
+
+
+@njit(cache=True, nogil=True)
+def parse_arpa_lines(data, final, k, want, vocab_size, state, table, hashes, blob, offsets, remap,
+                     table_keys, table_vals, table_start, table_cap, sorted_keys, key_start,
+                     probs, bows, ctx, wid, slow, prev_w, prev_id, hint):
+    """Parse the lines of an ARPA file's order-``k`` section from byte ``state[ST_POS]`` of
+    ``data`` (uint8; ``final``: nothing follows it) until ``want`` n-grams are read, the data
+    runs out, or a line is wrong; ``state[ST_STATUS]`` says which (``ARPA_*``), the other
+    ``state`` fields carry the position, n-gram count, word count, slow numbers and cached
+    prefix from call to call.
+
+    Words: unigrams are added to the token table (``table, hashes, blob, offsets``, the text
+    layer's :func:`find_or_add` layout) in file order; higher orders look their words up there
+    (never writing: two threads may parse two parts of one section) and map them through
+    ``remap`` (file order -> word id). Contexts: the prefix of an order-k
+    n-gram is found order by order in the sorted orders' hash tables (``table_*``, the
+    :func:`score_tokens` layout), reusing the previous line's prefix where the words agree. In
+    files sorted as lmkit writes them the prefixes only move forward, so each is first sought
+    from the last one found (``hint``) in the order's sorted keys (``sorted_keys[key_start[j]:
+    key_start[j + 1]]``, galloping: memory read in sequence), the hash table only when it lies
+    behind.
+    Outputs per n-gram ``i``: ``probs``/``bows`` float32 (log10; ``-99`` or less becomes -inf),
+    ``ctx`` int64 (prefix id), ``wid`` int32 (word id; file order for unigrams). Numbers that are
+    not plain decimals go to ``slow`` rows ``(i, field 0 prob / 1 backoff, lo, hi)`` for Python.
+    """
+    n = len(data)
+    p, i, n_types = state[ST_POS], state[ST_I], state[ST_TYPES]
+    n_slow, n_prefix = state[ST_SLOW], state[ST_PREFIX]
+    m_max = k + 3
+    tok_lo = np.empty(m_max, dtype=np.int64)
+    tok_hi = np.empty(m_max, dtype=np.int64)
+    # the previous line's words (bytes in ``data``, ids): equal bytes need no lookup
+    last_lo = np.empty(k, dtype=np.int64)
+    last_hi = np.empty(k, dtype=np.int64)
+    last_w = np.empty(k, dtype=np.int32)
+    have_last = False
+    status = ARPA_DONE
+    while True:
+        if i == want:
+            status = ARPA_DONE
+            break
+        if p >= n:
+            status = ARPA_EOF if final else ARPA_MORE
+            break
+        m, e, high = _split_line(data, p, tok_lo, tok_hi)
+        if e == n and not final:
+            status = ARPA_MORE
+            break
+        if n_slow + 2 > slow.shape[0]:
+            status = ARPA_SLOW_FULL
+            break
+        if high and not _valid_utf8(data, p, e):
+            status = ARPA_BAD_LINE
+            break
+        if m != k + 1 and m != k + 2:
+            status = ARPA_BAD_LINE
+            break
+        line_slow = n_slow
+        pv, ok = _fast_float(data, tok_lo[0], tok_hi[0])
+        if not ok:
+            slow[n_slow, 0], slow[n_slow, 1], slow[n_slow, 2], slow[n_slow, 3] = i, 0, tok_lo[0], tok_hi[0]
+            n_slow += 1
+        elif not (-1e30 < pv <= 0.0):
+            status = ARPA_BAD_VALUE
+            break
+        bv = 0.0
+        if m == k + 2:
+            bv, ok = _fast_float(data, tok_lo[m - 1], tok_hi[m - 1])
+            if not ok:
+                slow[n_slow, 0], slow[n_slow, 1], slow[n_slow, 2], slow[n_slow, 3] = i, 1, tok_lo[m - 1], tok_hi[m - 1]
+                n_slow += 1
+                bv = 0.0
+            elif not (-1e30 < bv < 1e30):
+                status = ARPA_BAD_VALUE
+                break
+        probs[i] = -np.inf if pv <= -99.0 else pv
+        bows[i] = bv
+        if k == 1:
+            t = find_or_add(data, tok_lo[1], tok_hi[1], table, hashes, blob, offsets, n_types)
+            if t < 0:
+                n_slow = line_slow
+                status = ARPA_ROOM
+                break
+            if t < n_types:
+                state[ST_ERR_WORD] = t
+                status = ARPA_DUPLICATE_UNIGRAM
+                break
+            n_types += 1
+            wid[i] = t
+            ctx[i] = 0
+        else:
+            same = True
+            for j in range(k):
+                lo, hi = tok_lo[1 + j], tok_hi[1 + j]
+                if have_last and _same_bytes(data, lo, hi, last_lo[j], last_hi[j]):
+                    w = last_w[j]
+                else:
+                    t = find_token(data, lo, hi, table, blob, offsets)
+                    if t < 0:     # a context with an unknown word is not a listed n-gram either
+                        state[ST_ERR_WORD] = j
+                        status = ARPA_NOT_UNIGRAM if j == k - 1 else ARPA_NO_CONTEXT
+                        break
+                    w = remap[t]
+                last_lo[j], last_hi[j], last_w[j] = lo, hi, w
+                if j == k - 1:
+                    wid[i] = w
+                    break
+                if same and j < n_prefix and prev_w[j] == w:
+                    continue
+                same = False
+                n_prefix = j
+                if j == 0:
+                    g = np.int64(w)
+                else:
+                    key = prev_id[j - 1] * vocab_size + w
+                    g = _gallop(sorted_keys, key_start[j + 1], key_start[j + 2], hint[j], key)
+                    if g == -2:
+                        g = _lookup(table_keys, table_vals, table_start[j + 1], table_cap[j + 1], key)
+                    else:
+                        hint[j] = max(g, 0)
+                if g < 0:
+                    status = ARPA_NO_CONTEXT
+                    break
+                prev_w[j] = w
+                prev_id[j] = g
+                n_prefix = j + 1
+            have_last = status == ARPA_DONE
+            if not have_last:
+                break
+            ctx[i] = prev_id[k - 2]
+        i += 1
+        p = e + 1
+    state[ST_POS], state[ST_I], state[ST_TYPES] = min(p, n), i, n_types
+    state[ST_SLOW], state[ST_PREFIX], state[ST_STATUS] = n_slow, n_prefix, status
+
+
+@njit(cache=True, nogil=True)
+def join_lines(blob, offsets, n):
+    """The first ``n`` tokens of a token table's blob, one per line (uint8, for one decode)."""
+    size = offsets[n] - offsets[0] + n
+    out = np.empty(size, dtype=np.uint8)
+    p = 0
+    for t in range(n):
+        for b in range(offsets[t], offsets[t + 1]):
+            out[p] = blob[b]
+            p += 1
+        out[p] = 10
+        p += 1
+    return out

@@ -10,7 +10,8 @@ import logging
 import os
 import re
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,58 +142,264 @@ def arpa_text(rows: np.ndarray, log_probs: np.ndarray, log_backoffs: np.ndarray 
                         np.ascontiguousarray(keep), blob, offsets)
 
 
-@dataclass
-class _Section:
-    """The n-grams of one order as read: log10 probabilities and backoffs, each n-gram's
-    context id in the order below (0 for unigrams), last word, text and line number."""
-    probs: np.ndarray
-    bows: np.ndarray
-    ctx: np.ndarray
-    words: list[str]
-    texts: list[str]
-    lines: np.ndarray
-
-
 def read_arpa(path: str | os.PathLike, quiet: bool | None = None):
     """Read an ARPA file into (vocab, ctx, word, logprob, backoff) arrays per order, sorted
-    by (ctx, word) like counted models. Every count, value and reference is checked: the
+    by (ctx, word) like counted models, plus the hash tables of orders 2..N in the layout the
+    scoring kernels read (``ArpaTables``). Every count, value and reference is checked: the
     header's counts against the file's size, values finite (log10 probabilities <= 0), each
-    n-gram's context present, nothing after the last declared section but ``\\end\\``."""
-    with open_binary(path) as f:
-        lines = iter(enumerate(f, 1))
+    n-gram's context present, nothing after the last declared section but ``\\end\\``.
+
+    The text is parsed by a numba kernel in blocks of whole lines (memory: one block plus the
+    arrays); numbers that are not plain decimals are parsed by Python's ``float``, so every
+    value is the one ``float()`` gives."""
+    with open_binary(path) as f, ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        rd = _Blocks(f)
+        lines = rd.lines()
         declared = _read_header(path, lines)
         N = len(declared)
         bar = progress(total=sum(declared), desc="reading ARPA", unit="n-gram", quiet=quiet)
-        ids_prev: dict[str, int] = {}
-        stoi: dict[str, int] = {}
+        words = _TokenTable(declared[0])
+        tables = ArpaTables.allocate(declared)
+        out: list[tuple[np.ndarray, ...]] = []
         itos: list[str] = []
-        ctx_all: list[np.ndarray] = []
-        word_all: list[np.ndarray] = []
-        lp_all: list[np.ndarray] = []
-        bo_all: list[np.ndarray] = []
-        has_unk = True
+        V = 0
         for k in range(1, N + 1):
-            sec = _read_section(path, lines, k, declared[k - 1], ids_prev)
+            _find_heading(path, lines, k)
+            sec = _SectionParser(path, rd, k, declared[k - 1], words, tables, V, pool).parse()
             bar.update(declared[k - 1])
             if k == 1:
-                itos, stoi, has_unk, arrays = _unigrams(path, sec)
-                ids_prev = {t: j for j, t in enumerate(itos)}
+                itos, arrays = _unigrams(path, words, sec)
+                V = len(itos)
             else:
-                arrays, perm = _higher_order(path, sec, stoi, k)
-                if k < N:
-                    ids_prev = {sec.texts[j]: r for r, j in enumerate(perm.tolist())}
-            for store, a in zip((ctx_all, word_all, lp_all, bo_all), arrays):
-                store.append(a)
+                arrays, keys = _higher_order(path, sec, V, k)
+                tables.fill(k, keys)
+            out.append(arrays)
+            _expect_section_end(path, lines, k, declared[k - 1])
         _read_end(path, lines, N)
         bar.close()
-    for k in range(N):
-        lp_all[k][lp_all[k] <= LOG_ZERO] = -np.inf
+    tables.release()
+    ctx_all, word_all, lp_all, bo_all = (list(a) for a in zip(*out))
     lp_all[0][itos.index(BOS)] = 0.0
-    if not has_unk:
-        lp_all[0][itos.index(UNK)] = MISSING_UNK_LOGPROB
-    bo_all[-1] = np.zeros(0)
+    bo_all[-1] = np.zeros(0, np.float32)
     vocab = Vocabulary(itos, np.zeros(len(itos), np.int64))
-    return vocab, ctx_all, word_all, lp_all, bo_all
+    return vocab, ctx_all, word_all, lp_all, bo_all, tables
+
+
+class _Blocks:
+    """A file read in blocks: ``raw`` (bytes; ``data`` views it as uint8) holds the unread text
+    from ``pos`` on; ``line`` counts the lines consumed so far."""
+
+    SIZE = 1 << 24
+
+    def __init__(self, f) -> None:
+        self.f = f
+        self.raw = b""
+        self.data = np.zeros(0, np.uint8)
+        self.pos = 0
+        self.eof = False
+        self.line = 0
+
+    def more(self) -> bool:
+        """Append the next block to the unread text (False at the end of the file)."""
+        chunk = self.f.read(self.SIZE)
+        if not chunk:
+            self.eof = True
+            return False
+        self.raw = self.raw[self.pos:] + chunk
+        self.data = np.frombuffer(self.raw, np.uint8)
+        self.pos = 0
+        return True
+
+    def lines(self) -> Iterator[tuple[int, bytes]]:
+        """(line number, bytes) from the current position on, read lazily (the position may
+        move between two lines: the section parser consumes lines too)."""
+        while True:
+            end = self.raw.find(b"\n", self.pos)
+            while end < 0 and not self.eof and self.more():
+                end = self.raw.find(b"\n", self.pos)
+            if end < 0:
+                if self.pos >= len(self.raw):
+                    return
+                end = len(self.raw) - 1
+            line = self.raw[self.pos:end + 1]
+            self.pos = end + 1
+            self.line += 1
+            yield self.line, line
+
+    def line_at(self, lo: int) -> bytes:
+        """The whole line around byte ``lo`` of the unread text."""
+        start = self.raw.rfind(b"\n", 0, lo) + 1
+        end = self.raw.find(b"\n", lo)
+        return self.raw[start:end if end >= 0 else len(self.raw)]
+
+
+class _TokenTable:
+    """The unigrams' words as the text layer's token table (see :mod:`lmkit.text._kernels`),
+    sized for the declared count, and ``remap``: file order -> word id."""
+
+    def __init__(self, n_unigrams: int) -> None:
+        pairs = 16
+        while pairs < 2 * (n_unigrams + 1):
+            pairs *= 2
+        self.table = np.full(2 * pairs, -1, np.int64)
+        self.hashes = np.zeros(n_unigrams + 1, np.uint64)
+        self.offsets = np.zeros(n_unigrams + 2, np.int64)
+        self.blob = np.zeros(max(16, 8 * n_unigrams), np.uint8)
+        self.remap = np.zeros(0, np.int32)
+        self.n_types = 0
+
+    def grow_blob(self, need: int) -> None:
+        bigger = np.zeros(2 * len(self.blob) + need, np.uint8)
+        bigger[:len(self.blob)] = self.blob
+        self.blob = bigger
+
+
+@dataclass
+class ArpaTables:
+    """Hash tables of orders 2..N over (prefix id * V + word) -> sorted position, concatenated
+    (order k is ``keys[start[k]:start[k] + cap[k]]``), filled order by order while reading."""
+    keys: np.ndarray
+    vals: np.ndarray
+    start: np.ndarray
+    cap: np.ndarray
+    #: orders 2..N-1's sorted keys while reading (order k: ``sorted_keys[key_start[k]:key_start[k + 1]]``)
+    sorted_keys: np.ndarray
+    key_start: np.ndarray
+
+    @classmethod
+    def allocate(cls, sizes: list[int]) -> ArpaTables:
+        N = len(sizes)
+        start = np.zeros(N + 1, np.int64)
+        cap = np.zeros(N + 1, np.int64)
+        pos = 0
+        for k in range(2, N + 1):
+            c = 16
+            while c < 2 * sizes[k - 1]:
+                c *= 2
+            start[k], cap[k] = pos, c
+            pos += c
+        dtype = np.int32 if max(sizes) < 2 ** 31 - 1 else np.int64
+        key_start = np.zeros(N + 2, np.int64)
+        key_start[3:N + 1] = np.cumsum(sizes[1:N - 1])
+        key_start[N + 1] = key_start[N]
+        return cls(np.full(pos, -1, np.int64), np.full(pos, -1, dtype), start, cap,
+                   np.zeros(key_start[-1], np.int64), key_start)
+
+    def fill(self, k: int, keys: np.ndarray) -> None:
+        """Order k's sorted keys: into its hash table, and kept for the next order's parse."""
+        K.fill_hash(keys, self.keys, self.vals, self.start[k], self.cap[k])
+        if k < len(self.start) - 1:
+            self.sorted_keys[self.key_start[k]:self.key_start[k + 1]] = keys
+
+    def release(self) -> None:
+        self.sorted_keys = np.zeros(0, np.int64)
+
+
+@dataclass
+class _Section:
+    """One order as parsed, in file order: log10 probabilities and backoffs (float32), each
+    n-gram's prefix id (int64), last word (int32; for unigrams its place in the file), and
+    the line number of the section's first n-gram."""
+    probs: np.ndarray
+    bows: np.ndarray
+    ctx: np.ndarray
+    wid: np.ndarray
+    first_line: int
+
+
+_SLOW_ROWS = 4096
+#: a block's rest is parsed by two threads (two halves of its lines) when it is at least this long
+_PARALLEL_BYTES = 1 << 20
+
+
+class _Part:
+    """The kernel's state for one run of lines: position, counts, slow numbers, the cached
+    prefix and the search hints (see :func:`K.parse_arpa_lines`)."""
+
+    def __init__(self, k: int, state: np.ndarray | None = None) -> None:
+        self.state = np.zeros(7, np.int64) if state is None else state.copy()
+        self.slow = np.zeros((_SLOW_ROWS, 4), np.int64)
+        self.prev_w = np.zeros(max(k, 1), np.int32)
+        self.prev_id = np.zeros(max(k, 1), np.int64)
+        self.hint = np.zeros(max(k, 1), np.int64)
+
+
+class _SectionParser:
+    """Parses one order's ``want`` lines from a :class:`_Blocks` reader into a :class:`_Section`."""
+
+    def __init__(self, path, rd: _Blocks, k: int, want: int, words: _TokenTable, tables: ArpaTables,
+                 V: int, pool: ThreadPoolExecutor | None) -> None:
+        self.path, self.rd, self.k, self.want = path, rd, k, want
+        self.words, self.tables, self.V, self.pool = words, tables, V, pool
+        self.sec = _Section(np.empty(want, np.float32), np.zeros(want, np.float32), np.zeros(want, np.int64),
+                            np.zeros(want, np.int32), rd.line + 1)
+
+    def parse(self) -> _Section:
+        rd, k, want = self.rd, self.k, self.want
+        part = _Part(k)
+        part.state[K.ST_TYPES] = self.words.n_types
+        while True:
+            part.state[K.ST_POS] = rd.pos
+            before = int(part.state[K.ST_I])
+            status, part = self._two_halves(part) or (self._run(part, rd.data, rd.eof), part)
+            rd.pos = int(part.state[K.ST_POS])
+            rd.line += int(part.state[K.ST_I]) - before
+            if status >= K.ARPA_BAD_LINE:
+                _raise_line_error(self.path, rd, k, want, self.sec, part.state)
+            if status == K.ARPA_DONE:
+                self.words.n_types = int(part.state[K.ST_TYPES])
+                return self.sec
+            if status == K.ARPA_MORE:
+                rd.more()            # at the end of the file rd.eof is set: the last line may lack "\n"
+            elif status == K.ARPA_EOF:
+                raise ModelFormatError(f"{self.path}: truncated: {int(part.state[K.ST_I])} of {want} "
+                                       f"{k}-grams before the end of file")
+            elif status == K.ARPA_ROOM:
+                self.words.grow_blob(len(rd.data) - rd.pos)
+
+    def _run(self, part: _Part, data: np.ndarray, final: bool) -> int:
+        """Kernel calls over ``data`` from the part's position until it stops for anything but a
+        full list of slow numbers (those are parsed here, in Python, as they come)."""
+        w, t, sec = self.words, self.tables, self.sec
+        while True:
+            K.parse_arpa_lines(data, final, self.k, self.want, self.V, part.state, w.table, w.hashes, w.blob,
+                               w.offsets, w.remap, t.keys, t.vals, t.start, t.cap, t.sorted_keys, t.key_start,
+                               sec.probs, sec.bows, sec.ctx, sec.wid, part.slow, part.prev_w, part.prev_id,
+                               part.hint)
+            status = int(part.state[K.ST_STATUS])
+            upto = int(part.state[K.ST_I]) if status >= K.ARPA_BAD_LINE else None
+            _fix_slow(self.path, self.rd, self.k, self.want, sec, part.slow, int(part.state[K.ST_SLOW]), upto)
+            part.state[K.ST_SLOW] = 0
+            if status != K.ARPA_SLOW_FULL:
+                return status
+
+    def _two_halves(self, part: _Part) -> tuple[int, _Part] | None:
+        """The rest of the block parsed as two halves of its lines on two threads (orders >= 2,
+        whose parse only reads shared tables), when it is long and the section goes on past the
+        first half; None otherwise."""
+        rd = self.rd
+        pos, i0 = rd.pos, int(part.state[K.ST_I])
+        if self.pool is None or self.k == 1 or len(rd.raw) - pos < _PARALLEL_BYTES:
+            return None
+        mid = rd.raw.find(b"\n", pos + (len(rd.raw) - pos) // 2) + 1
+        if mid <= 0:
+            return None
+        n_first = rd.raw.count(b"\n", pos, mid)
+        if i0 + n_first >= self.want:
+            return None
+        second = _Part(self.k, part.state)
+        second.state[K.ST_POS], second.state[K.ST_I], second.state[K.ST_PREFIX] = mid, i0 + n_first, 0
+        first = self.pool.submit(self._run, part, rd.data[:mid], False)
+        rest = self.pool.submit(self._run, second, rd.data, rd.eof)
+        try:
+            status = first.result()
+        except BaseException:
+            wait([rest])
+            raise
+        if status != K.ARPA_MORE:        # the first half stopped at a bad line
+            wait([rest])
+            return status, part
+        return rest.result(), second
 
 
 def _read_header(path, lines) -> list[int]:
@@ -231,39 +438,35 @@ def _read_header(path, lines) -> list[int]:
     return declared
 
 
-def _read_section(path, lines, k: int, want: int, ids_prev: dict[str, int]) -> _Section:
+def _find_heading(path, lines, k: int) -> None:
+    """Skip blank lines up to the ``\\k-grams:`` heading."""
     header = f"\\{k}-grams:".encode()
     for n, raw in lines:
         s = raw.strip()
         if s == header:
-            break
+            return
         if s:
             raise ModelFormatError(f"{path}:{n}: expected '{header.decode()}', got {s[:60]!r}")
-    else:
-        raise ModelFormatError(f"{path}: truncated: the {k}-gram section is missing")
-    sec = _Section(np.empty(want, np.float64), np.zeros(want, np.float64), np.zeros(want, np.int64),
-                   [], [], np.empty(want, np.int64))
-    i = 0
+    raise ModelFormatError(f"{path}: truncated: the {k}-gram section is missing")
+
+
+def _expect_section_end(path, lines, k: int, want: int) -> None:
+    """The line after a section's last n-gram must be blank (or the end of the file)."""
     for n, raw in lines:
-        if i == want:
-            if raw.strip():
-                raise ModelFormatError(f"{path}:{n}: more {k}-grams than the {want} declared")
-            break
-        _parse_line(path, n, raw, k, i, sec, ids_prev)
-        i += 1  # noqa: SIM113 (counts parsed lines; the loop may stop before the iterator ends)
-    else:
-        if i < want:
-            raise ModelFormatError(f"{path}: truncated: {i} of {want} {k}-grams before the end of file")
-    return sec
+        if raw.strip():
+            raise ModelFormatError(f"{path}:{n}: more {k}-grams than the {want} declared")
+        return
 
 
-def _parse_line(path, n: int, raw: bytes, k: int, i: int, sec: _Section, ids_prev: dict[str, int]) -> None:
+def _check_line(path, n: int, raw: bytes, k: int, i: int, want: int) -> tuple[float, float, list[str]]:
+    """One order-k line checked as text: (log10 p, log10 backoff, words), or the error that
+    names what is wrong with it."""
     try:
         parts = raw.decode("utf-8").split()
     except UnicodeDecodeError:
         raise ModelFormatError(f"{path}:{n}: line is not valid UTF-8") from None
     if not parts:
-        raise ModelFormatError(f"{path}:{n}: truncated: {i} of {len(sec.probs)} {k}-grams before a blank line")
+        raise ModelFormatError(f"{path}:{n}: truncated: {i} of {want} {k}-grams before a blank line")
     if len(parts) not in (k + 1, k + 2):
         raise ModelFormatError(f"{path}:{n}: expected 'logprob' + {k} words [+ backoff], got {len(parts)} fields")
     try:
@@ -274,47 +477,81 @@ def _parse_line(path, n: int, raw: bytes, k: int, i: int, sec: _Section, ids_pre
     if not (-1e30 < p <= 0.0 and -1e30 < b < 1e30):
         raise ModelFormatError(f"{path}:{n}: impossible value in {' '.join(parts)[:60]!r} (log10 "
                                "probabilities are finite and <= 0, backoffs finite)")
-    gram = parts[1:k + 1]
-    if k > 1:
-        prefix = " ".join(gram[:-1])
-        c = ids_prev.get(prefix)
-        if c is None:
-            raise ModelFormatError(f"{path}:{n}: the context {prefix!r} of this {k}-gram is not a "
-                                   f"{k - 1}-gram of the file")
-        sec.ctx[i] = c
-    sec.probs[i], sec.bows[i], sec.lines[i] = p, b, n
-    sec.words.append(gram[-1])
-    sec.texts.append(" ".join(gram))
+    return p, b, parts[1:k + 1]
 
 
-def _unigrams(path, sec: _Section):
-    """Vocabulary (specials first) and the unigram arrays, indexed by word id."""
-    itos = _unigram_vocab(sec.words, path)
-    stoi = {t: j for j, t in enumerate(itos)}
+def _fix_slow(path, rd: _Blocks, k: int, want: int, sec: _Section, slow: np.ndarray, n_slow: int,
+              upto: int | None = None) -> None:
+    """Numbers the kernel left to Python (not plain decimals), for n-grams below ``upto``:
+    each line is checked as a whole, so a bad one gets the same message as any other."""
+    for i, field, lo, _hi in slow[:n_slow].tolist():
+        if upto is not None and i >= upto:
+            continue
+        p, b, _ = _check_line(path, sec.first_line + i, rd.line_at(lo), k, i, want)
+        if field == 0:
+            sec.probs[i] = -np.inf if p <= LOG_ZERO else p
+        else:
+            sec.bows[i] = b
+
+
+def _raise_line_error(path, rd: _Blocks, k: int, want: int, sec: _Section, state: np.ndarray):
+    """The message for the line the kernel stopped at (``state``)."""
+    i = int(state[K.ST_I])
+    n = sec.first_line + i
+    raw = rd.line_at(int(state[K.ST_POS]))
+    _, _, gram = _check_line(path, n, raw, k, i, want)   # raises for what is wrong as text
+    status = int(state[K.ST_STATUS])
+    if status == K.ARPA_DUPLICATE_UNIGRAM:
+        raise ModelFormatError(f"{path}:{n}: unigram {gram[0]!r} is listed twice")
+    if status == K.ARPA_NOT_UNIGRAM:
+        word = gram[int(state[K.ST_ERR_WORD])]
+        raise ModelFormatError(f"{path}:{n}: word {word!r} of this {k}-gram is not a unigram")
+    if status == K.ARPA_NO_CONTEXT:
+        raise ModelFormatError(f"{path}:{n}: the context {' '.join(gram[:-1])!r} of this {k}-gram is not "
+                               f"a {k - 1}-gram of the file")
+    raise ModelFormatError(f"{path}:{n}: cannot read this {k}-gram line")   # pragma: no cover
+
+
+def _unigrams(path, words: _TokenTable, sec: _Section):
+    """Vocabulary (specials first, then the file's order) and the unigram arrays indexed by
+    word id; sets ``words.remap``."""
+    n = words.n_types
+    listed = bytes(K.join_lines(words.blob, words.offsets, n)).decode("utf-8").split("\n")[:n]
+    where = {w: listed.index(w) for w in DEFAULT_SPECIALS if w in listed}
+    if BOS not in where or EOS not in where:
+        raise ModelFormatError(f"{path}: the unigrams lack {BOS} or {EOS}")
+    special = np.zeros(n, bool)
+    special[list(where.values())] = True
+    remap = np.empty(n, np.int32)
+    remap[~special] = np.arange(len(DEFAULT_SPECIALS), len(DEFAULT_SPECIALS) + n - len(where), dtype=np.int32)
+    for j, w in enumerate(DEFAULT_SPECIALS):
+        if w in where:
+            remap[where[w]] = j
+    words.remap = remap
+    itos = list(DEFAULT_SPECIALS) + [w for w, s in zip(listed, special.tolist()) if not s]
     V = len(itos)
-    wid = np.array([stoi[w] for w in sec.words], dtype=np.int64)
-    p1 = np.full(V, LOG_ZERO)
-    b1 = np.zeros(V)
-    p1[wid] = sec.probs
-    b1[wid] = sec.bows
-    has_unk = UNK in stoi and UNK in set(sec.words)
-    if not has_unk:
+    p1 = np.full(V, -np.inf, np.float32)
+    b1 = np.zeros(V, np.float32)
+    p1[remap] = sec.probs
+    b1[remap] = sec.bows
+    if UNK not in where:
         log.warning("%s: no <unk> unigram; OOV words get log10 p = %g (as KenLM)", path, MISSING_UNK_LOGPROB)
-    return itos, stoi, has_unk, (np.zeros(V, np.int64), np.arange(V, dtype=np.int32), p1, b1)
+        p1[DEFAULT_SPECIALS.index(UNK)] = MISSING_UNK_LOGPROB
+    return itos, (np.zeros(V, np.int64), np.arange(V, dtype=np.int32), p1, b1)
 
 
-def _higher_order(path, sec: _Section, stoi: dict[str, int], k: int):
-    """Order-k arrays sorted by (context, word), and the sorting permutation."""
-    try:
-        wid = np.array([stoi[w] for w in sec.words], dtype=np.int64)
-    except KeyError as exc:
-        raise ModelFormatError(f"{path}: word {exc.args[0]!r} of the {k}-grams is not a unigram") from None
-    keys = sec.ctx * len(stoi) + wid
+def _higher_order(path, sec: _Section, V: int, k: int):
+    """Order-k arrays sorted by (context, word), and their keys (context * V + word); a
+    duplicate n-gram is an error naming its line."""
+    keys = sec.ctx * V + sec.wid
+    if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
+        return (sec.ctx, sec.wid, sec.probs, sec.bows), keys    # files lmkit writes are in this order
     perm = np.argsort(keys, kind="stable")
-    dup = np.flatnonzero(np.diff(keys[perm]) == 0)
+    keys = keys[perm]
+    dup = np.flatnonzero(np.diff(keys) == 0)
     if len(dup):
-        raise ModelFormatError(f"{path}:{sec.lines[perm[dup[0] + 1]]}: this {k}-gram is listed twice")
-    return (sec.ctx[perm], wid[perm].astype(np.int32), sec.probs[perm], sec.bows[perm]), perm
+        raise ModelFormatError(f"{path}:{sec.first_line + perm[dup[0] + 1]}: this {k}-gram is listed twice")
+    return (sec.ctx[perm], sec.wid[perm], sec.probs[perm], sec.bows[perm]), keys
 
 
 def _read_end(path, lines, N: int) -> None:
@@ -330,14 +567,3 @@ def _read_end(path, lines, N: int) -> None:
     for n, raw in lines:
         if raw.strip():
             raise ModelFormatError(f"{path}:{n}: text after '\\end\\'")
-
-
-def _unigram_vocab(words: list[str], path) -> list[str]:
-    seen = set()
-    for w in words:
-        if w in seen:
-            raise ModelFormatError(f"{path}: unigram {w!r} is listed twice")
-        seen.add(w)
-    if BOS not in seen or EOS not in seen:
-        raise ModelFormatError(f"{path}: the unigrams lack {BOS} or {EOS}")
-    return list(DEFAULT_SPECIALS) + [w for w in words if w not in DEFAULT_SPECIALS]

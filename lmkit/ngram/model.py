@@ -62,6 +62,8 @@ class NgramModel:
         #: written to ARPA); None when there are none
         self.blank: list[np.ndarray] | None = None
         self._tables = None
+        #: (keys, values, start, capacity) of orders 2..N when a reader built them
+        self._hash_tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -146,27 +148,42 @@ class NgramModel:
         return bool(self.meta.get("is_probability", True))
 
     def _kernel_tables(self):
+        """The scoring kernels' arrays: hash tables of orders 2..N concatenated (keys, values,
+        start and capacity per order), log10 probabilities and backoffs concatenated over the
+        orders, and each order's start in them."""
         if self._tables is None:
-            V = np.int64(len(self.vocab))
-            keys, vals = [np.zeros(0, np.int64)], [np.zeros(0, _positions_like(max(self.sizes)).dtype)]
-            t_start = np.zeros(self.order + 1, np.int64)
-            t_cap = np.zeros(self.order + 1, np.int64)
+            keys, vals, t_start, t_cap = self._hash_tables or self._build_hash_tables()
             g_start = np.zeros(self.order + 1, np.int64)
-            pos = 0
-            for k in range(2, self.order + 1):
-                tk, tv = K.build_hash(self.ctx[k - 1] * V + self.word[k - 1], _positions_like(self.sizes[k - 1]))
-                t_start[k], t_cap[k] = pos, len(tk)
-                pos += len(tk)
-                keys.append(tk)
-                vals.append(tv)
-            gpos = 0
-            for k in range(1, self.order + 1):
-                g_start[k] = gpos
-                gpos += self.sizes[k - 1]
+            g_start[1:] = np.cumsum([0] + self.sizes[:-1])
             backoff = [b if len(b) else np.zeros(self.sizes[-1], np.float32) for b in self.log_backoffs]
-            self._tables = (np.concatenate(keys), np.concatenate(vals), t_start, t_cap,
-                            np.concatenate(self.log_probs), np.concatenate(backoff), g_start)
+            self._tables = (keys, vals, t_start, t_cap, np.concatenate(self.log_probs), np.concatenate(backoff),
+                            g_start)
+            self._hash_tables = None
         return self._tables
+
+    def _build_hash_tables(self):
+        V = np.int64(len(self.vocab))
+        keys, vals = [np.zeros(0, np.int64)], [np.zeros(0, _positions_like(max(self.sizes)).dtype)]
+        t_start = np.zeros(self.order + 1, np.int64)
+        t_cap = np.zeros(self.order + 1, np.int64)
+        pos = 0
+        for k in range(2, self.order + 1):
+            tk, tv = K.build_hash(self.ctx[k - 1] * V + self.word[k - 1], _positions_like(self.sizes[k - 1]))
+            t_start[k], t_cap[k] = pos, len(tk)
+            pos += len(tk)
+            keys.append(tk)
+            vals.append(tv)
+        return np.concatenate(keys), np.concatenate(vals), t_start, t_cap
+
+    def _order_table(self, k: int):
+        """(keys, values, start, capacity) of order k's hash table, from the tables at hand
+        (kernel tables, or those an ARPA reader built), else built for this call."""
+        have = self._tables or self._hash_tables
+        if have is not None:
+            return have[0], have[1], have[2][k], have[3][k]
+        V = np.int64(len(self.vocab))
+        tk, tv = K.build_hash(self.ctx[k - 1] * V + self.word[k - 1], _positions_like(self.sizes[k - 1]))
+        return tk, tv, 0, len(tk)
 
     def suffix_ids(self) -> list[np.ndarray]:
         """Per order k, the id of each n-gram's (k-1)-word suffix in order k-1 (-1 if the
@@ -177,10 +194,10 @@ class NgramModel:
             if k == 2:
                 out.append(self.word[1].astype(np.int64))
                 continue
-            tk, tv = K.build_hash(self.ctx[k - 2] * V + self.word[k - 2], _positions_like(self.sizes[k - 2]))
+            tk, tv, start, cap = self._order_table(k - 1)
             ctx_sfx = out[k - 2][self.ctx[k - 1]]
             keys = np.where(ctx_sfx >= 0, ctx_sfx * V + self.word[k - 1], -2)
-            out.append(K.lookup_many(tk, tv, keys))
+            out.append(K.lookup_in(tk, tv, start, cap, keys))
         return out
 
     def subset(self, keep: list[np.ndarray]) -> NgramModel:
@@ -421,8 +438,9 @@ class NgramModel:
         if head == MAGIC[:4]:
             return read_binary(path, cls)
         from .arpa import read_arpa
-        vocab, ctx, word, lp, bo = read_arpa(path, quiet=quiet)
+        vocab, ctx, word, lp, bo, tables = read_arpa(path, quiet=quiet)
         model = cls(vocab, ctx, word, lp, bo, {"source": "arpa"})
+        model._hash_tables = (tables.keys, tables.vals, tables.start, tables.cap)
         from .blanks import add_blanks
         add_blanks(model)
         return model

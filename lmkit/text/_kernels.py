@@ -15,17 +15,17 @@ _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 #: per byte: 0 part of a token, 1 ASCII white space, 2 newline, 3 may start a multi-byte space
-_BYTE_CLASS = np.zeros(256, dtype=np.uint8)
-_BYTE_CLASS[[9, 11, 12, 13, 28, 29, 30, 31, 32]] = 1
-_BYTE_CLASS[10] = 2
-_BYTE_CLASS[[0xC2, 0xE1, 0xE2, 0xE3]] = 3
+BYTE_CLASS = np.zeros(256, dtype=np.uint8)
+BYTE_CLASS[[9, 11, 12, 13, 28, 29, 30, 31, 32]] = 1
+BYTE_CLASS[10] = 2
+BYTE_CLASS[[0xC2, 0xE1, 0xE2, 0xE3]] = 3
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _space_length(data, i, n):
+def space_length(data, i, n):
     """Bytes of the white-space character starting at ``data[i]`` (0 if it is not one)."""
     b = data[i]
-    cls = _BYTE_CLASS[b]
+    cls = BYTE_CLASS[b]
     if cls != 3:
         return 1 if cls == 1 else 0
     if b == 0xC2 and i + 1 < n and (data[i + 1] == 0x85 or data[i + 1] == 0xA0):
@@ -58,7 +58,7 @@ def _hash(data, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def _rehash(table, hashes, n_types):
+def rehash_tokens(table, hashes, n_types):
     """A table twice as large holding the same ids."""
     bigger = np.full(2 * len(table), -1, dtype=np.int64)
     mask = np.uint64(len(bigger) // 2 - 1)
@@ -72,7 +72,7 @@ def _rehash(table, hashes, n_types):
 
 
 @njit(cache=True, nogil=True)
-def _grown(arr, need):
+def grown(arr, need):
     if need <= len(arr):
         return arr
     size = max(2 * len(arr), need)
@@ -82,7 +82,7 @@ def _grown(arr, need):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _find_or_add(data, lo, hi, table, hashes, blob, offsets, n_types):
+def find_or_add(data, lo, hi, table, hashes, blob, offsets, n_types):
     """Id of the token ``data[lo:hi]``, added as type ``n_types`` when new (-1: no room, grow
     the arrays first)."""
     h = _hash(data, lo, hi)
@@ -112,13 +112,35 @@ def _find_or_add(data, lo, hi, table, hashes, blob, offsets, n_types):
     return n_types
 
 
+@njit(cache=True, nogil=True, inline="always")
+def find_token(data, lo, hi, table, blob, offsets):
+    """Id of the token ``data[lo:hi]`` in the table :func:`find_or_add` fills, or -1; never
+    writes (threads may share the table)."""
+    h = _hash(data, lo, hi)
+    hs = np.int64(h)
+    mask = np.uint64(len(table) // 2 - 1)
+    slot = h & mask
+    size = hi - lo
+    while table[2 * slot] != -1:
+        t = table[2 * slot]
+        if table[2 * slot + 1] == hs and offsets[t + 1] - offsets[t] == size:
+            base = offsets[t]
+            j = 0
+            while j < size and blob[base + j] == data[lo + j]:
+                j += 1
+            if j == size:
+                return t
+        slot = (slot + np.uint64(1)) & mask
+    return -1
+
+
 @njit(cache=True, nogil=True)
 def _scan(data, i, line, n_ids, ids, lengths, table, hashes, blob, offsets, n_types):
     """Tokenize from byte ``i`` on until the end or until a new token finds no room.
     Returns ``(i, line, n_ids, n_types, done)``."""
     n = len(data)
     while i < n:
-        cls = _BYTE_CLASS[data[i]]
+        cls = BYTE_CLASS[data[i]]
         if cls == 2:
             line += 1
             i += 1
@@ -127,19 +149,19 @@ def _scan(data, i, line, n_ids, ids, lengths, table, hashes, blob, offsets, n_ty
             i += 1
             continue
         if cls == 3:
-            step = _space_length(data, i, n)
+            step = space_length(data, i, n)
             if step:
                 i += step
                 continue
         lo = i
         i += 1
         while i < n:
-            cls = _BYTE_CLASS[data[i]]
-            if cls == 0 or (cls == 3 and _space_length(data, i, n) == 0):
+            cls = BYTE_CLASS[data[i]]
+            if cls == 0 or (cls == 3 and space_length(data, i, n) == 0):
                 i += 1
             else:
                 break
-        t = _find_or_add(data, lo, i, table, hashes, blob, offsets, n_types)
+        t = find_or_add(data, lo, i, table, hashes, blob, offsets, n_types)
         if t < 0:
             return lo, line, n_ids, n_types, False
         if t == n_types:
@@ -177,8 +199,8 @@ def tokenize_whitespace(data, table, hashes, blob, offsets, n_types):
                                               offsets, n_types)
         if not done:   # room for the next new token: grow what is full (rare)
             if 2 * (n_types + 1) > len(table) // 2:
-                table = _rehash(table, hashes, n_types)
-            hashes = _grown(hashes, 2 * len(hashes))
-            offsets = _grown(offsets, 2 * len(offsets))
-            blob = _grown(blob, 2 * len(blob) + n)
+                table = rehash_tokens(table, hashes, n_types)
+            hashes = grown(hashes, 2 * len(hashes))
+            offsets = grown(offsets, 2 * len(offsets))
+            blob = grown(blob, 2 * len(blob) + n)
     return ids[:n_ids].copy(), lengths, table, hashes, blob, offsets, n_types
