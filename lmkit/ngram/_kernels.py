@@ -63,10 +63,29 @@ def build_hash(keys, like):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lookup(tk, tv, start, cap, key):
+def _shift_of(cap):
+    """64 - log2(cap) for a power-of-two capacity: the hash's shift (see :func:`build_hash`)."""
+    bits = 0
+    while (np.int64(1) << bits) < cap:
+        bits += 1
+    return np.uint64(64 - bits)
+
+
+@njit(cache=True, nogil=True)
+def shifts_of(table_cap):
+    """:func:`_shift_of` of every order's capacity (0 where an order has no table)."""
+    out = np.zeros(len(table_cap), dtype=np.uint64)
+    for k in range(len(table_cap)):
+        if table_cap[k] > 0:
+            out[k] = _shift_of(table_cap[k])
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _probe(tk, tv, start, cap, shift, key):
+    """Position of ``key`` in the table slice ``[start, start + cap)`` hashed with ``shift``, or -1."""
     if cap == 0:
         return -1
-    shift = np.uint64(64 - int(np.log2(cap)))
     h = np.int64((np.uint64(key) * _MULT) >> shift)
     mask = cap - 1
     while True:
@@ -83,8 +102,9 @@ def lookup_many(tk, tv, keys):
     """Positions of ``keys`` in one hash table (-1 where absent)."""
     out = np.empty(len(keys), dtype=np.int64)
     cap = len(tk)
+    shift = _shift_of(cap) if cap > 0 else np.uint64(0)
     for i in range(len(keys)):
-        out[i] = _lookup(tk, tv, 0, cap, keys[i])
+        out[i] = _probe(tk, tv, 0, cap, shift, keys[i])
     return out
 
 
@@ -106,6 +126,7 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
     used (int32).
     """
     uniform = not np.isnan(uniform_fallback)
+    shift = shifts_of(table_cap)
     n_sent = len(offsets) - 1
     n_out = len(ids) + (n_sent if use_eos else 0)
     out_lp = np.empty(n_out, dtype=np.float64)
@@ -133,7 +154,7 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                 c = ctx[k - 1]
                 g = -1
                 if c >= 0:
-                    g = _lookup(table_keys, table_vals, table_start[k], table_cap[k], c * vocab_size + w)
+                    g = _probe(table_keys, table_vals, table_start[k], table_cap[k], shift[k], c * vocab_size + w)
                 new[k] = g
                 if g >= 0:
                     found = k
@@ -429,8 +450,9 @@ def fill_hash(keys, table_keys, table_vals, start, cap):
 def lookup_in(table_keys, table_vals, start, cap, keys):
     """Positions of ``keys`` in one order's slice of the concatenated tables (-1 where absent)."""
     out = np.empty(len(keys), dtype=np.int64)
+    shift = _shift_of(cap) if cap > 0 else np.uint64(0)
     for i in range(len(keys)):
-        out[i] = _lookup(table_keys, table_vals, start, cap, keys[i]) if keys[i] >= 0 else -1
+        out[i] = _probe(table_keys, table_vals, start, cap, shift, keys[i]) if keys[i] >= 0 else -1
     return out
 
 
@@ -655,6 +677,7 @@ def parse_arpa_lines(data, final, k, want, vocab_size, state, table, hashes, blo
     p, i, n_types = state[ST_POS], state[ST_I], state[ST_TYPES]
     n_slow, n_prefix = state[ST_SLOW], state[ST_PREFIX]
     m_max = k + 3
+    shift = shifts_of(table_cap)
     tok_lo = np.empty(m_max, dtype=np.int64)
     tok_hi = np.empty(m_max, dtype=np.int64)
     # the previous line's words (bytes in ``data``, ids): equal bytes need no lookup
@@ -743,7 +766,7 @@ def parse_arpa_lines(data, final, k, want, vocab_size, state, table, hashes, blo
                     key = prev_id[j - 1] * vocab_size + w
                     g = _gallop(sorted_keys, key_start[j + 1], key_start[j + 2], hint[j], key)
                     if g == -2:
-                        g = _lookup(table_keys, table_vals, table_start[j + 1], table_cap[j + 1], key)
+                        g = _probe(table_keys, table_vals, table_start[j + 1], table_cap[j + 1], shift[j + 1], key)
                     else:
                         hint[j] = max(g, 0)
                 if g < 0:
@@ -775,3 +798,41 @@ def join_lines(blob, offsets, n):
         out[p] = 10
         p += 1
     return out
+
+
+@njit(cache=True, nogil=True)
+def radix_argsort(keys):
+    """The stable sorting permutation of non-negative int64 ``keys`` (int64 [n]): least
+    significant digit first, 11 bits a pass (the buckets' write positions stay in cache),
+    only as many passes as the largest key needs; keys travel with their positions so that
+    every pass reads in sequence."""
+    n = len(keys)
+    perm = np.arange(n, dtype=np.int64)
+    if n < 2:
+        return perm
+    top = keys.max()
+    cur = keys.copy()
+    next_keys = np.empty(n, dtype=np.int64)
+    next_perm = np.empty(n, dtype=np.int64)
+    count = np.zeros(1 << 11, dtype=np.int64)
+    shift = 0
+    while shift < 64 and (top >> shift) > 0:
+        count[:] = 0
+        for i in range(n):
+            count[(cur[i] >> shift) & 0x7FF] += 1
+        total = 0
+        for d in range(1 << 11):
+            c = count[d]
+            count[d] = total
+            total += c
+        for i in range(n):
+            key = cur[i]
+            d = (key >> shift) & 0x7FF
+            at = count[d]
+            next_keys[at] = key
+            next_perm[at] = perm[i]
+            count[d] = at + 1
+        cur, next_keys = next_keys, cur
+        perm, next_perm = next_perm, perm
+        shift += 11
+    return perm

@@ -546,7 +546,7 @@ def _higher_order(path, sec: _Section, V: int, k: int):
     keys = sec.ctx * V + sec.wid
     if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
         return (sec.ctx, sec.wid, sec.probs, sec.bows), keys    # files lmkit writes are in this order
-    perm = np.argsort(keys, kind="stable")
+    perm = K.radix_argsort(keys)
     keys = keys[perm]
     dup = np.flatnonzero(np.diff(keys) == 0)
     if len(dup):

@@ -252,3 +252,12 @@ def test_the_readers_hash_tables_score_as_built_ones(arpa_files, corpus):
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in corpus[:300]])]).astype(np.int64)
     a, b = model.score_encoded((ids, offsets)), fresh.score_encoded((ids, offsets))
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("n, top", [(0, 1), (1, 5), (7, 3), (5000, 2 ** 11), (5000, 2 ** 40), (20000, 2 ** 62)])
+def test_radix_argsort_is_numpys_stable_argsort(n, top):
+    from lmkit.ngram import _kernels as K
+    rng = np.random.default_rng(n)
+    keys = rng.integers(0, top, n, dtype=np.int64)
+    keys[: n // 3] = keys[n // 3: 2 * (n // 3)]        # ties keep their order
+    assert np.array_equal(K.radix_argsort(keys), np.argsort(keys, kind="stable"))
