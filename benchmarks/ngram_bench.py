@@ -154,7 +154,7 @@ def estimation_table(train: Path, tmp: Path, lmplz: str | None, orders: list[int
 
 
 _LOAD = ("import sys, time; t = time.perf_counter(); from lmkit.ngram import NgramModel; t1 = time.perf_counter(); "
-         "m = NgramModel.load(sys.argv[1]); t2 = time.perf_counter(); m.score('the man said'); "
+         "m = NgramModel.load(sys.argv[1], quiet=True); t2 = time.perf_counter(); m.score('the man said'); "
          "print(t2 - t1, time.perf_counter() - t2)")
 _KENLM_LOAD = ("import sys, time, kenlm; t = time.perf_counter(); m = kenlm.Model(sys.argv[1]); "
                "t1 = time.perf_counter(); m.score('the man said'); print(t1 - t, time.perf_counter() - t1)")
@@ -199,6 +199,35 @@ def binary_table(arpa: Path, test: Path, tmp: Path, build_binary: str | None, qu
         print(f"{name:<24} {path.stat().st_size / 1e6:>8.1f} {med[0]:>8.4f} {med[1]:>11.4f} {med[2]:>12.3f} {med[3]:>9.0f}")
 
 
+def _load_run(tool: str, path: Path) -> tuple[float, float]:
+    """(load + first score seconds, peak MB) of one fresh process (imports not timed)."""
+    code = _LOAD if tool == "lmkit" else _KENLM_LOAD
+    out = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, check=True)
+    load, first = map(float, out.stdout.split())
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1)) / 1024
+    return load + first, rss
+
+
+def arpa_load_table(files: dict[str, Path], repeats: int) -> None:
+    """ARPA files loaded (and one sentence scored) by lmkit and by the kenlm module, each in a
+    fresh process, the two alternating; medians [min-max] and the ratio of the medians."""
+    print(f"\nARPA load + first score, fresh processes, {repeats} alternating runs each (median [min-max])\n")
+    print(f"{'file':<28} {'MB':>6} {'lmkit s':>20} {'lmkit MB':>9} {'kenlm s':>20} {'kenlm MB':>9} {'time x':>7}")
+    for name, path in files.items():
+        runs: dict[str, list[tuple[float, float]]] = {"lmkit": [], "kenlm": []}
+        for r in range(repeats):
+            for tool in (("lmkit", "kenlm") if r % 2 == 0 else ("kenlm", "lmkit")):
+                runs[tool].append(_load_run(tool, path))
+        cells = []
+        for tool in ("lmkit", "kenlm"):
+            t = [x[0] for x in runs[tool]]
+            cells += [f"{_median(t):.2f} [{min(t):.2f}-{max(t):.2f}]", f"{_median([x[1] for x in runs[tool]]):.0f}"]
+        ratio = _median([x[0] for x in runs["lmkit"]]) / _median([x[0] for x in runs["kenlm"]])
+        print(f"{name:<28} {path.stat().st_size / 1e6:>6.0f} {cells[0]:>20} {cells[1]:>9} {cells[2]:>20} "
+              f"{cells[3]:>9} {ratio:>7.2f}")
+
+
 def big_corpus(train: Path, tokens: float, folder: Path) -> Path:
     """Brown train repeated until it holds about ``tokens`` tokens."""
     text = train.read_bytes()
@@ -221,12 +250,24 @@ def main() -> None:
     ap.add_argument("--skip-nltk", action="store_true", help="leave out nltk.lm (minutes of scoring)")
     ap.add_argument("--big-tokens", type=float, default=0, help="also race on Brown repeated to this many tokens")
     ap.add_argument("--only-estimation", action="store_true")
+    ap.add_argument("--only-arpa-load", action="store_true",
+                    help="race ARPA loading against the kenlm module (lmkit's and, with --lmplz, lmplz's file)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         train, test = brown_split(tmp)
         lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
         timed(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "warm.arpa"), "--order", "2"])  # numba cache
+        if args.only_arpa_load:
+            files = {"Brown o5, written by lmkit": tmp / "o5.arpa"}
+            subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(files["Brown o5, written by lmkit"]),
+                                    "--order", "5"], check=True)
+            if args.lmplz:
+                files["Brown o5, written by lmplz"] = tmp / "lmplz.o5.arpa"
+                subprocess.run([args.lmplz, "-o", "5", "-S", "1G", "-T", str(tmp), "--text", str(train), "--arpa",
+                                str(tmp / "lmplz.o5.arpa"), "--discount_fallback"], check=True, capture_output=True)
+            arpa_load_table(files, args.repeats)
+            return
         if args.only_binary:
             subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "o5.arpa"), "--order", "5"], check=True)
             binary_table(tmp / "o5.arpa", test, tmp, args.build_binary, args.query, args.repeats)
