@@ -182,6 +182,82 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
 
 
 @njit(cache=True, nogil=True)
+def sentence_logprob(ids, order, vocab_size, bos, eos, table_keys, table_vals, table_start, table_cap,
+                     logprob, backoff, gram_start, use_bos, use_eos, unseen_context_backoff, uniform_fallback):
+    """Total log10 probability of one sentence ``ids`` (int32), summed word by word in order:
+    :func:`score_tokens` for a single sentence without returning its arrays."""
+    offsets = np.zeros(2, dtype=np.int64)
+    offsets[1] = len(ids)
+    lp, _ = score_tokens(ids, offsets, order, vocab_size, bos, eos, table_keys, table_vals, table_start,
+                         table_cap, logprob, backoff, gram_start, use_bos, use_eos, unseen_context_backoff,
+                         uniform_fallback)
+    total = 0.0
+    for i in range(len(lp)):
+        total += lp[i]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def build_token_table(blob, offsets):
+    """The text layer's token table (:func:`find_or_add` layout) over a vocabulary's words
+    (UTF-8 ``blob``, word ``t`` is ``blob[offsets[t]:offsets[t + 1]]``): word bytes -> id.
+    Returns (table, blob, offsets) as :func:`find_token` reads them."""
+    n = len(offsets) - 1
+    pairs = 16
+    while pairs < 2 * (n + 1):
+        pairs *= 2
+    table = np.full(2 * pairs, -1, dtype=np.int64)
+    hashes = np.zeros(n + 1, dtype=np.uint64)
+    own_blob = np.empty(max(len(blob), 1), dtype=np.uint8)
+    own_offsets = np.zeros(n + 2, dtype=np.int64)
+    n_types = 0
+    for t in range(n):
+        if find_or_add(blob, offsets[t], offsets[t + 1], table, hashes, own_blob, own_offsets, n_types) == n_types:
+            n_types += 1
+    return table, own_blob, own_offsets
+
+
+@njit(cache=True, nogil=True)
+def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_size, bos, eos, table_keys,
+                 table_vals, table_start, table_cap, logprob, backoff, gram_start, use_bos, use_eos,
+                 unseen_context_backoff, uniform_fallback):
+    """Total log10 probability of one sentence given as UTF-8 bytes: split where ``str.split()``
+    splits, each word looked up in the vocabulary's token table (``unk`` when absent), then
+    :func:`sentence_logprob`."""
+    n = len(text)
+    ids = np.empty(n // 2 + 1, dtype=np.int32)
+    m = 0
+    j = 0
+    while j < n:
+        b = text[j]
+        step = 0
+        if b < 128:
+            if BYTE_CLASS[b] != 0:
+                step = 1
+        elif BYTE_CLASS[b] == 3:
+            step = space_length(text, j, n)
+        if step:
+            j += step
+            continue
+        lo = j
+        j += 1
+        while j < n:
+            b = text[j]
+            if b < 128:
+                if BYTE_CLASS[b] != 0:
+                    break
+            elif BYTE_CLASS[b] == 3 and space_length(text, j, n):
+                break
+            j += 1
+        t = find_token(text, lo, j, word_table, word_blob, word_offsets)
+        ids[m] = t if t >= 0 else unk
+        m += 1
+    return sentence_logprob(ids[:m], order, vocab_size, bos, eos, table_keys, table_vals, table_start, table_cap,
+                            logprob, backoff, gram_start, use_bos, use_eos, unseen_context_backoff,
+                            uniform_fallback)
+
+
+@njit(cache=True, nogil=True)
 def _row_less(a, i, b, j, width):
     for c in range(width):
         if a[i, c] != b[j, c]:

@@ -25,6 +25,7 @@ from ..text import (
     Vocabulary,
     build_and_encode,
     encode_corpus,
+    utf8_blob,
 )
 from . import _kernels as K
 from .counts import MAX_ORDER, NgramCounts, count_ngrams
@@ -64,6 +65,8 @@ class NgramModel:
         self._tables = None
         #: (keys, values, start, capacity) of orders 2..N when a reader built them
         self._hash_tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._args_cache: tuple | None = None
+        self._words: tuple | None = None
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -270,12 +273,30 @@ class NgramModel:
         """Per-word log10 probabilities (float64) and n-gram lengths (int32) of a whole encoded
         corpus in one kernel call; with ``eos`` each sentence ends with its ``</s>`` score."""
         ids, offsets = (corpus.ids, corpus.offsets) if isinstance(corpus, EncodedCorpus) else corpus
-        tk, tv, ts, tc, lp, bo, gs = self._kernel_tables()
-        return K.score_tokens(np.ascontiguousarray(ids, dtype=np.int32),
-                              np.ascontiguousarray(offsets, dtype=np.int64), self.order,
-                              np.int64(len(self.vocab)), BOS_ID, EOS_ID, tk, tv, ts, tc, lp, bo, gs,
-                              bos, eos, float(self.meta.get("unseen_context_backoff", 0.0)),
-                              self._uniform_fallback())
+        args = (np.ascontiguousarray(ids, dtype=np.int32), np.ascontiguousarray(offsets, dtype=np.int64),
+                *self._model_args(), bos, eos, *self._fallback_args())
+        return K.score_tokens(*args)
+
+    def _model_args(self) -> tuple:
+        """The model's arguments of the scoring kernels (order, V, <s>, </s> and the tables)."""
+        tables = self._kernel_tables()
+        cached = self._args_cache
+        if cached is None or cached[0] is not tables:
+            cached = self._args_cache = (tables, (self.order, np.int64(len(self.vocab)), BOS_ID, EOS_ID) + tables,
+                                         (float(self.meta.get("unseen_context_backoff", 0.0)),
+                                          self._uniform_fallback()))
+        return cached[1]
+
+    def _fallback_args(self) -> tuple[float, float]:
+        self._model_args()
+        assert self._args_cache is not None
+        return self._args_cache[2]
+
+    def _word_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The vocabulary as a numba token table (word bytes -> id), built at first use."""
+        if self._words is None or self._words[0] is not self.vocab:
+            self._words = (self.vocab, K.build_token_table(*utf8_blob(self.vocab.itos)))
+        return self._words[1]
 
     @property
     def is_backoff_model(self) -> bool:
@@ -297,15 +318,21 @@ class NgramModel:
 
     def score(self, sentence: str | Sequence[str], bos: bool = True, eos: bool = True) -> float:
         """Total log10 probability of a sentence (a string is split on white space)."""
-        tokens = self._tokens(sentence)
         vocab = self.vocab
+        if isinstance(sentence, str) and vocab.unk_id >= 0:
+            # split, looked up and scored in one kernel call: the call is most of the cost
+            args = (sentence.encode("utf-8", "surrogatepass"), *self._word_table(), vocab.unk_id,
+                    *self._model_args(), bos, eos, *self._fallback_args())
+            return K.text_logprob(*args)
+        tokens = self._tokens(sentence)
         if vocab.unk_id < 0:
             ids = vocab.encode(tokens)   # raises for unknown words, as full_scores does
         else:
             ids = np.fromiter(map(vocab.stoi.get, tokens, repeat(vocab.unk_id, len(tokens))), dtype=np.int32,
                               count=len(tokens))
-        lp, _ = self.score_encoded((ids, np.array([0, len(ids)], np.int64)), bos, eos)
-        return float(lp.sum())
+        # one kernel call that sums in order (as kenlm and sum(full_scores) do): per-call cost
+        # is mostly the call itself, so nothing else is allocated or converted here
+        return K.sentence_logprob(*(ids, *self._model_args(), bos, eos, *self._fallback_args()))
 
     def _logprob_of(self, word: str, context: Sequence[str] = ()) -> float:
         """log10 p(word | context); ``context`` may start with ``<s>``."""

@@ -231,3 +231,17 @@ def test_training_frees_only_its_own_encoded_corpus(small_corpus):
     again = NgramModel.train(enc, order=3, quiet=True)    # the caller's corpus stays whole
     assert enc.n_tokens == n_tokens and len(enc.ids) == n_tokens
     assert again.sizes == model.sizes and again.meta["n_tokens"] == n_tokens
+
+
+@pytest.mark.parametrize("text", ["", "   ", "First Citizen:", "qqq unknown-word zzz", "\u00a0First\u2003Citizen:\t\n",
+                                  "caf\u00e9 \u65e5\u672c \ud800 x", "You are all resolved rather to die than to famish?"])
+def test_score_of_a_string_splits_and_looks_up_as_python_does(small_corpus, text):
+    """score(str) splits and looks words up in one kernel: the same total, bit for bit, as
+    summing full_scores of Python's own split (unknown words, Unicode spaces, a surrogate)."""
+    model = NgramModel.train(small_corpus, order=3)
+    for bos, eos in ((True, True), (False, True), (True, False)):
+        expected = 0.0
+        for p, _, _ in model.full_scores(text.split(), bos=bos, eos=eos):
+            expected += p
+        assert model.score(text, bos=bos, eos=eos) == expected
+        assert model.score(text.split(), bos=bos, eos=eos) == expected
