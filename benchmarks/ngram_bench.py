@@ -101,6 +101,7 @@ def query_speed(arpa: Path, test: Path) -> dict:
     for _ in range(5):
         ours.score_encoded(enc)
     batch_s = time.perf_counter() - t
+    ours.score(lines[0])   # the first call builds the vocabulary's token table
     t = time.perf_counter()
     for ln in lines[: len(lines) // 5]:
         ours.score(ln)
@@ -197,6 +198,7 @@ def binary_table(arpa: Path, test: Path, tmp: Path, build_binary: str | None, qu
     for name, (_, path) in rows.items():
         med = [_median([r[i] for r in results[name]]) for i in range(4)]
         print(f"{name:<24} {path.stat().st_size / 1e6:>8.1f} {med[0]:>8.4f} {med[1]:>11.4f} {med[2]:>12.3f} {med[3]:>9.0f}")
+    shared_pages_table({"lmkit binary (probing)": ours, "lmkit .lmk": lmk}, test)
 
 
 def _load_run(tool: str, path: Path) -> tuple[float, float]:
@@ -226,6 +228,43 @@ def arpa_load_table(files: dict[str, Path], repeats: int) -> None:
         ratio = _median([x[0] for x in runs["lmkit"]]) / _median([x[0] for x in runs["kenlm"]])
         print(f"{name:<28} {path.stat().st_size / 1e6:>6.0f} {cells[0]:>20} {cells[1]:>9} {cells[2]:>20} "
               f"{cells[3]:>9} {ratio:>7.2f}")
+
+
+_HOLD = ("import sys, time; from lmkit.ngram import NgramModel; from lmkit import Corpus, Tokenizer, encode_corpus; "
+         "m = NgramModel.load(sys.argv[1], quiet=True); "
+         "m.score_encoded(encode_corpus(Corpus(sys.argv[2], Tokenizer('whitespace'), quiet=True), m.vocab)); "
+         "print('ready', flush=True); sys.stdin.read()")
+
+
+def _memory(pid: int) -> dict[str, float]:
+    """Rss, Pss and shared pages (MB) of a running process, from /proc/PID/smaps_rollup."""
+    out = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss", "Shared_Clean", "Private_Clean", "Private_Dirty"):
+            out[name] = int(rest.split()[0]) / 1024
+    return out
+
+
+def shared_pages_table(models: dict[str, Path], test: Path) -> None:
+    """Two processes hold the same model at once (loaded, the test file scored): how much of
+    each one's memory is the file's pages that they share (the binary model is mapped; a
+    .lmk model is read into private memory)."""
+    print("\nTwo processes scoring with the same model at once (MB, /proc/PID/smaps_rollup)\n")
+    print(f"{'model':<24} {'Rss each':>9} {'Pss each':>9} {'shared':>8} {'private':>8}")
+    for name, path in models.items():
+        procs = [subprocess.Popen([sys.executable, "-c", _HOLD, str(path), str(test)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        try:
+            for p in procs:
+                assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            mem = [_memory(p.pid) for p in procs]
+        finally:
+            for p in procs:
+                p.communicate("")
+        avg = {k: sum(m[k] for m in mem) / 2 for k in mem[0]}
+        print(f"{name:<24} {avg['Rss']:>9.0f} {avg['Pss']:>9.0f} {avg['Shared_Clean']:>8.0f} "
+              f"{avg['Private_Clean'] + avg['Private_Dirty']:>8.0f}")
 
 
 def big_corpus(train: Path, tokens: float, folder: Path) -> Path:
