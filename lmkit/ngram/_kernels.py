@@ -694,40 +694,42 @@ def _same_bytes(data, lo, hi, lo2, hi2):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _gallop(keys, lo, hi, hint, key):
-    """Index (from ``lo``) of ``key`` in the sorted ``keys[lo:hi]``, searched forward from
-    ``hint``: -1 if absent, -2 if it lies before ``keys[lo + hint]`` (look elsewhere)."""
+def _gallop(ctx, word, vocab_size, lo, hi, hint, key):
+    """Index (from ``lo``) of ``key`` among the sorted n-gram keys ``ctx[i] * V + word[i]`` for
+    ``lo <= i < hi``, searched forward from ``hint``: -1 if absent, -2 if it lies before the
+    hint (look elsewhere)."""
     n = hi - lo
     if n == 0:
         return -1
     a = hint
     if a >= n:
         a = n - 1
-    if keys[lo + a] > key:
+    at = ctx[lo + a] * vocab_size + word[lo + a]
+    if at > key:
         return -2
-    if keys[lo + a] == key:
+    if at == key:
         return a
     step = 1
     b = a + 1
-    while b < n and keys[lo + b] < key:
+    while b < n and ctx[lo + b] * vocab_size + word[lo + b] < key:
         a = b
         step *= 2
         b = a + step
     if b >= n:
         b = n - 1
-    # keys[lo + a] < key, and key <= keys[lo + b] unless key is beyond the end
+    # the key at a is below ``key``; the one at b is not, unless ``key`` is beyond the end
     while a + 1 < b:
         mid = (a + b) // 2
-        if keys[lo + mid] < key:
+        if ctx[lo + mid] * vocab_size + word[lo + mid] < key:
             a = mid
         else:
             b = mid
-    return b if keys[lo + b] == key else -1
+    return b if ctx[lo + b] * vocab_size + word[lo + b] == key else -1
 
 
 @njit(cache=True, nogil=True)
 def parse_arpa_lines(data, final, k, want, vocab_size, state, table, hashes, blob, offsets, remap,
-                     table_keys, table_vals, table_start, table_cap, sorted_keys, key_start,
+                     table_keys, table_vals, table_start, table_cap, all_ctx, all_word, gram_start,
                      probs, bows, ctx, wid, slow, prev_w, prev_id, hint):
     """Parse the lines of an ARPA file's order-``k`` section from byte ``state[ST_POS]`` of
     ``data`` (uint8; ``final``: nothing follows it) until ``want`` n-grams are read, the data
@@ -742,9 +744,9 @@ def parse_arpa_lines(data, final, k, want, vocab_size, state, table, hashes, blo
     n-gram is found order by order in the sorted orders' hash tables (``table_*``, the
     :func:`score_tokens` layout), reusing the previous line's prefix where the words agree. In
     files sorted as lmkit writes them the prefixes only move forward, so each is first sought
-    from the last one found (``hint``) in the order's sorted keys (``sorted_keys[key_start[j]:
-    key_start[j + 1]]``, galloping: memory read in sequence), the hash table only when it lies
-    behind.
+    from the last one found (``hint``) among the order's sorted n-grams (``all_ctx``/``all_word``
+    from ``gram_start[j]`` on, the model's arrays concatenated; galloping: memory read in
+    sequence), the hash table only when it lies behind.
     Outputs per n-gram ``i``: ``probs``/``bows`` float32 (log10; ``-99`` or less becomes -inf),
     ``ctx`` int64 (prefix id), ``wid`` int32 (word id; file order for unigrams). Numbers that are
     not plain decimals go to ``slow`` rows ``(i, field 0 prob / 1 backoff, lo, hi)`` for Python.
@@ -840,7 +842,7 @@ def parse_arpa_lines(data, final, k, want, vocab_size, state, table, hashes, blo
                     g = np.int64(w)
                 else:
                     key = prev_id[j - 1] * vocab_size + w
-                    g = _gallop(sorted_keys, key_start[j + 1], key_start[j + 2], hint[j], key)
+                    g = _gallop(all_ctx, all_word, vocab_size, gram_start[j + 1], gram_start[j + 2], hint[j], key)
                     if g == -2:
                         g = _probe(table_keys, table_vals, table_start[j + 1], table_cap[j + 1], shift[j + 1], key)
                     else:

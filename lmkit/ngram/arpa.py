@@ -143,11 +143,12 @@ def arpa_text(rows: np.ndarray, log_probs: np.ndarray, log_backoffs: np.ndarray 
 
 
 def read_arpa(path: str | os.PathLike, quiet: bool | None = None):
-    """Read an ARPA file into (vocab, ctx, word, logprob, backoff) arrays per order, sorted
-    by (ctx, word) like counted models, plus the hash tables of orders 2..N in the layout the
-    scoring kernels read (``ArpaTables``). Every count, value and reference is checked: the
-    header's counts against the file's size, values finite (log10 probabilities <= 0), each
-    n-gram's context present, nothing after the last declared section but ``\\end\\``.
+    """Read an ARPA file: the vocabulary, per order the (ctx, word, logprob, backoff) arrays
+    sorted by (ctx, word) like counted models, and the scoring kernels' tables (the same
+    arrays concatenated over the orders, which the per-order ones are views of, and the hash
+    tables of orders 2..N; see :class:`ArpaArrays`). Every count, value and reference is
+    checked: the header's counts against the file's size, values finite (log10 probabilities
+    <= 0), each n-gram's context present, nothing after the last declared section but ``\\end\\``.
 
     The text is parsed by a numba kernel in blocks of whole lines (memory: one block plus the
     arrays); numbers that are not plain decimals are parsed by Python's ``float``, so every
@@ -159,30 +160,28 @@ def read_arpa(path: str | os.PathLike, quiet: bool | None = None):
         N = len(declared)
         bar = progress(total=sum(declared), desc="reading ARPA", unit="n-gram", quiet=quiet)
         words = _TokenTable(declared[0])
-        tables = ArpaTables.allocate(declared)
-        out: list[tuple[np.ndarray, ...]] = []
-        itos: list[str] = []
-        V = 0
-        for k in range(1, N + 1):
+        _find_heading(path, lines, 1)
+        unigrams = _SectionParser(path, rd, 1, declared[0], words, None, 0, pool).parse()
+        bar.update(declared[0])
+        itos = _unigrams(path, words, unigrams)
+        V = len(itos)
+        arrays = ArpaArrays.allocate([V] + declared[1:])
+        arrays.place_unigrams(words.remap, unigrams)
+        _expect_section_end(path, lines, 1, declared[0])
+        for k in range(2, N + 1):
             _find_heading(path, lines, k)
-            sec = _SectionParser(path, rd, k, declared[k - 1], words, tables, V, pool).parse()
+            sec = _SectionParser(path, rd, k, declared[k - 1], words, arrays, V, pool).parse()
             bar.update(declared[k - 1])
-            if k == 1:
-                itos, arrays = _unigrams(path, words, sec)
-                V = len(itos)
-            else:
-                arrays, keys = _higher_order(path, sec, V, k)
-                tables.fill(k, keys)
-            out.append(arrays)
+            arrays.fill(k, _sort_section(path, sec, V, k))
             _expect_section_end(path, lines, k, declared[k - 1])
         _read_end(path, lines, N)
         bar.close()
-    tables.release()
-    ctx_all, word_all, lp_all, bo_all = (list(a) for a in zip(*out))
-    lp_all[0][itos.index(BOS)] = 0.0
-    bo_all[-1] = np.zeros(0, np.float32)
+    lp, bo = arrays.per_order(arrays.logprob), arrays.per_order(arrays.backoff)
+    lp[0][itos.index(BOS)] = 0.0
+    arrays.backoff[arrays.gram_start[N]:] = 0.0       # the highest order has none
+    bo[-1] = np.zeros(0, np.float32)
     vocab = Vocabulary(itos, np.zeros(len(itos), np.int64))
-    return vocab, ctx_all, word_all, lp_all, bo_all, tables
+    return vocab, arrays.per_order(arrays.ctx), arrays.per_order(arrays.word), lp, bo, arrays.kernel_tables()
 
 
 class _Blocks:
@@ -255,20 +254,25 @@ class _TokenTable:
 
 
 @dataclass
-class ArpaTables:
-    """Hash tables of orders 2..N over (prefix id * V + word) -> sorted position, concatenated
-    (order k is ``keys[start[k]:start[k] + cap[k]]``), filled order by order while reading."""
+class ArpaArrays:
+    """What reading fills: the model's arrays concatenated over the orders (order k's n-grams
+    are entries ``gram_start[k] .. gram_start[k] + sizes[k - 1] - 1``, sorted by (context,
+    word)), and the hash tables of orders 2..N over (context id * V + word) -> position
+    (order k's is ``keys[start[k]:start[k] + cap[k]]``), in the layout :func:`K.score_tokens` reads."""
+    sizes: list[int]
+    ctx: np.ndarray
+    word: np.ndarray
+    logprob: np.ndarray
+    backoff: np.ndarray
+    gram_start: np.ndarray
     keys: np.ndarray
     vals: np.ndarray
     start: np.ndarray
     cap: np.ndarray
-    #: orders 2..N-1's sorted keys while reading (order k: ``sorted_keys[key_start[k]:key_start[k + 1]]``)
-    sorted_keys: np.ndarray
-    key_start: np.ndarray
 
     @classmethod
-    def allocate(cls, sizes: list[int]) -> ArpaTables:
-        N = len(sizes)
+    def allocate(cls, sizes: list[int]) -> ArpaArrays:
+        N, total = len(sizes), sum(sizes)
         start = np.zeros(N + 1, np.int64)
         cap = np.zeros(N + 1, np.int64)
         pos = 0
@@ -278,21 +282,44 @@ class ArpaTables:
                 c *= 2
             start[k], cap[k] = pos, c
             pos += c
+        gram_start = np.zeros(N + 1, np.int64)
+        gram_start[1:] = np.cumsum([0] + sizes[:-1])
         dtype = np.int32 if max(sizes) < 2 ** 31 - 1 else np.int64
-        key_start = np.zeros(N + 2, np.int64)
-        key_start[3:N + 1] = np.cumsum(sizes[1:N - 1])
-        key_start[N + 1] = key_start[N]
-        return cls(np.full(pos, -1, np.int64), np.full(pos, -1, dtype), start, cap,
-                   np.zeros(key_start[-1], np.int64), key_start)
+        return cls(sizes, np.zeros(total, np.int64), np.zeros(total, np.int32), np.zeros(total, np.float32),
+                   np.zeros(total, np.float32), gram_start, np.full(pos, -1, np.int64), np.full(pos, -1, dtype),
+                   start, cap)
+
+    def order(self, arr: np.ndarray, k: int) -> np.ndarray:
+        """Order k's slice of one of the concatenated arrays (a view)."""
+        lo = int(self.gram_start[k])
+        return arr[lo:lo + self.sizes[k - 1]]
+
+    def per_order(self, arr: np.ndarray) -> list[np.ndarray]:
+        return [self.order(arr, k) for k in range(1, len(self.sizes) + 1)]
+
+    def section(self, k: int, first_line: int) -> _Section:
+        """Order k's slices, for the parser to fill in file order."""
+        return _Section(self.order(self.logprob, k), self.order(self.backoff, k), self.order(self.ctx, k),
+                        self.order(self.word, k), first_line)
+
+    def place_unigrams(self, remap: np.ndarray, sec: _Section) -> None:
+        """Unigram values from file order to word ids; the specials the file lacks get log 0."""
+        V = self.sizes[0]
+        p1, b1 = self.logprob[:V], self.backoff[:V]
+        p1[:] = -np.inf
+        p1[remap] = sec.probs
+        b1[remap] = sec.bows
+        self.word[:V] = np.arange(V, dtype=np.int32)
+        if len(remap) < V:
+            p1[DEFAULT_SPECIALS.index(UNK)] = MISSING_UNK_LOGPROB
 
     def fill(self, k: int, keys: np.ndarray) -> None:
-        """Order k's sorted keys: into its hash table, and kept for the next order's parse."""
+        """Order k's sorted keys into its hash table."""
         K.fill_hash(keys, self.keys, self.vals, self.start[k], self.cap[k])
-        if k < len(self.start) - 1:
-            self.sorted_keys[self.key_start[k]:self.key_start[k + 1]] = keys
 
-    def release(self) -> None:
-        self.sorted_keys = np.zeros(0, np.int64)
+    def kernel_tables(self) -> tuple[np.ndarray, ...]:
+        """The tuple :meth:`NgramModel._kernel_tables` holds."""
+        return self.keys, self.vals, self.start, self.cap, self.logprob, self.backoff, self.gram_start
 
 
 @dataclass
@@ -327,12 +354,17 @@ class _Part:
 class _SectionParser:
     """Parses one order's ``want`` lines from a :class:`_Blocks` reader into a :class:`_Section`."""
 
-    def __init__(self, path, rd: _Blocks, k: int, want: int, words: _TokenTable, tables: ArpaTables,
+    def __init__(self, path, rd: _Blocks, k: int, want: int, words: _TokenTable, arrays: ArpaArrays | None,
                  V: int, pool: ThreadPoolExecutor | None) -> None:
+        """``arrays``: where orders >= 2 are parsed to (and whose lower orders they look up);
+        None for the unigrams, parsed to arrays of their own in file order."""
         self.path, self.rd, self.k, self.want = path, rd, k, want
-        self.words, self.tables, self.V, self.pool = words, tables, V, pool
-        self.sec = _Section(np.empty(want, np.float32), np.zeros(want, np.float32), np.zeros(want, np.int64),
-                            np.zeros(want, np.int32), rd.line + 1)
+        self.words, self.arrays, self.V, self.pool = words, arrays or ArpaArrays.allocate([0]), V, pool
+        if arrays is None:
+            self.sec = _Section(np.empty(want, np.float32), np.zeros(want, np.float32), np.zeros(want, np.int64),
+                                np.zeros(want, np.int32), rd.line + 1)
+        else:
+            self.sec = arrays.section(k, rd.line + 1)
 
     def parse(self) -> _Section:
         rd, k, want = self.rd, self.k, self.want
@@ -360,10 +392,10 @@ class _SectionParser:
     def _run(self, part: _Part, data: np.ndarray, final: bool) -> int:
         """Kernel calls over ``data`` from the part's position until it stops for anything but a
         full list of slow numbers (those are parsed here, in Python, as they come)."""
-        w, t, sec = self.words, self.tables, self.sec
+        w, t, sec = self.words, self.arrays, self.sec
         while True:
             K.parse_arpa_lines(data, final, self.k, self.want, self.V, part.state, w.table, w.hashes, w.blob,
-                               w.offsets, w.remap, t.keys, t.vals, t.start, t.cap, t.sorted_keys, t.key_start,
+                               w.offsets, w.remap, t.keys, t.vals, t.start, t.cap, t.ctx, t.word, t.gram_start,
                                sec.probs, sec.bows, sec.ctx, sec.wid, part.slow, part.prev_w, part.prev_id,
                                part.hint)
             status = int(part.state[K.ST_STATUS])
@@ -512,9 +544,9 @@ def _raise_line_error(path, rd: _Blocks, k: int, want: int, sec: _Section, state
     raise ModelFormatError(f"{path}:{n}: cannot read this {k}-gram line")   # pragma: no cover
 
 
-def _unigrams(path, words: _TokenTable, sec: _Section):
-    """Vocabulary (specials first, then the file's order) and the unigram arrays indexed by
-    word id; sets ``words.remap``."""
+def _unigrams(path, words: _TokenTable, sec: _Section) -> list[str]:
+    """The vocabulary (specials first, then the file's order); sets ``words.remap`` (file
+    order -> word id)."""
     n = words.n_types
     listed = bytes(K.join_lines(words.blob, words.offsets, n)).decode("utf-8").split("\n")[:n]
     where = {w: listed.index(w) for w in DEFAULT_SPECIALS if w in listed}
@@ -528,30 +560,25 @@ def _unigrams(path, words: _TokenTable, sec: _Section):
         if w in where:
             remap[where[w]] = j
     words.remap = remap
-    itos = list(DEFAULT_SPECIALS) + [w for w, s in zip(listed, special.tolist()) if not s]
-    V = len(itos)
-    p1 = np.full(V, -np.inf, np.float32)
-    b1 = np.zeros(V, np.float32)
-    p1[remap] = sec.probs
-    b1[remap] = sec.bows
     if UNK not in where:
         log.warning("%s: no <unk> unigram; OOV words get log10 p = %g (as KenLM)", path, MISSING_UNK_LOGPROB)
-        p1[DEFAULT_SPECIALS.index(UNK)] = MISSING_UNK_LOGPROB
-    return itos, (np.zeros(V, np.int64), np.arange(V, dtype=np.int32), p1, b1)
+    return list(DEFAULT_SPECIALS) + [w for w, s in zip(listed, special.tolist()) if not s]
 
 
-def _higher_order(path, sec: _Section, V: int, k: int):
-    """Order-k arrays sorted by (context, word), and their keys (context * V + word); a
-    duplicate n-gram is an error naming its line."""
+def _sort_section(path, sec: _Section, V: int, k: int) -> np.ndarray:
+    """Sort order k's arrays (in place) by (context, word); return their keys (context * V +
+    word). A duplicate n-gram is an error naming its line."""
     keys = sec.ctx * V + sec.wid
     if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
-        return (sec.ctx, sec.wid, sec.probs, sec.bows), keys    # files lmkit writes are in this order
+        return keys                         # files lmkit writes are in this order
     perm = K.radix_argsort(keys)
     keys = keys[perm]
     dup = np.flatnonzero(np.diff(keys) == 0)
     if len(dup):
         raise ModelFormatError(f"{path}:{sec.first_line + perm[dup[0] + 1]}: this {k}-gram is listed twice")
-    return (sec.ctx[perm], sec.wid[perm], sec.probs[perm], sec.bows[perm]), keys
+    for arr in (sec.ctx, sec.wid, sec.probs, sec.bows):
+        arr[:] = arr[perm]
+    return keys
 
 
 def _read_end(path, lines, N: int) -> None:

@@ -80,7 +80,6 @@ def add_blanks(model) -> None:
     model.log_backoffs = [np.ascontiguousarray(b, dtype=np.float32) for b in bo]
     model.blank = mask
     model._tables = None
-    model._hash_tables = None
 
 
 def _backed_off(model, rows: np.ndarray) -> np.ndarray:

@@ -62,9 +62,7 @@ class NgramModel:
         #: per order, True for KenLM-style blanks (missing suffixes added at ARPA load; never
         #: written to ARPA); None when there are none
         self.blank: list[np.ndarray] | None = None
-        self._tables = None
-        #: (keys, values, start, capacity) of orders 2..N when a reader built them
-        self._hash_tables: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._tables: tuple | None = None
         self._args_cache: tuple | None = None
         self._words: tuple | None = None
 
@@ -155,13 +153,12 @@ class NgramModel:
         start and capacity per order), log10 probabilities and backoffs concatenated over the
         orders, and each order's start in them."""
         if self._tables is None:
-            keys, vals, t_start, t_cap = self._hash_tables or self._build_hash_tables()
+            keys, vals, t_start, t_cap = self._build_hash_tables()
             g_start = np.zeros(self.order + 1, np.int64)
             g_start[1:] = np.cumsum([0] + self.sizes[:-1])
             backoff = [b if len(b) else np.zeros(self.sizes[-1], np.float32) for b in self.log_backoffs]
             self._tables = (keys, vals, t_start, t_cap, np.concatenate(self.log_probs), np.concatenate(backoff),
                             g_start)
-            self._hash_tables = None
         return self._tables
 
     def _build_hash_tables(self):
@@ -179,9 +176,9 @@ class NgramModel:
         return np.concatenate(keys), np.concatenate(vals), t_start, t_cap
 
     def _order_table(self, k: int):
-        """(keys, values, start, capacity) of order k's hash table, from the tables at hand
-        (kernel tables, or those an ARPA reader built), else built for this call."""
-        have = self._tables or self._hash_tables
+        """(keys, values, start, capacity) of order k's hash table, from the kernel tables when
+        they exist, else built for this call."""
+        have = self._tables
         if have is not None:
             return have[0], have[1], have[2][k], have[3][k]
         V = np.int64(len(self.vocab))
@@ -467,7 +464,7 @@ class NgramModel:
         from .arpa import read_arpa
         vocab, ctx, word, lp, bo, tables = read_arpa(path, quiet=quiet)
         model = cls(vocab, ctx, word, lp, bo, {"source": "arpa"})
-        model._hash_tables = (tables.keys, tables.vals, tables.start, tables.cap)
+        model._tables = tables          # the per-order arrays are views of these
         from .blanks import add_blanks
         add_blanks(model)
         return model
