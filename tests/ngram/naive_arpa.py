@@ -1,25 +1,24 @@
 """The ARPA reader as it was before the numba parser: plain Python, line by line.
 
 Kept as the slow, obviously-correct reference that ``tests/ngram/test_arpa_reader.py``
-checks :func:`lmkit.ngram.arpa.read_arpa` against (same arrays, same errors).
+checks :func:`lmkit.ngram.arpa.read_arpa` against (same arrays, same errors). The header and
+the end of the file are read by the same Python functions in both.
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from lmkit._io import open_binary
 from lmkit.errors import ModelFormatError
+from lmkit.ngram.arpa import _read_end, _read_header
 from lmkit.text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary
 
 log = logging.getLogger(__name__)
-_NGRAM_LINE = re.compile(rb"^ngram (\d+)\s*=\s*(\d+)\s*$")
 LOG_ZERO = -99.0
-MAX_ARPA_ORDER = 64
 MISSING_UNK_LOGPROB = -100.0
 
 
@@ -72,42 +71,6 @@ def naive_read_arpa(path: str | os.PathLike):
     bo_all[-1] = np.zeros(0)
     vocab = Vocabulary(itos, np.zeros(len(itos), np.int64))
     return vocab, ctx_all, word_all, lp_all, bo_all
-
-
-def _read_header(path, lines) -> list[int]:
-    """The ``\\data\\`` block: n-gram counts per order, checked against the file's size."""
-    for n, raw in lines:
-        s = raw.strip()
-        if s == b"\\data\\":
-            break
-        if s:
-            raise ModelFormatError(f"{path}:{n}: expected '\\data\\' first; this is not an ARPA file")
-    else:
-        raise ModelFormatError(f"{path}: no '\\data\\' line; this is not an ARPA file")
-    declared: list[int] = []
-    for n, raw in lines:
-        s = raw.strip()
-        if not s:
-            if declared:
-                break
-            continue
-        m = _NGRAM_LINE.match(s)
-        if not m:
-            raise ModelFormatError(f"{path}:{n}: expected 'ngram K=COUNT', got {s[:60]!r}")
-        if int(m.group(1)) != len(declared) + 1:
-            raise ModelFormatError(f"{path}:{n}: ngram orders must be listed 1, 2, ... in turn")
-        if len(declared) >= MAX_ARPA_ORDER:
-            raise ModelFormatError(f"{path}:{n}: more than {MAX_ARPA_ORDER} orders")
-        declared.append(int(m.group(2)))
-    if not declared:
-        raise ModelFormatError(f"{path}: the \\data\\ header lists no n-gram counts")
-    size = os.path.getsize(path)
-    room = size * 1100 if str(path).endswith((".gz", ".bz2", ".xz")) else size
-    least = sum(c * (2 * k + 2) for k, c in enumerate(declared, 1))   # "p w1 .. wk" needs that many bytes
-    if least > room:
-        raise ModelFormatError(f"{path}: the header declares {sum(declared)} n-grams, more than the "
-                               f"file's {size} bytes can hold (truncated or damaged)")
-    return declared
 
 
 def _read_section(path, lines, k: int, want: int, ids_prev: dict[str, int]) -> _Section:
@@ -194,21 +157,6 @@ def _higher_order(path, sec: _Section, stoi: dict[str, int], k: int):
     if len(dup):
         raise ModelFormatError(f"{path}:{sec.lines[perm[dup[0] + 1]]}: this {k}-gram is listed twice")
     return (sec.ctx[perm], wid[perm].astype(np.int32), sec.probs[perm], sec.bows[perm]), perm
-
-
-def _read_end(path, lines, N: int) -> None:
-    for n, raw in lines:
-        s = raw.strip()
-        if not s:
-            continue
-        if s == b"\\end\\":
-            break
-        raise ModelFormatError(f"{path}:{n}: expected '\\end\\' after the {N} declared orders, got {s[:60]!r}")
-    else:
-        raise ModelFormatError(f"{path}: truncated: no '\\end\\' line")
-    for n, raw in lines:
-        if raw.strip():
-            raise ModelFormatError(f"{path}:{n}: text after '\\end\\'")
 
 
 def _unigram_vocab(words: list[str], path) -> list[str]:
