@@ -7,6 +7,7 @@ that every context's continuations are one contiguous run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,19 +127,45 @@ def adjusted_counts(counts: NgramCounts) -> list[np.ndarray]:
     return out
 
 
-def _rows(counts: NgramCounts, k: int) -> np.ndarray:
-    """The words of every order-k n-gram as int32 rows [n_k, k], in the table's (sorted) order."""
-    rows = counts.orders[0].word[:, None]
-    for j in range(2, k + 1):
-        oc = counts.orders[j - 1]
-        rows = np.concatenate([rows[oc.ctx], oc.word[:, None]], axis=1)
-    return rows
+def summed(inverse: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per group (``inverse``: each value's group in 0..n-1), the sum of its int64 values
+    (exact below 2**53)."""
+    return np.bincount(inverse, weights=values, minlength=n).astype(np.int64)
+
+
+#: one counted piece's order k (>= 2): (context, word, count), sorted by (context, word); the
+#: context is the prefix's row in the piece's own order k - 1, for bigrams the first word's id
+#: (less an offset the caller chose)
+PieceOrder = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def merge_pieces(V: int, n_pieces: int, orders: int, piece_order) -> Iterator[PieceOrder]:
+    """Merge separately counted pieces of a corpus, order by order (2 .. ``orders`` + 1):
+    ``piece_order(i, k)`` gives piece i's order k (:data:`PieceOrder`). An n-gram's key is
+    (merged row of its prefix) x V + word; each piece's keys are sorted, so one k-way merge per
+    order (numba) merges them, counts summed: memory holds one order of the pieces at a time
+    and one int64 per n-gram for the order below, never a sort of everything. Yields the
+    merged orders in the same form."""
+    where = [np.zeros(0, np.int64)] * n_pieces   # per piece: merged row of each of its n-grams one order down
+    Vi = np.int64(V)
+    for k in range(2, orders + 2):
+        parts = [piece_order(i, k) for i in range(n_pieces)]
+        keys = np.concatenate([np.asarray(ctx, np.int64) if k == 2 else where[i][ctx]
+                               for i, (ctx, _, _) in enumerate(parts)]) * Vi
+        keys += np.concatenate([word for _, word, _ in parts])
+        sizes = np.cumsum([0] + [len(word) for _, word, _ in parts])
+        uniq, inverse = K.merge_sorted_runs(keys, sizes)
+        del keys
+        where = [inverse[sizes[i]:sizes[i + 1]] for i in range(n_pieces)]
+        count = summed(inverse, np.concatenate([cnt for _, _, cnt in parts]), len(uniq))
+        del parts
+        yield uniq // Vi, (uniq % Vi).astype(np.int32), count
 
 
 def _count_in_chunks(corpus: EncodedCorpus, order: int, vocab_size: int | None, chunk_tokens: int,
                      quiet: bool | None) -> NgramCounts:
-    """Count pieces of about ``chunk_tokens`` tokens, spill each piece's sorted n-gram rows and
-    counts to disk, then merge them order by order (lmplz's external-sort idea)."""
+    """Count pieces of about ``chunk_tokens`` tokens, spill each piece's sorted n-grams to disk,
+    then merge them order by order (lmplz's external-sort idea; :func:`merge_pieces`)."""
     import tempfile
     from pathlib import Path
     if vocab_size is None:
@@ -156,11 +183,13 @@ def _count_in_chunks(corpus: EncodedCorpus, order: int, vocab_size: int | None, 
         words = np.arange(vocab_size, dtype=np.int32)
         result.orders.append(OrderCounts(ctx=np.zeros(vocab_size, np.int64), word=words, count=uni,
                                          suffix=np.full(vocab_size, -1, np.int64), first=words))
-        lower_rows = words[:, None]
-        for k in range(2, order + 1):
-            rows, cnt = _merge_spilled(tmp, k, len(bounds) - 1)
-            result.orders.append(_order_from_rows(rows, cnt, lower_rows, result.orders[-1], vocab_size, k))
-            lower_rows = rows
+
+        def spilled(c: int, k: int) -> PieceOrder:
+            return tuple(np.load(tmp / f"{name}{k}.{c}.npy", mmap_mode="r")
+                         for name in ("ctx", "word", "count"))
+        merged = merge_pieces(vocab_size, len(bounds) - 1, order - 1, spilled)
+        for k, (ctx, word, count) in enumerate(merged, start=2):
+            result.orders.append(_order_from(ctx, word, count, result.orders[-1], vocab_size, k))
     return result
 
 
@@ -175,7 +204,8 @@ def _chunk_bounds(offsets: np.ndarray, chunk_tokens: int) -> list[int]:
 
 def _spill_chunks(corpus: EncodedCorpus, offsets: np.ndarray, bounds: list[int], order: int, vocab_size: int,
                   tmp, quiet: bool | None) -> np.ndarray:
-    """Count each piece; write its rows and counts per order to ``tmp``; return unigram counts."""
+    """Count each piece; write its (context, word, count) per order to ``tmp``; return the
+    unigram counts."""
     from ..text import EncodedCorpus as EC
     uni = np.zeros(vocab_size, dtype=np.int64)
     for c in progress(range(len(bounds) - 1), desc="counting chunks", unit="chunk", quiet=quiet):
@@ -184,28 +214,16 @@ def _spill_chunks(corpus: EncodedCorpus, offsets: np.ndarray, bounds: list[int],
         part = count_ngrams(EC(ids, offsets[lo:hi + 1] - offsets[lo]), order, vocab_size, quiet=True)
         uni += part.orders[0].count
         for k in range(2, order + 1):
-            np.save(tmp / f"rows{k}.{c}.npy", _rows(part, k))
-            np.save(tmp / f"count{k}.{c}.npy", part.orders[k - 1].count)
+            oc = part.orders[k - 1]
+            for name, arr in (("ctx", oc.ctx), ("word", oc.word), ("count", oc.count)):
+                np.save(tmp / f"{name}{k}.{c}.npy", arr)
         del part
     return uni
 
 
-def _merge_spilled(tmp, k: int, n_chunks: int) -> tuple[np.ndarray, np.ndarray]:
-    """The order-k rows of every piece, sorted, equal rows merged with their counts summed."""
-    rows = np.concatenate([np.load(tmp / f"rows{k}.{c}.npy") for c in range(n_chunks)])
-    cnt = np.concatenate([np.load(tmp / f"count{k}.{c}.npy") for c in range(n_chunks)])
-    perm = np.lexsort(rows.T[::-1])
-    rows, cnt = rows[perm], cnt[perm]
-    starts = np.concatenate([[True], np.any(rows[1:] != rows[:-1], axis=1)])
-    first_idx = np.flatnonzero(starts)
-    return rows[first_idx], np.add.reduceat(cnt, first_idx)
-
-
-def _order_from_rows(rows: np.ndarray, cnt: np.ndarray, lower_rows: np.ndarray, lower: OrderCounts,
-                     vocab_size: int, k: int) -> OrderCounts:
-    """Order k's arrays (context and suffix ids into order k-1) from its sorted rows."""
-    ctx = K.prefix_ids(rows, np.ascontiguousarray(lower_rows)) if k > 2 else rows[:, 0].astype(np.int64)
-    word = np.ascontiguousarray(rows[:, -1])
+def _order_from(ctx: np.ndarray, word: np.ndarray, count: np.ndarray, lower: OrderCounts, vocab_size: int,
+                k: int) -> OrderCounts:
+    """Order k's arrays from its merged (context, word, count): suffix ids into order k - 1."""
     V = np.int64(vocab_size)
     suffix = word.astype(np.int64) if k == 2 else np.searchsorted(lower.keys(V), lower.suffix[ctx] * V + word)
-    return OrderCounts(ctx=ctx, word=word, count=cnt.astype(np.int64), suffix=suffix, first=lower.first[ctx])
+    return OrderCounts(ctx=ctx, word=word, count=count, suffix=suffix, first=lower.first[ctx])

@@ -41,7 +41,7 @@ from ..text import BOS_ID, Corpus, Tokenizer, Vocabulary, encode_corpus, utf8_bl
 from ..text.corpus import Span
 from . import _kernels as K
 from .arpa import ARPA_END, arpa_header, arpa_text, section_start
-from .counts import MAX_ORDER, count_ngrams
+from .counts import MAX_ORDER, count_ngrams, merge_pieces, summed
 from .estimators import (
     Options,
     OrderInput,
@@ -148,11 +148,6 @@ def _group_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return srt[starts], inverse, order[starts]
 
 
-def _summed(inverse: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Per group, the sum of its int64 values (exact below 2**53)."""
-    return np.bincount(inverse, weights=values, minlength=n).astype(np.int64)
-
-
 @on_worker
 def _count_range(span: Span, tokenizer: Tokenizer, strict: bool, vocab: Vocabulary, order: int,
                  bounds: np.ndarray):
@@ -197,23 +192,9 @@ def _unigrams_of(result) -> np.ndarray:
 def _combine(V: int, *pieces) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Pieces of one partition (per order k >= 2: context, word, count, the context being the
     first word's offset in the partition for bigrams, else the prefix's row one order down)
-    merged into one piece of the same form, order by order: an n-gram's key is (merged row of
-    its prefix) x V + word, and each piece's keys are sorted, so one k-way merge per order
-    merges them."""
-    out = []
-    where = [np.zeros(0, np.int64)] * len(pieces)   # per piece: merged row of each of its n-grams one order down
-    Vi = np.int64(V)
-    for k in range(2, len(pieces[0]) + 2):
-        keys = np.concatenate([pc[k - 2][0] if k == 2 else where[i][pc[k - 2][0]]
-                               for i, pc in enumerate(pieces)]) * Vi
-        keys += np.concatenate([pc[k - 2][1] for pc in pieces])
-        sizes = np.cumsum([0] + [len(pc[k - 2][1]) for pc in pieces])
-        uniq, inverse = K.merge_sorted_runs(keys, sizes)   # each piece is sorted: a k-way merge
-        del keys
-        where = [inverse[sizes[i]:sizes[i + 1]] for i in range(len(pieces))]
-        count = _summed(inverse, np.concatenate([pc[k - 2][2] for pc in pieces]), len(uniq))
-        out.append((uniq // Vi, (uniq % Vi).astype(np.int32), count))
-    return out
+    merged into one piece of the same form (:func:`lmkit.ngram.counts.merge_pieces`, the
+    single-machine chunked counter's merge)."""
+    return list(merge_pieces(V, len(pieces), len(pieces[0]), lambda i, k: pieces[i][k - 2]))
 
 
 def _part_from(lo: int, hi: int, piece) -> _Part:
@@ -271,7 +252,7 @@ def _adjusted(part: _Part, order: int, *incoming) -> _Adjusted:
             idx = K.match_rows(np.ascontiguousarray(rows), part.rows[k - 2])
             if len(idx) and idx.min() < 0:
                 raise AssertionError("a suffix is missing from the partition that owns it")
-            cont += _summed(idx, mult, len(raw))
+            cont += summed(idx, mult, len(raw))
             at_q.append(idx)
         starts_bos = part.rows[k - 2][:, 0] == BOS_ID
         cont[starts_bos] = raw[starts_bos]
