@@ -204,21 +204,34 @@ def _chunk_bounds(offsets: np.ndarray, chunk_tokens: int) -> list[int]:
 
 def _spill_chunks(corpus: EncodedCorpus, offsets: np.ndarray, bounds: list[int], order: int, vocab_size: int,
                   tmp, quiet: bool | None) -> np.ndarray:
-    """Count each piece; write its (context, word, count) per order to ``tmp``; return the
-    unigram counts."""
+    """Count each piece (two at a time: the counting kernels release the GIL); write its
+    (context, word, count) per order to ``tmp``; return the unigram counts."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..text import EncodedCorpus as EC
-    uni = np.zeros(vocab_size, dtype=np.int64)
-    for c in progress(range(len(bounds) - 1), desc="counting chunks", unit="chunk", quiet=quiet):
+
+    def count_piece(c: int) -> np.ndarray:
         lo, hi = bounds[c], bounds[c + 1]
         ids = np.ascontiguousarray(corpus.ids[offsets[lo]:offsets[hi]], dtype=np.int32)
         part = count_ngrams(EC(ids, offsets[lo:hi + 1] - offsets[lo]), order, vocab_size, quiet=True)
-        uni += part.orders[0].count
         for k in range(2, order + 1):
             oc = part.orders[k - 1]
             for name, arr in (("ctx", oc.ctx), ("word", oc.word), ("count", oc.count)):
                 np.save(tmp / f"{name}{k}.{c}.npy", arr)
-        del part
+        return part.orders[0].count
+
+    uni = np.zeros(vocab_size, dtype=np.int64)
+    bar = progress(total=len(bounds) - 1, desc="counting chunks", unit="chunk", quiet=quiet)
+    with ThreadPoolExecutor(max_workers=_COUNT_THREADS) as pool:
+        for counts in pool.map(count_piece, range(len(bounds) - 1)):
+            uni += counts
+            bar.update(1)
+    bar.close()
     return uni
+
+
+#: pieces counted at once by the chunked counter
+_COUNT_THREADS = 2
 
 
 def _order_from(ctx: np.ndarray, word: np.ndarray, count: np.ndarray, lower: OrderCounts, vocab_size: int,
