@@ -378,20 +378,20 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_start, bos, eos):
         start[c + 1] += start[c]
     n_valid = start[n_prev]
     fill = start[:n_prev].copy()
-    at = np.empty(n_valid, dtype=by_word.dtype)  # positions, by (context, word)
-    word_at = np.empty(n_valid, dtype=np.int32)  # their words, read in order below
+    # positions by (context, word), each with its word in one int64 (position << 32 | word):
+    # the scattered writes of this pass touch one array, not two
+    at = np.empty(n_valid, dtype=np.int64)
     for w in range(len(word_start) - 1):
         for i in range(word_start[w], word_start[w + 1]):
             p = by_word[i]
             c = ctx_at[p]
             if c >= 0:
-                at[fill[c]] = p
-                word_at[fill[c]] = w
+                at[fill[c]] = (np.int64(p) << 32) | w
                 fill[c] += 1
     n_distinct = 0
     for c in range(n_prev):
         for j in range(start[c], start[c + 1]):
-            if j == start[c] or word_at[j] != word_at[j - 1]:
+            if j == start[c] or (at[j] & 0xFFFFFFFF) != (at[j - 1] & 0xFFFFFFFF):
                 n_distinct += 1
     ctx = np.empty(n_distinct, dtype=np.int64)
     word = np.empty(n_distinct, dtype=np.int32)
@@ -401,11 +401,12 @@ def count_next_order(prev_ids, n_prev, tok, by_word, word_start, bos, eos):
     g = -1
     for c in range(n_prev):
         for j in range(start[c], start[c + 1]):
-            p = at[j]
-            if j == start[c] or word_at[j] != word_at[j - 1]:
+            p = (at[j] >> 32) & 0xFFFFFFFF      # positions below 2**32 (count_ngrams checks)
+            w = at[j] & 0xFFFFFFFF
+            if j == start[c] or w != (at[j - 1] & 0xFFFFFFFF):
                 g += 1
                 ctx[g] = c
-                word[g] = word_at[j]
+                word[g] = w
                 suffix[g] = prev_ids[p]
             count[g] += 1
             ids[p] = g

@@ -79,6 +79,9 @@ def count_ngrams(corpus: EncodedCorpus, order: int, vocab_size: int | None = Non
     offsets = np.ascontiguousarray(corpus.offsets, dtype=np.int64)
     if len(ids) and (ids.min() < 0 or ids.max() >= vocab_size):
         raise ConfigError(f"corpus ids must lie in [0, {vocab_size}) for this vocabulary")
+    if corpus.n_tokens + 2 * corpus.n_sentences >= 2 ** 32:
+        raise ConfigError(f"{corpus.n_tokens} tokens are too many to count in memory at once (at most "
+                          "2**32 with the sentence marks); count in pieces with chunk_tokens= (--chunk-tokens)")
     tok = K.pad_sentences(ids, offsets, BOS_ID, EOS_ID)
     result = NgramCounts(order, vocab_size, n_sentences=corpus.n_sentences, n_tokens=corpus.n_tokens)
     del ids, offsets
