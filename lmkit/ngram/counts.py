@@ -187,13 +187,41 @@ def _count_in_chunks(corpus: EncodedCorpus, order: int, vocab_size: int | None, 
         result.orders.append(OrderCounts(ctx=np.zeros(vocab_size, np.int64), word=words, count=uni,
                                          suffix=np.full(vocab_size, -1, np.int64), first=words))
 
-        def spilled(c: int, k: int) -> PieceOrder:
-            return tuple(np.load(tmp / f"{name}{k}.{c}.npy", mmap_mode="r")
-                         for name in ("ctx", "word", "count"))
-        merged = merge_pieces(vocab_size, len(bounds) - 1, order - 1, spilled)
+        pieces = [f"{c}" for c in range(len(bounds) - 1)]
+        while len(pieces) > MERGE_FAN_IN:       # a tree of merges: memory holds MERGE_FAN_IN pieces
+            pieces = [_merge_spilled(tmp, pieces[i:i + MERGE_FAN_IN], order, vocab_size, f"m{i}.{pieces[0]}")
+                      for i in range(0, len(pieces), MERGE_FAN_IN)]
+        merged = merge_pieces(vocab_size, len(pieces), order - 1, _spilled_reader(tmp, pieces))
         for k, (ctx, word, count) in enumerate(merged, start=2):
             result.orders.append(_order_from(ctx, word, count, result.orders[-1], vocab_size, k))
     return result
+
+
+#: spilled pieces merged at once by the chunked counter (more are merged as a tree)
+MERGE_FAN_IN = 8
+
+
+def _spilled_reader(tmp, names: list[str]):
+    """``piece_order(i, k)`` for :func:`merge_pieces` over spilled pieces (memory-mapped)."""
+    def piece_order(i: int, k: int) -> PieceOrder:
+        ctx, word, count = (np.load(tmp / f"{part}{k}.{names[i]}.npy", mmap_mode="r")
+                            for part in ("ctx", "word", "count"))
+        return ctx, word, count
+    return piece_order
+
+
+def _merge_spilled(tmp, names: list[str], order: int, vocab_size: int, out: str) -> str:
+    """Merge spilled pieces ``names`` into one spilled piece ``out`` (the same form), deleting
+    its inputs; return its name."""
+    merged = merge_pieces(vocab_size, len(names), order - 1, _spilled_reader(tmp, names))
+    for k, arrays in enumerate(merged, start=2):
+        for part, arr in zip(("ctx", "word", "count"), arrays):
+            np.save(tmp / f"{part}{k}.{out}.npy", arr)
+    for name in names:
+        for k in range(2, order + 1):
+            for part in ("ctx", "word", "count"):
+                (tmp / f"{part}{k}.{name}.npy").unlink()
+    return out
 
 
 def _chunk_bounds(offsets: np.ndarray, chunk_tokens: int) -> list[int]:

@@ -31,7 +31,11 @@ def test_counts_equal_a_naive_count(small_corpus):
     assert got == dict(expected)
 
 
-def test_chunked_counting_equals_in_memory_counting(small_corpus):
+@pytest.mark.parametrize("fan_in", [8, 3, 2])
+def test_chunked_counting_equals_in_memory_counting(small_corpus, monkeypatch, fan_in):
+    """About ten pieces, merged at once or as a tree of merges of two or three spilled pieces."""
+    from lmkit.ngram import counts
+    monkeypatch.setattr(counts, "MERGE_FAN_IN", fan_in)
     vocab = Vocabulary.build(small_corpus)
     enc = encode_corpus(small_corpus, vocab)
     whole = count_ngrams(enc, 4, len(vocab))
