@@ -288,6 +288,9 @@ def main() -> None:
     ap.add_argument("--only-binary", action="store_true")
     ap.add_argument("--skip-nltk", action="store_true", help="leave out nltk.lm (minutes of scoring)")
     ap.add_argument("--big-tokens", type=float, default=0, help="also race on Brown repeated to this many tokens")
+    ap.add_argument("--big-chunk-tokens", type=int, default=0,
+                    help="on the big corpus, also race lmkit with --chunk-tokens N (pieces spilled and merged)")
+    ap.add_argument("--skip-brown", action="store_true", help="leave out the Brown estimation table")
     ap.add_argument("--only-estimation", action="store_true")
     ap.add_argument("--only-arpa-load", action="store_true",
                     help="race ARPA loading against the kenlm module (lmkit's and, with --lmplz, lmplz's file)")
@@ -311,11 +314,16 @@ def main() -> None:
             subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "o5.arpa"), "--order", "5"], check=True)
             binary_table(tmp / "o5.arpa", test, tmp, args.build_binary, args.query, args.repeats)
             return
-        estimation_table(train, tmp, args.lmplz, [3, 5], args.repeats, "1G", "Brown train (1,045,507 tokens)")
+        if not args.skip_brown:
+            estimation_table(train, tmp, args.lmplz, [3, 5], args.repeats, "1G", "Brown train (1,045,507 tokens)")
         if args.big_tokens:
             big = big_corpus(train, args.big_tokens, tmp)
-            estimation_table(big, tmp, args.lmplz, [5], max(1, args.repeats // 2), "4G",
-                             f"Brown train repeated ({len(big.read_bytes().split()):,} tokens)")
+            label = f"Brown train repeated ({len(big.read_bytes().split()):,} tokens)"
+            estimation_table(big, tmp, args.lmplz, [5], max(1, args.repeats // 2), "4G", label)
+            if args.big_chunk_tokens:
+                estimation_table(big, tmp, args.lmplz, [5], max(1, args.repeats // 2), "4G",
+                                 f"{label}, lmkit --chunk-tokens {args.big_chunk_tokens}",
+                                 extra=("--chunk-tokens", str(args.big_chunk_tokens)))
         if args.only_estimation:
             return
         _quality_and_queries(train, test, tmp, nltk=not args.skip_nltk)
