@@ -98,17 +98,6 @@ def _probe(tk, tv, start, cap, shift, key):
 
 
 @njit(cache=True, nogil=True)
-def lookup_many(tk, tv, keys):
-    """Positions of ``keys`` in one hash table (-1 where absent)."""
-    out = np.empty(len(keys), dtype=np.int64)
-    cap = len(tk)
-    shift = _shift_of(cap) if cap > 0 else np.uint64(0)
-    for i in range(len(keys)):
-        out[i] = _probe(tk, tv, 0, cap, shift, keys[i])
-    return out
-
-
-@njit(cache=True, nogil=True)
 def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                  table_keys, table_vals, table_start, table_cap,
                  logprob, backoff, gram_start, use_bos, use_eos,
@@ -225,33 +214,18 @@ def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_si
     splits, each word looked up in the vocabulary's token table (``unk`` when absent), then
     :func:`sentence_logprob`."""
     n = len(text)
+    lo = np.empty(n // 2 + 1, dtype=np.int64)
+    hi = np.empty(n // 2 + 1, dtype=np.int64)
     ids = np.empty(n // 2 + 1, dtype=np.int32)
     m = 0
-    j = 0
-    while j < n:
-        b = text[j]
-        step = 0
-        if b < 128:
-            if BYTE_CLASS[b] != 0:
-                step = 1
-        elif BYTE_CLASS[b] == 3:
-            step = space_length(text, j, n)
-        if step:
-            j += step
-            continue
-        lo = j
-        j += 1
-        while j < n:
-            b = text[j]
-            if b < 128:
-                if BYTE_CLASS[b] != 0:
-                    break
-            elif BYTE_CLASS[b] == 3 and space_length(text, j, n):
-                break
-            j += 1
-        t = find_token(text, lo, j, word_table, word_blob, word_offsets)
-        ids[m] = t if t >= 0 else unk
-        m += 1
+    p = 0
+    while p < n:                    # _split_line stops at a newline, which str.split() skips too
+        fields, e, _ = _split_line(text, p, lo, hi)
+        for f in range(fields):
+            t = find_token(text, lo[f], hi[f], word_table, word_blob, word_offsets)
+            ids[m] = t if t >= 0 else unk
+            m += 1
+        p = e + 1
     return sentence_logprob(ids[:m], order, vocab_size, bos, eos, table_keys, table_vals, table_start, table_cap,
                             logprob, backoff, gram_start, use_bos, use_eos, unseen_context_backoff,
                             uniform_fallback)
@@ -862,21 +836,6 @@ def parse_arpa_lines(data, final, k, want, vocab_size, state, table, hashes, blo
         p = e + 1
     state[ST_POS], state[ST_I], state[ST_TYPES] = min(p, n), i, n_types
     state[ST_SLOW], state[ST_PREFIX], state[ST_STATUS] = n_slow, n_prefix, status
-
-
-@njit(cache=True, nogil=True)
-def join_lines(blob, offsets, n):
-    """The first ``n`` tokens of a token table's blob, one per line (uint8, for one decode)."""
-    size = offsets[n] - offsets[0] + n
-    out = np.empty(size, dtype=np.uint8)
-    p = 0
-    for t in range(n):
-        for b in range(offsets[t], offsets[t + 1]):
-            out[p] = blob[b]
-            p += 1
-        out[p] = 10
-        p += 1
-    return out
 
 
 @njit(cache=True, nogil=True)

@@ -20,7 +20,7 @@ from .._io import atomic_write, open_binary
 from .._numfmt import format_g
 from ..errors import ConfigError, ModelFormatError
 from ..progress import progress
-from ..text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary, utf8_blob
+from ..text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary, utf8_blob, utf8_strings
 from . import _kernels as K
 
 log = logging.getLogger(__name__)
@@ -548,7 +548,7 @@ def _unigrams(path, words: _TokenTable, sec: _Section) -> list[str]:
     """The vocabulary (specials first, then the file's order); sets ``words.remap`` (file
     order -> word id)."""
     n = words.n_types
-    listed = bytes(K.join_lines(words.blob, words.offsets, n)).decode("utf-8").split("\n")[:n]
+    listed = utf8_strings(words.blob, words.offsets, 0, n)
     where = {w: listed.index(w) for w in DEFAULT_SPECIALS if w in listed}
     if BOS not in where or EOS not in where:
         raise ModelFormatError(f"{path}: the unigrams lack {BOS} or {EOS}")

@@ -270,24 +270,21 @@ class NgramModel:
         """Per-word log10 probabilities (float64) and n-gram lengths (int32) of a whole encoded
         corpus in one kernel call; with ``eos`` each sentence ends with its ``</s>`` score."""
         ids, offsets = (corpus.ids, corpus.offsets) if isinstance(corpus, EncodedCorpus) else corpus
+        model, fallback = self._score_args()
         args = (np.ascontiguousarray(ids, dtype=np.int32), np.ascontiguousarray(offsets, dtype=np.int64),
-                *self._model_args(), bos, eos, *self._fallback_args())
+                *model, bos, eos, *fallback)
         return K.score_tokens(*args)
 
-    def _model_args(self) -> tuple:
-        """The model's arguments of the scoring kernels (order, V, <s>, </s> and the tables)."""
+    def _score_args(self) -> tuple[tuple, tuple[float, float]]:
+        """The scoring kernels' model arguments (order, V, <s>, </s> and the tables) and their
+        last two (unseen-context backoff, uniform fallback), cached while the tables stand."""
         tables = self._kernel_tables()
         cached = self._args_cache
         if cached is None or cached[0] is not tables:
             cached = self._args_cache = (tables, (self.order, np.int64(len(self.vocab)), BOS_ID, EOS_ID) + tables,
                                          (float(self.meta.get("unseen_context_backoff", 0.0)),
                                           self._uniform_fallback()))
-        return cached[1]
-
-    def _fallback_args(self) -> tuple[float, float]:
-        self._model_args()
-        assert self._args_cache is not None
-        return self._args_cache[2]
+        return cached[1], cached[2]
 
     def _word_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The vocabulary as a numba token table (word bytes -> id), built at first use."""
@@ -318,8 +315,9 @@ class NgramModel:
         vocab = self.vocab
         if isinstance(sentence, str) and vocab.unk_id >= 0:
             # split, looked up and scored in one kernel call: the call is most of the cost
-            args = (sentence.encode("utf-8", "surrogatepass"), *self._word_table(), vocab.unk_id,
-                    *self._model_args(), bos, eos, *self._fallback_args())
+            model, fallback = self._score_args()
+            args = (sentence.encode("utf-8", "surrogatepass"), *self._word_table(), vocab.unk_id, *model, bos, eos,
+                    *fallback)
             return K.text_logprob(*args)
         tokens = self._tokens(sentence)
         if vocab.unk_id < 0:
@@ -329,7 +327,8 @@ class NgramModel:
                               count=len(tokens))
         # one kernel call that sums in order (as kenlm and sum(full_scores) do): per-call cost
         # is mostly the call itself, so nothing else is allocated or converted here
-        return K.sentence_logprob(*(ids, *self._model_args(), bos, eos, *self._fallback_args()))
+        model, fallback = self._score_args()
+        return K.sentence_logprob(*(ids, *model, bos, eos, *fallback))
 
     def _logprob_of(self, word: str, context: Sequence[str] = ()) -> float:
         """log10 p(word | context); ``context`` may start with ``<s>``."""

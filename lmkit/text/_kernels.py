@@ -58,7 +58,7 @@ def _hash(data, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def rehash_tokens(table, hashes, n_types):
+def _rehash(table, hashes, n_types):
     """A table twice as large holding the same ids."""
     bigger = np.full(2 * len(table), -1, dtype=np.int64)
     mask = np.uint64(len(bigger) // 2 - 1)
@@ -72,7 +72,7 @@ def rehash_tokens(table, hashes, n_types):
 
 
 @njit(cache=True, nogil=True)
-def grown(arr, need):
+def _grown(arr, need):
     if need <= len(arr):
         return arr
     size = max(2 * len(arr), need)
@@ -199,8 +199,8 @@ def tokenize_whitespace(data, table, hashes, blob, offsets, n_types):
                                               offsets, n_types)
         if not done:   # room for the next new token: grow what is full (rare)
             if 2 * (n_types + 1) > len(table) // 2:
-                table = rehash_tokens(table, hashes, n_types)
-            hashes = grown(hashes, 2 * len(hashes))
-            offsets = grown(offsets, 2 * len(offsets))
-            blob = grown(blob, 2 * len(blob) + n)
+                table = _rehash(table, hashes, n_types)
+            hashes = _grown(hashes, 2 * len(hashes))
+            offsets = _grown(offsets, 2 * len(offsets))
+            blob = _grown(blob, 2 * len(blob) + n)
     return ids[:n_ids].copy(), lengths, table, hashes, blob, offsets, n_types

@@ -20,6 +20,14 @@ def utf8_blob(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+def utf8_strings(blob: np.ndarray, offsets: np.ndarray, start: int = 0, stop: int | None = None) -> list[str]:
+    """Strings ``start..stop-1`` of a :func:`utf8_blob` (strict UTF-8)."""
+    stop = len(offsets) - 1 if stop is None else stop
+    raw = blob[: offsets[stop]].tobytes()
+    off = offsets[start: stop + 1].tolist()
+    return [raw[a:b].decode("utf-8") for a, b in zip(off, off[1:])]
+
+
 class TypeTable:
     """Distinct tokens by their UTF-8 bytes, with ids in order of first appearance."""
 
@@ -47,9 +55,7 @@ class TypeTable:
 
     def tokens(self, start: int = 0) -> list[str]:
         """The tokens with ids ``start..len(self)-1``, as strings."""
-        raw = self._blob[: self._offsets[self._n]].tobytes()
-        off = self._offsets[start: self._n + 1].tolist()
-        return [raw[a:b].decode("utf-8") for a, b in zip(off, off[1:])]
+        return utf8_strings(self._blob, self._offsets, start, self._n)
 
 
 class _FirstSeenIds(dict):
