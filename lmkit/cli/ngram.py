@@ -87,12 +87,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     bb = cmds.add_parser("build-binary", help="write a memory-mapped binary model (loads without rebuilding)",
                          description="Read a model (ARPA, .lmk or binary) and write it as a binary file that "
-                                     "NgramModel.load and every command map into memory, hash tables included "
-                                     "(like KenLM's build_binary probing).")
+                                     "NgramModel.load and every command map into memory, ready to score "
+                                     "(like KenLM's build_binary): probing (hash tables, fastest) or trie "
+                                     "(bit-packed, about half the size; --quantize for a quarter).")
     bb.add_argument("model", help="model file")
     bb.add_argument("-o", "--output", required=True, help="binary model file to write")
-    bb.add_argument("--layout", choices=("probing",), default="probing",
-                    help="probing: hash tables, fastest lookups (the only layout so far)")
+    bb.add_argument("--layout", choices=("probing", "trie"), default="probing",
+                    help="probing: hash tables, fastest lookups; trie: bit-packed ids and pointers, compact")
+    bb.add_argument("--quantize", type=int, metavar="Q",
+                    help="trie only: store probabilities of orders >= 2 as Q-bit bin codes (KenLM's -q; 1-24)")
+    bb.add_argument("--backoff-bits", type=int, metavar="B",
+                    help="trie only: bits of the backoff codes (KenLM's -b; default Q)")
     bb.set_defaults(run=run_build_binary)
 
     mx = cmds.add_parser("mix", help="interpolate whole models; weights tuned by EM on held-out text",
@@ -195,9 +200,10 @@ def run_convert(args: argparse.Namespace) -> int:
 def run_build_binary(args: argparse.Namespace) -> int:
     from ..ngram.binary import write_binary
     model = NgramModel.load(args.model, quiet=args.quiet)
-    write_binary(model, args.output, layout=args.layout)
-    log.info("%s: %s layout, order %d, %s n-grams", args.output, args.layout, model.order,
-             "/".join(map(str, model.sizes)))
+    write_binary(model, args.output, layout=args.layout, quantize=args.quantize, backoff_bits=args.backoff_bits)
+    log.info("%s: %s layout%s, order %d, %s n-grams", args.output, args.layout,
+             f" quantised {args.quantize}/{args.backoff_bits or args.quantize} bits" if args.quantize else "",
+             model.order, "/".join(map(str, model.sizes)))
     return 0
 
 

@@ -97,22 +97,87 @@ def _probe(tk, tv, start, cap, shift, key):
         h = (h + 1) & mask
 
 
+#: columns of a trie's ``trie_fields`` (see :mod:`lmkit.ngram.layouts`): first record's bit,
+#: record width, and the widths of its fields (in this order inside a record: word, child
+#: pointer, probability code, backoff code; 0 = absent), then where the order's probability
+#: and backoff bins start in ``centers``
+F_BASE, F_RECORD, F_WORD, F_PTR, F_LP_BITS, F_BO_BITS, F_LP_CENTERS, F_BO_CENTERS = range(8)
+F_COUNT = 8
+
+
+@njit(cache=True, nogil=True, inline="always")
+def read_bits(bits, at, width):
+    """The ``width``-bit unsigned field (width <= 64) starting at bit ``at`` of ``bits``."""
+    if width == 0:
+        return np.int64(0)
+    q = at >> 6
+    s = np.uint64(at & 63)
+    v = bits[q] >> s
+    if s + np.uint64(width) > np.uint64(64):
+        v |= bits[q + 1] << (np.uint64(64) - s)
+    if width < 64:
+        v &= (np.uint64(1) << np.uint64(width)) - np.uint64(1)
+    return np.int64(v)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _field_at(fields, k, i, column):
+    """Bit position of field ``column`` (F_WORD .. F_BO_BITS) of order k's record ``i``."""
+    at = fields[k, F_BASE] + i * fields[k, F_RECORD]
+    for c in range(F_WORD, column):
+        at += fields[k, c]
+    return at
+
+
+@njit(cache=True, nogil=True, inline="always")
+def trie_child(bits, fields, k, parent, w):
+    """Id of the order-k n-gram (parent, w) in a trie, or -1: the parent's children are the
+    records from its pointer to the next record's pointer, sorted by word: binary search."""
+    lo = read_bits(bits, _field_at(fields, k - 1, parent, F_PTR), fields[k - 1, F_PTR])
+    hi = read_bits(bits, _field_at(fields, k - 1, parent + 1, F_PTR), fields[k - 1, F_PTR])
+    width = fields[k, F_WORD]
+    base = fields[k, F_BASE]
+    record = fields[k, F_RECORD]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        x = read_bits(bits, base + mid * record, width)
+        if x < w:
+            lo = mid + 1
+        elif x > w:
+            hi = mid
+        else:
+            return mid
+    return -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def trie_value(bits, fields, centers, floats, gram_start, k, i, column):
+    """Order k's n-gram ``i`` in a trie: its quantised value when the trie stores a code in
+    ``column`` (F_LP_BITS / F_BO_BITS), else ``floats[gram_start[k] + i]``."""
+    if fields[k, column] > 0:
+        code = read_bits(bits, _field_at(fields, k, i, column), fields[k, column])
+        return np.float64(centers[fields[k, column + 2] + code])
+    return np.float64(floats[gram_start[k] + i])
+
+
 @njit(cache=True, nogil=True)
 def score_tokens(ids, offsets, order, vocab_size, bos, eos,
-                 table_keys, table_vals, table_start, table_cap,
-                 logprob, backoff, gram_start, use_bos, use_eos,
+                 table_keys, table_vals, table_start, table_cap, logprob, backoff, gram_start,
+                 trie_bits, trie_fields, centers, use_bos, use_eos,
                  unseen_context_backoff=0.0, uniform_fallback=np.nan):
     """Backoff scoring of every word of every sentence.
 
-    The model's arrays are concatenated over orders 1..N: order k's hash table is
-    ``table_keys[table_start[k]: table_start[k] + table_cap[k]]`` (k >= 2) and its n-gram
-    values ``logprob/backoff[gram_start[k] + id]``. ``unseen_context_backoff``: log10 weight
-    of a backoff step from a context the model does not list (0 for backoff models; stupid
-    backoff's log10 0.4). ``uniform_fallback`` (log10 1/V, or NaN): when finite, an n-gram
-    not listed with the whole available context gets that context's weight times the uniform
-    distribution instead of backing off to lower orders (additive smoothing). Returns, per
-    scored word (</s> included when ``use_eos``): log10 probability (float64), n-gram length
-    used (int32).
+    The model's tables (see :class:`lmkit.ngram.layouts.Tables`): probing layout when
+    ``trie_bits`` is None (order k's hash table is ``table_keys/table_vals[table_start[k]:
+    table_start[k] + table_cap[k]]``; numba compiles the trie branches away), else the trie.
+    Order k's n-gram ``i`` has log10 probability ``logprob[gram_start[k] + i]`` and backoff
+    ``backoff[gram_start[k] + i]`` unless the trie stores codes into ``centers``.
+    ``unseen_context_backoff``: log10 weight of a backoff step from a context the model does
+    not list (0 for backoff models; stupid backoff's log10 0.4). ``uniform_fallback`` (log10
+    1/V, or NaN): when finite, an n-gram not listed with the whole available context gets that
+    context's weight times the uniform distribution instead of backing off to lower orders
+    (additive smoothing). Returns, per scored word (</s> included when ``use_eos``): log10
+    probability (float64), n-gram length used (int32).
     """
     uniform = not np.isnan(uniform_fallback)
     shift = shifts_of(table_cap)
@@ -143,7 +208,11 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                 c = ctx[k - 1]
                 g = -1
                 if c >= 0:
-                    g = _probe(table_keys, table_vals, table_start[k], table_cap[k], shift[k], c * vocab_size + w)
+                    if trie_bits is None:
+                        g = _probe(table_keys, table_vals, table_start[k], table_cap[k], shift[k],
+                                   c * vocab_size + w)
+                    else:
+                        g = trie_child(trie_bits, trie_fields, k, c, w)
                 new[k] = g
                 if g >= 0:
                     found = k
@@ -151,16 +220,25 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                 lp = uniform_fallback
                 c = ctx[full]
                 if c >= 0:
-                    lp += backoff[gram_start[full] + c]
+                    if trie_bits is None:
+                        lp += backoff[gram_start[full] + c]
+                    else:
+                        lp += trie_value(trie_bits, trie_fields, centers, backoff, gram_start, full, c, F_BO_BITS)
             else:
-                lp = np.float64(logprob[gram_start[found] + new[found]])
+                if trie_bits is None:
+                    lp = np.float64(logprob[gram_start[found] + new[found]])
+                else:
+                    lp = trie_value(trie_bits, trie_fields, centers, logprob, gram_start, found, new[found],
+                                    F_LP_BITS)
                 # backoff weights of the contexts longer than the one used
                 for j in range(found, full + 1):
                     c = ctx[j]
-                    if c >= 0:
+                    if c < 0:
+                        lp += unseen_context_backoff
+                    elif trie_bits is None:
                         lp += backoff[gram_start[j] + c]
                     else:
-                        lp += unseen_context_backoff
+                        lp += trie_value(trie_bits, trie_fields, centers, backoff, gram_start, j, c, F_BO_BITS)
             out_lp[o] = lp
             out_len[o] = found
             o += 1
@@ -172,14 +250,15 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
 
 @njit(cache=True, nogil=True)
 def sentence_logprob(ids, order, vocab_size, bos, eos, table_keys, table_vals, table_start, table_cap,
-                     logprob, backoff, gram_start, use_bos, use_eos, unseen_context_backoff, uniform_fallback):
+                     logprob, backoff, gram_start, trie_bits, trie_fields, centers, use_bos, use_eos,
+                     unseen_context_backoff, uniform_fallback):
     """Total log10 probability of one sentence ``ids`` (int32), summed word by word in order:
     :func:`score_tokens` for a single sentence without returning its arrays."""
     offsets = np.zeros(2, dtype=np.int64)
     offsets[1] = len(ids)
-    lp, _ = score_tokens(ids, offsets, order, vocab_size, bos, eos, table_keys, table_vals, table_start,
-                         table_cap, logprob, backoff, gram_start, use_bos, use_eos, unseen_context_backoff,
-                         uniform_fallback)
+    lp, _ = score_tokens(ids, offsets, order, vocab_size, bos, eos, table_keys, table_vals, table_start, table_cap,
+                         logprob, backoff, gram_start, trie_bits, trie_fields, centers, use_bos, use_eos,
+                         unseen_context_backoff, uniform_fallback)
     total = 0.0
     for i in range(len(lp)):
         total += lp[i]
@@ -208,8 +287,8 @@ def build_token_table(blob, offsets):
 
 @njit(cache=True, nogil=True)
 def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_size, bos, eos, table_keys,
-                 table_vals, table_start, table_cap, logprob, backoff, gram_start, use_bos, use_eos,
-                 unseen_context_backoff, uniform_fallback):
+                 table_vals, table_start, table_cap, logprob, backoff, gram_start, trie_bits, trie_fields, centers,
+                 use_bos, use_eos, unseen_context_backoff, uniform_fallback):
     """Total log10 probability of one sentence given as UTF-8 bytes: split where ``str.split()``
     splits, each word looked up in the vocabulary's token table (``unk`` when absent), then
     :func:`sentence_logprob`."""
@@ -222,13 +301,13 @@ def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_si
     while p < n:                    # _split_line stops at a newline, which str.split() skips too
         fields, e, _ = _split_line(text, p, lo, hi)
         for f in range(fields):
-            t = find_token(text, lo[f], hi[f], word_table, word_blob, word_offsets)
-            ids[m] = t if t >= 0 else unk
+            word = find_token(text, lo[f], hi[f], word_table, word_blob, word_offsets)
+            ids[m] = word if word >= 0 else unk
             m += 1
         p = e + 1
     return sentence_logprob(ids[:m], order, vocab_size, bos, eos, table_keys, table_vals, table_start, table_cap,
-                            logprob, backoff, gram_start, use_bos, use_eos, unseen_context_backoff,
-                            uniform_fallback)
+                            logprob, backoff, gram_start, trie_bits, trie_fields, centers, use_bos, use_eos,
+                            unseen_context_backoff, uniform_fallback)
 
 
 @njit(cache=True, nogil=True)
@@ -874,3 +953,47 @@ def radix_argsort(keys):
         perm, next_perm = next_perm, perm
         shift += 11
     return perm
+
+
+# ---------------------------------------------------------------- trie layout
+@njit(cache=True, nogil=True)
+def write_field(bits, base, record, offset, width, values):
+    """Store ``values[i]`` (non-negative, < 2**width) as the ``width``-bit field at bit
+    ``base + i * record + offset`` of ``bits`` (zero there before)."""
+    if width == 0:
+        return
+    for i in range(len(values)):
+        at = base + i * record + offset
+        q = at >> 6
+        s = np.uint64(at & 63)
+        v = np.uint64(values[i])
+        bits[q] |= v << s
+        if s + np.uint64(width) > np.uint64(64):
+            bits[q + 1] |= v >> (np.uint64(64) - s)
+
+
+@njit(cache=True, nogil=True)
+def read_field(bits, base, record, offset, width, n):
+    """The ``width``-bit fields of ``n`` records (see :func:`write_field`): int64 [n]."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        out[i] = read_bits(bits, base + i * record + offset, width)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def check_children(ptr, word, vocab_size):
+    """"" if the pointers (int64 [n_parents + 1]) start at 0, never decrease, end at
+    ``len(word)``, and every parent's children have words below ``vocab_size`` in strictly
+    increasing order; else what is wrong."""
+    if ptr[0] != 0 or ptr[len(ptr) - 1] != len(word):
+        return "child pointers that do not span the order above"
+    for p in range(len(ptr) - 1):
+        if ptr[p + 1] < ptr[p]:
+            return "child pointers that go backwards"
+        for i in range(ptr[p], ptr[p + 1]):
+            if word[i] < 0 or word[i] >= vocab_size:
+                return "word ids outside the vocabulary"
+            if i > ptr[p] and word[i] <= word[i - 1]:
+                return "children out of order"
+    return ""

@@ -22,6 +22,7 @@ from ..errors import ConfigError, ModelFormatError
 from ..progress import progress
 from ..text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary, utf8_blob, utf8_strings
 from . import _kernels as K
+from .layouts import Tables, probing_tables
 
 log = logging.getLogger(__name__)
 _NGRAM_LINE = re.compile(rb"^ngram (\d+)\s*=\s*(\d+)\s*$")
@@ -317,9 +318,11 @@ class ArpaArrays:
         """Order k's sorted keys into its hash table."""
         K.fill_hash(keys, self.keys, self.vals, self.start[k], self.cap[k])
 
-    def kernel_tables(self) -> tuple[np.ndarray, ...]:
-        """The tuple :meth:`NgramModel._kernel_tables` holds."""
-        return self.keys, self.vals, self.start, self.cap, self.logprob, self.backoff, self.gram_start
+    def kernel_tables(self) -> Tables:
+        """The tables :meth:`NgramModel._kernel_tables` holds."""
+        n_bo = int(self.gram_start[-1])     # the highest order has no backoffs
+        return probing_tables(self.keys, self.vals, self.start, self.cap, self.logprob, self.backoff[:n_bo],
+                              self.gram_start)
 
 
 @dataclass

@@ -1,12 +1,17 @@
-"""A memory-mapped n-gram model: the scoring kernels' hash tables stored in the file.
+"""Memory-mapped n-gram models: the scoring kernels' tables stored in the file.
 
-Layout ``probing`` (like KenLM's probing binary): one file, ``MAGIC``, a little-endian uint64
-header length, a JSON header (format, version, layout, order, the model's meta and tokenizer,
-and every array's name, dtype, shape and byte offset), then the arrays, each at a 64-byte
-aligned offset: the vocabulary as a UTF-8 blob with offsets, and per order the n-gram arrays
-and open-addressing tables that the kernels read directly. Loading maps the file and checks
-every size, id and table slot against what it must be; nothing is rebuilt, and processes that
-load the same file share its pages.
+One file: ``MAGIC``, a little-endian uint64 header length, a JSON header (format, version,
+layout, order, sizes, the model's meta and tokenizer, and every array's name, dtype, shape and
+byte offset), then the arrays, each at a 64-byte aligned offset: the vocabulary as a UTF-8
+blob with offsets, then the layout's tables (see :mod:`lmkit.ngram.layouts`):
+
+- ``probing`` (like KenLM's probing binary): the n-gram arrays and the open-addressing tables
+  that the kernels read directly;
+- ``trie`` (like KenLM's trie): bit-packed records (word ids, child pointers, optionally
+  quantised probability and backoff codes with their bins), float32 values otherwise.
+
+Loading maps the file and checks every size, id, pointer and table slot against what it must
+be; nothing is rebuilt, and processes that load the same file share its pages.
 """
 from __future__ import annotations
 
@@ -18,34 +23,64 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write
-from ..errors import LmkitError, ModelFormatError
+from ..errors import ConfigError, LmkitError, ModelFormatError
 from ..text import Tokenizer, Vocabulary, utf8_blob
 from . import _kernels as K
+from .layouts import (
+    MAX_QUANTIZE_BITS,
+    Tables,
+    child_pointers,
+    float_counts,
+    probing_tables,
+    trie_arrays,
+    trie_field,
+    trie_fields,
+    trie_tables,
+)
 
 MAGIC = b"\x93LMKNGB\n"
 FORMAT = "lmkit-ngram-binary"
 VERSION = 1
-LAYOUTS = ("probing",)
+LAYOUTS = ("probing", "trie")
 _ALIGN = 64
-_DTYPES = {"uint8": np.uint8, "int32": np.int32, "int64": np.int64, "float32": np.float32, "bool": np.bool_}
+_DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": np.int64, "float32": np.float32,
+           "bool": np.bool_}
 
 
-def write_binary(model, path: str | os.PathLike, layout: str = "probing") -> None:
-    """Write ``model`` (an :class:`~lmkit.ngram.NgramModel`) memory-mappable, atomically."""
+def write_binary(model, path: str | os.PathLike, layout: str = "probing", quantize: int | None = None,
+                 backoff_bits: int | None = None) -> None:
+    """Write ``model`` (an :class:`~lmkit.ngram.NgramModel`) memory-mappable, atomically.
+
+    ``quantize``/``backoff_bits`` (trie only, 1..24): bits of the probability and backoff
+    codes of orders >= 2 (KenLM's ``-q``/``-b``); backoffs default to ``quantize`` bits."""
     if layout not in LAYOUTS:
-        raise ModelFormatError(f"layout {layout!r} is not available; choose one of {', '.join(LAYOUTS)}")
-    keys, vals, t_start, t_cap, logprob, backoff, g_start = model._kernel_tables()
+        raise ConfigError(f"layout {layout!r} is not available; choose one of {', '.join(LAYOUTS)}")
+    for name, bits in (("quantize", quantize), ("backoff bits", backoff_bits)):
+        if bits is not None and (layout != "trie" or not 1 <= bits <= MAX_QUANTIZE_BITS):
+            raise ConfigError(f"{name} must be 1..{MAX_QUANTIZE_BITS} bits, with the trie layout (got {bits})")
+    if backoff_bits is not None and quantize is None:
+        raise ConfigError("backoff bits need --quantize too")
     vblob, voff = utf8_blob(model.vocab.itos)
-    arrays: dict[str, np.ndarray] = {
-        "vocab_blob": vblob, "vocab_offsets": voff,
-        "vocab_counts": np.asarray(model.vocab.counts, np.int64),
-        "ctx": np.concatenate(model.ctx).astype(np.int64), "word": np.concatenate(model.word).astype(np.int32),
-        "logprob": logprob.astype(np.float32), "backoff": backoff.astype(np.float32),
-        "gram_start": g_start, "table_keys": keys, "table_vals": vals, "table_start": t_start, "table_cap": t_cap}
+    arrays: dict[str, np.ndarray] = {"vocab_blob": vblob, "vocab_offsets": voff,
+                                     "vocab_counts": np.asarray(model.vocab.counts, np.int64)}
+    if layout == "probing":
+        t = model._kernel_tables() if model.layout == "probing" else probing_tables(*_fresh_probing(model))
+        arrays.update(ctx=np.concatenate(model.ctx).astype(np.int64),
+                      word=np.concatenate(model.word).astype(np.int32), table_keys=t.table_keys,
+                      table_vals=t.table_vals, table_start=t.table_start, table_cap=t.table_cap)
+    else:
+        t = trie_tables(model.ctx, model.word, model.log_probs, model.log_backoffs, len(model.vocab), quantize,
+                        backoff_bits)
+        assert t.trie_bits is not None and t.trie_fields is not None and t.centers is not None
+        arrays.update(trie_bits=t.trie_bits, trie_fields=t.trie_fields.ravel(), centers=t.centers)
+    arrays.update(logprob=t.logprob.astype(np.float32), backoff=t.backoff.astype(np.float32),
+                  gram_start=t.gram_start)
     if model.blank is not None:
         arrays["blank"] = np.concatenate(model.blank).astype(np.bool_)
     header = {"format": FORMAT, "version": VERSION, "layout": layout, "order": model.order,
               "sizes": model.sizes, "meta": model.meta, "tokenizer": model.tokenizer.config(), "arrays": []}
+    if quantize is not None:
+        header["quantize"] = [quantize, backoff_bits or quantize]
     offset = 0
     for name, arr in arrays.items():
         header["arrays"].append({"name": name, "dtype": str(arr.dtype), "shape": len(arr), "offset": offset})
@@ -61,6 +96,16 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing") -> Non
             out.write(b"\0" * (-len(data) % _ALIGN))
 
 
+def _fresh_probing(model) -> tuple[np.ndarray, ...]:
+    """A trie model's n-grams in the probing layout (hash tables built now)."""
+    keys, vals, start, cap = model._build_hash_tables()
+    t = model._tables
+    full = trie_arrays(t, model.sizes)
+    lp = np.concatenate(full[2]).astype(np.float32)
+    bo = np.concatenate(full[3][:-1] or [np.zeros(0, np.float32)]).astype(np.float32)
+    return keys, vals, start, cap, lp, bo, t.gram_start
+
+
 def read_binary(path: str | os.PathLike, model_class):
     """Map a binary model file and return a ``model_class`` over views of it (checked)."""
     path = Path(path)
@@ -74,23 +119,42 @@ def read_binary(path: str | os.PathLike, model_class):
         a[spec["name"]] = np.frombuffer(mm, dtype=dtype, count=spec["shape"], offset=lo)
     N, sizes = header["order"], header["sizes"]
     vocab = _vocabulary(path, a)
-    _check(path, a, N, sizes, len(vocab))
+    try:
+        tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
+    except (LmkitError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
+    _check_values(path, a, N, sizes, header["layout"])
+    if header["layout"] == "trie":
+        model = _trie_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
+    else:
+        model = _probing_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
+    if "blank" in a:
+        if len(a["blank"]) != sum(sizes):
+            raise ModelFormatError(f"{path}: the blank flags do not fit the sizes {sizes}")
+        g = a["gram_start"]
+        model.blank = [a["blank"][g[k]:g[k] + sizes[k - 1]] for k in range(1, N + 1)]
+    return model
+
+
+def _probing_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Vocabulary, header: dict,
+                   tokenizer: Tokenizer, model_class):
+    _check_probing(path, a, N, sizes, len(vocab))
     g = a["gram_start"]   # order k's n-grams are entries g[k] .. g[k] + sizes[k - 1] - 1
 
     def per_order(name: str, orders: range) -> list[np.ndarray]:
         return [a[name][g[k]:g[k] + sizes[k - 1]] for k in orders]
     ctx, word, lp = (per_order(name, range(1, N + 1)) for name in ("ctx", "word", "logprob"))
     bo = per_order("backoff", range(1, N)) + [np.zeros(0, np.float32)]
-    try:
-        tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
-    except (LmkitError, TypeError, ValueError) as exc:
-        raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
     model = model_class(vocab, ctx, word, lp, bo, meta=header["meta"], tokenizer=tokenizer)
-    if "blank" in a:
-        model.blank = per_order("blank", range(1, N + 1))
-    model._tables = (a["table_keys"], a["table_vals"], a["table_start"], a["table_cap"], a["logprob"],
-                     a["backoff"], g)
+    model._tables = probing_tables(a["table_keys"], a["table_vals"], a["table_start"], a["table_cap"],
+                                   a["logprob"], a["backoff"], g)
     return model
+
+
+def _trie_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Vocabulary, header: dict,
+                tokenizer: Tokenizer, model_class):
+    t = _checked_trie(path, a, N, sizes, len(vocab), header.get("quantize"))
+    return model_class._over_tables(vocab, sizes, t, lambda: trie_arrays(t, sizes), header["meta"], tokenizer)
 
 
 def _read_header(path: Path, size: int) -> tuple[dict, int]:
@@ -120,8 +184,9 @@ def _read_header(path: Path, size: int) -> tuple[dict, int]:
     specs = header.get("arrays")
     if not isinstance(specs, list):
         raise ModelFormatError(f"{path}: the header lists no arrays")
-    needed = {"vocab_blob", "vocab_offsets", "vocab_counts", "ctx", "word", "logprob", "backoff", "gram_start",
-              "table_keys", "table_vals", "table_start", "table_cap"}
+    needed = {"vocab_blob", "vocab_offsets", "vocab_counts", "logprob", "backoff", "gram_start"} | (
+        {"ctx", "word", "table_keys", "table_vals", "table_start", "table_cap"} if header["layout"] == "probing"
+        else {"trie_bits", "trie_fields", "centers"})
     for spec in specs:
         if not isinstance(spec, dict) or spec.get("dtype") not in _DTYPES \
                 or any(type(spec.get(k)) is not int or spec[k] < 0 for k in ("shape", "offset")):
@@ -150,15 +215,26 @@ def _vocabulary(path: Path, a: dict) -> Vocabulary:
         raise ModelFormatError(f"{path}: bad vocabulary ({exc})") from None
 
 
-def _check(path: Path, a: dict, N: int, sizes: list[int], V: int) -> None:
+def _check_values(path: Path, a: dict, N: int, sizes: list[int], layout: str) -> None:
+    """The n-gram offsets and the float values: probabilities <= 0 (or -inf), backoffs not
+    NaN or +inf; the probing layout stores every order's, the trie the float orders'."""
+    g = a["gram_start"]
+    if len(g) != N + 1 or g[0] != 0 or np.any(np.diff(g[1:]) != np.asarray(sizes[:-1], np.int64)) \
+            or g[N] + sizes[-1] != sum(sizes):
+        raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
+    lp, bo = a["logprob"], a["backoff"]
+    if layout == "probing" and (len(lp) != sum(sizes) or len(bo) < sum(sizes[:-1])):
+        raise ModelFormatError(f"{path}: {len(lp)} probabilities / {len(bo)} backoffs for {sum(sizes)} n-grams")
+    if np.any(np.isnan(lp)) or np.any(lp > 0) or np.any(np.isnan(bo)) or np.any(np.isposinf(bo)):
+        raise ModelFormatError(f"{path}: impossible probabilities or backoffs (NaN, > 0, +inf)")
+
+
+def _check_probing(path: Path, a: dict, N: int, sizes: list[int], V: int) -> None:
     """Every array's length, every id's range, and every hash-table slot: a slot's key must be
     its n-gram's key and each table must keep an empty slot (or lookups would not end)."""
     g = a["gram_start"]
     total = sum(sizes)
-    if len(g) != N + 1 or g[0] != 0 or np.any(np.diff(g[1:]) != np.asarray(sizes[:-1], np.int64)) \
-            or g[N] + sizes[-1] != total:
-        raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
-    for name in ("ctx", "word", "logprob", "backoff") + (("blank",) if "blank" in a else ()):
+    for name in ("ctx", "word"):
         if len(a[name]) != total:
             raise ModelFormatError(f"{path}: array {name!r} holds {len(a[name])} entries, expected {total}")
     if sizes[0] != V or np.any(a["word"][:V] != np.arange(V)):
@@ -166,10 +242,6 @@ def _check(path: Path, a: dict, N: int, sizes: list[int], V: int) -> None:
     word, ctx = a["word"], a["ctx"]
     if total and (word.min() < 0 or word.max() >= V):
         raise ModelFormatError(f"{path}: word ids outside the vocabulary of {V} words")
-    lp = a["logprob"]
-    bo = a["backoff"]
-    if np.any(np.isnan(lp)) or np.any(lp > 0) or np.any(np.isnan(bo)) or np.any(np.isposinf(bo)):
-        raise ModelFormatError(f"{path}: impossible probabilities or backoffs (NaN, > 0, +inf)")
     ts, tc, tk, tv = a["table_start"], a["table_cap"], a["table_keys"], a["table_vals"]
     if len(ts) != N + 1 or len(tc) != N + 1 or len(tv) != len(tk):
         raise ModelFormatError(f"{path}: hash-table index of the wrong size")
@@ -181,3 +253,34 @@ def _check(path: Path, a: dict, N: int, sizes: list[int], V: int) -> None:
                               V, sizes[k - 2])
         if wrong:
             raise ModelFormatError(f"{path}: order {k}'s hash table does not fit its n-grams: {wrong}")
+
+
+def _checked_trie(path: Path, a: dict, N: int, sizes: list[int], V: int, quantize) -> Tables:
+    """The trie's tables, once its record layout matches the one its sizes and quantisation
+    give (so every field lies inside the bit array) and every pointer and word id is valid."""
+    if sizes[0] != V:
+        raise ModelFormatError(f"{path}: {sizes[0]} unigrams for a vocabulary of {V} words")
+    q = quantize or [None, None]
+    if not isinstance(q, list) or len(q) != 2 or any(
+            b is not None and (type(b) is not int or not 1 <= b <= MAX_QUANTIZE_BITS) for b in q):
+        raise ModelFormatError(f"{path}: impossible quantisation {quantize!r}")
+    fields, n_words, n_centers = trie_fields(sizes, V, q[0], q[1])
+    n_lp, n_bo = float_counts(sizes, q[0] is not None)
+    stored = a["trie_fields"]
+    if len(stored) != fields.size or np.any(stored.reshape(fields.shape) != fields):
+        raise ModelFormatError(f"{path}: the trie's record layout does not fit its sizes and vocabulary")
+    for name, want in (("trie_bits", n_words), ("centers", n_centers), ("logprob", n_lp), ("backoff", n_bo)):
+        if len(a[name]) != want:
+            raise ModelFormatError(f"{path}: array {name!r} holds {len(a[name])} entries, expected {want}")
+    if np.any(np.isnan(a["centers"])) or np.any(np.isposinf(a["centers"])):
+        raise ModelFormatError(f"{path}: impossible quantisation bins (NaN, +inf)")
+    empty = np.zeros(0, np.int64)
+    t = Tables(empty, empty, np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64), a["logprob"], a["backoff"],
+                 a["gram_start"], a["trie_bits"], fields, a["centers"])
+    for k in range(2, N + 1):
+        ptr = child_pointers(t, k - 1, sizes[k - 2])
+        word = trie_field(t, k, K.F_WORD, sizes[k - 1])
+        wrong = K.check_children(ptr, word, V)
+        if wrong:
+            raise ModelFormatError(f"{path}: order {k} of the trie is broken: {wrong}")
+    return t

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from ..text import (
 from . import _kernels as K
 from .counts import MAX_ORDER, NgramCounts, count_ngrams
 from .estimators import SMOOTHINGS, Estimate, estimate
+from .layouts import Tables, probing_tables
 from .state import FullScoreReturn, State, begin_sentence, full_score, null_context
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class NgramModel:
             raise ConfigError("an n-gram vocabulary needs <unk>, <s>, </s> at ids 0, 1, 2")
         self.vocab = vocab
         self.order = len(word)
+        self._unpack: Callable[[], tuple[list, list, list, list]] | None = None
+        self._lists: dict[str, list[np.ndarray]] = {}
+        self._sizes = [len(w) for w in word]
         self.ctx = [np.ascontiguousarray(c, dtype=np.int64) for c in ctx]
         self.word = [np.ascontiguousarray(w, dtype=np.int32) for w in word]
         self.log_probs = [np.ascontiguousarray(p, dtype=np.float32) for p in logprob]
@@ -62,9 +66,67 @@ class NgramModel:
         #: per order, True for KenLM-style blanks (missing suffixes added at ARPA load; never
         #: written to ARPA); None when there are none
         self.blank: list[np.ndarray] | None = None
-        self._tables: tuple | None = None
+        self._tables: Tables | None = None
         self._args_cache: tuple | None = None
         self._words: tuple | None = None
+
+    @classmethod
+    def _over_tables(cls, vocab: Vocabulary, sizes: list[int], tables: Tables,
+                     unpack: Callable[[], tuple[list, list, list, list]], meta: dict,
+                     tokenizer: Tokenizer) -> NgramModel:
+        """A model that scores straight from ``tables`` (a memory-mapped trie); its per-order
+        arrays are made by ``unpack`` when first asked for (writing ARPA, pruning, mixing)."""
+        empty = [np.zeros(0)] * len(sizes)
+        model = cls(vocab, empty, empty, empty, empty, meta, tokenizer)
+        model._sizes = list(sizes)
+        model._unpack = unpack
+        model._tables = tables
+        return model
+
+    def _arrays(self) -> dict[str, list[np.ndarray]]:
+        if self._unpack is not None:
+            log.info("unpacking the model's n-gram arrays from its trie")
+            ctx, word, lp, bo = self._unpack()
+            self._unpack = None
+            self._lists.update(ctx=ctx, word=word, log_probs=lp, log_backoffs=bo)
+        return self._lists
+
+    @property
+    def ctx(self) -> list[np.ndarray]:
+        """Per order, each n-gram's context id (int64; -1 for unigrams)."""
+        return self._arrays()["ctx"]
+
+    @ctx.setter
+    def ctx(self, value: list[np.ndarray]) -> None:
+        self._arrays()["ctx"] = value
+
+    @property
+    def word(self) -> list[np.ndarray]:
+        """Per order, each n-gram's last word (int32)."""
+        return self._arrays()["word"]
+
+    @word.setter
+    def word(self, value: list[np.ndarray]) -> None:
+        self._arrays()["word"] = value
+        self._sizes = [len(w) for w in value]
+
+    @property
+    def log_probs(self) -> list[np.ndarray]:
+        """Per order, log10 probabilities (float32)."""
+        return self._arrays()["log_probs"]
+
+    @log_probs.setter
+    def log_probs(self, value: list[np.ndarray]) -> None:
+        self._arrays()["log_probs"] = value
+
+    @property
+    def log_backoffs(self) -> list[np.ndarray]:
+        """Per order, log10 backoff weights (float32; empty for the highest order)."""
+        return self._arrays()["log_backoffs"]
+
+    @log_backoffs.setter
+    def log_backoffs(self, value: list[np.ndarray]) -> None:
+        self._arrays()["log_backoffs"] = value
 
     # ------------------------------------------------------------------ training
     @classmethod
@@ -142,24 +204,30 @@ class NgramModel:
     # ------------------------------------------------------------------ lookups
     @property
     def sizes(self) -> list[int]:
-        return [len(w) for w in self.word]
+        """Number of n-grams per order."""
+        return list(self._sizes)
 
     @property
     def is_probability(self) -> bool:
         return bool(self.meta.get("is_probability", True))
 
-    def _kernel_tables(self):
-        """The scoring kernels' arrays: hash tables of orders 2..N concatenated (keys, values,
-        start and capacity per order), log10 probabilities and backoffs concatenated over the
-        orders, and each order's start in them."""
+    def _kernel_tables(self) -> Tables:
+        """The scoring kernels' tables, built at first use (probing layout: hash tables of
+        orders 2..N, log10 probabilities and backoffs concatenated over the orders) unless the
+        model came with its own (a binary file's, the ARPA reader's)."""
         if self._tables is None:
             keys, vals, t_start, t_cap = self._build_hash_tables()
             g_start = np.zeros(self.order + 1, np.int64)
             g_start[1:] = np.cumsum([0] + self.sizes[:-1])
-            backoff = [b if len(b) else np.zeros(self.sizes[-1], np.float32) for b in self.log_backoffs]
-            self._tables = (keys, vals, t_start, t_cap, np.concatenate(self.log_probs), np.concatenate(backoff),
-                            g_start)
+            self._tables = probing_tables(keys, vals, t_start, t_cap, np.concatenate(self.log_probs),
+                                          np.concatenate(self.log_backoffs[:-1] or [np.zeros(0, np.float32)]),
+                                          g_start)
         return self._tables
+
+    @property
+    def layout(self) -> str:
+        """``"trie"`` when the model scores from a (memory-mapped) trie, else ``"probing"``."""
+        return "probing" if self._tables is None else self._tables.layout
 
     def _build_hash_tables(self):
         V = np.int64(len(self.vocab))
@@ -179,8 +247,8 @@ class NgramModel:
         """(keys, values, start, capacity) of order k's hash table, from the kernel tables when
         they exist, else built for this call."""
         have = self._tables
-        if have is not None:
-            return have[0], have[1], have[2][k], have[3][k]
+        if have is not None and self.layout == "probing":
+            return have.table_keys, have.table_vals, have.table_start[k], have.table_cap[k]
         V = np.int64(len(self.vocab))
         tk, tv = K.build_hash(self.ctx[k - 1] * V + self.word[k - 1], _positions_like(self.sizes[k - 1]))
         return tk, tv, 0, len(tk)
@@ -281,7 +349,7 @@ class NgramModel:
         tables = self._kernel_tables()
         cached = self._args_cache
         if cached is None or cached[0] is not tables:
-            cached = self._args_cache = (tables, (self.order, np.int64(len(self.vocab)), BOS_ID, EOS_ID) + tables,
+            cached = self._args_cache = (tables, (self.order, np.int64(len(self.vocab)), BOS_ID, EOS_ID, *tables),
                                          (float(self.meta.get("unseen_context_backoff", 0.0)),
                                           self._uniform_fallback()))
         return cached[1], cached[2]

@@ -1,5 +1,6 @@
-"""Memory-mapped binary models: the same scores as the model they were built from, every
-reader check exercised by damaged files, and the CLI."""
+"""Memory-mapped binary models (probing and trie layouts): the same scores as the model they
+were built from (quantised tries within their binning error), every reader check exercised by
+damaged files, and the CLI."""
 import json
 import struct
 import subprocess
@@ -10,7 +11,9 @@ import pytest
 
 from lmkit import ModelFormatError
 from lmkit.ngram import SMOOTHINGS, NgramModel
+from lmkit.ngram import layouts as L
 from lmkit.ngram.binary import MAGIC, write_binary
+from lmkit.text import encode_corpus
 
 from .test_kenlm_cases import DATA
 
@@ -30,25 +33,42 @@ def _scores(model, lines):
     return np.array([model.score(ln) for ln in lines])
 
 
-def test_scores_equal_the_source_model(tmp_path, trained, test_lines):
-    write_binary(trained, tmp_path / "m.bin")
+LAYOUTS = ["probing", "trie"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_scores_equal_the_source_model(tmp_path, trained, test_lines, layout):
+    write_binary(trained, tmp_path / "m.bin", layout=layout)
     mapped = NgramModel.load(tmp_path / "m.bin")
-    assert isinstance(mapped.log_probs[0], np.ndarray) and not mapped.log_probs[0].flags.writeable
+    assert mapped.layout == layout
     np.testing.assert_array_equal(_scores(mapped, test_lines), _scores(trained, test_lines))
     assert mapped.perplexity(test_lines).perplexity == trained.perplexity(test_lines).perplexity
     assert mapped.sizes == trained.sizes and mapped.vocab.itos == trained.vocab.itos
+    enc = encode_corpus([ln.split() for ln in test_lines], trained.vocab)
+    for got, want in zip(mapped.score_encoded(enc), trained.score_encoded(enc)):
+        np.testing.assert_array_equal(got, want)
+    if layout == "trie":   # scored from the packed records alone, nothing unpacked
+        assert mapped._unpack is not None and not mapped._lists["ctx"][0].size
+    assert isinstance(mapped.log_probs[0], np.ndarray)
+    for name in ("ctx", "word", "log_probs", "log_backoffs"):
+        for got, want in zip(getattr(mapped, name), getattr(trained, name)):
+            np.testing.assert_array_equal(got, want)
     mapped.save(tmp_path / "back.arpa", quiet=True)
     trained.save(tmp_path / "orig.arpa", quiet=True)
     assert (tmp_path / "back.arpa").read_bytes() == (tmp_path / "orig.arpa").read_bytes()
 
 
-def test_kenlm_blanks_and_missing_unk_survive(tmp_path):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_kenlm_blanks_and_missing_unk_survive(tmp_path, layout):
     for name in ("test.arpa", "test_nounk.arpa"):
         arpa = NgramModel.load(DATA / name, quiet=True)
-        write_binary(arpa, tmp_path / "k.bin")
+        write_binary(arpa, tmp_path / "k.bin", layout=layout)
         mapped = NgramModel.load(tmp_path / "k.bin")
         sent = "looking on a little the biarritz not_found more ."
         assert list(mapped.full_scores(sent)) == list(arpa.full_scores(sent))
+        mapped.save(tmp_path / "k.arpa", quiet=True)
+        arpa.save(tmp_path / "a.arpa", quiet=True)
+        assert (tmp_path / "k.arpa").read_bytes() == (tmp_path / "a.arpa").read_bytes()
 
 
 def _damage(src, dst, edit):
@@ -75,8 +95,9 @@ def _array_at(data, name):
     (lambda d: d.__setitem__(slice(5, 7), b"xy"), "not an lmkit binary"),
     (lambda d: d.__setitem__(slice(len(MAGIC), len(MAGIC) + 8), struct.pack("<Q", 10 ** 12)), "exceeds the file"),
 ])
-def test_truncated_or_foreign_files_are_refused(tmp_path, trained, edit, message):
-    write_binary(trained, tmp_path / "m.bin")
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_truncated_or_foreign_files_are_refused(tmp_path, trained, edit, message, layout):
+    write_binary(trained, tmp_path / "m.bin", layout=layout)
     bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
     with pytest.raises(ModelFormatError, match=message):
         NgramModel.load(bad)
@@ -142,20 +163,136 @@ def test_cli_build_binary_and_score(tmp_path, trained, test_lines):
                            capture_output=True, text=True, check=True).stdout for name in ("m.lmk", "m.bin")]
     assert outs[0] == outs[1] and outs[0]
     res = subprocess.run(lmkit + ["ngram", "build-binary", str(tmp_path / "m.lmk"), "-o", str(tmp_path / "x"),
-                                  "--layout", "trie"], capture_output=True, text=True)
+                                  "--layout", "hash"], capture_output=True, text=True)
     assert res.returncode == 2 and "invalid choice" in res.stderr
 
 
+def test_cli_trie_and_quantised_trie(tmp_path, trained, test_lines):
+    trained.save(tmp_path / "m.lmk")
+    (tmp_path / "t.txt").write_text("\n".join(test_lines) + "\n", encoding="utf-8")
+    lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
+
+    def run(*args):
+        return subprocess.run(lmkit + ["ngram", *map(str, args)], capture_output=True, text=True)
+    assert run("build-binary", tmp_path / "m.lmk", "-o", tmp_path / "t.bin", "--layout", "trie").returncode == 0
+    assert run("build-binary", tmp_path / "m.lmk", "-o", tmp_path / "q.bin", "--layout", "trie",
+               "--quantize", 8, "--backoff-bits", 6).returncode == 0
+    exact, trie, quantised = (run("score", tmp_path / name, tmp_path / "t.txt").stdout
+                              for name in ("m.lmk", "t.bin", "q.bin"))
+    assert exact == trie and exact != quantised
+    ppl = [float(out.split("perplexity=")[1].split()[0]) for out in (exact, quantised)]
+    assert abs(ppl[1] / ppl[0] - 1) < 0.01
+    for args, message in ((["--layout", "probing", "--quantize", 8], "with the trie layout"),
+                          (["--layout", "trie", "--quantize", 25], "1..24 bits"),
+                          (["--layout", "trie", "--backoff-bits", 8], "need --quantize")):
+        res = run("build-binary", tmp_path / "m.lmk", "-o", tmp_path / "x.bin", *args)
+        assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+        assert not (tmp_path / "x.bin").exists()
+
+
 @pytest.mark.parametrize("smoothing", SMOOTHINGS)
-@pytest.mark.parametrize("suffix", [".lmk", ".bin"])
+@pytest.mark.parametrize("suffix", [".lmk", ".bin", ".trie"])
 def test_every_smoothing_round_trips(tmp_path, ts_split, test_lines, smoothing, suffix):
     # mle's backoffs are log 0 (-inf) where a context's words take all the mass
     lines = ts_split[0].read_text(encoding="utf-8").splitlines()[:1500]
     model = NgramModel.train([ln.split() for ln in lines], order=3, smoothing=smoothing, quiet=True)
     path = tmp_path / f"m{suffix}"
-    if suffix == ".bin":
-        write_binary(model, path)
+    if suffix in (".bin", ".trie"):
+        write_binary(model, path, layout="trie" if suffix == ".trie" else "probing")
     else:
         model.save(path)
     again = NgramModel.load(path)
     np.testing.assert_array_equal(_scores(again, test_lines[:100]), _scores(model, test_lines[:100]))
+
+
+@pytest.mark.parametrize("order", [1, 2, 6])
+def test_trie_of_every_order_scores_as_the_model(tmp_path, ts_split, test_lines, order):
+    lines = ts_split[0].read_text(encoding="utf-8").splitlines()[:1500]
+    model = NgramModel.train([ln.split() for ln in lines], order=order, quiet=True)
+    write_binary(model, tmp_path / "t.bin", layout="trie")
+    again = NgramModel.load(tmp_path / "t.bin")
+    np.testing.assert_array_equal(_scores(again, test_lines[:100]), _scores(model, test_lines[:100]))
+
+
+def _quantisation_errors(model, q, b):
+    """Per order, the largest |value - its bin's value| of the probabilities and backoffs."""
+    lp_err, bo_err = [0.0], [0.0]
+    for k in range(1, model.order):
+        centers, codes = L.quantize(model.log_probs[k], q, (-np.inf,))
+        lp_err.append(float(np.max(np.abs(centers[codes] - model.log_probs[k]))))
+        if k < model.order - 1:
+            centers, codes = L.quantize(model.log_backoffs[k], b, (0.0,))
+            bo_err.append(float(np.max(np.abs(centers[codes] - model.log_backoffs[k]))))
+    return lp_err, bo_err
+
+
+@pytest.mark.parametrize("q,b", [(8, 8), (4, 3), (12, 10)])
+def test_quantised_trie_stays_within_its_binning_error(tmp_path, trained, test_lines, q, b):
+    write_binary(trained, tmp_path / "q.bin", layout="trie", quantize=q, backoff_bits=b)
+    mapped = NgramModel.load(tmp_path / "q.bin")
+    enc = encode_corpus([ln.split() for ln in test_lines], trained.vocab)
+    (lp, ln), (want, want_len) = mapped.score_encoded(enc), trained.score_encoded(enc)
+    lp_err, bo_err = _quantisation_errors(trained, q, b)
+    # a word's score is one probability of its n-gram's order plus the backoffs of longer contexts
+    bound = np.array(lp_err)[ln - 1] + sum(bo_err) + 1e-6
+    assert np.all(np.abs(lp - want) <= bound)
+    np.testing.assert_array_equal(ln, want_len)          # the same n-grams are found
+    assert np.abs(lp - want).max() > 0
+    ratio = mapped.perplexity(test_lines).perplexity / trained.perplexity(test_lines).perplexity
+    assert abs(ratio - 1) < {8: 0.01, 4: 0.2, 12: 0.002}[q]
+    np.testing.assert_array_equal(mapped.log_probs[0], trained.log_probs[0])   # unigrams stay exact
+
+
+def test_quantize_bins_equal_counts_and_codes_the_nearest():
+    rng = np.random.default_rng(3)
+    values = np.concatenate([-rng.gamma(2.0, 0.5, 5000), np.zeros(300), [-np.inf] * 4])
+    centers, codes = L.quantize(values, 5, (0.0, -np.inf))
+    assert len(centers) == 32 and centers[0] == 0.0 and centers[1] == -np.inf
+    assert np.all(codes[values == 0] == 0) and np.all(codes[np.isneginf(values)] == 1)
+    rest = np.sort(values[np.isfinite(values) & (values != 0)])
+    bins = [rest[5000 * j // 30:5000 * (j + 1) // 30] for j in range(30)]   # equal counts, as KenLM cuts them
+    np.testing.assert_allclose(centers[2:], [b.mean() for b in bins], rtol=1e-6)
+    finite = np.isfinite(values) & (values != 0)
+    dist = np.abs(values[finite, None] - centers[None, 2:].astype(np.float64))
+    np.testing.assert_array_equal(codes[finite] - 2, np.argmin(dist, axis=1))
+    few, few_codes = L.quantize(np.array([-1.0, -2.0]), 3)     # fewer values than bins
+    assert set(few.tolist()) == {-1.0, -2.0} and list(few[few_codes]) == [-1.0, -2.0]
+
+
+def test_bit_fields_round_trip_at_every_width():
+    rng = np.random.default_rng(0)
+    for width in (1, 7, 31, 33, 57, 63, 64):
+        n, record = 1000, width + 5
+        values = rng.integers(0, 2 ** min(width, 63), n, dtype=np.int64)
+        bits = np.zeros(n * record // 64 + 2, np.uint64)
+        from lmkit.ngram import _kernels as K
+        K.write_field(bits, 3, record, 5, width, values)
+        np.testing.assert_array_equal(K.read_field(bits, 3, record, 5, width, n), values)
+
+
+@pytest.mark.parametrize("name,index,value,message", [
+    ("trie_bits", 2000, 2 ** 63 - 1, "trie is broken"),
+    ("trie_fields", 9, 999, "record layout"),
+    ("centers", 3, np.nan, "quantisation bins"),
+    ("logprob", 7, np.nan, "impossible probabilities"),
+])
+def test_corrupted_tries_are_refused(tmp_path, trained, name, index, value, message):
+    write_binary(trained, tmp_path / "m.bin", layout="trie", quantize=8)
+    bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", _poke(name, index, value))
+    with pytest.raises(ModelFormatError, match=message):
+        NgramModel.load(bad)
+
+
+def test_a_trie_header_that_lies_about_quantisation_is_refused(tmp_path, trained):
+    write_binary(trained, tmp_path / "m.bin", layout="trie", quantize=8)
+    for lie, message in (([9, 8], "does not fit"), ([8, 99], "impossible quantisation"), (None, "does not fit")):
+        def edit(d, lie=lie):
+            header, end = _header(d)
+            header["quantize"] = lie
+            text = json.dumps(header).encode().ljust(end - len(MAGIC) - 8)   # JSON may end in spaces
+            first_array = -(-end // 64) * 64
+            assert len(MAGIC) + 8 + len(text) <= first_array        # the arrays stay where they are
+            d[len(MAGIC):len(MAGIC) + 8 + len(text)] = struct.pack("<Q", len(text)) + text
+        bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
+        with pytest.raises(ModelFormatError, match=message):
+            NgramModel.load(bad)

@@ -1,0 +1,206 @@
+"""The two layouts the scoring kernels read (:class:`Tables`).
+
+*Probing* (like KenLM's probing binary): per order k >= 2 an open-addressing hash table over
+``ctx id * V + word``, beside float32 probabilities and backoffs. Fast, 30-50 bytes an n-gram.
+
+*Trie* (like KenLM's trie): per order, fixed-width bit-packed records in (context, word) order
+(the order the model's arrays already have, so an n-gram's children are contiguous and sorted
+by word): the word id (``ceil(log2 V)`` bits, not stored for unigrams), a pointer to its first
+child in the order above (``ceil(log2 (n_{k+1} + 1))`` bits; a sentinel record closes the last
+range), and optionally quantised probability and backoff codes. Lookups binary-search a
+parent's children. Quantisation (KenLM's ``-q/-b``; Federico and Bertoldi 2006): per order,
+2**bits bins holding equal numbers of the sorted values, each bin's value the mean of its
+members, every value coded as its nearest bin; exact 0 backoffs (and -inf probabilities) keep a
+code of their own. Unigrams stay float32.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _kernels as K
+from ._kernels import F_BASE, F_BO_BITS, F_BO_CENTERS, F_COUNT, F_LP_BITS, F_LP_CENTERS, F_PTR, F_RECORD, F_WORD
+
+MAX_QUANTIZE_BITS = 24
+
+
+class Tables(NamedTuple):
+    """What the scoring kernels read of a model (passed to them field by field, in this order).
+
+    Probing (``trie_bits`` None): order k's hash table over ``ctx id * V + word`` is
+    ``table_keys/table_vals[table_start[k]: table_start[k] + table_cap[k]]`` (k >= 2).
+    Trie (``table_*`` empty): bit-packed records per order, an n-gram's children contiguous and
+    sorted by word (:func:`~lmkit.ngram._kernels.trie_child`); ``trie_fields[k]`` holds order
+    k's ``F_*`` entries. Values: order k's n-gram ``i`` has log10 probability
+    ``logprob[gram_start[k] + i]`` and backoff ``backoff[gram_start[k] + i]``, unless the trie
+    stores a quantised code for it (``trie_fields[k, F_LP_BITS] > 0``) that indexes ``centers``.
+    """
+    table_keys: np.ndarray             # int64 [slots]
+    table_vals: np.ndarray             # int32/int64 [slots]: n-gram id, -1 empty
+    table_start: np.ndarray            # int64 [N + 1]
+    table_cap: np.ndarray              # int64 [N + 1], powers of two
+    logprob: np.ndarray                # float32 [n-grams of the float orders]
+    backoff: np.ndarray                # float32, same places (orders 1..N-1)
+    gram_start: np.ndarray             # int64 [N + 1]
+    trie_bits: np.ndarray | None       # uint64 [words]: every order's records, and a spare word
+    trie_fields: np.ndarray | None     # int64 [N + 1, F_COUNT]
+    centers: np.ndarray | None         # float32: each quantised order's bins
+
+    @property
+    def layout(self) -> str:
+        return "probing" if self.trie_bits is None else "trie"
+
+
+def probing_tables(keys: np.ndarray, vals: np.ndarray, start: np.ndarray, cap: np.ndarray, logprob: np.ndarray,
+                   backoff: np.ndarray, gram_start: np.ndarray) -> Tables:
+    """Tables in the probing layout (no trie)."""
+    return Tables(keys, vals, start, cap, logprob, backoff, gram_start, None, None, None)
+
+
+def bits_for(n: int) -> int:
+    """Bits that hold every value 0 .. n."""
+    return max(int(n).bit_length(), 1)
+
+
+def quantize(values: np.ndarray, bits: int, exact: tuple[float, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """(centers float32 [2**bits], codes int64 [len(values)]): ``exact`` values get the first
+    codes (those that occur); the others, sorted, are cut into equal-count bins, each bin's
+    value the mean of its members, and every value is coded as its nearest bin."""
+    values = np.asarray(values, np.float64)
+    special = [x for x in exact if np.any(values == x)]
+    n_bins = (1 << bits) - len(special)
+    if n_bins < 1:
+        raise ValueError(f"{bits} bits leave no bins")
+    is_special = np.isin(values, special)
+    rest = np.sort(values[~is_special])
+    ends = (len(rest) * np.arange(1, n_bins + 1, dtype=np.int64)) // n_bins   # bin j: ends[j-1] .. ends[j]
+    bins = np.searchsorted(ends, np.arange(len(rest)), side="right")
+    means = _bin_means(rest, bins, n_bins)
+    codes = _nearest(means, values) + len(special)
+    for c, x in enumerate(special):
+        codes[values == x] = c
+    return np.concatenate([np.asarray(special, np.float64), means]).astype(np.float32), codes
+
+
+def _bin_means(values: np.ndarray, bins: np.ndarray, n_bins: int) -> np.ndarray:
+    """Mean of each bin's values (sorted bins); an empty bin repeats its nearest filled one."""
+    counts = np.bincount(bins, minlength=n_bins)
+    means = np.bincount(bins, weights=values, minlength=n_bins) / np.maximum(counts, 1)
+    filled = np.flatnonzero(counts)
+    if len(filled) == 0:
+        return np.zeros(n_bins)
+    return means[filled[np.clip(np.searchsorted(filled, np.arange(n_bins)), 0, len(filled) - 1)]]
+
+
+def _nearest(centers: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of the nearest of the sorted ``centers`` to each value (the lower on a tie)."""
+    right = np.clip(np.searchsorted(centers, values), 0, len(centers) - 1)
+    left = np.clip(right - 1, 0, len(centers) - 1)
+    return np.where(np.abs(values - centers[left]) <= np.abs(centers[right] - values), left, right)
+
+
+def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = None,
+                backoff_bits: int | None = None) -> tuple[np.ndarray, int, int]:
+    """The record layout of a trie of these sizes: ``trie_fields`` (int64 [N + 1, F_COUNT]),
+    the number of uint64 words of its bit array and of quantisation centers."""
+    N = len(sizes)
+    fields = np.zeros((N + 1, F_COUNT), np.int64)
+    n_centers = base = 0
+    for k in range(1, N + 1):
+        f = fields[k]
+        f[F_WORD] = bits_for(vocab_size - 1) if k > 1 else 0
+        f[F_PTR] = bits_for(sizes[k]) if k < N else 0
+        if quantize_bits is not None and k > 1:
+            f[F_LP_BITS], f[F_LP_CENTERS] = quantize_bits, n_centers
+            n_centers += 1 << quantize_bits
+            if k < N:
+                f[F_BO_BITS], f[F_BO_CENTERS] = backoff_bits or quantize_bits, n_centers
+                n_centers += 1 << f[F_BO_BITS]
+        f[F_RECORD] = f[F_WORD] + f[F_PTR] + f[F_LP_BITS] + f[F_BO_BITS]
+        f[F_BASE] = base
+        base += f[F_RECORD] * (sizes[k - 1] + (k < N))
+    return fields, base // 64 + 2, n_centers   # a spare word: reads may touch the next one
+
+
+def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.ndarray],
+                backoff: list[np.ndarray], vocab_size: int, quantize_bits: int | None = None,
+                backoff_bits: int | None = None) -> Tables:
+    """Tables in the trie layout from a model's per-order arrays (sorted by (ctx, word));
+    with ``quantize_bits``, orders >= 2 store probability codes of that many bits (and backoff
+    codes of ``backoff_bits``, default the same) instead of float32 values."""
+    N = len(word)
+    sizes = [len(w) for w in word]
+    fields, n_words, n_centers = trie_fields(sizes, vocab_size, quantize_bits, backoff_bits)
+    bits = np.zeros(n_words, np.uint64)
+    centers = np.zeros(n_centers, np.float32)
+    for k in range(1, N + 1):
+        f = fields[k]
+        if k > 1:
+            K.write_field(bits, f[F_BASE], f[F_RECORD], 0, f[F_WORD], word[k - 1])
+        if k < N:
+            ptr = np.searchsorted(ctx[k], np.arange(sizes[k - 1] + 1, dtype=np.int64))
+            K.write_field(bits, f[F_BASE], f[F_RECORD], f[F_WORD], f[F_PTR], ptr)
+        for column, values, exact in ((F_LP_BITS, logprob[k - 1], -np.inf), (F_BO_BITS, backoff[k - 1], 0.0)):
+            if f[column]:
+                c, codes = quantize(values, int(f[column]), (exact,))
+                centers[f[column + 2]:f[column + 2] + len(c)] = c
+                K.write_field(bits, f[F_BASE], f[F_RECORD], _offset(f, column), f[column], codes)
+    quantized = quantize_bits is not None
+    float_lp = logprob[:1] if quantized else logprob
+    float_bo = backoff[:1] if quantized or N == 1 else backoff[:N - 1]
+    gram_start = np.zeros(N + 1, np.int64)
+    gram_start[1:] = np.cumsum([0] + sizes[:-1])
+    empty = np.zeros(0, np.int64)
+    return Tables(empty, empty, np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64),
+                  np.concatenate(float_lp).astype(np.float32),
+                  np.concatenate(float_bo).astype(np.float32) if N > 1 else np.zeros(0, np.float32),
+                  gram_start, bits, fields, centers)
+
+
+def float_counts(sizes: list[int], quantized: bool) -> tuple[int, int]:
+    """How many float32 probabilities and backoffs a trie of these sizes keeps."""
+    N = len(sizes)
+    if quantized:
+        return sizes[0], sizes[0] if N > 1 else 0
+    return sum(sizes), sum(sizes[:-1])
+
+
+def _offset(f: np.ndarray, column: int) -> int:
+    return int(sum(f[c] for c in range(F_WORD, column)))
+
+
+def trie_arrays(t: Tables, sizes: list[int]) -> tuple[list, list, list, list]:
+    """The model's per-order (ctx, word, logprob, backoff) arrays unpacked from a trie."""
+    N = len(sizes)
+    ctx, word, lp, bo = [np.zeros(sizes[0], np.int64)], [np.arange(sizes[0], dtype=np.int32)], [], []
+    for k in range(1, N + 1):
+        n = sizes[k - 1]
+        if k > 1:
+            ptr = child_pointers(t, k - 1, sizes[k - 2])
+            ctx.append(np.repeat(np.arange(sizes[k - 2], dtype=np.int64), np.diff(ptr)))
+            word.append(trie_field(t, k, F_WORD, n).astype(np.int32))
+        lp.append(_values(t, k, n, F_LP_BITS, t.logprob))
+        bo.append(_values(t, k, n, F_BO_BITS, t.backoff) if k < N else np.zeros(0, np.float32))
+    return ctx, word, lp, bo
+
+
+def trie_field(t: Tables, k: int, column: int, n: int) -> np.ndarray:
+    """Field ``column`` (F_WORD .. F_BO_BITS) of order k's first ``n`` records (int64 [n])."""
+    assert t.trie_bits is not None and t.trie_fields is not None, "not a trie"
+    f = t.trie_fields[k]
+    return K.read_field(t.trie_bits, f[F_BASE], f[F_RECORD], _offset(f, column), f[column], n)
+
+
+def child_pointers(t: Tables, k: int, n: int) -> np.ndarray:
+    """Order k's child pointers (int64 [n + 1]) into order k + 1."""
+    return trie_field(t, k, F_PTR, n + 1)
+
+
+def _values(t: Tables, k: int, n: int, column: int, floats: np.ndarray) -> np.ndarray:
+    assert t.trie_fields is not None and t.centers is not None, "not a trie"
+    f = t.trie_fields[k]
+    if f[column] == 0:
+        lo = int(t.gram_start[k])
+        return np.array(floats[lo:lo + n], np.float32)
+    return t.centers[f[column + 2] + trie_field(t, k, column, n)]
