@@ -154,51 +154,77 @@ def estimation_table(train: Path, tmp: Path, lmplz: str | None, orders: list[int
         print(f"{order:>5} {cells[0]:>20} {cells[1]:>9} {cells[2]:>20} {cells[3]:>9} {ratio[0]:>7} {ratio[1]:>6}")
 
 
-_LOAD = ("import sys, time; t = time.perf_counter(); from lmkit.ngram import NgramModel; t1 = time.perf_counter(); "
-         "m = NgramModel.load(sys.argv[1], quiet=True); t2 = time.perf_counter(); m.score('the man said'); "
-         "print(t2 - t1, time.perf_counter() - t2)")
-_KENLM_LOAD = ("import sys, time, kenlm; t = time.perf_counter(); m = kenlm.Model(sys.argv[1]); "
-               "t1 = time.perf_counter(); m.score('the man said'); print(t1 - t, time.perf_counter() - t1)")
+_RSS = "int(open('/proc/self/statm').read().split()[1]) * 4096 / 1e6"
+_LOAD = ("import sys, time; from lmkit.ngram import NgramModel; "
+         f"r0 = {_RSS}; t1 = time.perf_counter(); m = NgramModel.load(sys.argv[1], quiet=True); "
+         "t2 = time.perf_counter(); m.score('the man said'); t3 = time.perf_counter(); "
+         "[m.score(line) for line in open(sys.argv[2], encoding='utf-8')] if len(sys.argv) > 2 else 0; "
+         f"print(t2 - t1, t3 - t2, {_RSS} - r0)")
+#: the same, after a first load (and score) freed: kernels loaded, so load and memory are the model's own
+_WARM_LOAD = _LOAD.replace("r0 = ", "m = NgramModel.load(sys.argv[1], quiet=True); m.score('the man said'); "
+                                    "del m; import gc; gc.collect(); r0 = ", 1)
+_KENLM_LOAD = (f"import sys, time, kenlm; r0 = {_RSS}; t = time.perf_counter(); m = kenlm.Model(sys.argv[1]); "
+               "t1 = time.perf_counter(); m.score('the man said'); t2 = time.perf_counter(); "
+               "[m.score(line) for line in open(sys.argv[2], encoding='utf-8')] if len(sys.argv) > 2 else 0; "
+               f"print(t1 - t, t2 - t1, {_RSS} - r0)")
+_PPL = re.compile(r"(?:logprob=\S+ perplexity=|^Perplexity including OOVs:\s*)([0-9.]+)", re.M)
 
 
 def binary_table(arpa: Path, test: Path, tmp: Path, build_binary: str | None, query: str | None,
                  repeats: int) -> None:
-    """Binary models: size, load time in a fresh process, and scoring a file as a whole process."""
+    """Binary models in every layout, lmkit's and KenLM's: file size, load and first score in a
+    fresh process, the model's memory there (RSS growth once loaded and the test file scored
+    sentence by sentence), scoring the test file as a whole process (lmkit ngram score /
+    KenLM's query) with its peak RSS and perplexity."""
     lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
-    ours = tmp / "model.bin"
-    subprocess.run(lmkit + ["ngram", "build-binary", str(arpa), "-o", str(ours)], check=True)
+    rows: dict[str, tuple[str, Path]] = {}
+    for name, flags in (("probing", []), ("trie", ["--layout", "trie"]),
+                        ("trie q8 b8", ["--layout", "trie", "--quantize", "8", "--backoff-bits", "8"])):
+        out = tmp / f"lmkit.{name.replace(' ', '_')}.bin"
+        subprocess.run(lmkit + ["ngram", "build-binary", str(arpa), "-o", str(out), *flags], check=True)
+        rows[f"lmkit {name}"] = ("lmkit", out)
     lmk = tmp / "model.lmk"
     subprocess.run(lmkit + ["ngram", "convert", str(arpa), str(lmk)], check=True)
-    rows = {"lmkit binary (probing)": ("lmkit", ours), "lmkit .lmk": ("lmkit", lmk)}
+    rows["lmkit .lmk (npz)"] = ("lmkit", lmk)
     if build_binary:
-        for layout in ("probing", "trie"):
-            out = tmp / f"kenlm.{layout}"
-            subprocess.run([build_binary, layout, str(arpa), str(out)], check=True, capture_output=True)
-            rows[f"KenLM {layout}"] = ("kenlm", out)
+        for name, flags in (("probing", ["probing"]), ("trie", ["trie"]), ("trie q8 b8", ["-q", "8", "-b", "8",
+                                                                                          "trie"])):
+            out = tmp / f"kenlm.{name.replace(' ', '_')}"
+            subprocess.run([build_binary, *flags, str(arpa), str(out)], check=True, capture_output=True)
+            rows[f"KenLM {name}"] = ("kenlm", out)
     print(f"\nBinary models, Brown order 5 ({repeats} runs each, interleaved; medians)\n")
-    print(f"{'model':<24} {'file MB':>8} {'load s':>8} {'1st score s':>11} {'score file s':>12} {'score MB':>9}")
+    print(f"{'model':<18} {'file MB':>8} {'load s':>8} {'1st score s':>11} {'model MB':>9} {'score file s':>12} "
+          f"{'peak MB':>8} {'perplexity':>11}")
     results: dict[str, list] = {name: [] for name in rows}
+    ppl: dict[str, float] = {}
     for _ in range(repeats):
         for name, (tool, path) in rows.items():
-            code = _LOAD if tool == "lmkit" else _KENLM_LOAD
-            out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
-            load, first = map(float, out.stdout.split())
+            code = _WARM_LOAD if tool == "lmkit" else _KENLM_LOAD
+            out = subprocess.run([sys.executable, "-c", code, str(path), str(test)], capture_output=True, text=True,
+                                 check=True)
+            load, first, model_mb = map(float, out.stdout.split())
             if tool == "lmkit":
-                wall, rss, _ = timed(lmkit + ["ngram", "score", str(path), str(test), "--summary-only"])
+                wall, rss, text = timed(lmkit + ["ngram", "score", str(path), str(test), "--summary-only"])
             elif query:
                 with open(test, "rb") as f:
                     t = time.perf_counter()
-                    q = subprocess.run(["/usr/bin/time", "-v", query, str(path)], stdin=f, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, text=True, check=True)
+                    q = subprocess.run(["/usr/bin/time", "-v", query, str(path)], stdin=f, capture_output=True,
+                                       check=True)
                     wall = time.perf_counter() - t
-                rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", q.stderr).group(1)) / 1024
+                text = q.stdout.decode() + q.stderr.decode()
+                rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1)) / 1024
             else:
-                wall, rss = float("nan"), float("nan")
-            results[name].append((load, first, wall, rss))
+                wall, rss, text = float("nan"), float("nan"), ""
+            found = _PPL.search(text)
+            if found:
+                ppl[name] = float(found.group(1))
+            results[name].append((load, first, model_mb, wall, rss))
     for name, (_, path) in rows.items():
-        med = [_median([r[i] for r in results[name]]) for i in range(4)]
-        print(f"{name:<24} {path.stat().st_size / 1e6:>8.1f} {med[0]:>8.4f} {med[1]:>11.4f} {med[2]:>12.3f} {med[3]:>9.0f}")
-    shared_pages_table({"lmkit binary (probing)": ours, "lmkit .lmk": lmk}, test)
+        med = [_median([r[i] for r in results[name]]) for i in range(5)]
+        print(f"{name:<18} {path.stat().st_size / 1e6:>8.1f} {med[0]:>8.4f} {med[1]:>11.4f} {med[2]:>9.1f} "
+              f"{med[3]:>12.3f} {med[4]:>8.0f} {ppl.get(name, float('nan')):>11.2f}")
+    shared_pages_table({"lmkit probing": rows["lmkit probing"][1], "lmkit trie": rows["lmkit trie"][1],
+                        "lmkit .lmk (npz)": lmk}, test)
 
 
 def _load_run(tool: str, path: Path) -> tuple[float, float]:
@@ -206,7 +232,7 @@ def _load_run(tool: str, path: Path) -> tuple[float, float]:
     code = _LOAD if tool == "lmkit" else _KENLM_LOAD
     out = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", code, str(path)], capture_output=True,
                          text=True, check=True)
-    load, first = map(float, out.stdout.split())
+    load, first, _ = map(float, out.stdout.split())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1)) / 1024
     return load + first, rss
 

@@ -46,6 +46,13 @@ _ALIGN = 64
 _DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": np.int64, "float32": np.float32,
            "bool": np.bool_}
 
+#: the types each array may have
+_ARRAY_DTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
+                 "ctx": ("int64",), "word": ("int32",), "logprob": ("float32",), "backoff": ("float32",),
+                 "gram_start": ("int64",), "table_keys": ("int64",), "table_vals": ("int32", "int64"),
+                 "table_start": ("int64",), "table_cap": ("int64",), "trie_bits": ("uint64",),
+                 "trie_fields": ("int64",), "centers": ("float32",), "blank": ("bool",)}
+
 
 def write_binary(model, path: str | os.PathLike, layout: str = "probing", quantize: int | None = None,
                  backoff_bits: int | None = None) -> None:
@@ -61,8 +68,11 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
     if backoff_bits is not None and quantize is None:
         raise ConfigError("backoff bits need --quantize too")
     vblob, voff = utf8_blob(model.vocab.itos)
-    arrays: dict[str, np.ndarray] = {"vocab_blob": vblob, "vocab_offsets": voff,
-                                     "vocab_counts": np.asarray(model.vocab.counts, np.int64)}
+    arrays: dict[str, np.ndarray] = {"vocab_blob": vblob,
+                                     "vocab_offsets": voff.astype(np.int32) if len(vblob) < 2 ** 31 else voff}
+    counts = np.asarray(model.vocab.counts, np.int64)
+    if counts.any():     # an ARPA file's vocabulary has none
+        arrays["vocab_counts"] = counts
     if layout == "probing":
         t = model._kernel_tables() if model.layout == "probing" else probing_tables(*_fresh_probing(model))
         arrays.update(ctx=np.concatenate(model.ctx).astype(np.int64),
@@ -184,7 +194,7 @@ def _read_header(path: Path, size: int) -> tuple[dict, int]:
     specs = header.get("arrays")
     if not isinstance(specs, list):
         raise ModelFormatError(f"{path}: the header lists no arrays")
-    needed = {"vocab_blob", "vocab_offsets", "vocab_counts", "logprob", "backoff", "gram_start"} | (
+    needed = {"vocab_blob", "vocab_offsets", "logprob", "backoff", "gram_start"} | (
         {"ctx", "word", "table_keys", "table_vals", "table_start", "table_cap"} if header["layout"] == "probing"
         else {"trie_bits", "trie_fields", "centers"})
     for spec in specs:
@@ -198,19 +208,22 @@ def _read_header(path: Path, size: int) -> tuple[dict, int]:
     names = [s.get("name") for s in specs]
     if not needed <= set(names) or len(set(names)) != len(names):
         raise ModelFormatError(f"{path}: arrays {sorted(needed - set(names))} are missing (or listed twice)")
+    for spec in specs:
+        if spec["dtype"] not in _ARRAY_DTYPES.get(spec["name"], ()):
+            raise ModelFormatError(f"{path}: array {spec['name']!r} of type {spec['dtype']} is not expected")
     return header, start
 
 
 def _vocabulary(path: Path, a: dict) -> Vocabulary:
     off, blob = a["vocab_offsets"], a["vocab_blob"]
     if len(off) < 4 or off[0] != 0 or off[-1] != len(blob) or np.any(np.diff(off) < 0) \
-            or len(a["vocab_counts"]) != len(off) - 1:
+            or len(a.get("vocab_counts", off[1:])) != len(off) - 1:
         raise ModelFormatError(f"{path}: vocabulary offsets do not fit its bytes")
     raw = blob.tobytes()
     bounds = off.tolist()
     try:
         itos = [raw[x:y].decode("utf-8") for x, y in zip(bounds, bounds[1:])]
-        return Vocabulary(itos, a["vocab_counts"])
+        return Vocabulary(itos, a.get("vocab_counts", np.zeros(len(itos), np.int64)))
     except (UnicodeDecodeError, LmkitError) as exc:
         raise ModelFormatError(f"{path}: bad vocabulary ({exc})") from None
 

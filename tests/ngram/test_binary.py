@@ -116,7 +116,7 @@ def _poke(name, index, value):
     ("logprob", 5, 0.5, "impossible probabilities"),
     ("table_vals", None, 10 ** 8, "pointing outside"),
     ("table_keys", None, 12345, "key is not its n-gram"),
-    ("vocab_offsets", 2, 10 ** 9, "vocabulary offsets"),
+    ("vocab_offsets", 2, 2 ** 30, "vocabulary offsets"),
 ])
 def test_corrupted_arrays_are_refused(tmp_path, trained, name, index, value, message):
     write_binary(trained, tmp_path / "m.bin")
@@ -296,3 +296,17 @@ def test_a_trie_header_that_lies_about_quantisation_is_refused(tmp_path, trained
         bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
         with pytest.raises(ModelFormatError, match=message):
             NgramModel.load(bad)
+
+
+def test_arrays_of_unexpected_types_are_refused(tmp_path, trained):
+    write_binary(trained, tmp_path / "m.bin", layout="trie")
+
+    def edit(d):
+        header, end = _header(d)
+        spec = next(s for s in header["arrays"] if s["name"] == "logprob")
+        spec["dtype"], spec["shape"] = "int32", spec["shape"]
+        text = json.dumps(header).encode().ljust(end - len(MAGIC) - 8)
+        d[len(MAGIC):len(MAGIC) + 8 + len(text)] = struct.pack("<Q", len(text)) + text
+    bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
+    with pytest.raises(ModelFormatError, match="'logprob' of type int32 is not expected"):
+        NgramModel.load(bad)
