@@ -160,18 +160,109 @@ def trie_value(bits, fields, centers, floats, gram_start, k, i, column):
     return np.float64(floats[gram_start[k] + i])
 
 
+#: a probing table's slot: two int64 words, the key (``ctx slot * V + word``; -1 empty) and
+#: the n-gram's float32 log10 probability and backoff (words 2 and 3 of the slot's float32 view)
+SLOT_WORDS = 2
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _home_slot(key, cap):
+    """Where ``key``'s probe starts in a table of ``cap`` slots (cap < 2**32): the top 32 bits
+    of the multiplicative hash scaled to [0, cap)."""
+    h = np.uint64(key) * _MULT
+    return np.int64(((h >> np.uint64(32)) * np.uint64(cap)) >> np.uint64(32))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def probe_slot(slots, start, cap, key):
+    """Slot (0 .. cap - 1) of ``key`` in the probing table at slot ``start`` of ``slots``, or -1."""
+    if cap == 0:
+        return -1
+    s = _home_slot(key, cap)
+    while True:
+        k = slots[SLOT_WORDS * (start + s)]
+        if k == key:
+            return s
+        if k == -1:
+            return -1
+        s += 1
+        if s == cap:
+            s = 0
+
+
+@njit(cache=True, nogil=True)
+def fill_slots(keys, logprob, backoff, slots, slot_vals, start, cap):
+    """Insert one order's distinct keys with their values (``backoff`` may be empty) into its
+    table (``slots`` int64 and ``slot_vals``, its float32 view); returns each key's slot."""
+    out = np.empty(len(keys), dtype=np.int64)
+    for i in range(len(keys)):
+        s = _home_slot(keys[i], cap)
+        while slots[SLOT_WORDS * (start + s)] != -1:
+            s += 1
+            if s == cap:
+                s = 0
+        slots[SLOT_WORDS * (start + s)] = keys[i]
+        slot_vals[2 * SLOT_WORDS * (start + s) + 2] = logprob[i]
+        if len(backoff):
+            slot_vals[2 * SLOT_WORDS * (start + s) + 3] = backoff[i]
+        out[i] = s
+    return out
+
+
+@njit(cache=True, nogil=True)
+def check_slots(slots, slot_vals, start, cap, n, vocab_size, lower_slots_start, lower_cap, k):
+    """"" if order k's probing table holds exactly ``n`` keys, keeps an empty slot, and every
+    key is an n-gram of a listed context (k = 2: a word id) that its own lookup finds where it
+    is (so it is reachable and listed once), with a possible log10 probability (<= 0 or -inf)
+    and backoff (not NaN or +inf); else what is wrong."""
+    empty = 0
+    for s in range(cap):
+        if slots[SLOT_WORDS * (start + s)] == -1:
+            empty += 1
+    if cap - empty != n:
+        return "a number of keys other than its n-grams'"
+    if empty == 0:
+        return "no empty slot"
+    for s in range(cap):
+        key = slots[SLOT_WORDS * (start + s)]
+        if key == -1:
+            continue
+        if key < 0:
+            return "a negative key"
+        ctx = key // vocab_size
+        if k == 2:
+            if ctx >= vocab_size:
+                return "a context outside the vocabulary"
+        elif ctx >= lower_cap or slots[SLOT_WORDS * (lower_slots_start + ctx)] == -1:
+            return "a context that is not an n-gram of the order below"
+        if probe_slot(slots, start, cap, key) != s:
+            return "a key its lookup does not reach (or listed twice)"
+        lp = slot_vals[2 * SLOT_WORDS * (start + s) + 2]
+        bo = slot_vals[2 * SLOT_WORDS * (start + s) + 3]
+        if np.isnan(lp) or lp > 0 or np.isnan(bo) or bo == np.inf:
+            return "impossible probabilities or backoffs (NaN, > 0, +inf)"
+    return ""
+
+
+@njit(cache=True, nogil=True, inline="always")
+def probing_value(slot_vals, table_start, floats, k, i, column):
+    """Order k's n-gram ``i`` (a unigram's word id, else its slot) in the probing layout:
+    ``floats[i]`` for unigrams, else word ``column`` (2 probability, 3 backoff) of its slot."""
+    if k == 1:
+        return np.float64(floats[i])
+    return np.float64(slot_vals[2 * SLOT_WORDS * (table_start[k] + i) + column])
+
+
 @njit(cache=True, nogil=True)
 def score_tokens(ids, offsets, order, vocab_size, bos, eos,
-                 table_keys, table_vals, table_start, table_cap, logprob, backoff, gram_start,
+                 slots, slot_vals, table_start, table_cap, logprob, backoff, gram_start,
                  trie_bits, trie_fields, centers, use_bos, use_eos,
                  unseen_context_backoff=0.0, uniform_fallback=np.nan):
     """Backoff scoring of every word of every sentence.
 
     The model's tables (see :class:`lmkit.ngram.layouts.Tables`): probing layout when
-    ``trie_bits`` is None (order k's hash table is ``table_keys/table_vals[table_start[k]:
-    table_start[k] + table_cap[k]]``; numba compiles the trie branches away), else the trie.
-    Order k's n-gram ``i`` has log10 probability ``logprob[gram_start[k] + i]`` and backoff
-    ``backoff[gram_start[k] + i]`` unless the trie stores codes into ``centers``.
+    ``trie_bits`` is None (order k's table is slots ``table_start[k] .. + table_cap[k]`` of
+    ``slots``, values inside them; numba compiles the trie branches away), else the trie.
     ``unseen_context_backoff``: log10 weight of a backoff step from a context the model does
     not list (0 for backoff models; stupid backoff's log10 0.4). ``uniform_fallback`` (log10
     1/V, or NaN): when finite, an n-gram not listed with the whole available context gets that
@@ -180,7 +271,6 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
     probability (float64), n-gram length used (int32).
     """
     uniform = not np.isnan(uniform_fallback)
-    shift = shifts_of(table_cap)
     n_sent = len(offsets) - 1
     n_out = len(ids) + (n_sent if use_eos else 0)
     out_lp = np.empty(n_out, dtype=np.float64)
@@ -209,8 +299,7 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                 g = -1
                 if c >= 0:
                     if trie_bits is None:
-                        g = _probe(table_keys, table_vals, table_start[k], table_cap[k], shift[k],
-                                   c * vocab_size + w)
+                        g = probe_slot(slots, table_start[k], table_cap[k], c * vocab_size + w)
                     else:
                         g = trie_child(trie_bits, trie_fields, k, c, w)
                 new[k] = g
@@ -221,12 +310,12 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                 c = ctx[full]
                 if c >= 0:
                     if trie_bits is None:
-                        lp += backoff[gram_start[full] + c]
+                        lp += probing_value(slot_vals, table_start, backoff, full, c, 3)
                     else:
                         lp += trie_value(trie_bits, trie_fields, centers, backoff, gram_start, full, c, F_BO_BITS)
             else:
                 if trie_bits is None:
-                    lp = np.float64(logprob[gram_start[found] + new[found]])
+                    lp = probing_value(slot_vals, table_start, logprob, found, new[found], 2)
                 else:
                     lp = trie_value(trie_bits, trie_fields, centers, logprob, gram_start, found, new[found],
                                     F_LP_BITS)
@@ -236,7 +325,7 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                     if c < 0:
                         lp += unseen_context_backoff
                     elif trie_bits is None:
-                        lp += backoff[gram_start[j] + c]
+                        lp += probing_value(slot_vals, table_start, backoff, j, c, 3)
                     else:
                         lp += trie_value(trie_bits, trie_fields, centers, backoff, gram_start, j, c, F_BO_BITS)
             out_lp[o] = lp
@@ -249,14 +338,14 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
 
 
 @njit(cache=True, nogil=True)
-def sentence_logprob(ids, order, vocab_size, bos, eos, table_keys, table_vals, table_start, table_cap,
+def sentence_logprob(ids, order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,
                      logprob, backoff, gram_start, trie_bits, trie_fields, centers, use_bos, use_eos,
                      unseen_context_backoff, uniform_fallback):
     """Total log10 probability of one sentence ``ids`` (int32), summed word by word in order:
     :func:`score_tokens` for a single sentence without returning its arrays."""
     offsets = np.zeros(2, dtype=np.int64)
     offsets[1] = len(ids)
-    lp, _ = score_tokens(ids, offsets, order, vocab_size, bos, eos, table_keys, table_vals, table_start, table_cap,
+    lp, _ = score_tokens(ids, offsets, order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,
                          logprob, backoff, gram_start, trie_bits, trie_fields, centers, use_bos, use_eos,
                          unseen_context_backoff, uniform_fallback)
     total = 0.0
@@ -286,8 +375,8 @@ def build_token_table(blob, offsets):
 
 
 @njit(cache=True, nogil=True)
-def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_size, bos, eos, table_keys,
-                 table_vals, table_start, table_cap, logprob, backoff, gram_start, trie_bits, trie_fields, centers,
+def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_size, bos, eos, slots,
+                 slot_vals, table_start, table_cap, logprob, backoff, gram_start, trie_bits, trie_fields, centers,
                  use_bos, use_eos, unseen_context_backoff, uniform_fallback):
     """Total log10 probability of one sentence given as UTF-8 bytes: split where ``str.split()``
     splits, each word looked up in the vocabulary's token table (``unk`` when absent), then
@@ -305,7 +394,7 @@ def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_si
             ids[m] = word if word >= 0 else unk
             m += 1
         p = e + 1
-    return sentence_logprob(ids[:m], order, vocab_size, bos, eos, table_keys, table_vals, table_start, table_cap,
+    return sentence_logprob(ids[:m], order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,
                             logprob, backoff, gram_start, trie_bits, trie_fields, centers, use_bos, use_eos,
                             unseen_context_backoff, uniform_fallback)
 

@@ -22,7 +22,6 @@ from ..errors import ConfigError, ModelFormatError
 from ..progress import progress
 from ..text import BOS, DEFAULT_SPECIALS, EOS, UNK, Vocabulary, utf8_blob, utf8_strings
 from . import _kernels as K
-from .layouts import Tables, probing_tables
 
 log = logging.getLogger(__name__)
 _NGRAM_LINE = re.compile(rb"^ngram (\d+)\s*=\s*(\d+)\s*$")
@@ -144,10 +143,9 @@ def arpa_text(rows: np.ndarray, log_probs: np.ndarray, log_backoffs: np.ndarray 
 
 
 def read_arpa(path: str | os.PathLike, quiet: bool | None = None):
-    """Read an ARPA file: the vocabulary, per order the (ctx, word, logprob, backoff) arrays
-    sorted by (ctx, word) like counted models, and the scoring kernels' tables (the same
-    arrays concatenated over the orders, which the per-order ones are views of, and the hash
-    tables of orders 2..N; see :class:`ArpaArrays`). Every count, value and reference is
+    """Read an ARPA file: the vocabulary and per order the (ctx, word, logprob, backoff) arrays
+    sorted by (ctx, word) like counted models (views of :class:`ArpaArrays`; its hash tables
+    over the orders read so far find contexts while reading). Every count, value and reference is
     checked: the header's counts against the file's size, values finite (log10 probabilities
     <= 0), each n-gram's context present, nothing after the last declared section but ``\\end\\``.
 
@@ -182,7 +180,7 @@ def read_arpa(path: str | os.PathLike, quiet: bool | None = None):
     arrays.backoff[arrays.gram_start[N]:] = 0.0       # the highest order has none
     bo[-1] = np.zeros(0, np.float32)
     vocab = Vocabulary(itos, np.zeros(len(itos), np.int64))
-    return vocab, arrays.per_order(arrays.ctx), arrays.per_order(arrays.word), lp, bo, arrays.kernel_tables()
+    return vocab, arrays.per_order(arrays.ctx), arrays.per_order(arrays.word), lp, bo
 
 
 class _Blocks:
@@ -317,12 +315,6 @@ class ArpaArrays:
     def fill(self, k: int, keys: np.ndarray) -> None:
         """Order k's sorted keys into its hash table."""
         K.fill_hash(keys, self.keys, self.vals, self.start[k], self.cap[k])
-
-    def kernel_tables(self) -> Tables:
-        """The tables :meth:`NgramModel._kernel_tables` holds."""
-        n_bo = int(self.gram_start[-1])     # the highest order has no backoffs
-        return probing_tables(self.keys, self.vals, self.start, self.cap, self.logprob, self.backoff[:n_bo],
-                              self.gram_start)
 
 
 @dataclass

@@ -5,8 +5,9 @@ layout, order, sizes, the model's meta and tokenizer, and every array's name, dt
 byte offset), then the arrays, each at a 64-byte aligned offset: the vocabulary as a UTF-8
 blob with offsets, then the layout's tables (see :mod:`lmkit.ngram.layouts`):
 
-- ``probing`` (like KenLM's probing binary): the n-gram arrays and the open-addressing tables
-  that the kernels read directly;
+- ``probing`` (like KenLM's probing binary): the linear-probing tables with the values in
+  their slots, which the kernels read directly (version 1 files, which held the sorted n-gram
+  arrays beside position tables, still load: their tables are rebuilt at the first score);
 - ``trie`` (like KenLM's trie): bit-packed records (word ids, child pointers, optionally
   quantised probability and backoff codes with their bins), float32 values otherwise.
 
@@ -16,6 +17,7 @@ be; nothing is rebuilt, and processes that load the same file share its pages.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import struct
 from pathlib import Path
@@ -31,6 +33,9 @@ from .layouts import (
     Tables,
     child_pointers,
     float_counts,
+    probing_arrays,
+    probing_caps,
+    probing_over,
     probing_tables,
     trie_arrays,
     trie_field,
@@ -38,9 +43,11 @@ from .layouts import (
     trie_tables,
 )
 
+log = logging.getLogger(__name__)
 MAGIC = b"\x93LMKNGB\n"
 FORMAT = "lmkit-ngram-binary"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)
 LAYOUTS = ("probing", "trie")
 _ALIGN = 64
 _DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": np.int64, "float32": np.float32,
@@ -50,7 +57,7 @@ _DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": n
 _ARRAY_DTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
                  "ctx": ("int64",), "word": ("int32",), "logprob": ("float32",), "backoff": ("float32",),
                  "gram_start": ("int64",), "table_keys": ("int64",), "table_vals": ("int32", "int64"),
-                 "table_start": ("int64",), "table_cap": ("int64",), "trie_bits": ("uint64",),
+                 "table_start": ("int64",), "table_cap": ("int64",), "slots": ("int64",), "trie_bits": ("uint64",),
                  "trie_fields": ("int64",), "centers": ("float32",), "blank": ("bool",)}
 
 
@@ -74,17 +81,18 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
     if counts.any():     # an ARPA file's vocabulary has none
         arrays["vocab_counts"] = counts
     if layout == "probing":
-        t = model._kernel_tables() if model.layout == "probing" else probing_tables(*_fresh_probing(model))
-        arrays.update(ctx=np.concatenate(model.ctx).astype(np.int64),
-                      word=np.concatenate(model.word).astype(np.int32), table_keys=t.table_keys,
-                      table_vals=t.table_vals, table_start=t.table_start, table_cap=t.table_cap)
+        t = model._kernel_tables() if model.layout == "probing" else \
+            probing_tables(model.ctx, model.word, model.log_probs, model.log_backoffs, len(model.vocab))
+        arrays.update(slots=t.slots, table_start=t.table_start, table_cap=t.table_cap)
     else:
         t = trie_tables(model.ctx, model.word, model.log_probs, model.log_backoffs, len(model.vocab), quantize,
                         backoff_bits)
         assert t.trie_bits is not None and t.trie_fields is not None and t.centers is not None
         arrays.update(trie_bits=t.trie_bits, trie_fields=t.trie_fields.ravel(), centers=t.centers)
+    gram_start = np.zeros(model.order + 1, np.int64)
+    gram_start[1:] = np.cumsum([0] + model.sizes[:-1])
     arrays.update(logprob=t.logprob.astype(np.float32), backoff=t.backoff.astype(np.float32),
-                  gram_start=t.gram_start)
+                  gram_start=gram_start)
     if model.blank is not None:
         arrays["blank"] = np.concatenate(model.blank).astype(np.bool_)
     header = {"format": FORMAT, "version": VERSION, "layout": layout, "order": model.order,
@@ -106,16 +114,6 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
             out.write(b"\0" * (-len(data) % _ALIGN))
 
 
-def _fresh_probing(model) -> tuple[np.ndarray, ...]:
-    """A trie model's n-grams in the probing layout (hash tables built now)."""
-    keys, vals, start, cap = model._build_hash_tables()
-    t = model._tables
-    full = trie_arrays(t, model.sizes)
-    lp = np.concatenate(full[2]).astype(np.float32)
-    bo = np.concatenate(full[3][:-1] or [np.zeros(0, np.float32)]).astype(np.float32)
-    return keys, vals, start, cap, lp, bo, t.gram_start
-
-
 def read_binary(path: str | os.PathLike, model_class):
     """Map a binary model file and return a ``model_class`` over views of it (checked)."""
     path = Path(path)
@@ -133,11 +131,15 @@ def read_binary(path: str | os.PathLike, model_class):
         tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
     except (LmkitError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
-    _check_values(path, a, N, sizes, header["layout"])
+    _check_values(path, a, N, sizes, header)
     if header["layout"] == "trie":
         model = _trie_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
+    elif header["version"] == 1:
+        model = _probing_v1_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
     else:
-        model = _probing_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
+        t = _checked_probing(path, a, N, sizes, len(vocab))
+        model = model_class._over_tables(vocab, sizes, t, lambda: probing_arrays(t, sizes, len(vocab)),
+                                         header["meta"], tokenizer)
     if "blank" in a:
         if len(a["blank"]) != sum(sizes):
             raise ModelFormatError(f"{path}: the blank flags do not fit the sizes {sizes}")
@@ -146,19 +148,20 @@ def read_binary(path: str | os.PathLike, model_class):
     return model
 
 
-def _probing_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Vocabulary, header: dict,
-                   tokenizer: Tokenizer, model_class):
-    _check_probing(path, a, N, sizes, len(vocab))
+def _probing_v1_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Vocabulary, header: dict,
+                      tokenizer: Tokenizer, model_class):
+    """A version 1 file: its sorted arrays checked (tables too) and used; the scoring tables
+    are rebuilt at the first score."""
+    _check_probing_v1(path, a, N, sizes, len(vocab))
+    log.info("%s: binary format version 1; rewrite it with `lmkit ngram build-binary` to load without "
+             "rebuilding its tables", path)
     g = a["gram_start"]   # order k's n-grams are entries g[k] .. g[k] + sizes[k - 1] - 1
 
     def per_order(name: str, orders: range) -> list[np.ndarray]:
         return [a[name][g[k]:g[k] + sizes[k - 1]] for k in orders]
     ctx, word, lp = (per_order(name, range(1, N + 1)) for name in ("ctx", "word", "logprob"))
     bo = per_order("backoff", range(1, N)) + [np.zeros(0, np.float32)]
-    model = model_class(vocab, ctx, word, lp, bo, meta=header["meta"], tokenizer=tokenizer)
-    model._tables = probing_tables(a["table_keys"], a["table_vals"], a["table_start"], a["table_cap"],
-                                   a["logprob"], a["backoff"], g)
-    return model
+    return model_class(vocab, ctx, word, lp, bo, meta=header["meta"], tokenizer=tokenizer)
 
 
 def _trie_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Vocabulary, header: dict,
@@ -183,9 +186,9 @@ def _read_header(path: Path, size: int) -> tuple[dict, int]:
             raise ModelFormatError(f"{path}: unreadable header ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
-    if header.get("version") != VERSION or header.get("layout") not in LAYOUTS:
+    if header.get("version") not in READS or header.get("layout") not in LAYOUTS:
         raise ModelFormatError(f"{path}: version {header.get('version')!r} / layout {header.get('layout')!r} "
-                               f"is not supported (this lmkit reads version {VERSION}, {', '.join(LAYOUTS)})")
+                               f"is not supported (this lmkit reads versions {READS}, {', '.join(LAYOUTS)})")
     N, sizes = header.get("order"), header.get("sizes")
     if type(N) is not int or not 1 <= N <= 10 or not isinstance(sizes, list) or len(sizes) != N \
             or any(type(s) is not int or s < 0 for s in sizes) or not isinstance(header.get("meta"), dict):
@@ -195,8 +198,9 @@ def _read_header(path: Path, size: int) -> tuple[dict, int]:
     if not isinstance(specs, list):
         raise ModelFormatError(f"{path}: the header lists no arrays")
     needed = {"vocab_blob", "vocab_offsets", "logprob", "backoff", "gram_start"} | (
-        {"ctx", "word", "table_keys", "table_vals", "table_start", "table_cap"} if header["layout"] == "probing"
-        else {"trie_bits", "trie_fields", "centers"})
+        {"trie_bits", "trie_fields", "centers"} if header["layout"] == "trie"
+        else {"ctx", "word", "table_keys", "table_vals", "table_start", "table_cap"} if header["version"] == 1
+        else {"slots", "table_start", "table_cap"})
     for spec in specs:
         if not isinstance(spec, dict) or spec.get("dtype") not in _DTYPES \
                 or any(type(spec.get(k)) is not int or spec[k] < 0 for k in ("shape", "offset")):
@@ -228,21 +232,22 @@ def _vocabulary(path: Path, a: dict) -> Vocabulary:
         raise ModelFormatError(f"{path}: bad vocabulary ({exc})") from None
 
 
-def _check_values(path: Path, a: dict, N: int, sizes: list[int], layout: str) -> None:
+def _check_values(path: Path, a: dict, N: int, sizes: list[int], header: dict) -> None:
     """The n-gram offsets and the float values: probabilities <= 0 (or -inf), backoffs not
-    NaN or +inf; the probing layout stores every order's, the trie the float orders'."""
+    NaN or +inf (the probing layout's version 1 stores every order's; see the layouts' checks)."""
     g = a["gram_start"]
     if len(g) != N + 1 or g[0] != 0 or np.any(np.diff(g[1:]) != np.asarray(sizes[:-1], np.int64)) \
             or g[N] + sizes[-1] != sum(sizes):
         raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
     lp, bo = a["logprob"], a["backoff"]
-    if layout == "probing" and (len(lp) != sum(sizes) or len(bo) < sum(sizes[:-1])):
+    if header["layout"] == "probing" and header["version"] == 1 and (len(lp) != sum(sizes)
+                                                                     or len(bo) < sum(sizes[:-1])):
         raise ModelFormatError(f"{path}: {len(lp)} probabilities / {len(bo)} backoffs for {sum(sizes)} n-grams")
     if np.any(np.isnan(lp)) or np.any(lp > 0) or np.any(np.isnan(bo)) or np.any(np.isposinf(bo)):
         raise ModelFormatError(f"{path}: impossible probabilities or backoffs (NaN, > 0, +inf)")
 
 
-def _check_probing(path: Path, a: dict, N: int, sizes: list[int], V: int) -> None:
+def _check_probing_v1(path: Path, a: dict, N: int, sizes: list[int], V: int) -> None:
     """Every array's length, every id's range, and every hash-table slot: a slot's key must be
     its n-gram's key and each table must keep an empty slot (or lookups would not end)."""
     g = a["gram_start"]
@@ -268,6 +273,23 @@ def _check_probing(path: Path, a: dict, N: int, sizes: list[int], V: int) -> Non
             raise ModelFormatError(f"{path}: order {k}'s hash table does not fit its n-grams: {wrong}")
 
 
+def _checked_probing(path: Path, a: dict, N: int, sizes: list[int], V: int) -> Tables:
+    """Version 2 probing tables, once every order's capacity is the one its size gives, every
+    slot holds a reachable key of a listed context, and the values are possible."""
+    start, cap = probing_caps(sizes)
+    if sizes[0] != V or len(a["logprob"]) != V or len(a["backoff"]) != (V if N > 1 else 0):
+        raise ModelFormatError(f"{path}: the unigram arrays do not fit the vocabulary of {V} words")
+    if len(a["table_start"]) != N + 1 or np.any(a["table_start"] != start) or len(a["table_cap"]) != N + 1 \
+            or np.any(a["table_cap"] != cap) or len(a["slots"]) != K.SLOT_WORDS * cap.sum():
+        raise ModelFormatError(f"{path}: the probing tables' sizes do not fit the n-gram counts {sizes}")
+    t = probing_over(a["slots"], start, cap, a["logprob"], a["backoff"], N)
+    for k in range(2, N + 1):
+        wrong = K.check_slots(t.slots, t.slot_vals, start[k], cap[k], sizes[k - 1], V, start[k - 1], cap[k - 1], k)
+        if wrong:
+            raise ModelFormatError(f"{path}: order {k}'s probing table is broken: {wrong}")
+    return t
+
+
 def _checked_trie(path: Path, a: dict, N: int, sizes: list[int], V: int, quantize) -> Tables:
     """The trie's tables, once its record layout matches the one its sizes and quantisation
     give (so every field lies inside the bit array) and every pointer and word id is valid."""
@@ -288,8 +310,8 @@ def _checked_trie(path: Path, a: dict, N: int, sizes: list[int], V: int, quantiz
     if np.any(np.isnan(a["centers"])) or np.any(np.isposinf(a["centers"])):
         raise ModelFormatError(f"{path}: impossible quantisation bins (NaN, +inf)")
     empty = np.zeros(0, np.int64)
-    t = Tables(empty, empty, np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64), a["logprob"], a["backoff"],
-                 a["gram_start"], a["trie_bits"], fields, a["centers"])
+    t = Tables(empty, empty.view(np.float32), np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64), a["logprob"],
+               a["backoff"], a["gram_start"], a["trie_bits"], fields, a["centers"])
     for k in range(2, N + 1):
         ptr = child_pointers(t, k - 1, sizes[k - 2])
         word = trie_field(t, k, K.F_WORD, sizes[k - 1])

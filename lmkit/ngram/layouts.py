@@ -1,7 +1,10 @@
 """The two layouts the scoring kernels read (:class:`Tables`).
 
-*Probing* (like KenLM's probing binary): per order k >= 2 an open-addressing hash table over
-``ctx id * V + word``, beside float32 probabilities and backoffs. Fast, 30-50 bytes an n-gram.
+*Probing* (like KenLM's probing binary): per order k >= 2 a linear-probing hash table of
+1.5 slots per n-gram, each slot 16 bytes: the key ``context's slot * V + word`` and the
+n-gram's float32 probability and backoff, so a lookup reads one cache line. An n-gram's id is
+its slot, and that is how the order above names it as a context. Unigrams are plain float32
+arrays indexed by word id. About 24 bytes an n-gram, KenLM's probing figure.
 
 *Trie* (like KenLM's trie): per order, fixed-width bit-packed records in (context, word) order
 (the order the model's arrays already have, so an n-gram's children are contiguous and sorted
@@ -25,21 +28,27 @@ from ._kernels import F_BASE, F_BO_BITS, F_BO_CENTERS, F_COUNT, F_LP_BITS, F_LP_
 MAX_QUANTIZE_BITS = 24
 
 
+#: slots per n-gram in a probing table (KenLM's default multiplier)
+PROBING_LOAD = 1.5
+
+
 class Tables(NamedTuple):
     """What the scoring kernels read of a model (passed to them field by field, in this order).
 
-    Probing (``trie_bits`` None): order k's hash table over ``ctx id * V + word`` is
-    ``table_keys/table_vals[table_start[k]: table_start[k] + table_cap[k]]`` (k >= 2).
-    Trie (``table_*`` empty): bit-packed records per order, an n-gram's children contiguous and
-    sorted by word (:func:`~lmkit.ngram._kernels.trie_child`); ``trie_fields[k]`` holds order
-    k's ``F_*`` entries. Values: order k's n-gram ``i`` has log10 probability
-    ``logprob[gram_start[k] + i]`` and backoff ``backoff[gram_start[k] + i]``, unless the trie
-    stores a quantised code for it (``trie_fields[k, F_LP_BITS] > 0``) that indexes ``centers``.
+    Probing (``trie_bits`` None): order k's table is slots ``table_start[k] .. table_start[k]
+    + table_cap[k] - 1`` of ``slots`` (int64, ``SLOT_WORDS`` words a slot; ``slot_vals`` is the
+    same memory as float32, see :func:`~lmkit.ngram._kernels.probe_slot`); ``logprob`` and
+    ``backoff`` are the unigrams'. Trie (``slots`` empty): bit-packed records per order, an
+    n-gram's children contiguous and sorted by word (:func:`~lmkit.ngram._kernels.trie_child`);
+    ``trie_fields[k]`` holds order k's ``F_*`` entries; order k's n-gram ``i`` has log10
+    probability ``logprob[gram_start[k] + i]`` and backoff ``backoff[gram_start[k] + i]``,
+    unless the trie stores a quantised code for it (``trie_fields[k, F_LP_BITS] > 0``) that
+    indexes ``centers``.
     """
-    table_keys: np.ndarray             # int64 [slots]
-    table_vals: np.ndarray             # int32/int64 [slots]: n-gram id, -1 empty
+    slots: np.ndarray                  # int64 [SLOT_WORDS * all slots]
+    slot_vals: np.ndarray              # float32 view of ``slots``
     table_start: np.ndarray            # int64 [N + 1]
-    table_cap: np.ndarray              # int64 [N + 1], powers of two
+    table_cap: np.ndarray              # int64 [N + 1]
     logprob: np.ndarray                # float32 [n-grams of the float orders]
     backoff: np.ndarray                # float32, same places (orders 1..N-1)
     gram_start: np.ndarray             # int64 [N + 1]
@@ -52,10 +61,68 @@ class Tables(NamedTuple):
         return "probing" if self.trie_bits is None else "trie"
 
 
-def probing_tables(keys: np.ndarray, vals: np.ndarray, start: np.ndarray, cap: np.ndarray, logprob: np.ndarray,
-                   backoff: np.ndarray, gram_start: np.ndarray) -> Tables:
-    """Tables in the probing layout (no trie)."""
-    return Tables(keys, vals, start, cap, logprob, backoff, gram_start, None, None, None)
+def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(table_start, table_cap), int64 [N + 1]: each order's first slot and slot count."""
+    N = len(sizes)
+    cap = np.zeros(N + 1, np.int64)
+    for k in range(2, N + 1):
+        n = sizes[k - 1]
+        cap[k] = int(n * PROBING_LOAD) + 1 if n else 0   # always an empty slot
+    start = np.zeros(N + 1, np.int64)
+    start[1:] = np.cumsum(cap[:-1])
+    return start, cap
+
+
+def probing_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.ndarray],
+                   backoff: list[np.ndarray], vocab_size: int) -> Tables:
+    """Tables in the probing layout from a model's per-order arrays."""
+    N = len(word)
+    sizes = [len(w) for w in word]
+    start, cap = probing_caps(sizes)
+    slots = np.zeros(K.SLOT_WORDS * int(cap.sum()), np.int64)
+    slots[::K.SLOT_WORDS] = -1
+    slot_vals = slots.view(np.float32)
+    slot_of = np.arange(vocab_size, dtype=np.int64)          # a unigram's id is its word id
+    for k in range(2, N + 1):
+        keys = slot_of[ctx[k - 1]] * np.int64(vocab_size) + word[k - 1]
+        bo = backoff[k - 1] if k < N else np.zeros(0, np.float32)
+        slot_of = K.fill_slots(keys, logprob[k - 1].astype(np.float32), bo.astype(np.float32), slots, slot_vals,
+                               start[k], cap[k])
+    return probing_over(slots, start, cap, np.asarray(logprob[0], np.float32),
+                        np.asarray(backoff[0] if N > 1 else np.zeros(0), np.float32), N)
+
+
+def probing_over(slots: np.ndarray, start: np.ndarray, cap: np.ndarray, logprob: np.ndarray, backoff: np.ndarray,
+                 order: int) -> Tables:
+    """Probing tables over existing arrays (a mapped file's)."""
+    return Tables(slots, slots.view(np.float32), start, cap, logprob, backoff, np.zeros(order + 1, np.int64),
+                  None, None, None)
+
+
+def probing_arrays(t: Tables, sizes: list[int], vocab_size: int) -> tuple[list, list, list, list]:
+    """The model's per-order (ctx, word, logprob, backoff) arrays, sorted by (ctx, word),
+    recovered from probing tables: each order's occupied slots decoded and sorted."""
+    N = len(sizes)
+    V = np.int64(vocab_size)
+    ctx, word = [np.zeros(sizes[0], np.int64)], [np.arange(sizes[0], dtype=np.int32)]
+    lp = [np.array(t.logprob, np.float32)]
+    bo = [np.array(t.backoff, np.float32) if N > 1 else np.zeros(0, np.float32)]
+    position = np.arange(vocab_size, dtype=np.int64)          # slot -> sorted position, order below
+    for k in range(2, N + 1):
+        lo, cap = int(t.table_start[k]), int(t.table_cap[k])
+        keys = t.slots[K.SLOT_WORDS * lo:K.SLOT_WORDS * (lo + cap):K.SLOT_WORDS]
+        used = np.flatnonzero(keys >= 0)
+        c, w = position[keys[used] // V], keys[used] % V
+        by_key = np.argsort(c * V + w, kind="stable")
+        used, c, w = used[by_key], c[by_key], w[by_key]
+        values = np.asarray(t.slot_vals[2 * K.SLOT_WORDS * lo:2 * K.SLOT_WORDS * (lo + cap)]).reshape(cap, 4)
+        ctx.append(c)
+        word.append(w.astype(np.int32))
+        lp.append(values[used, 2].copy())
+        bo.append(values[used, 3].copy() if k < N else np.zeros(0, np.float32))
+        position = np.full(cap, -1, np.int64)
+        position[used] = np.arange(len(used))
+    return ctx, word, lp, bo
 
 
 def bits_for(n: int) -> int:
@@ -152,7 +219,7 @@ def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.
     gram_start = np.zeros(N + 1, np.int64)
     gram_start[1:] = np.cumsum([0] + sizes[:-1])
     empty = np.zeros(0, np.int64)
-    return Tables(empty, empty, np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64),
+    return Tables(empty, empty.view(np.float32), np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64),
                   np.concatenate(float_lp).astype(np.float32),
                   np.concatenate(float_bo).astype(np.float32) if N > 1 else np.zeros(0, np.float32),
                   gram_start, bits, fields, centers)

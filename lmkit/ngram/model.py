@@ -212,16 +212,10 @@ class NgramModel:
         return bool(self.meta.get("is_probability", True))
 
     def _kernel_tables(self) -> Tables:
-        """The scoring kernels' tables, built at first use (probing layout: hash tables of
-        orders 2..N, log10 probabilities and backoffs concatenated over the orders) unless the
-        model came with its own (a binary file's, the ARPA reader's)."""
+        """The scoring kernels' tables, built at first use (the probing layout, see
+        :mod:`lmkit.ngram.layouts`) unless the model came with its own (a binary file's)."""
         if self._tables is None:
-            keys, vals, t_start, t_cap = self._build_hash_tables()
-            g_start = np.zeros(self.order + 1, np.int64)
-            g_start[1:] = np.cumsum([0] + self.sizes[:-1])
-            self._tables = probing_tables(keys, vals, t_start, t_cap, np.concatenate(self.log_probs),
-                                          np.concatenate(self.log_backoffs[:-1] or [np.zeros(0, np.float32)]),
-                                          g_start)
+            self._tables = probing_tables(self.ctx, self.word, self.log_probs, self.log_backoffs, len(self.vocab))
         return self._tables
 
     @property
@@ -229,26 +223,9 @@ class NgramModel:
         """``"trie"`` when the model scores from a (memory-mapped) trie, else ``"probing"``."""
         return "probing" if self._tables is None else self._tables.layout
 
-    def _build_hash_tables(self):
-        V = np.int64(len(self.vocab))
-        keys, vals = [np.zeros(0, np.int64)], [np.zeros(0, _positions_like(max(self.sizes)).dtype)]
-        t_start = np.zeros(self.order + 1, np.int64)
-        t_cap = np.zeros(self.order + 1, np.int64)
-        pos = 0
-        for k in range(2, self.order + 1):
-            tk, tv = K.build_hash(self.ctx[k - 1] * V + self.word[k - 1], _positions_like(self.sizes[k - 1]))
-            t_start[k], t_cap[k] = pos, len(tk)
-            pos += len(tk)
-            keys.append(tk)
-            vals.append(tv)
-        return np.concatenate(keys), np.concatenate(vals), t_start, t_cap
-
     def _order_table(self, k: int):
-        """(keys, values, start, capacity) of order k's hash table, from the kernel tables when
-        they exist, else built for this call."""
-        have = self._tables
-        if have is not None and self.layout == "probing":
-            return have.table_keys, have.table_vals, have.table_start[k], have.table_cap[k]
+        """(keys, positions, start, capacity) of a hash table over order k's n-grams (key ->
+        position in the per-order arrays), built for this call."""
         V = np.int64(len(self.vocab))
         tk, tv = K.build_hash(self.ctx[k - 1] * V + self.word[k - 1], _positions_like(self.sizes[k - 1]))
         return tk, tv, 0, len(tk)
@@ -529,9 +506,8 @@ class NgramModel:
         if head == MAGIC[:4]:
             return read_binary(path, cls)
         from .arpa import read_arpa
-        vocab, ctx, word, lp, bo, tables = read_arpa(path, quiet=quiet)
+        vocab, ctx, word, lp, bo = read_arpa(path, quiet=quiet)
         model = cls(vocab, ctx, word, lp, bo, {"source": "arpa"})
-        model._tables = tables          # the per-order arrays are views of these
         from .blanks import add_blanks
         add_blanks(model)
         return model

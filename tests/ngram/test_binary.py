@@ -12,6 +12,7 @@ import pytest
 from lmkit import ModelFormatError
 from lmkit.ngram import SMOOTHINGS, NgramModel
 from lmkit.ngram import layouts as L
+from lmkit.ngram._kernels import SLOT_WORDS
 from lmkit.ngram.binary import MAGIC, write_binary
 from lmkit.text import encode_corpus
 
@@ -110,47 +111,80 @@ def _poke(name, index, value):
     return edit
 
 
-@pytest.mark.parametrize("name,index,value,message", [
-    ("word", -1, 10 ** 8, "outside the vocabulary"),
-    ("ctx", -1, 10 ** 8, "contexts outside"),
+def _used_slot(model, k):
+    """Index (in int64 words) of the first occupied slot of order k's probing table."""
+    t = model._kernel_tables()
+    lo, cap = int(t.table_start[k]), int(t.table_cap[k])
+    keys = np.asarray(t.slots[SLOT_WORDS * lo:SLOT_WORDS * (lo + cap):SLOT_WORDS])
+    return SLOT_WORDS * (lo + int(np.flatnonzero(keys >= 0)[0]))
+
+
+@pytest.mark.parametrize("name,where,value,message", [
     ("logprob", 5, 0.5, "impossible probabilities"),
-    ("table_vals", None, 10 ** 8, "pointing outside"),
-    ("table_keys", None, 12345, "key is not its n-gram"),
     ("vocab_offsets", 2, 2 ** 30, "vocabulary offsets"),
+    ("slots", (2, 0), 10 ** 12, "a context outside the vocabulary"),
+    ("slots", (4, 0), 10 ** 12, "not an n-gram of the order below"),
+    ("slots", (3, 0), 12345, "its lookup does not reach"),
+    ("slots", (4, 0), -5, "a negative key"),
+    ("slots", (4, 0), -1, "a number of keys other than"),
+    ("slots", (3, 1), np.array([0.5, 0.0], np.float32).view(np.int64)[0], "impossible probabilities"),
+    ("slots", (2, 1), np.array([-1.0, np.nan], np.float32).view(np.int64)[0], "impossible probabilities"),
+    ("table_cap", 3, 7, "sizes do not fit"),
 ])
-def test_corrupted_arrays_are_refused(tmp_path, trained, name, index, value, message):
+def test_corrupted_arrays_are_refused(tmp_path, trained, name, where, value, message):
     write_binary(trained, tmp_path / "m.bin")
-    if index is None:   # a used slot of the last order's table
-        mapped = NgramModel.load(tmp_path / "m.bin")
-        tk, tv, ts, tc = mapped._tables[:4]
-        lo = int(ts[-1])
-        index = lo + int(np.flatnonzero(np.asarray(tv[lo:lo + int(tc[-1])]) >= 0)[0])
-    if index == -1:   # a bigram's entry
-        index = trained.sizes[0] + 3
+    index = where if isinstance(where, int) else _used_slot(trained, where[0]) + where[1]
     bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", _poke(name, index, value))
     with pytest.raises(ModelFormatError, match=message):
         NgramModel.load(bad)
 
 
 def test_a_key_moved_out_of_reach_is_refused(tmp_path, trained):
+    """A slot moved past an empty slot after its home is lost to lookups: refused."""
     write_binary(trained, tmp_path / "m.bin")
-    mapped = NgramModel.load(tmp_path / "m.bin")
-    tk, tv, ts, tc = (np.array(a) for a in mapped._tables[:4])
-    lo, cap = int(ts[-1]), int(tc[-1])
-    used = np.flatnonzero(tv[lo:lo + cap] >= 0)
-    empty = np.flatnonzero(tv[lo:lo + cap] < 0)
-    src = int(used[0]) + lo
-    dst = int(empty[(empty + lo > src + 2)][0]) + lo   # an empty slot past a gap
+    t = NgramModel.load(tmp_path / "m.bin")._kernel_tables()
+    slots = np.array(t.slots).reshape(-1, SLOT_WORDS)
+    lo, cap = int(t.table_start[-1]), int(t.table_cap[-1])
+    used = lo + np.flatnonzero(slots[lo:lo + cap, 0] >= 0)
+    empty = lo + np.flatnonzero(slots[lo:lo + cap, 0] < 0)
+    src = int(used[0])
+    dst = int(empty[empty > src + 2][0])   # beyond an empty slot
+    slots[dst], slots[src] = slots[src].copy(), (-1, 0)
 
     def edit(d):
-        for name, arr in (("table_keys", tk), ("table_vals", tv)):
-            off, dtype = _array_at(d, name)
-            moved = arr.copy()
-            moved[dst], moved[src] = arr[src], -1
-            d[off:off + moved.nbytes] = moved.astype(dtype).tobytes()
+        off, _ = _array_at(d, "slots")
+        d[off:off + slots.nbytes] = slots.tobytes()
     bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
-    with pytest.raises(ModelFormatError, match="cannot reach"):
+    with pytest.raises(ModelFormatError, match="does not reach"):
         NgramModel.load(bad)
+
+
+def test_probing_tables_give_back_the_arrays(trained):
+    """The model's sorted arrays decoded from its probing slots are the arrays themselves."""
+    t = trained._kernel_tables()
+    ctx, word, lp, bo = L.probing_arrays(t, trained.sizes, len(trained.vocab))
+    for name, got in (("ctx", ctx), ("word", word), ("log_probs", lp), ("log_backoffs", bo)):
+        for a, b in zip(got, getattr(trained, name)):
+            np.testing.assert_array_equal(a, b)
+    assert int(t.table_cap[-1]) == int(trained.sizes[-1] * L.PROBING_LOAD) + 1
+
+
+def test_version_1_files_still_load(tmp_path):
+    """A file written by the first binary format (sorted arrays beside position tables) scores
+    as its source ARPA; damage to its tables is still refused."""
+    v1, arpa = DATA / "test.v1.lmkbin", NgramModel.load(DATA / "test.arpa", quiet=True)
+    model = NgramModel.load(v1)
+    sent = "looking on a little the biarritz not_found more ."
+    assert list(model.full_scores(sent)) == list(arpa.full_scores(sent))
+    data = bytearray(v1.read_bytes())
+    assert _header(data)[0]["version"] == 1
+    off, dtype = _array_at(data, "table_keys")
+    keys = np.frombuffer(bytes(data[off:off + 8 * 64]), np.int64)
+    at = off + 8 * int(np.flatnonzero(keys >= 0)[0])
+    data[at:at + 8] = np.array([12345], np.int64).tobytes()
+    (tmp_path / "bad.bin").write_bytes(bytes(data))
+    with pytest.raises(ModelFormatError, match="not its n-gram"):
+        NgramModel.load(tmp_path / "bad.bin")
 
 
 def test_cli_build_binary_and_score(tmp_path, trained, test_lines):
