@@ -10,7 +10,6 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
-from operator import itemgetter
 
 import numpy as np
 
@@ -65,12 +64,12 @@ class Vocabulary:
         tokens = list(tokens)
         if list(tokens[: len(specials)]) != list(specials):
             raise ConfigError(f"vocabulary must start with its special tokens {specials}")
-        if len(set(tokens)) != len(tokens):
+        self.stoi: dict[str, int] = {t: i for i, t in enumerate(tokens)}
+        if len(self.stoi) != len(tokens):
             dup = next(t for t, c in Counter(tokens).items() if c > 1)
             raise ConfigError(f"token {dup!r} appears twice in the vocabulary")
         self.specials = specials
         self.itos: list[str] = tokens
-        self.stoi: dict[str, int] = {t: i for i, t in enumerate(tokens)}
         self.counts = np.zeros(len(tokens), dtype=np.int64) if counts is None \
             else np.asarray(counts, dtype=np.int64)
         if self.counts.shape != (len(tokens),):
@@ -88,19 +87,29 @@ class Vocabulary:
             raise ConfigError(f"min_count must be >= 1, got {min_count}")
         if max_size is not None and max_size < 0:
             raise ConfigError(f"max_size must be >= 0, got {max_size}")
+        return cls._from_token_counts(list(counts), np.fromiter(counts.values(), np.int64, len(counts)),
+                                      min_count, max_size, specials, n_sentences)
+
+    @classmethod
+    def _from_token_counts(cls, tokens: list[str], counts: np.ndarray, min_count: int, max_size: int | None,
+                           specials: Sequence[str], n_sentences: int) -> Vocabulary:
+        """:meth:`from_counts` over distinct ``tokens`` and their ``counts`` (int64): the kept
+        tokens by count, most frequent first, ties in token order."""
         specials = tuple(specials)
         _check_specials(specials)
         special_set = set(specials)
-        kept = sorted((t, c) for t, c in counts.items() if c >= min_count and t not in special_set)
-        kept.sort(key=itemgetter(1), reverse=True)  # stable: ties stay in token order
+        is_special = np.fromiter(map(special_set.__contains__, tokens), bool, len(tokens))
+        kept = np.flatnonzero((counts >= min_count) & ~is_special)
+        kept = np.array(sorted(kept.tolist(), key=tokens.__getitem__), dtype=np.int64)
+        kept = kept[np.argsort(-counts[kept], kind="stable")]
         if max_size is not None:
             kept = kept[:max_size]
-        kept_total = sum(c for _, c in kept)
-        total = sum(c for t, c in counts.items() if t not in special_set)
-        special_counts = {UNK: total - kept_total, BOS: n_sentences, EOS: n_sentences, PAD: 0}
-        tokens = list(specials) + [t for t, _ in kept]
-        cnts = [special_counts.get(s, counts.get(s, 0)) for s in specials] + [c for _, c in kept]
-        return cls(tokens, cnts, specials)
+        unk = int(counts[~is_special].sum()) - int(counts[kept].sum())
+        special_counts = {UNK: unk, BOS: n_sentences, EOS: n_sentences, PAD: 0}
+        given = {tokens[i]: int(counts[i]) for i in np.flatnonzero(is_special).tolist()}
+        cnts = np.array([special_counts.get(s, given.get(s, 0)) for s in specials], np.int64)
+        return cls(list(specials) + [tokens[i] for i in kept.tolist()], np.concatenate([cnts, counts[kept]]),
+                   specials)
 
     @classmethod
     def build(cls, data: Corpus | Iterable[Sequence[str]], *, min_count: int = 1,

@@ -1,8 +1,10 @@
+import random
+
 import numpy as np
 import pytest
 
 from lmkit import ModelFormatError, Vocabulary
-from lmkit.text import BOS_ID, EOS_ID, PAD, PAD_ID, UNK_ID, count_tokens
+from lmkit.text import BOS_ID, DEFAULT_SPECIALS, EOS_ID, PAD, PAD_ID, UNK_ID, count_tokens
 
 SENTS = [["b", "a", "c", "a"], ["a", "b", "d"], ["e"]]
 
@@ -79,3 +81,19 @@ def test_tokens_with_white_space_cannot_be_saved(tmp_path):
     with pytest.raises(ModelFormatError, match="white space"):
         v.save(tmp_path / "v.tsv")
     assert not (tmp_path / "v.tsv").exists()
+
+
+def test_from_counts_orders_as_the_definition_says():
+    """Most frequent first, ties in token order, min_count and max_size applied, specials
+    first with <unk> holding what was left out: against a plain sorted() reference."""
+    rng = random.Random(7)
+    for _ in range(200):
+        tokens = {"".join(rng.choice("abcé<>unks/") for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(0, 50))}
+        counts = {t: rng.randint(0, 6) for t in sorted(tokens) + ["<unk>"] * (rng.random() < 0.3)}
+        min_count, max_size, n_sent = rng.randint(1, 3), rng.choice([None, 0, 4, 20]), rng.randint(0, 9)
+        kept = sorted(((t, c) for t, c in counts.items() if c >= min_count and t not in DEFAULT_SPECIALS),
+                      key=lambda tc: (-tc[1], tc[0]))[:max_size]
+        v = Vocabulary.from_counts(counts, min_count=min_count, max_size=max_size, n_sentences=n_sent)
+        assert v.itos == list(DEFAULT_SPECIALS) + [t for t, _ in kept]
+        left_out = sum(c for t, c in counts.items() if t not in DEFAULT_SPECIALS) - sum(c for _, c in kept)
+        assert v.counts.tolist() == [left_out, n_sent, n_sent] + [c for _, c in kept]
