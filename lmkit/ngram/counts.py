@@ -240,10 +240,11 @@ def _spill_chunks(corpus: EncodedCorpus, offsets: np.ndarray, bounds: list[int],
     from concurrent.futures import ThreadPoolExecutor
 
     from ..text import EncodedCorpus as EC
+    from ..text import read_ids
 
     def count_piece(c: int) -> np.ndarray:
         lo, hi = bounds[c], bounds[c + 1]
-        ids = np.ascontiguousarray(corpus.ids[offsets[lo]:offsets[hi]], dtype=np.int32)
+        ids = read_ids(corpus.ids, offsets[lo], offsets[hi])
         part = count_ngrams(EC(ids, offsets[lo:hi + 1] - offsets[lo]), order, vocab_size, quiet=True)
         for k in range(2, order + 1):
             oc = part.orders[k - 1]

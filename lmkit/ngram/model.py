@@ -25,6 +25,7 @@ from ..text import (
     Vocabulary,
     build_and_encode,
     encode_corpus,
+    spill_corpus,
     utf8_blob,
 )
 from . import _kernels as K
@@ -160,19 +161,12 @@ class NgramModel:
             raise ConfigError(f"order must be between 1 and {MAX_ORDER}, got {order}")
         tokenizer = data.tokenizer if isinstance(data, Corpus) else None
         if isinstance(data, EncodedCorpus):
-            encoded = data
             vocab = vocab or data.vocab
             if vocab is None:
                 raise ConfigError("an EncodedCorpus without a vocabulary needs vocab=")
+            counts = count_ngrams(data, order, len(vocab), quiet=quiet, chunk_tokens=chunk_tokens)
         else:
-            if vocab is None:
-                encoded = build_and_encode(data, min_count=min_count)
-                vocab = encoded.vocab
-                assert vocab is not None   # build_and_encode always sets it
-            else:
-                encoded = encode_corpus(data, vocab)
-        counts = count_ngrams(encoded, order, len(vocab), quiet=quiet, chunk_tokens=chunk_tokens,
-                              release_corpus=encoded is not data)   # ours: freed once padded
+            counts, vocab = _count_text(data, vocab, order, min_count, chunk_tokens, quiet)
         model = cls.from_counts(counts, vocab, smoothing, discount=discount, interpolate=interpolate,
                                 prune=prune)
         model.tokenizer = tokenizer or model.tokenizer
@@ -604,3 +598,23 @@ def _check_native_arrays(path, V: int, ctx, word, logprob, backoff) -> None:
         if np.any(np.isnan(backoff[k])) or np.any(np.isposinf(backoff[k])):   # -inf: weight 0 (mle)
             raise ModelFormatError(f"{path}: backoff{name} holds impossible values (NaN, +inf)")
         lower = n
+
+
+def _count_text(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary | None, order: int, min_count: int,
+                chunk_tokens: int | None, quiet: bool | None) -> tuple[NgramCounts, Vocabulary]:
+    """Encode ``data`` (building its vocabulary unless given) and count it; with
+    ``chunk_tokens`` the ids are spilled to a temporary file and read a piece at a time, so
+    memory is bounded by the pieces and the model, not the corpus."""
+    if chunk_tokens is None:
+        encoded = build_and_encode(data, min_count=min_count) if vocab is None else encode_corpus(data, vocab)
+        assert encoded.vocab is not None   # both set it
+        return count_ngrams(encoded, order, len(encoded.vocab), quiet=quiet, release_corpus=True), encoded.vocab
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="lmkit-ids-") as spill:
+        encoded = spill_corpus(data, vocab, spill, min_count=min_count)
+        assert encoded.vocab is not None
+        counts = count_ngrams(encoded, order, len(encoded.vocab), quiet=quiet, chunk_tokens=chunk_tokens,
+                              release_corpus=True)
+        vocab = encoded.vocab
+        del encoded          # its memory map, before the folder goes
+    return counts, vocab

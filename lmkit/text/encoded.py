@@ -97,12 +97,14 @@ def _write_meta(folder: Path, corpus: EncodedCorpus) -> None:
 
 
 class _IdSink:
-    """Collects int32 id chunks in memory, or streams them to a temporary file on disk."""
+    """Collects int32 id chunks in memory, or streams them to a temporary file on disk: with
+    ``keep_raw`` that file is the result (:func:`spilled_ids`), else it becomes ``ids.npy``."""
 
-    def __init__(self, folder: Path | None) -> None:
+    def __init__(self, folder: Path | None, keep_raw: bool = False) -> None:
         self.n = 0
         self.chunks: list[np.ndarray] = []
         self.folder = folder
+        self.keep_raw = keep_raw
         self.raw = None
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
@@ -129,6 +131,8 @@ class _IdSink:
                 del chunk
             return ids
         self.raw.close()
+        if self.keep_raw:
+            return spilled_ids(self.raw_path, self.n)
         try:
             folder = self.folder
             assert folder is not None   # a raw file is only ever written into a cache folder
@@ -169,17 +173,48 @@ def encode_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary, *,
     return EncodedCorpus.load(cache)
 
 
+def spill_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary | None, folder: str | os.PathLike, *,
+                 min_count: int = 1) -> EncodedCorpus:
+    """Encode ``data`` (with ``vocab``, or building one as :func:`build_and_encode` does) with
+    its ids written to a file in ``folder`` (which the caller owns and deletes) instead of
+    memory: the result's ids are a read-only memory map of it, to be read a piece at a time
+    (:func:`read_ids`); memory holds the sentence offsets only (8 bytes a sentence)."""
+    if vocab is None:
+        return build_and_encode(data, min_count=min_count, spill=folder)
+    if vocab.unk_id < 0:
+        raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
+    return _encode(data, vocab, _IdSink(Path(folder), keep_raw=True))
+
+
+def spilled_ids(path: str | os.PathLike, n: int) -> np.ndarray:
+    """The ``n`` int32 ids of a raw file, memory-mapped read-only (an empty array for n = 0)."""
+    return np.memmap(path, dtype=np.int32, mode="r", shape=(n,)) if n else np.zeros(0, np.int32)
+
+
+def read_ids(ids: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``ids[lo:hi]`` (int32): from a memory map, read from its file into a new array, so that
+    the mapped pages never become part of the process's memory; else a view."""
+    if isinstance(ids, np.memmap) and ids.filename is not None and hi > lo:
+        return np.fromfile(ids.filename, dtype=np.int32, count=hi - lo, offset=ids.offset + 4 * lo)
+    return np.ascontiguousarray(ids[lo:hi], dtype=np.int32)
+
+
+#: ids handled at once by the piecewise passes over a corpus (16 MB)
+_STEP = 1 << 22
+
+
 def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int = 1,
-                     max_size: int | None = None,
-                     specials: Sequence[str] = DEFAULT_SPECIALS) -> EncodedCorpus:
+                     max_size: int | None = None, specials: Sequence[str] = DEFAULT_SPECIALS,
+                     spill: str | os.PathLike | None = None) -> EncodedCorpus:
     """Build the vocabulary of ``data`` and encode it, reading (and tokenising) it once.
 
     The same result as ``encode_corpus(data, Vocabulary.build(data, ...))`` (its vocabulary
     is the result's ``vocab``): tokens get ids in order of first appearance while the text
     streams by, then, once every count is known, the ids are renumbered into the
-    vocabulary's order (tokens below ``min_count`` become ``<unk>``).
+    vocabulary's order (tokens below ``min_count`` become ``<unk>``). With ``spill`` (a
+    folder), the ids go to a file there and are renumbered on disk (see :func:`spill_corpus`).
     """
-    first_ids, offsets, seen = encode_first_seen(data)
+    first_ids, offsets, seen = encode_first_seen(data, spill=spill)
     counts = id_counts(first_ids, len(seen))
     if min_count < 1:
         raise ConfigError(f"min_count must be >= 1, got {min_count}")
@@ -189,17 +224,32 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     if vocab.unk_id < 0:
         raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
     renumber = _vocab_ids(vocab, seen)
-    step = 1 << 22
-    for lo in range(0, len(first_ids), step):  # in place, a piece at a time
-        first_ids[lo:lo + step] = renumber[first_ids[lo:lo + step]]
+    if isinstance(first_ids, np.memmap):
+        _renumber_file(first_ids, renumber)
+    else:
+        for lo in range(0, len(first_ids), _STEP):  # in place, a piece at a time
+            first_ids[lo:lo + _STEP] = renumber[first_ids[lo:lo + _STEP]]
     return EncodedCorpus(first_ids, offsets, vocab, _corpus_meta(data))
 
 
-def encode_first_seen(data: Corpus | Iterable[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _renumber_file(ids: np.memmap, renumber: np.ndarray) -> None:
+    """``ids[i] = renumber[ids[i]]`` in the mapped file, a piece at a time through the file
+    (not the map: its pages would stay in the process's memory)."""
+    assert ids.filename is not None
+    with open(ids.filename, "r+b") as f:
+        for lo in range(0, len(ids), _STEP):
+            piece = renumber[read_ids(ids, lo, min(lo + _STEP, len(ids)))]
+            f.seek(ids.offset + 4 * lo)
+            f.write(piece.tobytes())
+
+
+def encode_first_seen(data: Corpus | Iterable[Sequence[str]], *,
+                      spill: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Every token numbered in order of first appearance, in one pass: ids (int32
-    ``[n_tokens]``), sentence offsets (int64 ``[S + 1]``) and the distinct tokens (id order)."""
+    ``[n_tokens]``; with ``spill``, a memory map of a file written in that folder), sentence
+    offsets (int64 ``[S + 1]``) and the distinct tokens (id order)."""
     types = types_for(data)
-    sink = _IdSink(None)
+    sink = _IdSink(None if spill is None else Path(spill), keep_raw=True)
     lengths: list[np.ndarray] = []
     for ids, lens in types.blocks(data):
         sink.add(ids)
@@ -211,9 +261,8 @@ def id_counts(ids: np.ndarray, n: int) -> np.ndarray:
     """How often each id ``0..n-1`` occurs in ``ids`` (int64 ``[n]``), a piece at a time:
     ``np.bincount`` alone would first copy int32 ids to int64 (twice the corpus in memory)."""
     counts = np.zeros(n, dtype=np.int64)
-    step = 1 << 22
-    for lo in range(0, len(ids), step):
-        counts += np.bincount(ids[lo:lo + step], minlength=n)
+    for lo in range(0, len(ids), _STEP):
+        counts += np.bincount(read_ids(ids, lo, min(lo + _STEP, len(ids))), minlength=n)
     return counts
 
 

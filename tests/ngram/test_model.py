@@ -45,6 +45,29 @@ def test_chunked_counting_equals_in_memory_counting(small_corpus, monkeypatch, f
             assert np.array_equal(getattr(a, field), getattr(b, field)), field
 
 
+@pytest.mark.parametrize("source", ["file", "lists", "vocab"])
+def test_training_in_chunks_from_text_gives_the_same_model(ts_split, tmp_path, monkeypatch, source):
+    """chunk_tokens on text: ids spilled to a temporary file (removed afterwards) and counted in
+    pieces; the model equals the one counted in memory."""
+    import tempfile
+
+    from lmkit.text import Corpus, Tokenizer
+    lines = ts_split[0].read_text(encoding="utf-8").splitlines()[:3000]
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus = Corpus(tmp_path / "train.txt", Tokenizer("whitespace"), quiet=True)
+    data = [ln.split() for ln in lines] if source == "lists" else corpus
+    vocab = Vocabulary.build(corpus, min_count=2) if source == "vocab" else None
+    whole = NgramModel.train(data, order=4, vocab=vocab, min_count=2, quiet=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "spill"))
+    (tmp_path / "spill").mkdir()
+    chunked = NgramModel.train(data, order=4, vocab=vocab, min_count=2, chunk_tokens=5000, quiet=True)
+    assert list((tmp_path / "spill").iterdir()) == []
+    assert chunked.vocab.itos == whole.vocab.itos and chunked.sizes == whole.sizes
+    for name in ("ctx", "word", "log_probs", "log_backoffs"):
+        for a, b in zip(getattr(chunked, name), getattr(whole, name)):
+            assert np.array_equal(a, b), name
+
+
 def test_kneser_ney_by_hand():
     """Bigram interpolated KN with lmplz conventions on a corpus small enough to do by hand."""
     sents = [["a", "b"], ["b", "a"], ["a", "a"]]

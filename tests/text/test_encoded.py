@@ -97,6 +97,28 @@ def test_one_pass_build_and_encode_equals_two_passes(shakespeare_path, min_count
     assert one.meta == two.meta
 
 
+@pytest.mark.parametrize("min_count", [1, 3])
+@pytest.mark.parametrize("given_vocab", [False, True])
+def test_spilled_corpus_equals_the_in_memory_one(shakespeare_path, tmp_path, min_count, given_vocab):
+    """Ids written to a file and renumbered there (the chunked trainer's corpus): the same
+    vocabulary, ids and offsets as in memory; pieces read from the file equal the slices."""
+    from lmkit.text import Corpus, Tokenizer, build_and_encode, read_ids, spill_corpus
+    corpus = Corpus(shakespeare_path, Tokenizer("whitespace"), quiet=True)
+    whole = build_and_encode(corpus, min_count=min_count)
+    spilled = spill_corpus(corpus, whole.vocab if given_vocab else None, tmp_path, min_count=min_count)
+    assert isinstance(spilled.ids, np.memmap) and str(tmp_path) in spilled.ids.filename
+    assert spilled.vocab.itos == whole.vocab.itos and spilled.vocab.counts.tolist() == whole.vocab.counts.tolist()
+    assert np.array_equal(spilled.ids, whole.ids) and np.array_equal(spilled.offsets, whole.offsets)
+    rng = np.random.default_rng(0)
+    for lo, hi in [(0, 0), (0, 1), (5, 5), (len(whole.ids) - 3, len(whole.ids))] + \
+            [tuple(sorted(rng.integers(0, len(whole.ids), 2))) for _ in range(20)]:
+        got = read_ids(spilled.ids, int(lo), int(hi))
+        assert not isinstance(got, np.memmap) and np.array_equal(got, whole.ids[lo:hi])
+    (tmp_path / "empty").mkdir()
+    empty = spill_corpus([[], []], None, tmp_path / "empty")
+    assert empty.n_tokens == 0 and empty.n_sentences == 2
+
+
 def test_one_pass_reads_a_generator_once_and_keeps_specials_in_text():
     from lmkit.text import build_and_encode
     sents = [["a", "<s>", "b"], [], ["b", "</s>", "<unk>", "c"]]
