@@ -314,8 +314,9 @@ def main() -> None:
     ap.add_argument("--only-binary", action="store_true")
     ap.add_argument("--skip-nltk", action="store_true", help="leave out nltk.lm (minutes of scoring)")
     ap.add_argument("--big-tokens", type=float, default=0, help="also race on Brown repeated to this many tokens")
-    ap.add_argument("--big-chunk-tokens", type=int, default=0,
-                    help="on the big corpus, also race lmkit with --chunk-tokens N (pieces spilled and merged)")
+    ap.add_argument("--big-chunk-tokens", type=int, default=None,
+                    help="on the big corpus, also race lmkit with --chunk-tokens N (0: counted in memory; "
+                         "the default is pieces of 5M tokens spilled and merged)")
     ap.add_argument("--skip-brown", action="store_true", help="leave out the Brown estimation table")
     ap.add_argument("--only-estimation", action="store_true")
     ap.add_argument("--only-arpa-load", action="store_true",
@@ -345,8 +346,8 @@ def main() -> None:
         if args.big_tokens:
             big = big_corpus(train, args.big_tokens, tmp)
             label = f"Brown train repeated ({len(big.read_bytes().split()):,} tokens)"
-            estimation_table(big, tmp, args.lmplz, [5], max(1, args.repeats // 2), "4G", label)
-            if args.big_chunk_tokens:
+            estimation_table(big, tmp, args.lmplz, [5], max(1, args.repeats // 2), "4G", label + ", lmkit default")
+            if args.big_chunk_tokens is not None:
                 estimation_table(big, tmp, args.lmplz, [5], max(1, args.repeats // 2), "4G",
                                  f"{label}, lmkit --chunk-tokens {args.big_chunk_tokens}",
                                  extra=("--chunk-tokens", str(args.big_chunk_tokens)))

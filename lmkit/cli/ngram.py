@@ -14,7 +14,14 @@ from ..errors import ConfigError, CorpusError
 from ..lm import corpus_scores
 from ..ngram import SMOOTHINGS, NgramModel
 from ..text import UNK_ID, Vocabulary, encode_corpus
-from .common import add_cluster_options, add_text_options, corpus_from_args, missing_command, positive_int
+from .common import (
+    add_cluster_options,
+    add_text_options,
+    corpus_from_args,
+    missing_command,
+    non_negative_int,
+    positive_int,
+)
 
 log = logging.getLogger("lmkit")
 
@@ -39,8 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--prune", type=Range(0, None, integer=True).arg(), nargs="+", metavar="T", default=None,
                    help="count thresholds per order, like lmplz: '--prune 0 0 1' drops trigrams "
                         "(and higher) seen once; the last value repeats for higher orders")
-    t.add_argument("--chunk-tokens", type=positive_int, default=None, metavar="N",
-                   help="count in pieces of N tokens spilled to disk and merged (bounded memory)")
+    t.add_argument("--chunk-tokens", type=non_negative_int, default=None, metavar="N",
+                   help="count in pieces of N tokens spilled to $TMPDIR and merged: bounded memory "
+                        "(default 5000000; 0: count in memory)")
     t.add_argument("--vocab", help="vocabulary file (token<TAB>count); other words become <unk>")
     t.add_argument("--min-count", type=positive_int, default=1,
                    help="words seen fewer times become <unk> (default 1: keep all, as lmplz)")
@@ -142,7 +150,7 @@ def _train_on_cluster(args: argparse.Namespace, corpus, vocab: Vocabulary | None
     gathered into a model first."""
     from ..cluster import connect
     from ..ngram.distributed import train_on_cluster
-    if args.chunk_tokens:
+    if args.chunk_tokens is not None:
         raise ConfigError("--chunk-tokens applies to one machine; on a cluster use --partitions")
     start = time.perf_counter()
     with connect(args.cluster) as client:

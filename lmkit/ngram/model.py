@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_path, load_npz
-from ..errors import ConfigError, LmkitError, ModelFormatError
+from ..errors import ConfigError, CorpusError, LmkitError, ModelFormatError
 from ..lm import Perplexity, corpus_scores
 from ..text import (
     BOS,
@@ -142,7 +142,10 @@ class NgramModel:
         iterable of token lists. Words outside ``vocab`` (or below ``min_count``) become
         ``<unk>``. ``smoothing`` is one of :data:`SMOOTHINGS`. ``prune``: count thresholds
         per order like lmplz's ``--prune 0 0 1`` (n-grams seen that often or less are dropped).
-        ``chunk_tokens``: count in pieces of that many tokens, spilled to disk and merged.
+        ``chunk_tokens``: count in pieces of that many tokens, spilled to disk (``$TMPDIR``)
+        and merged, memory then bounded by the pieces and the model (None: the default,
+        :data:`DEFAULT_CHUNK_TOKENS`, for text; an encoded corpus is counted in memory; 0: in
+        memory).
         ``client``: a ``distributed.Client``; the corpus (a Corpus, or file/directory paths
         every worker can read) is then counted and estimated on its cluster in ``partitions``
         pieces (default: twice the workers), giving the same model (see
@@ -164,9 +167,10 @@ class NgramModel:
             vocab = vocab or data.vocab
             if vocab is None:
                 raise ConfigError("an EncodedCorpus without a vocabulary needs vocab=")
-            counts = count_ngrams(data, order, len(vocab), quiet=quiet, chunk_tokens=chunk_tokens)
+            counts = count_ngrams(data, order, len(vocab), quiet=quiet, chunk_tokens=chunk_tokens or None)
         else:
-            counts, vocab = _count_text(data, vocab, order, min_count, chunk_tokens, quiet)
+            counts, vocab = _count_text(data, vocab, order, min_count,
+                                        DEFAULT_CHUNK_TOKENS if chunk_tokens is None else chunk_tokens, quiet)
         model = cls.from_counts(counts, vocab, smoothing, discount=discount, interpolate=interpolate,
                                 prune=prune)
         model.tokenizer = tokenizer or model.tokenizer
@@ -605,16 +609,29 @@ def _count_text(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary | None
     """Encode ``data`` (building its vocabulary unless given) and count it; with
     ``chunk_tokens`` the ids are spilled to a temporary file and read a piece at a time, so
     memory is bounded by the pieces and the model, not the corpus."""
-    if chunk_tokens is None:
+    if not chunk_tokens:
         encoded = build_and_encode(data, min_count=min_count) if vocab is None else encode_corpus(data, vocab)
         assert encoded.vocab is not None   # both set it
         return count_ngrams(encoded, order, len(encoded.vocab), quiet=quiet, release_corpus=True), encoded.vocab
+    import errno
     import tempfile
-    with tempfile.TemporaryDirectory(prefix="lmkit-ids-") as spill:
-        encoded = spill_corpus(data, vocab, spill, min_count=min_count)
-        assert encoded.vocab is not None
-        counts = count_ngrams(encoded, order, len(encoded.vocab), quiet=quiet, chunk_tokens=chunk_tokens,
-                              release_corpus=True)
-        vocab = encoded.vocab
-        del encoded          # its memory map, before the folder goes
+    try:
+        with tempfile.TemporaryDirectory(prefix="lmkit-ids-") as spill:
+            encoded = spill_corpus(data, vocab, spill, min_count=min_count)
+            assert encoded.vocab is not None
+            counts = count_ngrams(encoded, order, len(encoded.vocab), quiet=quiet, chunk_tokens=chunk_tokens,
+                                  release_corpus=True)
+            vocab = encoded.vocab
+            del encoded          # its memory map, before the folder goes
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise CorpusError(f"no space left in {tempfile.gettempdir()} for the spilled corpus and counts "
+                          f"({exc.strerror}); set TMPDIR to a larger disk, or count in memory "
+                          "(chunk_tokens=0, --chunk-tokens 0)") from None
     return counts, vocab
+
+
+#: tokens per counted piece when training on text (pieces spilled to $TMPDIR and merged):
+#: smaller corpora are counted in memory; at 50M tokens pieces were faster than one count
+DEFAULT_CHUNK_TOKENS = 5_000_000

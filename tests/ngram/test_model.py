@@ -68,6 +68,18 @@ def test_training_in_chunks_from_text_gives_the_same_model(ts_split, tmp_path, m
             assert np.array_equal(a, b), name
 
 
+def test_a_full_temporary_disk_is_one_clear_error(monkeypatch):
+    import errno
+
+    from lmkit.text import encoded
+
+    def full(self, ids):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(encoded._IdSink, "add", full)
+    with pytest.raises(CorpusError, match=r"no space left in .* set TMPDIR .*\(chunk_tokens=0"):
+        NgramModel.train(TOY, order=2, quiet=True)
+
+
 def test_kneser_ney_by_hand():
     """Bigram interpolated KN with lmplz conventions on a corpus small enough to do by hand."""
     sents = [["a", "b"], ["b", "a"], ["a", "a"]]
