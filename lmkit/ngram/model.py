@@ -21,6 +21,7 @@ from ..text import (
     UNK_ID,
     Corpus,
     EncodedCorpus,
+    LazyFolder,
     Tokenizer,
     Vocabulary,
     build_and_encode,
@@ -616,8 +617,8 @@ def _count_text(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary | None
     import errno
     import tempfile
     try:
-        with tempfile.TemporaryDirectory(prefix="lmkit-ids-") as spill:
-            encoded = spill_corpus(data, vocab, spill, min_count=min_count)
+        with LazyFolder("lmkit-ids-") as spill:   # made only for a corpus of more than chunk_tokens
+            encoded = spill_corpus(data, vocab, spill, min_count=min_count, spill_after=chunk_tokens)
             assert encoded.vocab is not None
             counts = count_ngrams(encoded, order, len(encoded.vocab), quiet=quiet, chunk_tokens=chunk_tokens,
                                   release_corpus=True)

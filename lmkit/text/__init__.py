@@ -2,6 +2,7 @@
 from .corpus import Corpus, ReadStats, Span, expand_sources, read_line_blocks
 from .encoded import (
     EncodedCorpus,
+    LazyFolder,
     build_and_encode,
     encode_corpus,
     encode_first_seen,
@@ -25,7 +26,8 @@ from .vocab import (
                     count_tokens,
 )
 
-__all__ = ["Corpus", "ReadStats", "Span", "expand_sources", "read_line_blocks", "EncodedCorpus", "encode_first_seen",
+__all__ = ["Corpus", "ReadStats", "Span", "expand_sources", "read_line_blocks", "EncodedCorpus", "LazyFolder",
+           "encode_first_seen",
            "build_and_encode", "encode_corpus", "id_counts", "read_ids", "spill_corpus", "Tokenizer", "Vocabulary",
            "count_tokens",
            "DEFAULT_SPECIALS", "utf8_blob", "utf8_strings",

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -98,21 +99,36 @@ def _write_meta(folder: Path, corpus: EncodedCorpus) -> None:
 
 class _IdSink:
     """Collects int32 id chunks in memory, or streams them to a temporary file on disk: with
-    ``keep_raw`` that file is the result (:func:`spilled_ids`), else it becomes ``ids.npy``."""
+    ``keep_raw`` that file is the result (:func:`spilled_ids`), else it becomes ``ids.npy``.
+    ``spill_after``: hold the first that many ids in memory and go to disk only beyond them
+    (``folder``, which may be created only then, see :class:`LazyFolder`, is not touched for a
+    smaller corpus)."""
 
-    def __init__(self, folder: Path | None, keep_raw: bool = False) -> None:
+    def __init__(self, folder: str | os.PathLike | None, keep_raw: bool = False, spill_after: int = 0) -> None:
         self.n = 0
         self.chunks: list[np.ndarray] = []
-        self.folder = folder
+        self.folder: Path | None = None
         self.keep_raw = keep_raw
-        self.raw = None
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, self.raw_path = tempfile.mkstemp(prefix=".ids.", suffix=".raw", dir=folder)
-            self.raw = os.fdopen(fd, "wb")
+        self.raw: IO[bytes] | None = None
+        self._spill_to = folder
+        self._spill_after = spill_after
+        if folder is not None and spill_after == 0:
+            self._open_raw()
+
+    def _open_raw(self) -> None:
+        assert self._spill_to is not None
+        self.folder = Path(self._spill_to)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, self.raw_path = tempfile.mkstemp(prefix=".ids.", suffix=".raw", dir=self.folder)
+        self.raw = os.fdopen(fd, "wb")
+        for chunk in self.chunks:        # what was held in memory so far
+            self.raw.write(chunk.tobytes())
+        self.chunks = []
 
     def add(self, ids: np.ndarray) -> None:
         self.n += len(ids)
+        if self.raw is None and self._spill_to is not None and self.n > self._spill_after:
+            self._open_raw()
         if self.raw is not None:
             self.raw.write(ids.tobytes())
         else:
@@ -173,17 +189,39 @@ def encode_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary, *,
     return EncodedCorpus.load(cache)
 
 
-def spill_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary | None, folder: str | os.PathLike, *,
-                 min_count: int = 1) -> EncodedCorpus:
+class LazyFolder:
+    """A temporary folder made only when first asked for its path (``os.fspath``), removed
+    (with what is in it) when the ``with`` block ends."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._made: tempfile.TemporaryDirectory | None = None
+
+    def __fspath__(self) -> str:
+        if self._made is None:
+            self._made = tempfile.TemporaryDirectory(prefix=self.prefix)
+        return self._made.name
+
+    def __enter__(self) -> LazyFolder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._made is not None:
+            self._made.cleanup()
+
+
+def spill_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary | None, folder: os.PathLike, *,
+                 min_count: int = 1, spill_after: int = 0) -> EncodedCorpus:
     """Encode ``data`` (with ``vocab``, or building one as :func:`build_and_encode` does) with
     its ids written to a file in ``folder`` (which the caller owns and deletes) instead of
-    memory: the result's ids are a read-only memory map of it, to be read a piece at a time
-    (:func:`read_ids`); memory holds the sentence offsets only (8 bytes a sentence)."""
+    memory once there are more than ``spill_after`` of them: the result's ids are then a
+    read-only memory map of it, to be read a piece at a time (:func:`read_ids`); memory holds
+    the sentence offsets only (8 bytes a sentence)."""
     if vocab is None:
-        return build_and_encode(data, min_count=min_count, spill=folder)
+        return build_and_encode(data, min_count=min_count, spill=folder, spill_after=spill_after)
     if vocab.unk_id < 0:
         raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
-    return _encode(data, vocab, _IdSink(Path(folder), keep_raw=True))
+    return _encode(data, vocab, _IdSink(folder, keep_raw=True, spill_after=spill_after))
 
 
 def spilled_ids(path: str | os.PathLike, n: int) -> np.ndarray:
@@ -205,7 +243,7 @@ _STEP = 1 << 22
 
 def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int = 1,
                      max_size: int | None = None, specials: Sequence[str] = DEFAULT_SPECIALS,
-                     spill: str | os.PathLike | None = None) -> EncodedCorpus:
+                     spill: str | os.PathLike | None = None, spill_after: int = 0) -> EncodedCorpus:
     """Build the vocabulary of ``data`` and encode it, reading (and tokenising) it once.
 
     The same result as ``encode_corpus(data, Vocabulary.build(data, ...))`` (its vocabulary
@@ -214,7 +252,7 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     vocabulary's order (tokens below ``min_count`` become ``<unk>``). With ``spill`` (a
     folder), the ids go to a file there and are renumbered on disk (see :func:`spill_corpus`).
     """
-    first_ids, offsets, seen = encode_first_seen(data, spill=spill)
+    first_ids, offsets, seen = encode_first_seen(data, spill=spill, spill_after=spill_after)
     counts = id_counts(first_ids, len(seen))
     if min_count < 1:
         raise ConfigError(f"min_count must be >= 1, got {min_count}")
@@ -243,13 +281,13 @@ def _renumber_file(ids: np.memmap, renumber: np.ndarray) -> None:
             f.write(piece.tobytes())
 
 
-def encode_first_seen(data: Corpus | Iterable[Sequence[str]], *,
-                      spill: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def encode_first_seen(data: Corpus | Iterable[Sequence[str]], *, spill: str | os.PathLike | None = None,
+                      spill_after: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Every token numbered in order of first appearance, in one pass: ids (int32
-    ``[n_tokens]``; with ``spill``, a memory map of a file written in that folder), sentence
-    offsets (int64 ``[S + 1]``) and the distinct tokens (id order)."""
+    ``[n_tokens]``; with ``spill``, beyond ``spill_after`` ids, a memory map of a file written
+    in that folder), sentence offsets (int64 ``[S + 1]``) and the distinct tokens (id order)."""
     types = types_for(data)
-    sink = _IdSink(None if spill is None else Path(spill), keep_raw=True)
+    sink = _IdSink(spill, keep_raw=True, spill_after=spill_after)
     lengths: list[np.ndarray] = []
     for ids, lens in types.blocks(data):
         sink.add(ids)

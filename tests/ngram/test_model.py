@@ -68,6 +68,13 @@ def test_training_in_chunks_from_text_gives_the_same_model(ts_split, tmp_path, m
             assert np.array_equal(a, b), name
 
 
+def test_a_corpus_smaller_than_a_piece_needs_no_temporary_folder(tmp_path, monkeypatch):
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))   # any temporary file would fail
+    assert NgramModel.train(TOY * 50, order=3, quiet=True).sizes == NgramModel.train(TOY * 50, order=3,
+                                                                                      chunk_tokens=0, quiet=True).sizes
+
+
 def test_a_full_temporary_disk_is_one_clear_error(monkeypatch):
     import errno
 

@@ -99,23 +99,27 @@ def test_one_pass_build_and_encode_equals_two_passes(shakespeare_path, min_count
 
 @pytest.mark.parametrize("min_count", [1, 3])
 @pytest.mark.parametrize("given_vocab", [False, True])
-def test_spilled_corpus_equals_the_in_memory_one(shakespeare_path, tmp_path, min_count, given_vocab):
-    """Ids written to a file and renumbered there (the chunked trainer's corpus): the same
+@pytest.mark.parametrize("spill_after", [0, 5000, 10 ** 9])
+def test_spilled_corpus_equals_the_in_memory_one(shakespeare_path, tmp_path, min_count, given_vocab, spill_after):
+    """Ids written to a file and renumbered there (the chunked trainer's corpus) once there are
+    more than ``spill_after`` (else kept in memory, the folder never made): the same
     vocabulary, ids and offsets as in memory; pieces read from the file equal the slices."""
-    from lmkit.text import Corpus, Tokenizer, build_and_encode, read_ids, spill_corpus
+    from lmkit.text import Corpus, LazyFolder, Tokenizer, build_and_encode, read_ids, spill_corpus
     corpus = Corpus(shakespeare_path, Tokenizer("whitespace"), quiet=True)
     whole = build_and_encode(corpus, min_count=min_count)
-    spilled = spill_corpus(corpus, whole.vocab if given_vocab else None, tmp_path, min_count=min_count)
-    assert isinstance(spilled.ids, np.memmap) and str(tmp_path) in spilled.ids.filename
-    assert spilled.vocab.itos == whole.vocab.itos and spilled.vocab.counts.tolist() == whole.vocab.counts.tolist()
-    assert np.array_equal(spilled.ids, whole.ids) and np.array_equal(spilled.offsets, whole.offsets)
-    rng = np.random.default_rng(0)
-    for lo, hi in [(0, 0), (0, 1), (5, 5), (len(whole.ids) - 3, len(whole.ids))] + \
-            [tuple(sorted(rng.integers(0, len(whole.ids), 2))) for _ in range(20)]:
-        got = read_ids(spilled.ids, int(lo), int(hi))
-        assert not isinstance(got, np.memmap) and np.array_equal(got, whole.ids[lo:hi])
+    with LazyFolder("t-") as folder:
+        spilled = spill_corpus(corpus, whole.vocab if given_vocab else None, folder, min_count=min_count,
+                               spill_after=spill_after)
+        assert (folder._made is not None) == (spill_after < whole.n_tokens) == isinstance(spilled.ids, np.memmap)
+        assert spilled.vocab.itos == whole.vocab.itos and spilled.vocab.counts.tolist() == whole.vocab.counts.tolist()
+        assert np.array_equal(spilled.ids, whole.ids) and np.array_equal(spilled.offsets, whole.offsets)
+        rng = np.random.default_rng(0)
+        for lo, hi in [(0, 0), (0, 1), (5, 5), (len(whole.ids) - 3, len(whole.ids))] + \
+                [tuple(sorted(rng.integers(0, len(whole.ids), 2))) for _ in range(20)]:
+            got = read_ids(spilled.ids, int(lo), int(hi))
+            assert not isinstance(got, np.memmap) and np.array_equal(got, whole.ids[lo:hi])
     (tmp_path / "empty").mkdir()
-    empty = spill_corpus([[], []], None, tmp_path / "empty")
+    empty = spill_corpus([[], []], None, tmp_path / "empty")   # nothing to map
     assert empty.n_tokens == 0 and empty.n_sentences == 2
 
 
