@@ -93,6 +93,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     cf.add_argument("--native", dest="to_native", action="store_true",
                     help="write an lmkit folder (opens memory-mapped in milliseconds)")
     c.set_defaults(run=run_convert)
+    z = cmds.add_parser("compress", help="write compressed vectors that every query runs on (int8: 4x smaller)",
+                        description="Compress vectors into an lmkit folder that KeyedVectors.load and every "
+                                    "embed command open memory-mapped and search on the codes.")
+    _vector_input(z)
+    z.add_argument("-o", "--output", required=True, help="output folder")
+    zf = z.add_mutually_exclusive_group(required=True)
+    zf.add_argument("--int8", action="store_true",
+                    help="int8 codes with a float32 scale per row (a quarter of float32, plus 4 bytes a row)")
+    z.set_defaults(run=run_compress)
     p.set_defaults(run=missing_command(p))
 
 
@@ -210,6 +219,16 @@ def run_convert(args: argparse.Namespace) -> int:
     else:
         kv.save_word2vec_format(args.output, binary=args.to_binary)
     log.info("%s: %d words x %d", args.output, len(kv), kv.dim)
+    return 0
+
+
+def run_compress(args: argparse.Namespace) -> int:
+    kv = _load_vectors(args)
+    small = kv.compress("int8")
+    small.save(args.output)
+    before = 4 * len(kv) * kv.dim
+    log.info("%s: %d words x %d, int8: %.1f MB of rows (float32 %.1f MB)", args.output, len(kv), kv.dim,
+             small.vectors.nbytes / 1e6, before / 1e6)
     return 0
 
 

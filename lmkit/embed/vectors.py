@@ -17,11 +17,14 @@ import numpy as np
 
 from .._io import atomic_folder, load_npy, read_format_json
 from ..errors import ConfigError, ModelFormatError
+from .compress import Int8Rows
 from .wordlist import MappedWords, WordList, write_mapped_words
 
 log = logging.getLogger(__name__)
 NATIVE_FORMAT = "lmkit-vectors"
 NATIVE_VERSION = 2   # 2: words as UTF-8 blob + offsets + hash table; 1 (words.txt) still reads
+#: a compressed folder: codes instead of vectors.npy ("encoding" in meta.json says which)
+COMPRESSED_VERSION = 3
 
 
 Key = Union[str, np.ndarray]  # noqa: UP007 (a runtime alias: Python 3.10 has no str | ndarray here)
@@ -39,15 +42,15 @@ class KeyedVectors:
     ``add_vectors`` and item assignment, ``evaluate_word_analogies``/``evaluate_word_pairs``.
     """
 
-    def __init__(self, words: Sequence[str] | MappedWords, vectors: np.ndarray,
+    def __init__(self, words: Sequence[str] | MappedWords, vectors: np.ndarray | Int8Rows,
                  counts: np.ndarray | None = None) -> None:
         if isinstance(words, str):
             raise ConfigError("words must be a list of words, not one string")
-        vectors = vectors if isinstance(vectors, np.ndarray) else np.asarray(vectors)
+        vectors = vectors if isinstance(vectors, (np.ndarray, Int8Rows)) else np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ConfigError(f"vectors must be [n_words, dim]; got {vectors.shape} for {len(words)} words")
         self._words: WordList | MappedWords = words if isinstance(words, MappedWords) else WordList(words)
-        self.vectors = vectors
+        self.vectors: np.ndarray | Int8Rows = vectors
         self.counts = counts
         self._norms: np.ndarray | None = None
 
@@ -130,9 +133,33 @@ class KeyedVectors:
         return np.asarray(self.vectors[rows], dtype=np.float32) / self.norms[rows][:, None]
 
     def _scores(self, query: np.ndarray, restrict_vocab: int | None) -> np.ndarray:
-        """Cosine of a unit ``query`` [dim] with every row (the first ``restrict_vocab``)."""
-        limit = slice(0, restrict_vocab) if restrict_vocab else slice(None)
-        return (self.vectors[limit] @ query.astype(self.vectors.dtype, copy=False)) / self.norms[limit]
+        """Cosine of a unit ``query`` [dim] with every row (the first ``restrict_vocab``),
+        float32 [rows], a block of rows at a time (compressed rows are decoded per block)."""
+        n = min(len(self), restrict_vocab) if restrict_vocab else len(self)
+        if isinstance(self.vectors, np.ndarray):
+            return (self.vectors[:n] @ query.astype(self.vectors.dtype, copy=False)) / self.norms[:n]
+        out = np.empty(n, np.float32)
+        q = query.astype(np.float32, copy=False)
+        step = max(1, SCORE_BLOCK_VALUES // max(self.dim, 1))
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)
+            out[lo:hi] = (self.vectors[lo:hi] @ q) / self.norms[lo:hi]
+        return out
+
+    @property
+    def encoding(self) -> str:
+        """How the rows are stored: ``"float32"`` or ``"int8"`` (see :meth:`compress`)."""
+        return "int8" if isinstance(self.vectors, Int8Rows) else "float32"
+
+    def compress(self, encoding: str = "int8") -> KeyedVectors:
+        """The same words with their vectors compressed: ``"int8"`` keeps int8 codes and a
+        float32 scale per row (a quarter of the memory; queries run on the codes).
+        ``save`` writes the compressed form."""
+        if encoding != "int8":
+            raise ConfigError(f"encoding must be 'int8', got {encoding!r}")
+        rows = self.vectors if isinstance(self.vectors, Int8Rows) else Int8Rows.encode(self.vectors)
+        words = self._words if isinstance(self._words, MappedWords) else self.words   # a copy to grow apart
+        return KeyedVectors(words, rows, self.counts)
 
     def add_vectors(self, keys: Sequence[str], weights: np.ndarray, replace: bool = False) -> None:
         """Append new words with their vectors (``replace``: also overwrite known words;
@@ -144,9 +171,10 @@ class KeyedVectors:
             raise ConfigError(f"vectors of dim {weights.shape[1]} added to vectors of dim {self.dim}")
         stoi = self.stoi          # in memory from now on
         new = [(k, w) for k, w in zip(keys, weights) if k not in stoi]
-        if replace or new:
-            self.vectors = np.array(self.vectors, dtype=np.float32)   # writable, in memory
+        if replace or new:   # writable, in memory (compressed rows are decoded: float32 from now on)
+            self.vectors = np.array(self.vectors, dtype=np.float32)
         if replace:
+            assert isinstance(self.vectors, np.ndarray)
             for k, w in zip(keys, weights):
                 if k in stoi:
                     self.vectors[stoi[k]] = w
@@ -423,7 +451,8 @@ class KeyedVectors:
         atomically; text keeps every float32 exactly (9 significant digits). ``fvocab``:
         also write the words' counts as ``word count`` lines."""
         from .w2v_format import write_word2vec
-        write_word2vec(path, self.words, self.vectors, binary, write_header, fvocab, self.counts)
+        vectors = self.vectors if isinstance(self.vectors, np.ndarray) else np.asarray(self.vectors)   # decoded
+        write_word2vec(path, self.words, vectors, binary, write_header, fvocab, self.counts)
 
     @classmethod
     def load_word2vec_format(cls, path: str | os.PathLike, binary: bool | None = None,
@@ -461,12 +490,17 @@ class KeyedVectors:
         """Native format: ``vectors.npy`` (memory-mapped at load), the words as one UTF-8 blob
         with offsets and a hash table (looked up in place: opening a folder reads no
         vocabulary), ``meta.json``; the folder is replaced as a whole in one step."""
+        meta = {"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "n_words": len(self), "dim": self.dim}
         with atomic_folder(folder) as tmp:
-            np.save(tmp / "vectors.npy", np.asarray(self.vectors, dtype=np.float32))
-            crc = write_mapped_words(tmp, self.words)
+            if isinstance(self.vectors, Int8Rows):
+                np.save(tmp / "codes.npy", np.asarray(self.vectors.codes))
+                np.save(tmp / "scales.npy", np.asarray(self.vectors.scales))
+                meta.update(version=COMPRESSED_VERSION, encoding="int8")
+            else:
+                np.save(tmp / "vectors.npy", np.asarray(self.vectors, dtype=np.float32))
+            meta["crc32"] = write_mapped_words(tmp, self.words)
             with open(tmp / "meta.json", "w", encoding="utf-8") as out:
-                json.dump({"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "n_words": len(self),
-                           "dim": self.dim, "crc32": crc}, out)
+                json.dump(meta, out)
 
     @classmethod
     def load(cls, path: str | os.PathLike, mmap: bool = True, limit: int | None = None) -> KeyedVectors:
@@ -482,10 +516,14 @@ class KeyedVectors:
     def _load_native(cls, folder: Path, mmap: bool, limit: int | None) -> KeyedVectors:
         meta = _read_native_meta(folder)
         n, dim = meta["n_words"], meta["dim"]
-        vectors = load_npy(folder / "vectors.npy", mmap=mmap)
-        if vectors.shape != (n, dim) or vectors.dtype != np.float32:
-            raise ModelFormatError(f"{folder}: meta.json says {n} x {dim} float32; vectors.npy holds "
-                                   f"{vectors.shape} {vectors.dtype}")
+        vectors: np.ndarray | Int8Rows
+        if meta["version"] == COMPRESSED_VERSION:
+            vectors = _load_int8(folder, meta, n, dim, mmap)
+        else:
+            vectors = load_npy(folder / "vectors.npy", mmap=mmap)
+            if vectors.shape != (n, dim) or vectors.dtype != np.float32:
+                raise ModelFormatError(f"{folder}: meta.json says {n} x {dim} float32; vectors.npy holds "
+                                       f"{vectors.shape} {vectors.dtype}")
         words: Sequence[str] | MappedWords
         if meta["version"] == 1:
             try:
@@ -501,7 +539,8 @@ class KeyedVectors:
             words = MappedWords.open(folder, n, crc if isinstance(crc, dict) else None)
         if limit is not None and limit < n:
             words = list(words)[:limit] if not isinstance(words, MappedWords) else words.tolist()[:limit]
-            vectors = vectors[:limit]
+            vectors = vectors[:limit] if isinstance(vectors, np.ndarray) else \
+                Int8Rows(vectors.codes[:limit], vectors.scales[:limit])
         return cls(words, vectors)
 
     def __repr__(self) -> str:
@@ -509,8 +548,23 @@ class KeyedVectors:
 
 
 
+def _load_int8(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> Int8Rows:
+    """A compressed folder's codes and scales, their shapes, types and values checked."""
+    if meta.get("encoding") != "int8":
+        raise ModelFormatError(f"{folder}/meta.json: encoding {meta.get('encoding')!r} is not one this lmkit "
+                               "reads (int8)")
+    codes = load_npy(folder / "codes.npy", mmap=mmap)
+    scales = load_npy(folder / "scales.npy", mmap=mmap)
+    if codes.shape != (n, dim) or codes.dtype != np.int8 or scales.shape != (n,) or scales.dtype != np.float32:
+        raise ModelFormatError(f"{folder}: meta.json says {n} x {dim} int8 codes and {n} float32 scales; the "
+                               f"files hold {codes.shape} {codes.dtype} and {scales.shape} {scales.dtype}")
+    if not np.all(np.isfinite(scales)) or np.any(scales < 0) or (n and np.any(np.asarray(codes) == -128)):
+        raise ModelFormatError(f"{folder}: impossible int8 rows (a scale negative or not finite, or a code -128)")
+    return Int8Rows(codes, scales)
+
+
 def _read_native_meta(folder: Path) -> dict:
-    meta = read_format_json(folder / "meta.json", NATIVE_FORMAT, (1, 2), "an lmkit vectors folder")
+    meta = read_format_json(folder / "meta.json", NATIVE_FORMAT, (1, 2, COMPRESSED_VERSION), "an lmkit vectors folder")
     n, dim = meta.get("n_words"), meta.get("dim")
     if not (type(n) is int and type(dim) is int and n >= 0 and 0 < dim <= 1 << 16):
         raise ModelFormatError(f"{folder}/meta.json: n_words/dim must be whole numbers, got {n!r} x {dim!r}")

@@ -164,6 +164,11 @@ def test_native_vectors_folder(tmp_path, vectors):
     fuzz_folder(tmp_path, tmp_path / "native", KeyedVectors.load, check_vectors)
 
 
+def test_compressed_vectors_folder(tmp_path, vectors):
+    vectors.compress("int8").save(tmp_path / "int8")
+    fuzz_folder(tmp_path, tmp_path / "int8", KeyedVectors.load, check_vectors)
+
+
 def test_vocabulary_reader(tmp_path):
     path = tmp_path / "vocab.tsv"
     Vocabulary.build(SENTS).save(path)

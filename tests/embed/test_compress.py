@@ -1,0 +1,102 @@
+"""Compressed vectors (int8 codes with a scale per row): the codes' error bound, queries on the
+codes against float32 queries, the folder round trip and its checks, the CLI."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lmkit import ConfigError, ModelFormatError
+from lmkit.embed import KeyedVectors
+from lmkit.embed.compress import Int8Rows
+
+
+def clustered(n=6000, dim=100, clusters=60, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(clusters, dim))
+    rows = centers[rng.integers(0, clusters, n)] + 0.6 * rng.normal(size=(n, dim))
+    return KeyedVectors([f"w{i}" for i in range(n)], rows.astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def kv():
+    return clustered()
+
+
+def test_codes_are_within_half_a_step_of_every_value():
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=(500, 33)) * rng.uniform(0.01, 100, (500, 1))).astype(np.float32)
+    x[7] = 0.0                                   # a zero row stays zero
+    q = Int8Rows.encode(x)
+    assert q.codes.dtype == np.int8 and q.scales.dtype == np.float32 and q.shape == x.shape
+    assert q.nbytes == x.size + 4 * len(x)
+    assert np.all(np.abs(q[:] - x) <= q.scales[:, None] / 2 * (1 + 1e-5) + 1e-30)
+    assert np.all(q[7] == 0) and q.scales[7] == 0
+    assert np.abs(q.codes).max() == 127 and not np.any(q.codes == -128)
+    np.testing.assert_array_equal(np.asarray(q), q[np.arange(len(x))])
+    np.testing.assert_array_equal(q[5], q[5:6][0])
+    with pytest.raises(ConfigError, match="finite"):
+        Int8Rows.encode(np.array([[1.0, np.nan]], np.float32))
+
+
+def test_queries_on_the_codes_find_the_float_neighbours(kv):
+    small = kv.compress("int8")
+    assert small.encoding == "int8" and kv.encoding == "float32"
+    words = kv.words[:400]
+    exact, approx = kv.neighbors(words, k=10), small.neighbors(words, k=10)
+    recall = np.mean([len({w for w, _ in a} & {w for w, _ in b}) / 10 for a, b in zip(exact, approx)])
+    assert recall >= 0.95, recall
+    for w in words[:20]:
+        assert small.similarity(w, words[0]) == pytest.approx(kv.similarity(w, words[0]), abs=0.01)
+    assert [w for w, _ in small.most_similar(words[3], topn=3)] == [w for w, _ in small.neighbors([words[3]], 3)[0]]
+    cos = small.most_similar(positive=[words[1], words[2]], negative=[words[3]], topn=None)
+    assert cos.shape == (len(kv),) and np.all(np.abs(cos) <= 1 + 1e-5)
+    assert small.most_similar_cosmul(words[1], topn=2) and small.most_similar(words[1], restrict_vocab=100, topn=2)
+
+
+def test_the_folder_round_trips_memory_mapped(tmp_path, kv):
+    small = kv.compress("int8")
+    small.save(tmp_path / "q")
+    meta = json.loads((tmp_path / "q" / "meta.json").read_text())
+    assert meta["encoding"] == "int8" and not (tmp_path / "q" / "vectors.npy").exists()
+    back = KeyedVectors.load(tmp_path / "q")
+    assert back.encoding == "int8" and isinstance(back.vectors.codes, np.memmap) and back.words == kv.words
+    np.testing.assert_array_equal(np.asarray(back.vectors.codes), small.vectors.codes)
+    np.testing.assert_array_equal(np.asarray(back.vectors.scales), small.vectors.scales)
+    assert back.neighbors(kv.words[:5], 4) == small.neighbors(kv.words[:5], 4)
+    top = KeyedVectors.load(tmp_path / "q", limit=100)
+    assert len(top) == 100 and top.encoding == "int8" and top.words == kv.words[:100]
+    back.save_word2vec_format(tmp_path / "q.txt")          # decoded
+    np.testing.assert_array_equal(KeyedVectors.load(tmp_path / "q.txt").vectors, np.asarray(small.vectors))
+    back.add_vectors(["new"], np.ones((1, kv.dim), np.float32))   # edits decode to float32
+    assert back.encoding == "float32" and len(back) == len(kv) + 1 and back.most_similar("new", topn=1)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda f: np.save(f / "codes.npy", np.zeros((5, 3), np.int8)), "int8 codes"),
+    (lambda f: np.save(f / "codes.npy", np.load(f / "codes.npy").astype(np.int16)), "int8 codes"),
+    (lambda f: np.save(f / "scales.npy", -np.load(f / "scales.npy")), "impossible int8 rows"),
+    (lambda f: np.save(f / "scales.npy", np.full_like(np.load(f / "scales.npy"), np.nan)), "impossible int8 rows"),
+    (lambda f: np.save(f / "codes.npy", np.full_like(np.load(f / "codes.npy"), -128)), "impossible int8 rows"),
+    (lambda f: (f / "scales.npy").unlink(), "scales.npy is missing"),
+    (lambda f: (f / "meta.json").write_text((f / "meta.json").read_text().replace('"int8"', '"pq"')), "encoding 'pq'"),
+])
+def test_damaged_folders_are_refused(tmp_path, kv, edit, message):
+    kv.compress("int8").save(tmp_path / "q")
+    edit(tmp_path / "q")
+    with pytest.raises(ModelFormatError, match=message):
+        KeyedVectors.load(tmp_path / "q")
+
+
+def test_cli_compress_then_query(tmp_path, kv):
+    kv.save_word2vec_format(tmp_path / "v.txt")
+    lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q", "embed"]
+    subprocess.run(lmkit + ["compress", str(tmp_path / "v.txt"), "-o", str(tmp_path / "q"), "--int8"], check=True)
+    out = subprocess.run(lmkit + ["neighbors", str(tmp_path / "q"), "w1", "-k", "3"], capture_output=True,
+                         text=True, check=True).stdout
+    want = KeyedVectors.load(tmp_path / "q").most_similar("w1", topn=3)
+    assert out == "w1\t" + " ".join(f"{w}:{s:.4f}" for w, s in want) + "\n"
+    bad = subprocess.run(lmkit + ["compress", str(tmp_path / "v.txt"), "-o", str(tmp_path / "z")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--int8" in bad.stderr and "Traceback" not in bad.stderr
