@@ -507,3 +507,17 @@ def text_lines(word_blob, word_off, num_txt, num_len, dim):
         out[p] = 10
         p += 1
     return out
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def int8_scores(codes, scales, offset_dot, inv_norms, query, lo, hi, out):
+    """Scores of rows ``lo .. hi - 1`` of an int8 matrix (row i = offset + ``codes[i]`` x
+    ``scales[i]``) against a float32 ``query``: ``out[i - lo] = (offset_dot + scales[i] x
+    codes[i] . query) x inv_norms[i]``, where ``offset_dot`` is offset . query. Reads one byte
+    per value and decodes nothing into memory."""
+    dim = codes.shape[1]
+    for i in range(lo, hi):
+        acc = np.float32(0.0)
+        for j in range(dim):
+            acc += np.float32(codes[i, j]) * query[j]
+        out[i - lo] = (offset_dot + scales[i] * acc) * inv_norms[i]

@@ -53,6 +53,7 @@ class KeyedVectors:
         self.vectors: np.ndarray | Int8Rows = vectors
         self.counts = counts
         self._norms: np.ndarray | None = None
+        self._inv: np.ndarray | None = None
 
     # ------------------------------------------------------------------ basics
     @property
@@ -138,13 +139,12 @@ class KeyedVectors:
         n = min(len(self), restrict_vocab) if restrict_vocab else len(self)
         if isinstance(self.vectors, np.ndarray):
             return (self.vectors[:n] @ query.astype(self.vectors.dtype, copy=False)) / self.norms[:n]
-        out = np.empty(n, np.float32)
-        q = query.astype(np.float32, copy=False)
-        step = max(1, SCORE_BLOCK_VALUES // max(self.dim, 1))
-        for lo in range(0, n, step):
-            hi = min(n, lo + step)
-            out[lo:hi] = (self.vectors[lo:hi] @ q) / self.norms[lo:hi]
-        return out
+        return self.vectors.scores(query, self._inv_norms()[:n], n)
+
+    def _inv_norms(self) -> np.ndarray:
+        if self._inv is None:
+            self._inv = (1.0 / self.norms).astype(np.float32)
+        return self._inv
 
     @property
     def encoding(self) -> str:
@@ -187,7 +187,7 @@ class KeyedVectors:
                 self._words.append(k)   # type: ignore[union-attr]
             if self.counts is not None:
                 self.counts = np.concatenate([self.counts, np.zeros(len(seen), self.counts.dtype)])
-        self._norms = None
+        self._norms = self._inv = None
 
     # ------------------------------------------------------------------ queries
     def similarity(self, a: str, b: str) -> float:
@@ -495,6 +495,7 @@ class KeyedVectors:
             if isinstance(self.vectors, Int8Rows):
                 np.save(tmp / "codes.npy", np.asarray(self.vectors.codes))
                 np.save(tmp / "scales.npy", np.asarray(self.vectors.scales))
+                np.save(tmp / "offset.npy", np.asarray(self.vectors.offset))
                 meta.update(version=COMPRESSED_VERSION, encoding="int8")
             else:
                 np.save(tmp / "vectors.npy", np.asarray(self.vectors, dtype=np.float32))
@@ -539,8 +540,7 @@ class KeyedVectors:
             words = MappedWords.open(folder, n, crc if isinstance(crc, dict) else None)
         if limit is not None and limit < n:
             words = list(words)[:limit] if not isinstance(words, MappedWords) else words.tolist()[:limit]
-            vectors = vectors[:limit] if isinstance(vectors, np.ndarray) else \
-                Int8Rows(vectors.codes[:limit], vectors.scales[:limit])
+            vectors = vectors[:limit] if isinstance(vectors, np.ndarray) else vectors.head(limit)
         return cls(words, vectors)
 
     def __repr__(self) -> str:
@@ -555,12 +555,17 @@ def _load_int8(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> Int8Ro
                                "reads (int8)")
     codes = load_npy(folder / "codes.npy", mmap=mmap)
     scales = load_npy(folder / "scales.npy", mmap=mmap)
-    if codes.shape != (n, dim) or codes.dtype != np.int8 or scales.shape != (n,) or scales.dtype != np.float32:
-        raise ModelFormatError(f"{folder}: meta.json says {n} x {dim} int8 codes and {n} float32 scales; the "
-                               f"files hold {codes.shape} {codes.dtype} and {scales.shape} {scales.dtype}")
-    if not np.all(np.isfinite(scales)) or np.any(scales < 0) or (n and np.any(np.asarray(codes) == -128)):
-        raise ModelFormatError(f"{folder}: impossible int8 rows (a scale negative or not finite, or a code -128)")
-    return Int8Rows(codes, scales)
+    offset = load_npy(folder / "offset.npy")
+    if codes.shape != (n, dim) or codes.dtype != np.int8 or scales.shape != (n,) or scales.dtype != np.float32 \
+            or offset.shape != (dim,) or offset.dtype != np.float32:
+        raise ModelFormatError(f"{folder}: meta.json says {n} x {dim} int8 codes, {n} float32 scales and a float32 "
+                               f"offset of {dim}; the files hold {codes.shape} {codes.dtype}, {scales.shape} "
+                               f"{scales.dtype} and {offset.shape} {offset.dtype}")
+    if not np.all(np.isfinite(scales)) or np.any(scales < 0) or not np.all(np.isfinite(offset)) \
+            or (n and np.any(np.asarray(codes) == -128)):
+        raise ModelFormatError(f"{folder}: impossible int8 rows (a scale negative or not finite, an offset not "
+                               "finite, or a code -128)")
+    return Int8Rows(codes, scales, offset)
 
 
 def _read_native_meta(folder: Path) -> dict:

@@ -24,20 +24,32 @@ def kv():
     return clustered()
 
 
-def test_codes_are_within_half_a_step_of_every_value():
+@pytest.mark.parametrize("center", [True, False])
+def test_codes_are_within_half_a_step_of_every_value(center):
     rng = np.random.default_rng(1)
-    x = (rng.normal(size=(500, 33)) * rng.uniform(0.01, 100, (500, 1))).astype(np.float32)
-    x[7] = 0.0                                   # a zero row stays zero
-    q = Int8Rows.encode(x)
+    x = (rng.normal(size=(500, 33)) * rng.uniform(0.01, 100, (500, 1)) + 3.0).astype(np.float32)
+    q = Int8Rows.encode(x, center=center)
+    assert np.allclose(q.offset, x.mean(axis=0) if center else 0.0, atol=1e-4)
     assert q.codes.dtype == np.int8 and q.scales.dtype == np.float32 and q.shape == x.shape
     assert q.nbytes == x.size + 4 * len(x)
-    assert np.all(np.abs(q[:] - x) <= q.scales[:, None] / 2 * (1 + 1e-5) + 1e-30)
-    assert np.all(q[7] == 0) and q.scales[7] == 0
+    step = q.scales[:, None]
+    assert np.all(np.abs(q[:] - x) <= step / 2 + 1e-5 * (np.abs(x) + np.abs(q.offset)))
     assert np.abs(q.codes).max() == 127 and not np.any(q.codes == -128)
+    same = Int8Rows.encode(np.tile(x[:1], (4, 1)))            # every row the offset: scale 0, decoded exactly
+    assert np.all(same.scales == 0) and np.allclose(np.asarray(same), x[:1], atol=1e-5)
     np.testing.assert_array_equal(np.asarray(q), q[np.arange(len(x))])
     np.testing.assert_array_equal(q[5], q[5:6][0])
     with pytest.raises(ConfigError, match="finite"):
         Int8Rows.encode(np.array([[1.0, np.nan]], np.float32))
+
+
+def test_the_scoring_kernel_equals_decoded_rows(kv):
+    small = kv.compress("int8")
+    q = np.random.default_rng(2).normal(size=kv.dim).astype(np.float32)
+    inv = (1.0 / small.norms).astype(np.float32)
+    want = (np.asarray(small.vectors, dtype=np.float64) @ q) * inv
+    np.testing.assert_allclose(small.vectors.scores(q, inv, len(kv)), want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(small.vectors.scores(q, inv, 10), want[:10], rtol=1e-4, atol=1e-4)
 
 
 def test_queries_on_the_codes_find_the_float_neighbours(kv):
@@ -80,6 +92,8 @@ def test_the_folder_round_trips_memory_mapped(tmp_path, kv):
     (lambda f: np.save(f / "scales.npy", np.full_like(np.load(f / "scales.npy"), np.nan)), "impossible int8 rows"),
     (lambda f: np.save(f / "codes.npy", np.full_like(np.load(f / "codes.npy"), -128)), "impossible int8 rows"),
     (lambda f: (f / "scales.npy").unlink(), "scales.npy is missing"),
+    (lambda f: np.save(f / "offset.npy", np.zeros(3, np.float32)), "offset of 100"),
+    (lambda f: np.save(f / "offset.npy", np.full(100, np.inf, np.float32)), "offset not finite"),
     (lambda f: (f / "meta.json").write_text((f / "meta.json").read_text().replace('"int8"', '"pq"')), "encoding 'pq'"),
 ])
 def test_damaged_folders_are_refused(tmp_path, kv, edit, message):

@@ -1,0 +1,150 @@
+"""Compressed word vectors: lmkit's int8 rows against float32 search and faiss, same vectors, same run.
+
+For each seed, skip-gram vectors are trained with lmkit (dim 100, window 5, min_count 5, 5
+epochs, 2 workers) and compressed; then, on the same 1,000 query words (seeded), recall@10 of
+the compressed search against exact float32 search (the query word itself left out), bytes
+per vector, query time for one query (`most_similar`, median of 50) and for 1,000 queries
+(`neighbors`), and Google-analogy accuracy (30k most frequent words, gensim's test file) of
+both. faiss (faiss-cpu, `bench` extra) on the same unit vectors: `IndexScalarQuantizer` 8-bit,
+inner product (its int8 counterpart), and `IndexFlatIP` as its exact search; 2 threads each.
+Quality figures are the mean over the seeds with the range.
+
+Reproduce:  pip install -e '.[bench]' && python benchmarks/compress_bench.py [--seeds 3]
+            [--corpus FILE ...] [--synthetic 200000]   (default corpus: data/brown.txt.gz lowercased)
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def train(corpus: list[str], seed: int, tokenizer: str):
+    from lmkit import Corpus, Tokenizer
+    from lmkit.embed import Word2Vec
+    data = Corpus(corpus, Tokenizer(tokenizer, lowercase=True), quiet=True)
+    return Word2Vec(dim=100, window=5, min_count=5, sample=1e-3, epochs=5, workers=2, seed=seed).train(
+        data, quiet=True).wv
+
+
+def recall(exact: list[list[str]], approx: list[list[str]], k: int = 10) -> float:
+    return float(np.mean([len(set(a[:k]) & set(b[:k])) / k for a, b in zip(exact, approx)]))
+
+
+def timed(fn, repeats: int = 3) -> float:
+    best = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best.append(time.perf_counter() - t)
+    return statistics.median(best)
+
+
+def lmkit_side(kv, queries: list[str]) -> tuple[dict, list[list[str]]]:
+    from gensim.test.utils import datapath
+    small = kv.compress("int8")
+    out = {}
+    exact = [[w for w, _ in row] for row in kv.neighbors(queries, k=10)]
+    for name, m in (("float32", kv), ("int8", small)):
+        found = [[w for w, _ in row] for row in m.neighbors(queries, k=10)]
+        one = statistics.median(timed(lambda w=w: m.most_similar(w, topn=10), 1) for w in queries[:50])
+        many = timed(lambda m=m: m.neighbors(queries, k=10))
+        acc = m.evaluate_analogies(datapath("questions-words.txt"), restrict_vocab=30000)["accuracy"] * 100
+        out[name] = dict(recall=recall(exact, found), bytes=(m.vectors.nbytes / len(m)), one_us=one * 1e6,
+                         many_s=many, analogy=acc)
+    return out, exact
+
+
+def faiss_side(kv, queries: list[str], exact: list[list[str]]) -> dict:
+    try:
+        import faiss
+    except ImportError:
+        return {}
+    faiss.omp_set_num_threads(2)
+    unit = np.ascontiguousarray(kv.unit_rows(slice(None)), dtype=np.float32)
+    qi = np.array([kv.index_of(w) for w in queries])
+    out = {}
+    for name, index in (("faiss Flat IP", faiss.IndexFlatIP(kv.dim)),
+                        ("faiss SQ8 IP", faiss.IndexScalarQuantizer(kv.dim, faiss.ScalarQuantizer.QT_8bit,
+                                                                    faiss.METRIC_INNER_PRODUCT))):
+        index.train(unit)
+        index.add(unit)
+        _, ids = index.search(unit[qi], 11)
+        words = kv.words
+        found = [[words[j] for j in row if j >= 0 and j != q][:10] for row, q in zip(ids.tolist(), qi.tolist())]
+        one = statistics.median(timed(lambda i=i: index.search(unit[i:i + 1], 11), 1) for i in qi[:50])
+        many = timed(lambda: index.search(unit[qi], 11))
+        out[name] = dict(recall=recall(exact, found), bytes=index.sa_code_size() if hasattr(index, "sa_code_size")
+                         else 4 * kv.dim, one_us=one * 1e6, many_s=many, analogy=float("nan"))
+    return out
+
+
+def synthetic(n: int, dim: int = 300, seed: int = 0):
+    from lmkit.embed import KeyedVectors
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(1000, dim)).astype(np.float32)
+    rows = centers[rng.integers(0, 1000, n)] + rng.normal(scale=0.8, size=(n, dim)).astype(np.float32)
+    return KeyedVectors([f"w{i}" for i in range(n)], rows.astype(np.float32))
+
+
+def table(title: str, runs: list[dict]) -> None:
+    print(f"\n{title}\n")
+    print(f"{'method':<16} {'bytes/vec':>9} {'recall@10':>20} {'1 query us':>11} {'1000 queries s':>15} "
+          f"{'analogy %':>22}")
+    for name in runs[0]:
+        rows = [r[name] for r in runs]
+
+        def cell(key, fmt):
+            xs = [r[key] for r in rows]
+            if any(np.isnan(x) for x in xs):
+                return "-"
+            spread = f" ({min(xs):{fmt}}-{max(xs):{fmt}})" if len(xs) > 1 else ""
+            return f"{statistics.mean(xs):{fmt}}{spread}"
+        print(f"{name:<16} {rows[0]['bytes']:>9.0f} {cell('recall', '.4f'):>20} "
+              f"{statistics.median(r['one_us'] for r in rows):>11.0f} "
+              f"{statistics.median(r['many_s'] for r in rows):>15.3f} {cell('analogy', '.2f'):>22}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--corpus", nargs="+", default=[str(ROOT / "data" / "brown.txt.gz")])
+    ap.add_argument("--tokenizer", default="whitespace")
+    ap.add_argument("--synthetic", type=int, default=0, help="also a clustered synthetic N x 300 matrix")
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    runs = []
+    for seed in range(1, args.seeds + 1):
+        kv = train(args.corpus, seed, args.tokenizer)
+        queries = [kv.words[i] for i in rng.choice(min(len(kv), 30000), 1000, replace=False)]
+        mine, exact = lmkit_side(kv, queries)
+        mine.update(faiss_side(kv, queries, exact))
+        runs.append(mine)
+    table(f"Skip-gram vectors ({len(kv)} words x {kv.dim}, {args.seeds} seeds), 1,000 query words", runs)
+    if args.synthetic:
+        kv = synthetic(args.synthetic)
+        queries = [kv.words[i] for i in rng.choice(len(kv), 1000, replace=False)]
+        mine, exact = lmkit_side_without_analogies(kv, queries)
+        mine.update(faiss_side(kv, queries, exact))
+        table(f"Clustered synthetic matrix ({len(kv)} x {kv.dim}), 1,000 queries", [mine])
+
+
+def lmkit_side_without_analogies(kv, queries: list[str]) -> tuple[dict, list[list[str]]]:
+    small = kv.compress("int8")
+    exact = [[w for w, _ in row] for row in kv.neighbors(queries, k=10)]
+    out = {}
+    for name, m in (("float32", kv), ("int8", small)):
+        found = [[w for w, _ in row] for row in m.neighbors(queries, k=10)]
+        one = statistics.median(timed(lambda w=w: m.most_similar(w, topn=10), 1) for w in queries[:50])
+        out[name] = dict(recall=recall(exact, found), bytes=m.vectors.nbytes / len(m), one_us=one * 1e6,
+                         many_s=timed(lambda m=m: m.neighbors(queries, k=10)), analogy=float("nan"))
+    return out, exact
+
+
+if __name__ == "__main__":
+    main()
