@@ -6,6 +6,7 @@ import logging
 import sys
 
 from .._io import atomic_write
+from ..checks import SEED
 from ..embed import WORD2VEC_RANGES as R
 from ..embed import KeyedVectors, Word2Vec
 from ..errors import ConfigError, LmkitError
@@ -101,6 +102,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     zf = z.add_mutually_exclusive_group(required=True)
     zf.add_argument("--int8", action="store_true",
                     help="int8 codes with a float32 scale per row (a quarter of float32, plus 4 bytes a row)")
+    zf.add_argument("--pq", type=positive_int, metavar="M",
+                    help="product quantisation: M bytes a vector (M divides the dimension; unit directions)")
+    z.add_argument("--seed", type=SEED.arg(), default=0, help="k-means seed for --pq (default 0)")
     z.set_defaults(run=run_compress)
     p.set_defaults(run=missing_command(p))
 
@@ -224,11 +228,11 @@ def run_convert(args: argparse.Namespace) -> int:
 
 def run_compress(args: argparse.Namespace) -> int:
     kv = _load_vectors(args)
-    small = kv.compress("int8")
+    small = kv.compress("pq", m=args.pq, seed=args.seed) if args.pq else kv.compress("int8")
     small.save(args.output)
     before = 4 * len(kv) * kv.dim
-    log.info("%s: %d words x %d, int8: %.1f MB of rows (float32 %.1f MB)", args.output, len(kv), kv.dim,
-             small.vectors.nbytes / 1e6, before / 1e6)
+    log.info("%s: %d words x %d, %s: %.1f MB of rows (float32 %.1f MB)", args.output, len(kv), kv.dim,
+             small.encoding, small.vectors.nbytes / 1e6, before / 1e6)
     return 0
 
 

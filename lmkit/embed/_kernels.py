@@ -521,3 +521,16 @@ def int8_scores(codes, scales, offset_dot, inv_norms, query, lo, hi, out):
         for j in range(dim):
             acc += np.float32(codes[i, j]) * query[j]
         out[i - lo] = (offset_dot + scales[i] * acc) * inv_norms[i]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def pq_scores(codes, tables, base, inv_norms, n, out):
+    """Asymmetric distances of product-quantised rows: ``out[i] = (base + sum_m
+    tables[m, codes[i, m]]) * inv_norms[i]`` for rows 0 .. n - 1, where ``tables[m, c]`` is the
+    query's sub-vector m dotted with centroid c of sub-space m (float32 [M, 256])."""
+    M = codes.shape[1]
+    for i in range(n):
+        acc = np.float32(0.0)
+        for m in range(M):
+            acc += tables[m, codes[i, m]]
+        out[i] = (base + acc) * inv_norms[i]

@@ -18,6 +18,11 @@ from ..errors import ConfigError
 
 #: rows decoded at once when a whole compressed matrix is read (about 16M values)
 DECODE_BLOCK_VALUES = 1 << 24
+#: product quantisation: centroids per sub-space (codes are one byte), k-means rounds and the
+#: most rows its codebooks are trained on (a seeded sample of the rows beyond that)
+PQ_CENTROIDS = 256
+PQ_ROUNDS = 20
+PQ_TRAIN_ROWS = 65536
 
 
 class Int8Rows:
@@ -104,3 +109,144 @@ class Int8Rows:
 
     def __repr__(self) -> str:
         return f"Int8Rows({self.shape[0]} x {self.shape[1]})"
+
+
+class PQRows:
+    """Product-quantised rows: each row scaled to unit length, less the mean of the unit rows
+    (``offset``), cut into M sub-vectors, each stored as the byte of its nearest centroid in
+    that sub-space's codebook (k-means, ``codebooks`` float32 [M, 256, dim / M]). M bytes a row.
+
+    Rows decode to their unit-length direction (the length is not kept: cosine queries do
+    not need it); one query is scored by asymmetric distance tables on the codes."""
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, codes: np.ndarray, codebooks: np.ndarray, offset: np.ndarray) -> None:
+        if codes.ndim != 2 or codes.dtype != np.uint8 or codebooks.ndim != 3 or codebooks.dtype != np.float32 \
+                or codebooks.shape[0] != codes.shape[1] or codebooks.shape[1] != PQ_CENTROIDS \
+                or offset.shape != (codebooks.shape[0] * codebooks.shape[2],) or offset.dtype != np.float32:
+            raise ConfigError(f"PQ rows need uint8 codes [n, M], float32 codebooks [M, {PQ_CENTROIDS}, dim / M] "
+                              f"and a float32 offset [dim]; got {codes.dtype} {codes.shape}, {codebooks.dtype} "
+                              f"{codebooks.shape}, {offset.dtype} {offset.shape}")
+        self.codes = codes
+        self.codebooks = codebooks
+        self.offset = offset
+
+    @classmethod
+    def encode(cls, vectors, m: int, seed: int = 0) -> PQRows:
+        """Train M codebooks on (a sample of) the centred unit rows and code every row."""
+        n, dim = vectors.shape
+        if m < 1 or dim % m:
+            raise ConfigError(f"--pq M must divide the dimension {dim}, got {m}")
+        if n < PQ_CENTROIDS:
+            raise ConfigError(f"product quantisation needs at least {PQ_CENTROIDS} vectors, got {n}")
+        offset = np.zeros(dim, np.float64)
+        for _, block in _unit_blocks(vectors):
+            offset += block.sum(axis=0, dtype=np.float64)
+        offset = (offset / n).astype(np.float32)
+        rng = np.random.default_rng(seed)
+        sample = np.sort(rng.choice(n, min(n, PQ_TRAIN_ROWS), replace=False))
+        train = _unit(np.asarray(vectors[sample], dtype=np.float32)) - offset
+        sub = dim // m
+        books = np.stack([_kmeans(train[:, j * sub:(j + 1) * sub], rng) for j in range(m)])
+        codes = np.empty((n, m), np.uint8)
+        for lo, block in _unit_blocks(vectors):
+            block = block - offset
+            for j in range(m):
+                codes[lo:lo + len(block), j] = _nearest_centroid(block[:, j * sub:(j + 1) * sub], books[j])
+        return cls(codes, books, offset)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.codes.shape[0]), int(self.offset.shape[0]))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codes.nbytes + self.codebooks.nbytes + self.offset.nbytes)
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def __getitem__(self, rows) -> np.ndarray:
+        codes = np.asarray(self.codes[rows])
+        m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
+        parts = self.codebooks[np.arange(m), codes]          # [..., M, sub]
+        return parts.reshape(*codes.shape[:-1], m * sub) + self.offset
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.empty(self.shape, np.float32)
+        step = max(1, DECODE_BLOCK_VALUES // max(self.shape[1], 1))
+        for lo in range(0, len(self), step):
+            out[lo:lo + step] = self[lo:lo + step]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def scores(self, query: np.ndarray, inv_norms: np.ndarray, n: int) -> np.ndarray:
+        """``(row . query) * inv_norms`` of the first ``n`` rows by distance tables on the codes."""
+        from ._kernels import pq_scores
+        q = np.ascontiguousarray(query, dtype=np.float32)
+        m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
+        tables = np.einsum("mcs,ms->mc", self.codebooks, q.reshape(m, sub)).astype(np.float32)
+        out = np.empty(n, np.float32)
+        pq_scores(self.codes, tables, np.float32(self.offset @ q), inv_norms, n, out)
+        return out
+
+    def head(self, n: int) -> PQRows:
+        return PQRows(self.codes[:n], self.codebooks, self.offset)
+
+    def __repr__(self) -> str:
+        return f"PQRows({self.shape[0]} x {self.shape[1]}, {self.codes.shape[1]} bytes a row)"
+
+
+def _unit(block: np.ndarray) -> np.ndarray:
+    norms = np.sqrt(np.einsum("ij,ij->i", block, block))
+    return block / np.where(norms > 0, norms, 1.0)[:, None]
+
+
+def _unit_blocks(vectors):
+    """(first row, unit float32 rows) a block at a time; rows must be finite."""
+    n, dim = vectors.shape
+    step = max(1, DECODE_BLOCK_VALUES // max(dim, 1))
+    for lo in range(0, n, step):
+        block = np.asarray(vectors[lo:lo + step], dtype=np.float32)
+        if not np.all(np.isfinite(block)):
+            raise ConfigError(f"vectors to compress must be finite (NaN or inf in rows {lo}..{lo + len(block) - 1})")
+        yield lo, _unit(block)
+
+
+def _nearest_centroid(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Index of the nearest centroid (L2) of every row of ``x`` (one BLAS product)."""
+    d = (centroids * centroids).sum(axis=1)[None, :] - 2.0 * (x @ centroids.T)
+    return np.argmin(d, axis=1)
+
+
+def _kmeans_pp(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007): each next centroid a row drawn with
+    probability proportional to its squared distance from the centroids so far."""
+    cent = np.empty((k, x.shape[1]), np.float32)
+    cent[0] = x[rng.integers(len(x))]
+    d2 = ((x - cent[0]) ** 2).sum(axis=1)
+    for i in range(1, k):
+        total = d2.sum()
+        j = int(np.searchsorted(np.cumsum(d2), rng.random() * total)) if total > 0 else int(rng.integers(len(x)))
+        cent[i] = x[min(j, len(x) - 1)]
+        np.minimum(d2, ((x - cent[i]) ** 2).sum(axis=1), out=d2)
+    return cent
+
+
+def _kmeans(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """PQ_CENTROIDS centroids of the rows of ``x`` (float32): Lloyd's rounds from k-means++
+    seeds; an emptied centroid restarts at the row farthest from its own."""
+    k = PQ_CENTROIDS
+    cent = _kmeans_pp(x, k, rng)
+    for _ in range(PQ_ROUNDS):
+        assign = _nearest_centroid(x, cent)
+        counts = np.bincount(assign, minlength=k)
+        sums = np.stack([np.bincount(assign, weights=x[:, d], minlength=k) for d in range(x.shape[1])], axis=1)
+        filled = counts > 0
+        cent[filled] = (sums[filled] / counts[filled, None]).astype(np.float32)
+        if not filled.all():
+            err = ((x - cent[assign]) ** 2).sum(axis=1)
+            far = np.argsort(-err)[:int((~filled).sum())]
+            cent[~filled] = x[far]
+    return cent.astype(np.float32)

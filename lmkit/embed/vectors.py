@@ -17,7 +17,7 @@ import numpy as np
 
 from .._io import atomic_folder, load_npy, read_format_json
 from ..errors import ConfigError, ModelFormatError
-from .compress import Int8Rows
+from .compress import PQ_CENTROIDS, Int8Rows, PQRows
 from .wordlist import MappedWords, WordList, write_mapped_words
 
 log = logging.getLogger(__name__)
@@ -47,15 +47,15 @@ class KeyedVectors:
     ``add_vectors`` and item assignment, ``evaluate_word_analogies``/``evaluate_word_pairs``.
     """
 
-    def __init__(self, words: Sequence[str] | MappedWords, vectors: np.ndarray | Int8Rows,
+    def __init__(self, words: Sequence[str] | MappedWords, vectors: np.ndarray | Int8Rows | PQRows,
                  counts: np.ndarray | None = None) -> None:
         if isinstance(words, str):
             raise ConfigError("words must be a list of words, not one string")
-        vectors = vectors if isinstance(vectors, (np.ndarray, Int8Rows)) else np.asarray(vectors)
+        vectors = vectors if isinstance(vectors, (np.ndarray, Int8Rows, PQRows)) else np.asarray(vectors)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ConfigError(f"vectors must be [n_words, dim]; got {vectors.shape} for {len(words)} words")
         self._words: WordList | MappedWords = words if isinstance(words, MappedWords) else WordList(words)
-        self.vectors: np.ndarray | Int8Rows = vectors
+        self.vectors: np.ndarray | Int8Rows | PQRows = vectors
         self.counts = counts
         self._norms: np.ndarray | None = None
         self._inv: np.ndarray | None = None
@@ -153,16 +153,25 @@ class KeyedVectors:
 
     @property
     def encoding(self) -> str:
-        """How the rows are stored: ``"float32"`` or ``"int8"`` (see :meth:`compress`)."""
-        return "int8" if isinstance(self.vectors, Int8Rows) else "float32"
+        """How the rows are stored: ``"float32"``, ``"int8"`` or ``"pq"`` (see :meth:`compress`)."""
+        return "int8" if isinstance(self.vectors, Int8Rows) else "pq" if isinstance(self.vectors, PQRows) \
+            else "float32"
 
-    def compress(self, encoding: str = "int8") -> KeyedVectors:
+    def compress(self, encoding: str = "int8", m: int | None = None, seed: int = 0) -> KeyedVectors:
         """The same words with their vectors compressed: ``"int8"`` keeps int8 codes and a
-        float32 scale per row (a quarter of the memory; queries run on the codes).
-        ``save`` writes the compressed form."""
-        if encoding != "int8":
-            raise ConfigError(f"encoding must be 'int8', got {encoding!r}")
-        rows = self.vectors if isinstance(self.vectors, Int8Rows) else Int8Rows.encode(self.vectors)
+        float32 scale per row (a quarter of the memory); ``"pq"`` keeps ``m`` bytes a row,
+        product-quantised unit directions (lengths dropped; ``seed`` for its k-means). Queries
+        run on the codes; ``save`` writes the compressed form."""
+        if encoding not in ("int8", "pq"):
+            raise ConfigError(f"encoding must be 'int8' or 'pq', got {encoding!r}")
+        if self.encoding != "float32":
+            raise ConfigError(f"these vectors are already compressed ({self.encoding})")
+        if encoding == "pq":
+            if m is None:
+                raise ConfigError("product quantisation needs m, the bytes per vector (a divisor of the dimension)")
+            rows: Int8Rows | PQRows = PQRows.encode(self.vectors, m, seed)
+        else:
+            rows = Int8Rows.encode(self.vectors)
         words = self._words if isinstance(self._words, MappedWords) else self.words   # a copy to grow apart
         return KeyedVectors(words, rows, self.counts)
 
@@ -506,6 +515,11 @@ class KeyedVectors:
                 np.save(tmp / "scales.npy", np.asarray(self.vectors.scales))
                 np.save(tmp / "offset.npy", np.asarray(self.vectors.offset))
                 meta.update(version=COMPRESSED_VERSION, encoding="int8")
+            elif isinstance(self.vectors, PQRows):
+                np.save(tmp / "codes.npy", np.asarray(self.vectors.codes))
+                np.save(tmp / "codebooks.npy", np.asarray(self.vectors.codebooks))
+                np.save(tmp / "offset.npy", np.asarray(self.vectors.offset))
+                meta.update(version=COMPRESSED_VERSION, encoding="pq")
             else:
                 np.save(tmp / "vectors.npy", np.asarray(self.vectors, dtype=np.float32))
             meta["crc32"] = write_mapped_words(tmp, self.words)
@@ -526,9 +540,10 @@ class KeyedVectors:
     def _load_native(cls, folder: Path, mmap: bool, limit: int | None) -> KeyedVectors:
         meta = _read_native_meta(folder)
         n, dim = meta["n_words"], meta["dim"]
-        vectors: np.ndarray | Int8Rows
+        vectors: np.ndarray | Int8Rows | PQRows
         if meta["version"] == COMPRESSED_VERSION:
-            vectors = _load_int8(folder, meta, n, dim, mmap)
+            vectors = _load_pq(folder, n, dim, mmap) if meta.get("encoding") == "pq" else \
+                _load_int8(folder, meta, n, dim, mmap)
         else:
             vectors = load_npy(folder / "vectors.npy", mmap=mmap)
             if vectors.shape != (n, dim) or vectors.dtype != np.float32:
@@ -557,11 +572,28 @@ class KeyedVectors:
 
 
 
+def _load_pq(folder: Path, n: int, dim: int, mmap: bool) -> PQRows:
+    """A product-quantised folder's codes, codebooks and offset, shapes, types and values checked."""
+    codes = load_npy(folder / "codes.npy", mmap=mmap)
+    books = load_npy(folder / "codebooks.npy")
+    offset = load_npy(folder / "offset.npy")
+    m = books.shape[0] if books.ndim == 3 else 0
+    if codes.dtype != np.uint8 or codes.shape != (n, m) or books.dtype != np.float32 or m == 0 or dim % m \
+            or books.shape != (m, PQ_CENTROIDS, dim // m) or offset.shape != (dim,) or offset.dtype != np.float32:
+        raise ModelFormatError(f"{folder}: meta.json says {n} x {dim}; the PQ files hold codes {codes.shape} "
+                               f"{codes.dtype}, codebooks {books.shape} {books.dtype}, offset {offset.shape} "
+                               f"{offset.dtype} (want uint8 [n, M], float32 [M, {PQ_CENTROIDS}, dim / M], "
+                               "float32 [dim])")
+    if not np.all(np.isfinite(books)) or not np.all(np.isfinite(offset)):
+        raise ModelFormatError(f"{folder}: impossible PQ codebooks or offset (not finite)")
+    return PQRows(codes, books, offset)
+
+
 def _load_int8(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> Int8Rows:
     """A compressed folder's codes and scales, their shapes, types and values checked."""
     if meta.get("encoding") != "int8":
         raise ModelFormatError(f"{folder}/meta.json: encoding {meta.get('encoding')!r} is not one this lmkit "
-                               "reads (int8)")
+                               "reads (int8, pq)")
     codes = load_npy(folder / "codes.npy", mmap=mmap)
     scales = load_npy(folder / "scales.npy", mmap=mmap)
     offset = load_npy(folder / "offset.npy")

@@ -94,7 +94,7 @@ def test_the_folder_round_trips_memory_mapped(tmp_path, kv):
     (lambda f: (f / "scales.npy").unlink(), "scales.npy is missing"),
     (lambda f: np.save(f / "offset.npy", np.zeros(3, np.float32)), "offset of 100"),
     (lambda f: np.save(f / "offset.npy", np.full(100, np.inf, np.float32)), "offset not finite"),
-    (lambda f: (f / "meta.json").write_text((f / "meta.json").read_text().replace('"int8"', '"pq"')), "encoding 'pq'"),
+    (lambda f: (f / "meta.json").write_text((f / "meta.json").read_text().replace('"int8"', '"zz"')), "encoding 'zz'"),
 ])
 def test_damaged_folders_are_refused(tmp_path, kv, edit, message):
     kv.compress("int8").save(tmp_path / "q")
@@ -114,3 +114,66 @@ def test_cli_compress_then_query(tmp_path, kv):
     bad = subprocess.run(lmkit + ["compress", str(tmp_path / "v.txt"), "-o", str(tmp_path / "z")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "--int8" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_kmeans_codebooks_find_known_clusters():
+    """Rows drawn near 256 points per sub-space (all of one length, so that scaling rows to
+    unit length keeps them 256 points): rows of one point share one code and decode to it,
+    but for the few clusters Lloyd's rounds from a random start merge or split."""
+    from lmkit.embed.compress import PQ_CENTROIDS, PQRows
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=(PQ_CENTROIDS, 8))
+    points *= 10 / np.linalg.norm(points, axis=1, keepdims=True)   # every row then has one length
+    pick = rng.integers(0, PQ_CENTROIDS, (4000, 2))
+    x = np.concatenate([points[pick[:, 0]], points[pick[:, 1]]], axis=1) + 0.001 * rng.normal(size=(4000, 16))
+    x = x.astype(np.float32)
+    pq = PQRows.encode(x, 2)
+    assert pq.codes.shape == (4000, 2) and pq.codes.dtype == np.uint8 and pq.codebooks.shape == (2, 256, 8)
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    codes_per_point = [len(set(pq.codes[pick[:, j] == p, j].tolist())) for j in range(2) for p in range(256)]
+    assert np.mean(np.array(codes_per_point) == 1) >= 0.97   # Lloyd's rounds may merge a pair and split another
+    err = np.abs(np.asarray(pq) - unit).max(axis=1)
+    assert np.mean(err < 0.01) >= 0.97, np.median(err)
+
+
+def test_pq_distance_tables_equal_decoded_rows(kv):
+    small = kv.compress("pq", m=20, seed=1)
+    assert small.encoding == "pq" and small.vectors.codes.shape == (len(kv), 20)
+    q = np.random.default_rng(5).normal(size=kv.dim).astype(np.float32)
+    inv = (1.0 / small.norms).astype(np.float32)
+    want = (np.asarray(small.vectors, dtype=np.float64) @ q) * inv
+    np.testing.assert_allclose(small.vectors.scores(q, inv, len(kv)), want, rtol=1e-4, atol=1e-4)
+    exact = kv.neighbors(kv.words[:300], k=10)
+    approx = [small.similar_by_vector(kv.get_vector(w), topn=11) for w in kv.words[:300]]
+    got = [[x for x, _ in row if x != w][:10] for row, w in zip(approx, kv.words[:300])]
+    recall = np.mean([len({x for x, _ in a} & set(b)) / 10 for a, b in zip(exact, got)])
+    assert recall > 0.5, recall                 # 20 bytes for 100 floats; recall measured in the benchmark
+    with pytest.raises(ConfigError, match="divide the dimension"):
+        kv.compress("pq", m=7)
+    with pytest.raises(ConfigError, match="already compressed"):
+        small.compress("int8")
+
+
+def test_pq_folder_round_trips_and_is_checked(tmp_path, kv):
+    small = kv.compress("pq", m=10)
+    small.save(tmp_path / "pq")
+    back = KeyedVectors.load(tmp_path / "pq")
+    assert back.encoding == "pq" and isinstance(back.vectors.codes, np.memmap)
+    assert back.neighbors(kv.words[:5], 4) == small.neighbors(kv.words[:5], 4)
+    assert len(KeyedVectors.load(tmp_path / "pq", limit=50)) == 50
+    np.save(tmp_path / "pq" / "codebooks.npy", np.full((10, 256, 10), np.nan, np.float32))
+    with pytest.raises(ModelFormatError, match="not finite"):
+        KeyedVectors.load(tmp_path / "pq")
+    np.save(tmp_path / "pq" / "codebooks.npy", np.zeros((10, 255, 10), np.float32))
+    with pytest.raises(ModelFormatError, match="PQ files hold"):
+        KeyedVectors.load(tmp_path / "pq")
+
+
+def test_cli_compress_pq(tmp_path, kv):
+    kv.save_word2vec_format(tmp_path / "v.txt")
+    lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q", "embed"]
+    subprocess.run(lmkit + ["compress", str(tmp_path / "v.txt"), "-o", str(tmp_path / "pq"), "--pq", "20"], check=True)
+    assert KeyedVectors.load(tmp_path / "pq").encoding == "pq"
+    bad = subprocess.run(lmkit + ["compress", str(tmp_path / "v.txt"), "-o", str(tmp_path / "z"), "--pq", "7"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "divide the dimension 100" in bad.stderr and "Traceback" not in bad.stderr
