@@ -220,25 +220,14 @@ def _nearest_centroid(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     return np.argmin(d, axis=1)
 
 
-def _kmeans_pp(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007): each next centroid a row drawn with
-    probability proportional to its squared distance from the centroids so far."""
-    cent = np.empty((k, x.shape[1]), np.float32)
-    cent[0] = x[rng.integers(len(x))]
-    d2 = ((x - cent[0]) ** 2).sum(axis=1)
-    for i in range(1, k):
-        total = d2.sum()
-        j = int(np.searchsorted(np.cumsum(d2), rng.random() * total)) if total > 0 else int(rng.integers(len(x)))
-        cent[i] = x[min(j, len(x) - 1)]
-        np.minimum(d2, ((x - cent[i]) ** 2).sum(axis=1), out=d2)
-    return cent
-
-
 def _kmeans(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """PQ_CENTROIDS centroids of the rows of ``x`` (float32): Lloyd's rounds from k-means++
-    seeds; an emptied centroid restarts at the row farthest from its own."""
+    """PQ_CENTROIDS centroids of the rows of ``x`` (float32): Lloyd's rounds from a seeded
+    sample of distinct rows (centroids follow the density of the rows; k-means++ seeding,
+    tried, lowered the squared error but cost neighbour recall: on Brown skip-gram vectors
+    PQ20 recall@10 0.623 against 0.640-0.644); an emptied centroid restarts at the row
+    farthest from its own."""
     k = PQ_CENTROIDS
-    cent = _kmeans_pp(x, k, rng)
+    cent = x[rng.choice(len(x), k, replace=False)].copy()
     for _ in range(PQ_ROUNDS):
         assign = _nearest_centroid(x, cent)
         counts = np.bincount(assign, minlength=k)
