@@ -7,6 +7,8 @@ per vector, query time for one query (`most_similar`, median of 50) and for 1,00
 (`neighbors`), and Google-analogy accuracy (30k most frequent words, gensim's test file) of
 both. faiss (faiss-cpu, `bench` extra) on the same unit vectors: `IndexScalarQuantizer` 8-bit,
 inner product (its int8 counterpart), and `IndexFlatIP` as its exact search; 2 threads each.
+Product quantisation (`--pq 20 50`): lmkit's PQ against faiss `IndexPQ` (M x 8 bits, L2 on
+the unit rows), both queried with the float32 query vectors.
 Quality figures are the mean over the seeds with the range.
 
 Reproduce:  pip install -e '.[bench]' && python benchmarks/compress_bench.py [--seeds 3]
@@ -64,6 +66,36 @@ def lmkit_side(kv, queries: list[str], analogies: bool = True) -> tuple[dict, li
     return out, exact
 
 
+def pq_side(kv, queries: list[str], exact: list[list[str]], m: int) -> dict:
+    """lmkit PQ (m bytes) and faiss IndexPQ (m x 8 bits, L2 on unit rows, its best form here),
+    both searched with the float32 query vectors (asymmetric distances, as faiss is used)."""
+    t = time.perf_counter()
+    small = kv.compress("pq", m=m)
+    build = time.perf_counter() - t
+    vecs = {w: kv.get_vector(w) for w in queries}
+    found = [[x for x, _ in small.similar_by_vector(vecs[w], topn=11) if x != w][:10] for w in queries]
+    one = statistics.median(timed(lambda w=w: small.similar_by_vector(vecs[w], topn=10), 1) for w in queries[:50])
+    out = {f"lmkit PQ{m}": dict(recall=recall(exact, found), bytes=m, one_us=one * 1e6, many_s=float("nan"),
+                                analogy=float("nan"), build_s=build)}
+    try:
+        import faiss
+    except ImportError:
+        return out
+    unit = np.ascontiguousarray(kv.unit_rows(slice(None)), dtype=np.float32)
+    index = faiss.IndexPQ(kv.dim, m, 8, faiss.METRIC_L2)
+    t = time.perf_counter()
+    index.train(unit)
+    index.add(unit)
+    build = time.perf_counter() - t
+    qi = np.array([kv.index_of(w) for w in queries])
+    _, ids = index.search(unit[qi], 11)
+    found = [[kv.words[j] for j in row if j >= 0 and j != q][:10] for row, q in zip(ids.tolist(), qi.tolist())]
+    one = statistics.median(timed(lambda i=i: index.search(unit[i:i + 1], 11), 1) for i in qi[:50])
+    out[f"faiss PQ{m}x8"] = dict(recall=recall(exact, found), bytes=m, one_us=one * 1e6,
+                                 many_s=timed(lambda: index.search(unit[qi], 11)), analogy=float("nan"), build_s=build)
+    return out
+
+
 def faiss_side(kv, queries: list[str], exact: list[list[str]]) -> dict:
     try:
         import faiss
@@ -109,9 +141,11 @@ def table(title: str, runs: list[dict]) -> None:
                 return "-"
             spread = f" ({min(xs):{fmt}}-{max(xs):{fmt}})" if len(xs) > 1 else ""
             return f"{statistics.mean(xs):{fmt}}{spread}"
+        many = statistics.median(r["many_s"] for r in rows)
+        build = f"  build {statistics.median(r['build_s'] for r in rows):.1f} s" if "build_s" in rows[0] else ""
         print(f"{name:<16} {rows[0]['bytes']:>9.0f} {cell('recall', '.4f'):>20} "
               f"{statistics.median(r['one_us'] for r in rows):>11.0f} "
-              f"{statistics.median(r['many_s'] for r in rows):>15.3f} {cell('analogy', '.2f'):>22}")
+              f"{'-' if np.isnan(many) else f'{many:.3f}':>15} {cell('analogy', '.2f'):>22}{build}")
 
 
 def main() -> None:
@@ -120,6 +154,7 @@ def main() -> None:
     ap.add_argument("--corpus", nargs="+", default=[str(ROOT / "data" / "brown.txt.gz")])
     ap.add_argument("--tokenizer", default="whitespace")
     ap.add_argument("--synthetic", type=int, default=0, help="also a clustered synthetic N x 300 matrix")
+    ap.add_argument("--pq", type=int, nargs="*", default=[20, 50], help="PQ sizes (bytes a vector) to race")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     runs = []
@@ -128,6 +163,8 @@ def main() -> None:
         queries = [kv.words[i] for i in rng.choice(min(len(kv), 30000), 1000, replace=False)]
         mine, exact = lmkit_side(kv, queries)
         mine.update(faiss_side(kv, queries, exact))
+        for m in args.pq:
+            mine.update(pq_side(kv, queries, exact, m))
         runs.append(mine)
     table(f"Skip-gram vectors ({len(kv)} words x {kv.dim}, {args.seeds} seeds), 1,000 query words", runs)
     if args.synthetic:
