@@ -9,6 +9,9 @@ vectors it took recall@10 against float32 search from 0.973 to 0.988). :class:`I
 reads like the float32 matrix (shape, dtype, row indexing); one query is scored on the codes
 by a numba kernel, batches of queries decode a block of rows at a time for one BLAS product,
 so memory stays a block whatever the vocabulary size.
+
+*PQ* (``--pq M``, :class:`PQRows`): product quantisation of the unit rows, M bytes a row, one
+query scored by asymmetric distance tables on the codes.
 """
 from __future__ import annotations
 
