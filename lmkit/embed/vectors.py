@@ -340,9 +340,17 @@ class KeyedVectors:
         topn = min(topn, len(scores))
         if topn == 0:
             return []
-        best = np.argpartition(-scores, topn - 1)[:topn] if topn < len(scores) else np.arange(len(scores))
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [(self._words[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
+        if scores.dtype == np.float32 and topn < len(scores):   # one pass through a k-heap (numba)
+            from ._kernels import top_k_pop, top_k_push
+            heap_v, heap_i = np.empty((1, topn), np.float32), np.empty((1, topn), np.int64)
+            sizes = np.zeros(1, np.int64)
+            top_k_push(scores.reshape(1, -1), 0, np.full(1, -1, np.int64), heap_v, heap_i, sizes)
+            best = top_k_pop(heap_v, heap_i, sizes)[0][0]
+            best = best[best >= 0]
+        else:
+            best = np.argpartition(-scores, topn - 1)[:topn] if topn < len(scores) else np.arange(len(scores))
+            best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self._words[i], float(scores[i])) for i in best.tolist() if np.isfinite(scores[i])]
 
     def closer_than(self, a: str, b: str) -> list[str]:
         """Every word closer to ``a`` than ``b`` is (``a`` left out)."""
