@@ -5,10 +5,10 @@ centred row is stored as int8 codes with one float32 scale (row ``i`` is ``offse
 scales[i]``, the scale the centred row's largest magnitude over 127): a quarter of the float32
 matrix plus 4 bytes a row. Centring matters for word2vec vectors, which share a large common
 direction: the codes then spend their 255 levels on what tells words apart (on Brown skip-gram
-vectors it took recall@10 against float32 search from 0.973 to 0.988). :class:`Int8Rows`
-reads like the float32 matrix (shape, dtype, row indexing); one query is scored on the codes
-by a numba kernel, batches of queries decode a block of rows at a time for one BLAS product,
-so memory stays a block whatever the vocabulary size.
+vectors, one training seed, it took recall@10 against float32 search from 0.973 to 0.988).
+:class:`Int8Rows` reads like the float32 matrix (shape, dtype, row indexing); one query is
+scored on the codes by a numba kernel, batches of queries decode a block of rows at a time for
+one BLAS product, so memory stays a block whatever the vocabulary size.
 
 *PQ* (``--pq M``, :class:`PQRows`): product quantisation of the unit rows, M bytes a row, one
 query scored by asymmetric distance tables on the codes.
@@ -28,14 +28,53 @@ PQ_ROUNDS = 20
 PQ_TRAIN_ROWS = 65536
 
 
-class Int8Rows:
+class _CodedRows:
+    """What compressed row stores share: they read like a float32 ``[n, dim]`` matrix.
+    Subclasses hold ``codes`` (a row of codes per row) and decode rows in ``__getitem__``."""
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+    codes: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def __getitem__(self, rows) -> np.ndarray:
+        raise NotImplementedError
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Every row decoded (4 bytes a value again), a block at a time."""
+        out = np.empty(self.shape, np.float32)
+        for lo, hi in _blocks(*self.shape):
+            out[lo:hi] = self[lo:hi]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def _blocks(n: int, dim: int):
+    """(lo, hi) row ranges of about DECODE_BLOCK_VALUES values each."""
+    step = max(1, DECODE_BLOCK_VALUES // max(dim, 1))
+    for lo in range(0, n, step):
+        yield lo, min(n, lo + step)
+
+
+def _finite_blocks(vectors):
+    """(first row, float32 rows) of a float matrix, a block at a time, each checked finite."""
+    for lo, hi in _blocks(*vectors.shape):
+        block = np.asarray(vectors[lo:hi], dtype=np.float32)
+        if not np.all(np.isfinite(block)):
+            raise ConfigError(f"vectors to compress must be finite (NaN or inf in rows {lo}..{hi - 1})")
+        yield lo, block
+
+
+class Int8Rows(_CodedRows):
     """A float32 ``[n, dim]`` matrix kept as int8 ``codes`` and float32 ``scales [n]``.
 
     Indexing (an int, a slice or an array of rows) returns the decoded float32 rows;
     ``np.asarray`` decodes everything (4 bytes a value again)."""
-
-    ndim = 2
-    dtype = np.dtype(np.float32)
 
     def __init__(self, codes: np.ndarray, scales: np.ndarray, offset: np.ndarray | None = None) -> None:
         if codes.ndim != 2 or codes.dtype != np.int8 or scales.shape != (codes.shape[0],) \
@@ -57,22 +96,17 @@ class Int8Rows:
         n, dim = vectors.shape
         codes = np.empty((n, dim), np.int8)
         scales = np.empty(n, np.float32)
-        step = max(1, DECODE_BLOCK_VALUES // max(dim, 1))
         total = np.zeros(dim, np.float64)
-        for lo in range(0, n, step):
-            block = np.asarray(vectors[lo:lo + step], dtype=np.float32)
-            if not np.all(np.isfinite(block)):
-                raise ConfigError("vectors to compress must be finite (NaN or inf in rows "
-                                  f"{lo}..{lo + len(block) - 1})")
+        for _, block in _finite_blocks(vectors):
             total += block.sum(axis=0, dtype=np.float64)
         offset = (total / max(n, 1)).astype(np.float32) if center else np.zeros(dim, np.float32)
-        for lo in range(0, n, step):
-            block = np.asarray(vectors[lo:lo + step], dtype=np.float32) - offset
+        for lo, block in _finite_blocks(vectors):
+            block = block - offset
             top = np.abs(block).max(axis=1) if dim else np.zeros(len(block), np.float32)
             s = (top / 127.0).astype(np.float32)
             safe = np.where(s > 0, s, 1.0).astype(np.float32)
-            codes[lo:lo + step] = np.clip(np.rint(block / safe[:, None]), -127, 127).astype(np.int8)
-            scales[lo:lo + step] = s
+            codes[lo:lo + len(block)] = np.clip(np.rint(block / safe[:, None]), -127, 127).astype(np.int8)
+            scales[lo:lo + len(block)] = s
         return cls(codes, scales, offset)
 
     @property
@@ -81,10 +115,7 @@ class Int8Rows:
 
     @property
     def nbytes(self) -> int:
-        return int(self.codes.nbytes + self.scales.nbytes)
-
-    def __len__(self) -> int:
-        return int(self.codes.shape[0])
+        return int(self.codes.nbytes + self.scales.nbytes + self.offset.nbytes)
 
     def __getitem__(self, rows) -> np.ndarray:
         codes = np.asarray(self.codes[rows], dtype=np.float32)
@@ -103,27 +134,17 @@ class Int8Rows:
         """The first ``n`` rows."""
         return Int8Rows(self.codes[:n], self.scales[:n], self.offset)
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = np.empty(self.shape, np.float32)
-        step = max(1, DECODE_BLOCK_VALUES // max(self.shape[1], 1))
-        for lo in range(0, len(self), step):
-            out[lo:lo + step] = self[lo:lo + step]
-        return out if dtype is None else out.astype(dtype, copy=False)
-
     def __repr__(self) -> str:
         return f"Int8Rows({self.shape[0]} x {self.shape[1]})"
 
 
-class PQRows:
+class PQRows(_CodedRows):
     """Product-quantised rows: each row scaled to unit length, less the mean of the unit rows
     (``offset``), cut into M sub-vectors, each stored as the byte of its nearest centroid in
     that sub-space's codebook (k-means, ``codebooks`` float32 [M, 256, dim / M]). M bytes a row.
 
     Rows decode to their unit-length direction (the length is not kept: cosine queries do
     not need it); one query is scored by asymmetric distance tables on the codes."""
-
-    ndim = 2
-    dtype = np.dtype(np.float32)
 
     def __init__(self, codes: np.ndarray, codebooks: np.ndarray, offset: np.ndarray) -> None:
         if codes.ndim != 2 or codes.dtype != np.uint8 or codebooks.ndim != 3 or codebooks.dtype != np.float32 \
@@ -168,21 +189,11 @@ class PQRows:
     def nbytes(self) -> int:
         return int(self.codes.nbytes + self.codebooks.nbytes + self.offset.nbytes)
 
-    def __len__(self) -> int:
-        return int(self.codes.shape[0])
-
     def __getitem__(self, rows) -> np.ndarray:
         codes = np.asarray(self.codes[rows])
         m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
         parts = self.codebooks[np.arange(m), codes]          # [..., M, sub]
         return parts.reshape(*codes.shape[:-1], m * sub) + self.offset
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = np.empty(self.shape, np.float32)
-        step = max(1, DECODE_BLOCK_VALUES // max(self.shape[1], 1))
-        for lo in range(0, len(self), step):
-            out[lo:lo + step] = self[lo:lo + step]
-        return out if dtype is None else out.astype(dtype, copy=False)
 
     def scores(self, query: np.ndarray, inv_norms: np.ndarray, n: int) -> np.ndarray:
         """``(row . query) * inv_norms`` of the first ``n`` rows by distance tables on the codes."""
@@ -195,6 +206,7 @@ class PQRows:
         return out
 
     def head(self, n: int) -> PQRows:
+        """The first ``n`` rows."""
         return PQRows(self.codes[:n], self.codebooks, self.offset)
 
     def __repr__(self) -> str:
@@ -208,12 +220,7 @@ def _unit(block: np.ndarray) -> np.ndarray:
 
 def _unit_blocks(vectors):
     """(first row, unit float32 rows) a block at a time; rows must be finite."""
-    n, dim = vectors.shape
-    step = max(1, DECODE_BLOCK_VALUES // max(dim, 1))
-    for lo in range(0, n, step):
-        block = np.asarray(vectors[lo:lo + step], dtype=np.float32)
-        if not np.all(np.isfinite(block)):
-            raise ConfigError(f"vectors to compress must be finite (NaN or inf in rows {lo}..{lo + len(block) - 1})")
+    for lo, block in _finite_blocks(vectors):
         yield lo, _unit(block)
 
 
@@ -227,8 +234,8 @@ def _kmeans(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """PQ_CENTROIDS centroids of the rows of ``x`` (float32): Lloyd's rounds from a seeded
     sample of distinct rows (centroids follow the density of the rows; k-means++ seeding,
     tried, lowered the squared error but cost neighbour recall: on Brown skip-gram vectors
-    PQ20 recall@10 0.623 against 0.640-0.644); an emptied centroid restarts at the row
-    farthest from its own."""
+    PQ20 recall@10 0.623 against 0.640-0.644, one training seed, two k-means seeds each); an
+    emptied centroid restarts at the row farthest from its own."""
     k = PQ_CENTROIDS
     cent = x[rng.choice(len(x), k, replace=False)].copy()
     for _ in range(PQ_ROUNDS):

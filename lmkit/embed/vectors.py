@@ -30,7 +30,7 @@ COMPRESSED_VERSION = 3
 Key = Union[str, np.ndarray]  # noqa: UP007 (a runtime alias: Python 3.10 has no str | ndarray here)
 #: query memory: one block of scores holds at most this many float32 values (16 MB; larger
 #: blocks fall out of cache between the BLAS product and the top-k scan: 1,000 queries over
-#: 200k x 300 took 1.13 s with 64 MB blocks, 1.00 s with these)
+#: 200k x 300 took 1.13 s with 64 MB blocks, 1.00 s with these, one run each)
 SCORE_BLOCK_VALUES = 1 << 22
 #: `neighbors`: query batches scored against each block of rows while it is in cache (and,
 #: for compressed rows, decoded)

@@ -86,8 +86,8 @@ def probing_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[
     for k in range(2, N + 1):
         keys = slot_of[ctx[k - 1]] * np.int64(vocab_size) + word[k - 1]
         bo = backoff[k - 1] if k < N else np.zeros(0, np.float32)
-        slot_of = K.fill_slots(keys, logprob[k - 1].astype(np.float32), bo.astype(np.float32), slots, slot_vals,
-                               start[k], cap[k])
+        slot_of = K.fill_slots(keys, np.asarray(logprob[k - 1], np.float32), np.asarray(bo, np.float32), slots,
+                               slot_vals, start[k], cap[k])
     return probing_over(slots, start, cap, np.asarray(logprob[0], np.float32),
                         np.asarray(backoff[0] if N > 1 else np.zeros(0), np.float32), N)
 

@@ -17,7 +17,7 @@ from typing import IO
 import numpy as np
 
 from .._io import atomic_folder, atomic_path, atomic_write, load_npy, read_format_json
-from ..errors import ConfigError, CorpusError, ModelFormatError
+from ..errors import CorpusError, ModelFormatError
 from .corpus import Corpus
 from .types import types_for
 from .vocab import DEFAULT_SPECIALS, Vocabulary
@@ -254,10 +254,6 @@ def build_and_encode(data: Corpus | Iterable[Sequence[str]], *, min_count: int =
     """
     first_ids, offsets, seen = encode_first_seen(data, spill=spill, spill_after=spill_after)
     counts = id_counts(first_ids, len(seen))
-    if min_count < 1:
-        raise ConfigError(f"min_count must be >= 1, got {min_count}")
-    if max_size is not None and max_size < 0:
-        raise ConfigError(f"max_size must be >= 0, got {max_size}")
     vocab = Vocabulary._from_token_counts(seen, counts, min_count, max_size, specials, len(offsets) - 1)
     if vocab.unk_id < 0:
         raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")

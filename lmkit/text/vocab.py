@@ -83,10 +83,6 @@ class Vocabulary:
         """Vocabulary of the tokens counted at least ``min_count`` times, the ``max_size``
         most frequent at most (specials not included in ``max_size``). Tokens left out add
         their counts to ``<unk>``; ``<s>`` and ``</s>`` get the number of sentences."""
-        if min_count < 1:
-            raise ConfigError(f"min_count must be >= 1, got {min_count}")
-        if max_size is not None and max_size < 0:
-            raise ConfigError(f"max_size must be >= 0, got {max_size}")
         return cls._from_token_counts(list(counts), np.fromiter(counts.values(), np.int64, len(counts)),
                                       min_count, max_size, specials, n_sentences)
 
@@ -95,6 +91,10 @@ class Vocabulary:
                            specials: Sequence[str], n_sentences: int) -> Vocabulary:
         """:meth:`from_counts` over distinct ``tokens`` and their ``counts`` (int64): the kept
         tokens by count, most frequent first, ties in token order."""
+        if min_count < 1:
+            raise ConfigError(f"min_count must be >= 1, got {min_count}")
+        if max_size is not None and max_size < 0:
+            raise ConfigError(f"max_size must be >= 0, got {max_size}")
         specials = tuple(specials)
         _check_specials(specials)
         special_set = set(specials)

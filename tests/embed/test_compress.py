@@ -31,7 +31,7 @@ def test_codes_are_within_half_a_step_of_every_value(center):
     q = Int8Rows.encode(x, center=center)
     assert np.allclose(q.offset, x.mean(axis=0) if center else 0.0, atol=1e-4)
     assert q.codes.dtype == np.int8 and q.scales.dtype == np.float32 and q.shape == x.shape
-    assert q.nbytes == x.size + 4 * len(x)
+    assert q.nbytes == x.size + 4 * len(x) + 4 * x.shape[1]   # codes, scales, offset
     step = q.scales[:, None]
     assert np.all(np.abs(q[:] - x) <= step / 2 + 1e-5 * (np.abs(x) + np.abs(q.offset)))
     assert np.abs(q.codes).max() == 127 and not np.any(q.codes == -128)
@@ -64,7 +64,11 @@ def test_queries_on_the_codes_find_the_float_neighbours(kv):
     assert [w for w, _ in small.most_similar(words[3], topn=3)] == [w for w, _ in small.neighbors([words[3]], 3)[0]]
     cos = small.most_similar(positive=[words[1], words[2]], negative=[words[3]], topn=None)
     assert cos.shape == (len(kv),) and np.all(np.abs(cos) <= 1 + 1e-5)
-    assert small.most_similar_cosmul(words[1], topn=2) and small.most_similar(words[1], restrict_vocab=100, topn=2)
+    cosmul = small.most_similar_cosmul(words[1], topn=5)
+    assert len(cosmul) == 5 and words[1] not in [w for w, _ in cosmul]
+    assert len({w for w, _ in cosmul} & {w for w, _ in kv.most_similar_cosmul(words[1], topn=5)}) >= 4
+    limited = small.most_similar(words[1], restrict_vocab=100, topn=5)
+    assert len(limited) == 5 and all(small.index_of(w) < 100 for w, _ in limited)
 
 
 def test_the_folder_round_trips_memory_mapped(tmp_path, kv):
