@@ -45,7 +45,7 @@ def child(corpus: str, out: str, cluster: str, replicas: int, sync: int, method:
     seconds = time.perf_counter() - t
     model.wv.save_word2vec_format(out, binary=True)
     words = sum(h.words for h in model.history)
-    print(json.dumps({"seconds": seconds, "wps": words / seconds}))
+    print(json.dumps({"seconds": seconds, "wps": words / seconds, "traffic": model.sync_traffic}))
 
 
 def run(corpus: Path, out: Path, cluster: str, replicas: int, sync: int, method: str, seed: int) -> dict:
@@ -57,6 +57,17 @@ def run(corpus: Path, out: Path, cluster: str, replicas: int, sync: int, method:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _traffic(t: dict | None) -> tuple[str, str]:
+    """(synchronisations, MB moved per synchronisation) of one run's sync_traffic."""
+    if not t:
+        return "-", "-"
+    if "exchanges" in t:   # downpour: per exchange of one replica with the server
+        n = t["exchanges"]
+        return f"{n:,} exchanges", f"{(t['bytes_pushed'] + t['bytes_pulled']) / max(n, 1) / 1e6:.2f}"
+    n = t["rounds"]
+    return f"{n:,} rounds", f"{(t['bytes_sent'] + t['bytes_received']) / max(n, 1) / 1e6:.1f}"
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         a = sys.argv[2:]
@@ -66,7 +77,10 @@ def main() -> None:
     ap.add_argument("--corpus", nargs="*", help="text files (lowercased and regex-tokenised here)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--replicas", type=int, nargs="+", default=[2, 4])
-    ap.add_argument("--methods", nargs="+", default=["average", "sum"], choices=["average", "sum"])
+    ap.add_argument("--methods", nargs="+", default=["average", "sum", "momentum", "downpour"],
+                    choices=["average", "sum", "momentum", "downpour"])
+    ap.add_argument("--text", help="an already tokenised corpus file (one sentence a line) instead of --corpus")
+    ap.add_argument("--no-single", action="store_true", help="skip the single-process baseline")
     ap.add_argument("--sync-words", type=int, default=500_000, help="words between synchronisations (default 500k)")
     args = ap.parse_args()
     from embed_bench import quality
@@ -74,11 +88,11 @@ def main() -> None:
     from lmkit import Tokenizer
     with tempfile.TemporaryDirectory(prefix="lmkit-w2v-dist-") as tmp_name:
         tmp = Path(tmp_name)
-        corpus = tmp / "corpus.txt"
+        corpus = Path(args.text) if args.text else tmp / "corpus.txt"
         tok = Tokenizer("regex", lowercase=True)
         n_words = 0
-        with open(corpus, "w", encoding="utf-8") as out:
-            for src in args.corpus or [str(ROOT / "data" / "brown.txt.gz")]:
+        with open(tmp / "unused.txt" if args.text else corpus, "w", encoding="utf-8") as out:
+            for src in [] if args.text else (args.corpus or [str(ROOT / "data" / "brown.txt.gz")]):
                 opener = gzip.open if src.endswith(".gz") else open
                 with opener(src, "rt", encoding="utf-8", errors="ignore") as f:
                     for line in f:
@@ -86,9 +100,14 @@ def main() -> None:
                         if words:
                             n_words += len(words)
                             out.write(" ".join(words) + "\n")
+        if args.text:
+            n_words = sum(len(line.split()) for line in open(corpus, encoding="utf-8"))
         print(f"corpus: {n_words:,} words; skip-gram NS 5, dim 100, 5 epochs; sync every {args.sync_words:,} words")
-        configs = [("one process, 2 threads", "-", 1, "-")] + [
-            (f"local:2, {k} replicas, {m}", "local:2", k, m) for k in args.replicas for m in args.methods]
+        cluster_of = {m: "local:2" for m in args.methods}
+        configs = ([] if args.no_single else [("one process, 2 threads", "-", 1, "-")]) + [
+            (f"local:{max(2, k) if m == 'downpour' else 2}, {k} replicas, {m}",
+             f"local:{max(2, k)}" if m == "downpour" else cluster_of[m], k, m)
+            for k in args.replicas for m in args.methods]
         results: dict[str, list[dict]] = {name: [] for name, *_ in configs}
         for seed in range(1, args.seeds + 1):
             for name, cluster, k, method in configs:
@@ -101,14 +120,16 @@ def main() -> None:
         base = results[configs[0][0]]
         base_a = statistics.fmean(r["analogy"] for r in base)
         base_w = statistics.fmean(r["ws"] for r in base)
-        print("\n| run | train s | words/s | analogy % (range) | vs one process | WS-353 (range) | vs one process |")
-        print("|---|---|---|---|---|---|---|")
+        print("\n| run | train s | words/s | syncs | MB moved per sync | analogy % (range) | vs one process "
+              "| WS-353 (range) | vs one process |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for name, *_ in configs:
             rs = results[name]
             a = [r["analogy"] for r in rs]
             w = [r["ws"] for r in rs]
+            syncs, per_sync = _traffic(rs[0].get("traffic"))
             print(f"| {name} | {statistics.median(r['seconds'] for r in rs):.0f} | "
-                  f"{statistics.median(r['wps'] for r in rs):,.0f} | {statistics.fmean(a):.2f} ({min(a):.2f}-{max(a):.2f}) | "
+                  f"{statistics.median(r['wps'] for r in rs):,.0f} | {syncs} | {per_sync} | {statistics.fmean(a):.2f} ({min(a):.2f}-{max(a):.2f}) | "
                   f"{statistics.fmean(a) - base_a:+.2f} | {statistics.fmean(w):.3f} ({min(w):.3f}-{max(w):.3f}) | "
                   f"{statistics.fmean(w) - base_w:+.3f} |")
 

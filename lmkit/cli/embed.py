@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--sync-words", type=positive_int, default=None, metavar="S",
                    help="with --cluster: corpus words over all replicas between synchronisations "
                         "(default: replicas x 10000)")
-    t.add_argument("--sync-method", choices=("average", "sum"), default="average",
+    t.add_argument("--sync-method", choices=("average", "sum", "momentum", "downpour"), default="average",
                    help="with --cluster: average the replicas' rows (weighted by use) or add every "
                         "replica's change (default average)")
     add_text_options(t, default_tokenizer="regex")

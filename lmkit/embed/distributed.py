@@ -1,18 +1,18 @@
-"""word2vec on a Dask cluster: synchronous rounds of K model replicas.
+"""word2vec on a Dask cluster: K model replicas, each on its own shard of the corpus.
 
-Each replica holds one shard of the corpus on its worker (the input ranges, read and encoded
-there) and trains the single-machine numba kernel on it, a chunk at a time, starting each round
-from the last averaged model. After every round (about ``sync_words`` corpus words over all
-replicas) the client averages the rows the replicas changed, each replica's row weighted by how
-often its chunk used it (the word's occurrences; 1 for rows only sampled), and the next round
-starts from the result (``method="sum"`` adds every replica's change instead, as a parameter
-server receiving each replica's pushed deltas would). The learning rate follows global word
-progress: a round's chunks all train with the rate of the words processed before and after it
-over every replica.
+Each replica holds one shard (input ranges read and encoded on the worker it is pinned to) and
+trains the single-machine numba kernel on it a chunk at a time. Two ways to keep the replicas
+together:
 
-K may exceed the workers (logical replicas: more tasks per round). With one replica and
-``sync_words`` equal to ``batch_words`` this is the single-process trainer with one thread, bit
-for bit (tested).
+* synchronous rounds (``average``, ``sum``, ``momentum``): every replica trains its next chunk
+  from the same model, the client folds the rows they changed into it
+  (:mod:`lmkit.embed.combine`) and the next round starts from the result, about ``sync_words``
+  corpus words later. K may exceed the workers (logical replicas: a worker's replicas train one
+  after the other in one task). The learning rate of a round follows the words processed over
+  every replica before and after it. With one replica and ``sync_words`` equal to
+  ``batch_words`` this is the single-process trainer with one thread, bit for bit (tested).
+* asynchronous ``downpour`` (:mod:`lmkit.embed.downpour`): replicas push their changes to a
+  parameter-server Dask actor and pull the rows others changed, each at its own pace.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from ..progress import progress
 from ..text import Corpus, Tokenizer, Vocabulary, encode_corpus
 from ..text.corpus import Span
 from . import _kernels as K
+from .combine import COMBINERS, METHODS
 
 log = logging.getLogger(__name__)
 
@@ -64,66 +65,156 @@ def _given(value):
     return value
 
 
-@on_worker
-def _train_chunk(shard: _Shard, j: int, weights, tables, settings, a0: float, a1: float, seed: int):
-    """Chunk ``j`` of a shard trained from ``weights`` (copied: they are shared): per matrix,
-    the rows it changed, their new values and weights; and (loss, predictions, words)."""
-    from .word2vec import NO_HOT_ROWS
+def _changed_rows(shard: _Shard, j: int, base: tuple, mine: tuple) -> list:
+    """Per matrix, the rows chunk ``j`` changed (``base`` -> ``mine``), their new values and
+    weights (syn0 and syn1neg rows are words: the word's occurrences in the chunk, at least 1
+    for a row only sampled; syn1 rows are Huffman nodes: weight 1)."""
     lo, hi, _ = shard.chunks[j]
-    mine = tuple(w.copy() for w in weights)
-    loss, n_pred, n_words = K.train_job((shard.ids, shard.offsets), mine, tables, settings,
-                                        (lo, hi, 1, a0, a1, seed), NO_HOT_ROWS)
-    used = np.bincount(shard.ids[shard.offsets[lo]:shard.offsets[hi]], minlength=len(weights[0]))
+    used = np.bincount(shard.ids[shard.offsets[lo]:shard.offsets[hi]], minlength=len(base[0]))
     out = []
-    for m, (old, new) in enumerate(zip(weights, mine)):
+    for m, (old, new) in enumerate(zip(base, mine)):
         rows = np.flatnonzero(np.any(old != new, axis=1)) if len(old) else np.zeros(0, np.int64)
-        # syn0 and syn1neg rows are words (weight: the word's occurrences in the chunk, at least
-        # 1 for a row only sampled); syn1 rows are Huffman nodes (weight 1)
         w = np.ones(len(rows), np.int64) if m == 1 else np.maximum(used[rows], 1)
         out.append((rows, new[rows], w))
-    return out, (loss, n_pred, n_words)
+    return out
 
 
-def _apply_sum(weights: tuple, updates: list) -> None:
-    """Every replica's change added to the shared model (what a parameter server receiving
-    each replica's pushed deltas does; Downpour with one round of staleness)."""
-    for m, old in enumerate(weights):
-        deltas = [(rows, values - old[rows]) for rows, values, _ in (u[m] for u in updates) if len(rows)]
-        for rows, delta in deltas:   # every delta taken against the model before the round
-            old[rows] += delta
+@on_worker
+def _train_replicas(shards: list, j: int, weights, tables, settings, a0: float, a1: float, seeds: list[int]):
+    """Chunk ``j`` of each replica's shard trained from ``weights`` (not changed: they are
+    shared), one replica after the other on one working copy whose changed rows are put back
+    after each: per replica, its changed rows (see :func:`_changed_rows`) and (loss,
+    predictions, words)."""
+    from .word2vec import NO_HOT_ROWS
+    mine = tuple(w.copy() for w in weights)
+    out = []
+    for shard, seed in zip(shards, seeds):
+        lo, hi, _ = shard.chunks[j]
+        stats = K.train_job((shard.ids, shard.offsets), mine, tables, settings, (lo, hi, 1, a0, a1, seed),
+                            NO_HOT_ROWS)
+        update = _changed_rows(shard, j, weights, mine)
+        for (rows, _, _), work, old in zip(update, mine, weights):
+            work[rows] = old[rows]
+        out.append((update, stats))
+    return out
 
 
-def _average(weights: tuple, updates: list) -> None:
-    """Each matrix's changed rows become the weighted mean of the replicas' new rows
-    (a row one replica changed takes its value exactly)."""
-    for m, old in enumerate(weights):
-        parts = [u[m] for u in updates if len(u[m][0])]
-        if not parts:
-            continue
-        rows = np.concatenate([p[0] for p in parts])
-        uniq, inverse = np.unique(rows, return_inverse=True)
-        num = np.zeros((len(uniq), old.shape[1]), np.float64)
-        den = np.zeros(len(uniq), np.float64)
-        hits = np.bincount(inverse, minlength=len(uniq))
-        base = old[uniq].astype(np.float64)
-        at = 0
-        for r, values, w in parts:
-            idx = inverse[at:at + len(r)]
-            at += len(r)
-            num[idx] += w[:, None] * (values.astype(np.float64) - base[idx])
-            den[idx] += w
-        mean = (base + num / den[:, None]).astype(np.float32)
-        single = hits == 1   # exactly the one replica's value (no rounding through the mean)
-        at = 0
-        for r, values, _ in parts:
-            idx = inverse[at:at + len(r)]
-            at += len(r)
-            lone = single[idx]
-            mean[idx[lone]] = values[lone]
-        old[uniq] = mean
+@dataclass
+class _Plan:
+    """What both ways of training share: the replicas' shard futures and the worker each is
+    pinned to, words per chunk of each shard, the kernel's tables and settings."""
+    shards: list
+    homes: list[str]
+    sizes: list[list[int]]
+    tables: object
+    settings: tuple
+    n_tokens: int
+    n_epochs: int
+
+    @property
+    def replicas(self) -> int:
+        return len(self.shards)
 
 
-METHODS = ("average", "sum")
+def _alpha(model, words: float, total: int) -> float:
+    """The learning rate after ``words`` of ``total`` words (linear decay, floored)."""
+    a, b = model.config.start_alpha, model.config.min_alpha
+    return float(max(a - (a - b) * (words / max(total, 1)), b))
+
+
+def _plan(model, client, sources, replicas: int, sync: int, partitions: int | None, epochs: int | None,
+          tokenizer: Tokenizer, strict: bool, run: str) -> _Plan:
+    """Vocabulary (built on the cluster if the model has none) and the replicas' shards, each
+    encoded on the worker it stays on."""
+    from .word2vec import SPECIALS, SYNC_WORDS
+    c = model.config
+    spans = split_inputs(sources, partitions or 2 * replicas, max_bytes=32 << 20)
+    if model.vocab is None:
+        vocab, _, _ = tally_vocabulary(client, spans, tokenizer, strict, min_count=c.min_count,
+                                       max_size=c.max_vocab_size, specials=SPECIALS, key=f"lmkit-w2v-tally-{run}")
+        if len(vocab) <= 1:
+            raise CorpusError(f"no word occurs at least min_count={c.min_count} times")
+        model.vocab = vocab
+        model._init_weights()
+    addresses = sorted(client.scheduler_info().get("workers", {})) or [None]
+    homes = [addresses[r % len(addresses)] for r in range(replicas)]
+    vocab_f = client.submit(_given, model.vocab, pure=False)
+    shards = [client.submit(_encode_shard, spans[r::replicas], tokenizer, strict, vocab_f, max(1, sync // replicas),
+                            key=f"lmkit-w2v-shard-{run}-{r}", **_pinned(homes[r])) for r in range(replicas)]
+    sizes = client.gather([client.submit(_chunk_words, s) for s in shards])
+    n_tokens = sum(map(sum, sizes))
+    if n_tokens == 0:
+        raise CorpusError("the corpus holds no tokens")
+    tables_f = client.submit(_given, tuple(model._train_tables()), pure=False)
+    settings = (c.window, c.negative, c.hs, not c.sg, c.max_sentence, SYNC_WORDS)
+    return _Plan(shards, homes, sizes, tables_f, settings, n_tokens, epochs or c.epochs)
+
+
+def _pinned(address: str | None) -> dict:
+    """submit() options keeping a task on ``address`` while that worker lives."""
+    return {"workers": [address], "allow_other_workers": True} if address else {}
+
+
+def _record_epoch(model, loss: float, n_pred: int, n_words: int, seconds: float, alpha: float, replicas: int) -> None:
+    from .word2vec import EpochStats
+    model.epochs_done += 1
+    model.words_done += n_words
+    model.history.append(EpochStats(model.epochs_done, loss / max(n_pred, 1), n_words, seconds,
+                                    n_words / seconds if seconds > 0 else float("inf"), alpha))
+    log.info("epoch %d: loss %.4f, %.0f words/s on %d replicas", model.epochs_done,
+             model.history[-1].loss, model.history[-1].words_per_second, replicas)
+
+
+def _train_rounds(model, client, plan: _Plan, method: str, bar) -> None:
+    """Synchronous rounds: every replica trains its chunk j from the same model, the client
+    folds the changes in with ``method`` (see :mod:`lmkit.embed.combine`). The replicas pinned
+    to one worker train in one task, so each worker receives the model once a round."""
+    from .word2vec import _job_seed
+    combine = COMBINERS[method]
+    state: dict = {}
+    K_rep, total = plan.replicas, plan.n_tokens * plan.n_epochs
+    before = [np.concatenate([[0], np.cumsum(s)]).astype(np.int64) for s in plan.sizes]   # words before chunk j
+    weights = (model.syn0, model.syn1, model.syn1neg)
+    groups: dict = {}
+    for r, home in enumerate(plan.homes):
+        groups.setdefault(home, []).append(r)
+    a1 = _alpha(model, 0, total)
+    traffic = {"rounds": 0, "bytes_sent": 0, "bytes_received": 0, "combine_seconds": 0.0}
+    model_bytes = sum(w.nbytes for w in weights)
+    for e in range(plan.n_epochs):
+        t0 = time.perf_counter()
+        loss, n_pred, n_words = 0.0, 0, 0
+        seed_epoch = model.epochs_done
+        done = plan.n_tokens * e
+        for j in range(max(map(len, plan.sizes))):
+            lo_words = done + sum(int(bw[min(j, len(bw) - 1)]) for bw in before)
+            hi_words = done + sum(int(bw[min(j + 1, len(bw) - 1)]) for bw in before)
+            a0, a1 = _alpha(model, lo_words, total), _alpha(model, hi_words, total)
+            w_f = client.submit(_given, weights, pure=False)
+            futs, order = [], []
+            for home, members in groups.items():
+                reps = [r for r in members if j < len(plan.sizes[r])]
+                if reps:
+                    futs.append(client.submit(_train_replicas, [plan.shards[r] for r in reps], j, w_f, plan.tables,
+                                              plan.settings, a0, a1,
+                                              [_job_seed(model.config.seed, seed_epoch, j * K_rep + r) for r in reps],
+                                              pure=False, **_pinned(home)))
+                    order.extend(reps)
+            results = dict(zip(order, (res for group in client.gather(futs) for res in group)))
+            t_combine = time.perf_counter()
+            updates = [results[r][0] for r in sorted(results)]
+            combine(weights, updates, state)
+            traffic["rounds"] += 1
+            traffic["bytes_sent"] += model_bytes * len(futs)
+            traffic["bytes_received"] += sum(a.nbytes for u in updates for part in u for a in part)
+            traffic["combine_seconds"] += time.perf_counter() - t_combine
+            for r in sorted(results):
+                l_sum, n_p, n_w = results[r][1]
+                loss, n_pred, n_words = loss + l_sum, n_pred + n_p, n_words + n_w
+            bar.update(hi_words - lo_words)
+            w_f.release()
+        _record_epoch(model, loss, n_pred, n_words, time.perf_counter() - t0, a1, K_rep)
+    model.sync_traffic = traffic
 
 
 def train_on_cluster(model, client, sources: Corpus | str | os.PathLike | Sequence[str | os.PathLike], *,
@@ -134,15 +225,16 @@ def train_on_cluster(model, client, sources: Corpus | str | os.PathLike | Sequen
     """Train ``model`` (a :class:`~lmkit.embed.Word2Vec`; its vocabulary is built on the
     cluster if it has none) on the cluster behind ``client``.
 
-    ``replicas``: model replicas K (default: the workers); ``sync_words``: corpus words per
-    round over all replicas between averagings (default ``K x batch_words``); ``method``:
-    ``average`` (rows weighted by use) or ``sum`` (every replica's change added, as pushed to a
-    parameter server); ``partitions``: input ranges (default: 2 per replica).
+    ``replicas``: model replicas K (default: the workers; more than the workers are logical
+    replicas, trained one after the other); ``sync_words``: corpus words over all replicas
+    between synchronisations (default ``K x batch_words``); ``method``: ``average``, ``sum`` or
+    ``momentum`` (synchronous rounds, see :mod:`lmkit.embed.combine`) or ``downpour``
+    (asynchronous: each replica exchanges its changes with a parameter-server actor every
+    ``sync_words / K`` of its words, see :mod:`lmkit.embed.downpour`); ``partitions``: input
+    ranges (default: 2 per replica).
     """
-    if method not in METHODS:
-        raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    combine = _average if method == "average" else _apply_sum
-    from .word2vec import SPECIALS, SYNC_WORDS, EpochStats, _job_seed
+    if method not in METHODS + ("downpour",):
+        raise ConfigError(f"method must be one of {', '.join(METHODS + ('downpour',))}, got {method!r}")
     c = model.config
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     K_rep = replicas or workers
@@ -151,62 +243,22 @@ def train_on_cluster(model, client, sources: Corpus | str | os.PathLike | Sequen
     sync = sync_words or K_rep * c.batch_words
     if sync < K_rep:
         raise ConfigError(f"sync_words ({sync}) must be at least the number of replicas ({K_rep})")
+    if method == "downpour" and K_rep > workers:
+        raise ConfigError(f"downpour runs its {K_rep} replicas at once: it needs as many workers, "
+                          f"the cluster has {workers} (synchronous methods take logical replicas)")
     if isinstance(sources, Corpus):
         tokenizer, strict, sources = sources.tokenizer, sources.strict, sources.paths
-    tokenizer = tokenizer or Tokenizer()
-    run = uuid.uuid4().hex[:8]
-    spans = split_inputs(sources, partitions or 2 * K_rep, max_bytes=32 << 20)
-    if model.vocab is None:
-        vocab, _, _ = tally_vocabulary(client, spans, tokenizer, strict, min_count=c.min_count,
-                                       max_size=c.max_vocab_size, specials=SPECIALS, key=f"lmkit-w2v-tally-{run}")
-        if len(vocab) <= 1:
-            raise CorpusError(f"no word occurs at least min_count={c.min_count} times")
-        model.vocab = vocab
-        model._init_weights()
-    vocab_f = client.submit(_given, model.vocab, pure=False)
-    shards = [client.submit(_encode_shard, spans[r::K_rep], tokenizer, strict, vocab_f, sync // K_rep,
-                            key=f"lmkit-w2v-shard-{run}-{r}") for r in range(K_rep)]
-    sizes = client.gather([client.submit(_chunk_words, s) for s in shards])
-    n_tokens = sum(map(sum, sizes))
-    if n_tokens == 0:
-        raise CorpusError("the corpus holds no tokens")
-    tables_f = client.submit(_given, tuple(model._train_tables()), pure=False)
-    settings = (c.window, c.negative, c.hs, not c.sg, c.max_sentence, SYNC_WORDS)
-    n_epochs = epochs or c.epochs
-    total = n_tokens * n_epochs
-    a, b = c.start_alpha, c.min_alpha
-    rounds = max(map(len, sizes))
-    before = [np.concatenate([[0], np.cumsum(s)]).astype(np.int64) for s in sizes]   # words before chunk j
-    weights = (model.syn0, model.syn1, model.syn1neg)
-    bar = progress(total=total, desc="word2vec (cluster)", unit="word", quiet=quiet)
+    plan = _plan(model, client, sources, K_rep, sync, partitions, epochs, tokenizer or Tokenizer(), strict,
+                 uuid.uuid4().hex[:8])
+    bar = progress(total=plan.n_tokens * plan.n_epochs, desc="word2vec (cluster)", unit="word", quiet=quiet)
     try:
-        for e in range(n_epochs):
-            t0 = time.perf_counter()
-            loss, n_pred, n_words = 0.0, 0, 0
-            seed_epoch = model.epochs_done
-            done = n_tokens * e
-            for j in range(rounds):
-                lo_words = done + sum(int(bw[min(j, len(bw) - 1)]) for bw in before)
-                hi_words = done + sum(int(bw[min(j + 1, len(bw) - 1)]) for bw in before)
-                a0 = max(a - (a - b) * (lo_words / total), b)
-                a1 = max(a - (a - b) * (hi_words / total), b)
-                w_f = client.submit(_given, weights, pure=False)
-                futs = [client.submit(_train_chunk, shards[r], j, w_f, tables_f, settings, a0, a1,
-                                      _job_seed(c.seed, seed_epoch, j * K_rep + r))
-                        for r in range(K_rep) if j < len(sizes[r])]
-                results = client.gather(futs)
-                combine(weights, [u for u, _ in results])
-                for _, (l_sum, n_p, n_w) in results:
-                    loss, n_pred, n_words = loss + l_sum, n_pred + n_p, n_words + n_w
-                bar.update(hi_words - lo_words)
-                w_f.release()
-            dt = time.perf_counter() - t0
-            model.epochs_done += 1
-            model.words_done += n_words
-            model.history.append(EpochStats(model.epochs_done, loss / max(n_pred, 1), n_words, dt,
-                                            n_words / dt if dt > 0 else float("inf"), float(max(a1, b))))
-            log.info("epoch %d: loss %.4f, %.0f words/s on %d replicas", model.epochs_done,
-                     model.history[-1].loss, model.history[-1].words_per_second, K_rep)
+        if method == "downpour":
+            from .downpour import train_downpour
+            epochs_seen = train_downpour(model, client, plan, bar)
+            for loss, n_pred, n_words, seconds, alpha in epochs_seen:
+                _record_epoch(model, loss, n_pred, n_words, seconds, alpha, K_rep)
+        else:
+            _train_rounds(model, client, plan, method, bar)
     finally:
         bar.close()
     model._wv = None

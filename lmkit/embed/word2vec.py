@@ -125,6 +125,8 @@ class Word2Vec:
         self.history: list[EpochStats] = []
         self.epochs_done = 0
         self.words_done = 0
+        #: after training on a cluster: synchronisations and the bytes they moved
+        self.sync_traffic: dict | None = None
         self._wv: KeyedVectors | None = None
 
     # ------------------------------------------------------------------ set-up

@@ -1,0 +1,90 @@
+"""word2vec quality against the number of replicas K and the words S between
+synchronisations: K logical replicas (each trains its 1/K shard from the last synchronised model)
+on a LocalCluster of 2 worker processes, seeds 1..N, same settings as dist_w2v_bench.py.
+
+K = 1 is the single-process trainer with one thread (S only cuts its chunks, so it runs once
+per seed). Prints the table (mean over seeds and range) and writes a PNG of analogy accuracy
+and WS-353 against K, one line per S.
+
+Reproduce:  pip install -e '.[dask,bench,plot]'
+            python benchmarks/dist_w2v_curve.py --text EN6.txt --method momentum \\
+                --replicas 1 10 100 --sync-words 100000 1000000 --plot curve.png
+            (EN6.txt: the en6 corpus lowercased and regex-tokenised, one sentence a line, as
+            dist_w2v_bench.py writes it)
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def plot(rows: list[dict], path: str, method: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for key, ax, label in [("analogy", axes[0], "analogy accuracy %"), ("ws", axes[1], "WS-353 Spearman")]:
+        for s in sorted({r["sync"] for r in rows if r["K"] > 1}):
+            pts = sorted([r for r in rows if r["sync"] == s or r["K"] == 1], key=lambda r: r["K"])
+            ks = [r["K"] for r in pts]
+            mean = [statistics.fmean(r[key]) for r in pts]
+            lo = [m - min(r[key]) for m, r in zip(mean, pts)]
+            hi = [max(r[key]) - m for m, r in zip(mean, pts)]
+            ax.errorbar(ks, mean, yerr=[lo, hi], marker="o", capsize=3, label=f"S = {s:,} words")
+        ax.set_xscale("log")
+        ax.set_xlabel("replicas K (logical)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"word2vec on en6, sync method {method}: mean of seeds, bars = range")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--text", required=True, help="tokenised corpus, one sentence a line")
+    ap.add_argument("--method", default="momentum", choices=["average", "sum", "momentum"])
+    ap.add_argument("--replicas", type=int, nargs="+", default=[1, 10, 100])
+    ap.add_argument("--sync-words", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--plot", help="write the curve here (PNG)")
+    args = ap.parse_args()
+    from dist_w2v_bench import run
+    from embed_bench import quality
+    configs = [(k, s) for k in args.replicas for s in (args.sync_words[:1] if k == 1 else args.sync_words)]
+    rows = [dict(K=k, sync=s, analogy=[], ws=[], seconds=[]) for k, s in configs]
+    with tempfile.TemporaryDirectory(prefix="lmkit-w2v-curve-") as tmp:
+        out = Path(tmp) / "v.bin"
+        for seed in range(1, args.seeds + 1):
+            for row in rows:
+                k, s = row["K"], row["sync"]
+                r = run(Path(args.text), out, "local:2", k, s, args.method, seed)
+                q = quality(out)
+                row["analogy"].append(q["analogy"])
+                row["ws"].append(q["ws"])
+                row["seconds"].append(r["seconds"])
+                print(f"  seed {seed} K={k} S={s:,}: {r['seconds']:.0f} s, analogy {q['analogy']:.2f} %, "
+                      f"WS-353 {q['ws']:.3f}", flush=True)
+    base_a, base_w = statistics.fmean(rows[0]["analogy"]), statistics.fmean(rows[0]["ws"])
+    print(f"\nmethod {args.method}; seeds 1-{args.seeds}; K = 1 is one replica (one thread)\n")
+    print("| replicas K | words between syncs S | words per replica per sync | train s | analogy % (range) "
+          "| vs K = 1 | WS-353 (range) | vs K = 1 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        a, w = row["analogy"], row["ws"]
+        print(f"| {row['K']} | {row['sync']:,} | {row['sync'] // row['K']:,} | {statistics.median(row['seconds']):.0f} | "
+              f"{statistics.fmean(a):.2f} ({min(a):.2f}-{max(a):.2f}) | {statistics.fmean(a) - base_a:+.2f} | "
+              f"{statistics.fmean(w):.3f} ({min(w):.3f}-{max(w):.3f}) | {statistics.fmean(w) - base_w:+.3f} |")
+    if args.plot:
+        plot(rows, args.plot, args.method)
+        print(f"\nplot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Asynchronous word2vec replicas around a parameter server (Downpour SGD, Dean et al. 2012).
+
+The parameter server is a Dask actor holding the shared model and, per row, the clock of the
+last exchange that changed it. Each replica runs as one long task on its own worker: it copies
+the model once, then trains its shard a chunk (``sync_words / K`` words) at a time on its own
+copy and exchanges with the server: it pushes the change of every row it moved (its rows minus
+what it last saw from the server) and gets back, in the same actor call, every row any replica
+changed since its previous exchange, so that afterwards its copy equals the server's model.
+Replicas never wait for each other; a replica's model misses at most the changes the others
+pushed while it trained its last chunk (about ``sync_words`` words: the staleness). The learning
+rate follows the words all replicas have pushed. The exchanges' order depends on timing, so
+runs are not bit-for-bit repeatable; the server's state lives in one worker, so a lost worker
+ends the run with an error (the synchronous methods survive it).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..cluster import on_worker
+from . import _kernels as K
+
+
+class ParameterServer:
+    """The shared model (Dask actor): ``weights`` (syn0, syn1, syn1neg) float32, the clock
+    of the last exchange that changed each row, the words pushed, bytes received and sent."""
+
+    def __init__(self, weights: tuple) -> None:
+        self.weights = tuple(np.array(w, dtype=np.float32) for w in weights)
+        self.changed_at = [np.zeros(len(w), np.int64) for w in self.weights]
+        self.clock = 0
+        self.words = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    def snapshot(self) -> tuple[int, int, tuple]:
+        """(clock, words pushed, a copy of the model)."""
+        return self.clock, self.words, tuple(w.copy() for w in self.weights)
+
+    def exchange(self, deltas: list, words: int, since: int) -> tuple[int, int, list]:
+        """Add a replica's ``deltas`` (per matrix: distinct rows int64 (n,), changes float32
+        (n, dim)) after ``words`` more of its words; return (clock, words pushed, per matrix the
+        rows changed after clock ``since`` and their values)."""
+        self.clock += 1
+        for m, (rows, delta) in enumerate(deltas):
+            if len(rows):
+                self.weights[m][rows] += delta
+                self.changed_at[m][rows] = self.clock
+                self.bytes_in += rows.nbytes + delta.nbytes
+        self.words += int(words)
+        fresh = []
+        for m, w in enumerate(self.weights):
+            idx = np.flatnonzero(self.changed_at[m] > since)
+            fresh.append((idx, w[idx]))
+            self.bytes_out += idx.nbytes + w.itemsize * idx.size * w.shape[1]
+        return self.clock, self.words, fresh
+
+    def progress(self) -> tuple[int, int, int, int]:
+        """(exchanges, words pushed, bytes received, bytes sent)."""
+        return self.clock, self.words, self.bytes_in, self.bytes_out
+
+
+def _alpha(schedule: tuple[float, float, int], words: float) -> float:
+    a, b, total = schedule
+    return float(max(a - (a - b) * (words / max(total, 1)), b))
+
+
+@on_worker
+def _replica(shard, server, tables, settings, schedule: tuple[float, float, int], replicas: int,
+             seeds: list[list[int]]) -> list[tuple[float, int, int, float, float]]:
+    """One replica's whole run: per epoch (``seeds[e][j]`` seeds chunk j) its (loss sum,
+    predictions, words, seconds, last learning rate). A chunk's learning rate falls from the
+    rate at the words pushed so far to the rate ``replicas`` such chunks later (the others are
+    assumed to progress at this replica's pace)."""
+    from .distributed import _changed_rows
+    from .word2vec import NO_HOT_ROWS
+    clock, words, mine = server.snapshot().result()
+    seen = tuple(w.copy() for w in mine)
+    out = []
+    for chunk_seeds in seeds:
+        t0 = time.perf_counter()
+        loss, n_pred, n_words, a1 = 0.0, 0, 0, _alpha(schedule, words)
+        for j, (lo, hi, _) in enumerate(shard.chunks):
+            chunk_words = int(shard.offsets[hi] - shard.offsets[lo])
+            a0, a1 = _alpha(schedule, words), _alpha(schedule, words + replicas * chunk_words)
+            l_sum, n_p, n_w = K.train_job((shard.ids, shard.offsets), mine, tables, settings,
+                                          (lo, hi, 1, a0, a1, chunk_seeds[j]), NO_HOT_ROWS)
+            loss, n_pred, n_words = loss + l_sum, n_pred + n_p, n_words + n_w
+            deltas = [(rows, values - old[rows])
+                      for (rows, values, _), old in zip(_changed_rows(shard, j, seen, mine), seen)]
+            clock, words, fresh = server.exchange(deltas, n_w, clock).result()
+            for (idx, values), w, s in zip(fresh, mine, seen):
+                w[idx] = values
+                s[idx] = values
+        out.append((loss, n_pred, n_words, time.perf_counter() - t0, a1))
+    return out
+
+
+def train_downpour(model, client, plan, bar) -> list[tuple[float, int, int, float, float]]:
+    """Run the replicas of ``plan`` (see :mod:`lmkit.embed.distributed`) against a
+    parameter-server actor, copy its final model into ``model``; per epoch (loss sum,
+    predictions, words, seconds of the slowest replica, last learning rate)."""
+    from .distributed import _pinned
+    from .word2vec import _job_seed
+    c = model.config
+    weights = (model.syn0, model.syn1, model.syn1neg)
+    server = client.submit(ParameterServer, weights, actor=True).result()
+    schedule = (c.start_alpha, c.min_alpha, plan.n_tokens * plan.n_epochs)
+    K_rep = plan.replicas
+    futs = []
+    for r in range(K_rep):
+        seeds = [[_job_seed(c.seed, model.epochs_done + e, j * K_rep + r) for j in range(len(plan.sizes[r]))]
+                 for e in range(plan.n_epochs)]
+        futs.append(client.submit(_replica, plan.shards[r], server, plan.tables, plan.settings, schedule, K_rep,
+                                  seeds, pure=False, **_pinned(plan.homes[r])))
+    shown = 0
+    try:
+        while not all(f.done() for f in futs):
+            time.sleep(0.25)
+            words = server.progress().result()[1]
+            bar.update(words - shown)
+            shown = words
+        per_replica = client.gather(futs)
+        clock, words, final = server.snapshot().result()
+        exchanges, _, bytes_in, bytes_out = server.progress().result()
+    finally:
+        client.cancel(futs)
+    bar.update(words - shown)
+    for w, f in zip(weights, final):
+        w[...] = f
+    model.sync_traffic = {"exchanges": exchanges, "bytes_pushed": bytes_in, "bytes_pulled": bytes_out}
+    epochs = []
+    for e in range(plan.n_epochs):
+        rows = [rep[e] for rep in per_replica]
+        epochs.append((sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows),
+                       max(r[3] for r in rows), min(r[4] for r in rows)))
+    return epochs
