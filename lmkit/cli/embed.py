@@ -57,9 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--sync-words", type=positive_int, default=None, metavar="S",
                    help="with --cluster: corpus words over all replicas between synchronisations "
                         "(default: replicas x 10000)")
-    t.add_argument("--sync-method", choices=("average", "sum", "momentum", "downpour"), default="average",
-                   help="with --cluster: average the replicas' rows (weighted by use) or add every "
-                        "replica's change (default average)")
+    t.add_argument("--sync-method", choices=("scaled", "average", "sum", "downpour"), default="scaled",
+                   help="with --cluster: how replicas combine: rounds adding their changes scaled per row "
+                        "as sequential training would move it (scaled, the default), averaging or adding "
+                        "them; or asynchronous pushes to a parameter-server actor (downpour)")
     add_text_options(t, default_tokenizer="regex")
     t.set_defaults(run=run_train)
 

@@ -31,7 +31,7 @@ from ..progress import progress
 from ..text import Corpus, Tokenizer, Vocabulary, encode_corpus
 from ..text.corpus import Span
 from . import _kernels as K
-from .combine import COMBINERS, METHODS
+from .combine import COMBINERS, METHODS, RHO_PER_ALPHA, touch_rates
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +165,26 @@ def _record_epoch(model, loss: float, n_pred: int, n_words: int, seconds: float,
              model.history[-1].loss, model.history[-1].words_per_second, replicas)
 
 
-def _train_rounds(model, client, plan: _Plan, method: str, bar) -> None:
+def _touch_rates(model, plan: _Plan) -> tuple:
+    """Expected touches of each row of (syn0, syn1, syn1neg) per corpus word."""
+    c = model.config
+    keep, points, _, code_lens = model._train_tables()[:4]
+    return touch_rates(model.vocab.counts, keep, points, code_lens, len(model.syn1), window=c.window,
+                       negative=c.negative, cbow=not c.sg, n_words=plan.n_tokens)
+
+
+def _scaling_state(model, plan: _Plan, sync: int) -> dict:
+    """What ``scaled`` needs: each row's expected touches per replica and round."""
+    return {"touches": tuple(r * (sync / plan.replicas) for r in _touch_rates(model, plan))}
+
+
+def _train_rounds(model, client, plan: _Plan, method: str, sync: int, bar) -> None:
     """Synchronous rounds: every replica trains its chunk j from the same model, the client
     folds the changes in with ``method`` (see :mod:`lmkit.embed.combine`). The replicas pinned
     to one worker train in one task, so each worker receives the model once a round."""
     from .word2vec import _job_seed
     combine = COMBINERS[method]
-    state: dict = {}
+    state = _scaling_state(model, plan, sync) if method == "scaled" else {}
     K_rep, total = plan.replicas, plan.n_tokens * plan.n_epochs
     before = [np.concatenate([[0], np.cumsum(s)]).astype(np.int64) for s in plan.sizes]   # words before chunk j
     weights = (model.syn0, model.syn1, model.syn1neg)
@@ -202,6 +215,7 @@ def _train_rounds(model, client, plan: _Plan, method: str, bar) -> None:
                     order.extend(reps)
             results = dict(zip(order, (res for group in client.gather(futs) for res in group)))
             t_combine = time.perf_counter()
+            state["rho"] = RHO_PER_ALPHA * a0
             updates = [results[r][0] for r in sorted(results)]
             combine(weights, updates, state)
             traffic["rounds"] += 1
@@ -218,7 +232,7 @@ def _train_rounds(model, client, plan: _Plan, method: str, bar) -> None:
 
 
 def train_on_cluster(model, client, sources: Corpus | str | os.PathLike | Sequence[str | os.PathLike], *,
-                     replicas: int | None = None, sync_words: int | None = None, method: str = "average",
+                     replicas: int | None = None, sync_words: int | None = None, method: str = "scaled",
                      partitions: int | None = None,
                      epochs: int | None = None, tokenizer: Tokenizer | None = None, strict: bool = False,
                      quiet: bool | None = None):
@@ -227,8 +241,8 @@ def train_on_cluster(model, client, sources: Corpus | str | os.PathLike | Sequen
 
     ``replicas``: model replicas K (default: the workers; more than the workers are logical
     replicas, trained one after the other); ``sync_words``: corpus words over all replicas
-    between synchronisations (default ``K x batch_words``); ``method``: ``average``, ``sum`` or
-    ``momentum`` (synchronous rounds, see :mod:`lmkit.embed.combine`) or ``downpour``
+    between synchronisations (default ``K x batch_words``); ``method``: ``scaled``, ``average``
+    or ``sum`` (synchronous rounds, see :mod:`lmkit.embed.combine`) or ``downpour``
     (asynchronous: each replica exchanges its changes with a parameter-server actor every
     ``sync_words / K`` of its words, see :mod:`lmkit.embed.downpour`); ``partitions``: input
     ranges (default: 2 per replica).
@@ -258,7 +272,7 @@ def train_on_cluster(model, client, sources: Corpus | str | os.PathLike | Sequen
             for loss, n_pred, n_words, seconds, alpha in epochs_seen:
                 _record_epoch(model, loss, n_pred, n_words, seconds, alpha, K_rep)
         else:
-            _train_rounds(model, client, plan, method, bar)
+            _train_rounds(model, client, plan, method, sync, bar)
     finally:
         bar.close()
     model._wv = None

@@ -20,40 +20,61 @@ import numpy as np
 
 from ..cluster import on_worker
 from . import _kernels as K
+from .combine import RHO_PER_ALPHA
 
 
 class ParameterServer:
-    """The shared model (Dask actor): ``weights`` (syn0, syn1, syn1neg) float32, the clock
-    of the last exchange that changed each row, the words pushed, bytes received and sent."""
+    """The shared model (Dask actor): ``weights`` (syn0, syn1, syn1neg) float32; per row the
+    clock of the last exchange that changed it and how many pushes changed it; the words
+    pushed, bytes received and sent.
 
-    def __init__(self, weights: tuple) -> None:
+    A push that other replicas' pushes to the same row overtook is discounted: a row that
+    contracts towards its optimum by ``rho`` per touch has already been moved by those
+    ``tau`` pushes' touches, so this one's change (computed from the row before them) counts
+    ``(1 - rho)^(tau T)`` (T: the row's expected touches in the pushing replica's chunk; rho
+    from the learning rate, as in :func:`lmkit.embed.combine.sequential_gain`, whose total
+    the discounted pushes add up to). ``rates``: expected touches per corpus word of each row
+    (:func:`lmkit.embed.combine.touch_rates`); None: every push added whole (plain Downpour).
+    """
+
+    def __init__(self, weights: tuple, rates: tuple | None = None) -> None:
         self.weights = tuple(np.array(w, dtype=np.float32) for w in weights)
         self.changed_at = [np.zeros(len(w), np.int64) for w in self.weights]
+        self.pushes = [np.zeros(len(w), np.int64) for w in self.weights]
+        self.rates = rates
         self.clock = 0
         self.words = 0
         self.bytes_in = 0
         self.bytes_out = 0
 
-    def snapshot(self) -> tuple[int, int, tuple]:
-        """(clock, words pushed, a copy of the model)."""
-        return self.clock, self.words, tuple(w.copy() for w in self.weights)
+    def snapshot(self) -> tuple[int, int, tuple, tuple]:
+        """(clock, words pushed, a copy of the model, a copy of the push counts)."""
+        return self.clock, self.words, tuple(w.copy() for w in self.weights), tuple(p.copy() for p in self.pushes)
 
-    def exchange(self, deltas: list, words: int, since: int) -> tuple[int, int, list]:
+    def exchange(self, deltas: list, words: int, since: int, alpha: float) -> tuple[int, int, list]:
         """Add a replica's ``deltas`` (per matrix: distinct rows int64 (n,), changes float32
-        (n, dim)) after ``words`` more of its words; return (clock, words pushed, per matrix the
-        rows changed after clock ``since`` and their values)."""
+        (n, dim), the push counts it last saw for those rows int64 (n,)) made over ``words``
+        words at learning rate ``alpha``; return (clock, words pushed, per matrix the rows
+        changed after clock ``since``, their values and push counts)."""
         self.clock += 1
-        for m, (rows, delta) in enumerate(deltas):
-            if len(rows):
-                self.weights[m][rows] += delta
-                self.changed_at[m][rows] = self.clock
-                self.bytes_in += rows.nbytes + delta.nbytes
+        rho = RHO_PER_ALPHA * alpha
+        for m, (rows, delta, seen) in enumerate(deltas):
+            if not len(rows):
+                continue
+            if self.rates is not None:
+                overtaken = (self.pushes[m][rows] - seen).astype(np.float64)
+                discount = np.exp(np.log1p(-rho) * overtaken * self.rates[m][rows] * words)
+                delta = delta * discount.astype(np.float32)[:, None]
+            self.weights[m][rows] += delta
+            self.changed_at[m][rows] = self.clock
+            self.pushes[m][rows] += 1
+            self.bytes_in += rows.nbytes + delta.nbytes + seen.nbytes
         self.words += int(words)
         fresh = []
         for m, w in enumerate(self.weights):
             idx = np.flatnonzero(self.changed_at[m] > since)
-            fresh.append((idx, w[idx]))
-            self.bytes_out += idx.nbytes + w.itemsize * idx.size * w.shape[1]
+            fresh.append((idx, w[idx], self.pushes[m][idx]))
+            self.bytes_out += 2 * idx.nbytes + w.itemsize * idx.size * w.shape[1]
         return self.clock, self.words, fresh
 
     def progress(self) -> tuple[int, int, int, int]:
@@ -75,7 +96,7 @@ def _replica(shard, server, tables, settings, schedule: tuple[float, float, int]
     assumed to progress at this replica's pace)."""
     from .distributed import _changed_rows
     from .word2vec import NO_HOT_ROWS
-    clock, words, mine = server.snapshot().result()
+    clock, words, mine, pushes = server.snapshot().result()
     seen = tuple(w.copy() for w in mine)
     out = []
     for chunk_seeds in seeds:
@@ -87,12 +108,13 @@ def _replica(shard, server, tables, settings, schedule: tuple[float, float, int]
             l_sum, n_p, n_w = K.train_job((shard.ids, shard.offsets), mine, tables, settings,
                                           (lo, hi, 1, a0, a1, chunk_seeds[j]), NO_HOT_ROWS)
             loss, n_pred, n_words = loss + l_sum, n_pred + n_p, n_words + n_w
-            deltas = [(rows, values - old[rows])
-                      for (rows, values, _), old in zip(_changed_rows(shard, j, seen, mine), seen)]
-            clock, words, fresh = server.exchange(deltas, n_w, clock).result()
-            for (idx, values), w, s in zip(fresh, mine, seen):
+            deltas = [(rows, values - old[rows], counts[rows]) for (rows, values, _), old, counts
+                      in zip(_changed_rows(shard, j, seen, mine), seen, pushes)]
+            clock, words, fresh = server.exchange(deltas, chunk_words, clock, a0).result()
+            for (idx, values, counts), w, s, p in zip(fresh, mine, seen, pushes):
                 w[idx] = values
                 s[idx] = values
+                p[idx] = counts
         out.append((loss, n_pred, n_words, time.perf_counter() - t0, a1))
     return out
 
@@ -105,7 +127,8 @@ def train_downpour(model, client, plan, bar) -> list[tuple[float, int, int, floa
     from .word2vec import _job_seed
     c = model.config
     weights = (model.syn0, model.syn1, model.syn1neg)
-    server = client.submit(ParameterServer, weights, actor=True).result()
+    from .distributed import _touch_rates
+    server = client.submit(ParameterServer, weights, _touch_rates(model, plan), actor=True).result()
     schedule = (c.start_alpha, c.min_alpha, plan.n_tokens * plan.n_epochs)
     K_rep = plan.replicas
     futs = []
@@ -122,7 +145,7 @@ def train_downpour(model, client, plan, bar) -> list[tuple[float, int, int, floa
             bar.update(words - shown)
             shown = words
         per_replica = client.gather(futs)
-        clock, words, final = server.snapshot().result()
+        clock, words, final, _ = server.snapshot().result()
         exchanges, _, bytes_in, bytes_out = server.progress().result()
     finally:
         client.cancel(futs)

@@ -195,7 +195,7 @@ class Word2Vec:
     def train(self, data: Corpus | EncodedCorpus | Iterable[Sequence[str]], *, epochs: int | None = None,
               resume: bool = False, stop_after: int | None = None, quiet: bool | None = None,
               checkpoint: str | os.PathLike | None = None, client=None, replicas: int | None = None,
-              sync_words: int | None = None, sync_method: str = "average",
+              sync_words: int | None = None, sync_method: str = "scaled",
               partitions: int | None = None) -> Word2Vec:
         """Train on ``data`` (builds the vocabulary first if there is none; with a vocabulary,
         continues training on new text, its unknown words ignored).

@@ -9,7 +9,7 @@ distributed = pytest.importorskip("distributed")   # the 'dask' extra; CI instal
 
 from lmkit.cli.main import main  # noqa: E402
 from lmkit.embed import KeyedVectors, Word2Vec  # noqa: E402
-from lmkit.embed.combine import apply_momentum, apply_sum, apply_average  # noqa: E402
+from lmkit.embed.combine import apply_average, apply_scaled, apply_sum, sequential_gain, touch_rates  # noqa: E402
 from lmkit.errors import ConfigError  # noqa: E402
 from lmkit.text import Corpus, Tokenizer  # noqa: E402
 
@@ -41,7 +41,7 @@ def test_one_replica_is_the_single_process_trainer_bit_for_bit(client, text, kin
     assert [h.words for h in one.history] == [h.words for h in many.history]
 
 
-@pytest.mark.parametrize("method", ["average", "sum", "momentum"])
+@pytest.mark.parametrize("method", ["average", "sum", "scaled"])
 def test_more_replicas_than_workers_train_deterministically(client, text, method):
     kw = dict(dim=16, epochs=2, workers=1, seed=5, min_count=2)
     runs = [Word2Vec(**kw).train(Corpus(text, TOK, quiet=True), client=client, replicas=3, sync_words=9000,
@@ -67,38 +67,55 @@ def test_average_weights_rows_by_use_and_keeps_lone_rows_exact():
     np.testing.assert_array_equal(s[0][:, 0], [2, 2, 1])      # 1 + (3-1) + (0-1)
 
 
-def test_momentum_gives_lone_rows_their_value_and_shared_rows_the_sum_in_the_steady_state():
-    w = (np.zeros((3, 1), np.float32),)
-    state: dict = {}
-    # row 0: both replicas move it by +1 every round (as if the gradient stayed the same);
-    # row 1: only replica 0 touches it, once; row 2: nobody
-    for k in range(60):
-        x0, x1 = float(w[0][0, 0]), float(w[0][1, 0])
-        ups = [[(np.array([0, 1]) if k == 0 else np.array([0]),
-                 np.array([[x0 + 1], [x1 + 5]] if k == 0 else [[x0 + 1]], np.float32),
-                 np.array([1, 1]) if k == 0 else np.array([1]))],
-               [(np.array([0]), np.array([[x0 + 1]], np.float32), np.array([1]))]]
-        before = float(w[0][0, 0])
-        apply_momentum(w, ups, state)
-        if k == 0:
-            assert w[0][1, 0] == 5.0            # one replica's row: exactly its value
-            assert w[0][0, 0] == 1.0            # first round: the mean change, no momentum yet
-    step = float(w[0][0, 0]) - before
-    assert abs(step - 2.0) < 1e-3               # steady state: the two replicas' changes added
-    assert w[0][1, 0] == 5.0 and w[0][2, 0] == 0.0
+def test_sequential_gain_makes_summed_replicas_land_where_sequential_touches_do():
+    # a row that contracts towards its optimum e by rho per touch: n replicas of T touches each
+    # from x0, their changes summed and scaled, land where n*T touches in sequence do
+    rho, x0, e = 0.01, 0.0, 1.0
+    for T in [1, 5, 50, 500]:
+        for n in [1, 2, 4, 100]:
+            one_change = (e - x0) * (1 - (1 - rho) ** T)
+            scale = sequential_gain(np.array([float(T)]), np.array([n]), rho)[0]
+            sequential = e + (x0 - e) * (1 - rho) ** (n * T)
+            assert abs(x0 + n * one_change * scale - sequential) < 1e-12
+    g = sequential_gain(np.array([0.01, 1.0, 1e4]), np.array([4, 4, 4]), 0.005)
+    assert abs(g[0] - 1) < 1e-3 and abs(g[2] - 0.25) < 1e-9 and g[0] > g[1] > g[2]
 
 
-def test_momentum_converges_where_sum_overshoots():
-    # four replicas that each drive the row to the same optimum 1.0 from wherever it is
-    for combine, ok in [(apply_momentum, True), (apply_sum, False)]:
-        w = (np.zeros((1, 1), np.float32),)
-        state: dict = {}
-        for _ in range(200):
+def test_scaled_converges_where_sum_overshoots_and_adds_small_changes():
+    # four replicas that each drive the row to the same optimum 1.0 (many touches each)
+    results = {}
+    for name, combine in [("scaled", apply_scaled), ("sum", apply_sum)]:
+        w = (np.zeros((2, 1), np.float32),)
+        state = {"touches": (np.array([1e5, 1.0]),), "rho": 0.01}
+        for _ in range(50):
             ups = [[(np.array([0]), np.array([[1.0]], np.float32), np.array([1]))] for _ in range(4)]
             combine(w, ups, state)
-            if not np.isfinite(w[0]).all() or abs(w[0][0, 0]) > 1e6:
+            if abs(w[0][0, 0]) > 1e6:
                 break
-        assert (abs(float(w[0][0, 0]) - 1.0) < 1e-3) is ok
+        results[name] = float(w[0][0, 0])
+    assert abs(results["scaled"] - 1.0) < 1e-6 and abs(results["sum"] - 1.0) > 1
+    # a row touched once by each of two replicas: their small changes add up (scale ~1)
+    w = (np.zeros((2, 1), np.float32),)
+    apply_scaled(w, [[(np.array([1]), np.array([[0.01]], np.float32), np.array([1]))]] * 2,
+                 {"touches": (np.array([1e5, 1.0]),), "rho": 0.01})
+    assert abs(w[0][1, 0] - 0.02) < 1e-4
+    # a row one replica changed: exactly its value
+    apply_scaled(w, [[(np.array([0]), np.array([[0.3]], np.float32), np.array([1]))]],
+                 {"touches": (np.array([1e5, 1.0]),), "rho": 0.01})
+    assert w[0][0, 0] == np.float32(0.3)
+
+
+def test_touch_rates_follow_the_counts_and_the_huffman_paths():
+    counts = np.array([0, 6, 3, 1])
+    keep = np.ones(4)
+    points = np.array([[0, 0], [0, 0], [0, 1], [0, 1]], np.int32)
+    lens = np.array([0, 1, 2, 2], np.int32)
+    s0, s1, sneg = touch_rates(counts, keep, points, lens, 2, window=4, negative=5, cbow=False, n_words=10)
+    np.testing.assert_allclose(s0, [0, 3.0, 1.5, 0.5])            # kept share x (window + 1)
+    np.testing.assert_allclose(sneg, s0)                           # skip-gram: one prediction per use
+    np.testing.assert_allclose(s1, [5.0, 2.0])                     # root: every prediction; node 1: words 2, 3
+    _, _, cb = touch_rates(counts, keep, points, lens, 2, window=4, negative=5, cbow=True, n_words=10)
+    np.testing.assert_allclose(cb, [0, 0.6, 0.3, 0.1])             # CBOW: one prediction per word
 
 
 def test_downpour_replicas_train_against_a_parameter_server_actor(client, text):
