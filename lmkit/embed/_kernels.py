@@ -534,3 +534,19 @@ def pq_scores(codes, tables, base, inv_norms, n, out):
         for m in range(M):
             acc += tables[m, codes[i, m]]
         out[i] = (base + acc) * inv_norms[i]
+
+
+@njit(cache=True, nogil=True)
+def changed_rows(old, new):
+    """Ids (int64, ascending) of the rows where float32 matrices ``old`` and ``new``
+    (both (n, dim)) differ; a row's scan stops at its first difference."""
+    n, dim = old.shape
+    out = np.empty(n, np.int64)
+    k = 0
+    for r in range(n):
+        for i in range(dim):
+            if old[r, i] != new[r, i]:
+                out[k] = r
+                k += 1
+                break
+    return out[:k]

@@ -1,9 +1,11 @@
 """How the client folds K replicas' changed rows into the shared model after a round.
 
-An update is, per weight matrix (syn0, syn1, syn1neg), a triple ``(rows int64 (n,), values
-float32 (n, dim), weights int64 (n,))``: the rows a replica changed, their new values and how
-often its chunk used each row (the word's occurrences; 1 for a row only sampled or a Huffman
-node). Every combiner changes ``weights`` (the model's matrices) in place.
+Each replica's change is, per weight matrix (syn0, syn1, syn1neg), the rows it changed, their
+new values and how often its chunk used each row (the word's occurrences; 1 for a row only
+sampled or a Huffman node). A worker folds its replicas' changes into one :class:`Folded` per
+matrix (:class:`RowFolder`), so the client receives one update per worker, not per replica;
+every combiner takes those (a list over workers of a tuple over matrices) and changes
+``weights`` (the model's matrices) in place.
 
 * ``average``: each changed row becomes the weighted mean of the replicas' rows (Spark MLlib's
   partition averaging, row-wise). A row that every replica moves advances only as far as one
@@ -26,61 +28,105 @@ what ``scaled`` does without a cut-off to tune.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 METHODS = ("scaled", "average", "sum")
 
 
-def _merged(old: np.ndarray, parts: list, total: bool = False
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, np.ndarray | None]:
-    """The rows any replica changed (sorted), the weighted mean change of each (float64,
-    (n, dim)), how many replicas changed it, per part the positions of its rows in the merged
-    list, and (``total``) the sum of the changes (float64, (n, dim))."""
-    rows = np.concatenate([p[0] for p in parts])
-    uniq, inverse = np.unique(rows, return_inverse=True)
-    num = np.zeros((len(uniq), old.shape[1]), np.float64)
-    den = np.zeros(len(uniq), np.float64)
-    added = np.zeros_like(num) if total else None
+class Folded(NamedTuple):
+    """One worker's replicas' changes to one weight matrix in a round."""
+    rows: np.ndarray     #: int64 (n,): the rows any of them changed, ascending
+    hits: np.ndarray     #: int64 (n,): how many of them changed each
+    weight: np.ndarray   #: float64 (n,): the use weights added up
+    total: np.ndarray    #: float32 (n, dim): the changes added up (weighted: times their weight);
+    #: where ``hits == 1``, the one replica's new value itself (kept exact)
+
+
+class RowFolder:
+    """Adds replicas' changed rows (``rows``, new ``values``, use weights ``w``) against the
+    model ``base`` they all started from, on the worker, so that one :class:`Folded` per
+    matrix goes back to the client whatever the number of replicas. ``weighted``: add each
+    change times its weight (for ``average``)."""
+
+    def __init__(self, base: np.ndarray, weighted: bool) -> None:
+        self.base, self.weighted = base, weighted
+        self.total = np.zeros(base.shape, np.float32)
+        self.hits = np.zeros(len(base), np.int64)
+        self.weight = np.zeros(len(base), np.float64)
+        self.last = np.empty_like(base)
+
+    def add(self, rows: np.ndarray, values: np.ndarray, w: np.ndarray) -> None:
+        change = values - self.base[rows]
+        self.total[rows] += w[:, None].astype(np.float32) * change if self.weighted else change
+        self.hits[rows] += 1
+        self.weight[rows] += w
+        self.last[rows] = values
+
+    def folded(self) -> Folded:
+        rows = np.flatnonzero(self.hits)
+        total = self.total[rows]
+        lone = self.hits[rows] == 1
+        total[lone] = self.last[rows[lone]]
+        return Folded(rows, self.hits[rows], self.weight[rows], total)
+
+
+def fold(base: np.ndarray, changes: list, weighted: bool) -> Folded:
+    """:class:`RowFolder` over a list of (rows, values, weights)."""
+    folder = RowFolder(base, weighted)
+    for rows, values, w in changes:
+        folder.add(rows, values, w)
+    return folder.folded()
+
+
+def _gathered(old: np.ndarray, parts: list[Folded], weighted: bool):
+    """The workers' folds of one matrix merged: the rows (ascending), replicas per row, their
+    weights, the changes added up (float64, (n, dim); weighted: times their weights) and the
+    new value of each row exactly one replica changed (NaN elsewhere)."""
+    uniq, inverse = np.unique(np.concatenate([p.rows for p in parts]), return_inverse=True)
+    n, dim = len(uniq), old.shape[1]
+    hits, weight = np.zeros(n, np.int64), np.zeros(n, np.float64)
+    change = np.zeros((n, dim), np.float64)
+    lone_value = np.full((n, dim), np.nan, np.float32)
     base = old[uniq].astype(np.float64)
-    where, at = [], 0
-    for r, values, w in parts:
-        idx = inverse[at:at + len(r)]
-        at += len(r)
-        change = values.astype(np.float64) - base[idx]
-        num[idx] += w[:, None] * change
-        den[idx] += w
-        if added is not None:
-            added[idx] += change
-        where.append(idx)
-    return uniq, num / den[:, None], np.bincount(inverse, minlength=len(uniq)), where, added
+    at = 0
+    for p in parts:
+        idx = inverse[at:at + len(p.rows)]
+        at += len(p.rows)
+        hits[idx] += p.hits
+        weight[idx] += p.weight
+        total = p.total.astype(np.float64)
+        lone = p.hits == 1   # the value, not a change
+        total[lone] = (total[lone] - base[idx[lone]]) * (p.weight[lone, None] if weighted else 1.0)
+        change[idx] += total
+        lone_value[idx[lone]] = p.total[lone]
+    return uniq, hits, weight, change, lone_value
 
 
-def _lone_rows_exact(target: np.ndarray, parts: list, where: list, hits: np.ndarray) -> None:
-    """Rows exactly one replica changed take its value (no rounding through a mean)."""
-    single = hits == 1
-    for (_, values, _), idx in zip(parts, where):
-        lone = single[idx]
-        target[idx[lone]] = values[lone]
+def _combine(weights: tuple, updates: list, step, weighted: bool) -> None:
+    """Each matrix's changed rows moved by ``step(m, rows, hits, weight, change)``; rows one
+    replica changed take its value exactly."""
+    for m, old in enumerate(weights):
+        parts = [u[m] for u in updates if len(u[m].rows)]
+        if not parts:
+            continue
+        uniq, hits, weight, change, lone_value = _gathered(old, parts, weighted)
+        new = (old[uniq].astype(np.float64) + step(m, uniq, hits, weight, change)).astype(np.float32)
+        single = hits == 1
+        new[single] = lone_value[single]
+        old[uniq] = new
 
 
 def apply_average(weights: tuple, updates: list, state: dict | None = None) -> None:
-    """Each matrix's changed rows become the weighted mean of the replicas' new rows."""
-    for m, old in enumerate(weights):
-        parts = [u[m] for u in updates if len(u[m][0])]
-        if not parts:
-            continue
-        uniq, mean_change, hits, where, _ = _merged(old, parts)
-        new = (old[uniq].astype(np.float64) + mean_change).astype(np.float32)
-        _lone_rows_exact(new, parts, where, hits)
-        old[uniq] = new
+    """Each changed row becomes the weighted mean of the replicas' rows (``updates``: per
+    worker, one :class:`Folded` per matrix, folded with ``weighted=True``)."""
+    _combine(weights, updates, lambda m, rows, hits, weight, change: change / weight[:, None], True)
 
 
 def apply_sum(weights: tuple, updates: list, state: dict | None = None) -> None:
     """Every replica's change (against the model before the round) added to the model."""
-    for m, old in enumerate(weights):
-        deltas = [(rows, values - old[rows]) for rows, values, _ in (u[m] for u in updates) if len(rows)]
-        for rows, delta in deltas:
-            old[rows] += delta
+    _combine(weights, updates, lambda m, rows, hits, weight, change: change, False)
 
 
 def apply_scaled(weights: tuple, updates: list, state: dict) -> None:
@@ -89,15 +135,9 @@ def apply_scaled(weights: tuple, updates: list, state: dict) -> None:
     ``state["touches"][m]``: expected touches per replica and round of each row of matrix m
     (float64), ``state["rho"]``: the contraction of one touch (about 0.2 x the round's learning
     rate)."""
-    for m, old in enumerate(weights):
-        parts = [u[m] for u in updates if len(u[m][0])]
-        if not parts:
-            continue
-        uniq, _, hits, where, added = _merged(old, parts, total=True)
-        scale = sequential_gain(state["touches"][m][uniq], hits, state["rho"])
-        new = (old[uniq].astype(np.float64) + added * scale[:, None]).astype(np.float32)
-        _lone_rows_exact(new, parts, where, hits)
-        old[uniq] = new
+    def step(m, rows, hits, weight, change):
+        return change * sequential_gain(state["touches"][m][rows], hits, state["rho"])[:, None]
+    _combine(weights, updates, step, False)
 
 
 def sequential_gain(touches: np.ndarray, replicas: np.ndarray, rho: float) -> np.ndarray:

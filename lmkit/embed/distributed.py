@@ -31,7 +31,7 @@ from ..progress import progress
 from ..text import Corpus, Tokenizer, Vocabulary, encode_corpus
 from ..text.corpus import Span
 from . import _kernels as K
-from .combine import COMBINERS, METHODS, RHO_PER_ALPHA, touch_rates
+from .combine import COMBINERS, METHODS, RHO_PER_ALPHA, RowFolder, touch_rates
 
 log = logging.getLogger(__name__)
 
@@ -73,30 +73,32 @@ def _changed_rows(shard: _Shard, j: int, base: tuple, mine: tuple) -> list:
     used = np.bincount(shard.ids[shard.offsets[lo]:shard.offsets[hi]], minlength=len(base[0]))
     out = []
     for m, (old, new) in enumerate(zip(base, mine)):
-        rows = np.flatnonzero(np.any(old != new, axis=1)) if len(old) else np.zeros(0, np.int64)
+        rows = K.changed_rows(old, new) if len(old) else np.zeros(0, np.int64)
         w = np.ones(len(rows), np.int64) if m == 1 else np.maximum(used[rows], 1)
         out.append((rows, new[rows], w))
     return out
 
 
 @on_worker
-def _train_replicas(shards: list, j: int, weights, tables, settings, a0: float, a1: float, seeds: list[int]):
+def _train_replicas(shards: list, j: int, weights, tables, settings, a0: float, a1: float, seeds: list[int],
+                    weighted: bool):
     """Chunk ``j`` of each replica's shard trained from ``weights`` (not changed: they are
     shared), one replica after the other on one working copy whose changed rows are put back
-    after each: per replica, its changed rows (see :func:`_changed_rows`) and (loss,
-    predictions, words)."""
+    after each: the replicas' changes folded per matrix (:class:`~lmkit.embed.combine.RowFolder`)
+    and per replica (loss, predictions, words)."""
     from .word2vec import NO_HOT_ROWS
     mine = tuple(w.copy() for w in weights)
-    out = []
+    folders = [RowFolder(w, weighted) for w in weights]
+    stats = []
     for shard, seed in zip(shards, seeds):
         lo, hi, _ = shard.chunks[j]
-        stats = K.train_job((shard.ids, shard.offsets), mine, tables, settings, (lo, hi, 1, a0, a1, seed),
-                            NO_HOT_ROWS)
-        update = _changed_rows(shard, j, weights, mine)
-        for (rows, _, _), work, old in zip(update, mine, weights):
+        stats.append(K.train_job((shard.ids, shard.offsets), mine, tables, settings, (lo, hi, 1, a0, a1, seed),
+                                 NO_HOT_ROWS))
+        for folder, (rows, values, w), work, old in zip(folders, _changed_rows(shard, j, weights, mine), mine,
+                                                         weights):
+            folder.add(rows, values, w)
             work[rows] = old[rows]
-        out.append((update, stats))
-    return out
+    return tuple(f.folded() for f in folders), stats
 
 
 @dataclass
@@ -204,27 +206,26 @@ def _train_rounds(model, client, plan: _Plan, method: str, sync: int, bar) -> No
             hi_words = done + sum(int(bw[min(j + 1, len(bw) - 1)]) for bw in before)
             a0, a1 = _alpha(model, lo_words, total), _alpha(model, hi_words, total)
             w_f = client.submit(_given, weights, pure=False)
-            futs, order = [], []
+            futs = []
             for home, members in groups.items():
                 reps = [r for r in members if j < len(plan.sizes[r])]
                 if reps:
                     futs.append(client.submit(_train_replicas, [plan.shards[r] for r in reps], j, w_f, plan.tables,
                                               plan.settings, a0, a1,
                                               [_job_seed(model.config.seed, seed_epoch, j * K_rep + r) for r in reps],
-                                              pure=False, **_pinned(home)))
-                    order.extend(reps)
-            results = dict(zip(order, (res for group in client.gather(futs) for res in group)))
+                                              method == "average", pure=False, **_pinned(home)))
+            results = client.gather(futs)
             t_combine = time.perf_counter()
             state["rho"] = RHO_PER_ALPHA * a0
-            updates = [results[r][0] for r in sorted(results)]
+            updates = [folded for folded, _ in results]
             combine(weights, updates, state)
             traffic["rounds"] += 1
             traffic["bytes_sent"] += model_bytes * len(futs)
             traffic["bytes_received"] += sum(a.nbytes for u in updates for part in u for a in part)
             traffic["combine_seconds"] += time.perf_counter() - t_combine
-            for r in sorted(results):
-                l_sum, n_p, n_w = results[r][1]
-                loss, n_pred, n_words = loss + l_sum, n_pred + n_p, n_words + n_w
+            for _, stats in results:
+                for l_sum, n_p, n_w in stats:
+                    loss, n_pred, n_words = loss + l_sum, n_pred + n_p, n_words + n_w
             bar.update(hi_words - lo_words)
             w_f.release()
         _record_epoch(model, loss, n_pred, n_words, time.perf_counter() - t0, a1, K_rep)

@@ -9,7 +9,23 @@ distributed = pytest.importorskip("distributed")   # the 'dask' extra; CI instal
 
 from lmkit.cli.main import main  # noqa: E402
 from lmkit.embed import KeyedVectors, Word2Vec  # noqa: E402
-from lmkit.embed.combine import apply_average, apply_scaled, apply_sum, sequential_gain, touch_rates  # noqa: E402
+from lmkit.embed.combine import (  # noqa: E402
+    apply_average,
+    apply_scaled,
+    apply_sum,
+    fold,
+    sequential_gain,
+    touch_rates,
+)
+
+
+def combined(combine, weights, replicas, state=None, weighted=False, workers=None):
+    """``combine`` over replicas' (rows, values, weights) per matrix, folded per worker
+    (``workers``: replica indices per worker; default one worker per replica)."""
+    workers = workers or [[r] for r in range(len(replicas))]
+    updates = [tuple(fold(weights[m], [replicas[r][m] for r in group], weighted) for m in range(len(weights)))
+               for group in workers]
+    combine(weights, updates, state or {})
 from lmkit.errors import ConfigError  # noqa: E402
 from lmkit.text import Corpus, Tokenizer  # noqa: E402
 
@@ -56,15 +72,38 @@ def test_average_weights_rows_by_use_and_keeps_lone_rows_exact():
     w = (np.zeros((4, 2), np.float32),)
     ups = [[(np.array([0, 1]), np.array([[1, 1], [0.1, 0.2]], np.float32), np.array([3, 1]))],
            [(np.array([1, 2]), np.array([[0.5, 0.6], [7, 7]], np.float32), np.array([1, 2]))]]
-    apply_average(w, ups)
+    combined(apply_average, w, ups, weighted=True)
     np.testing.assert_array_equal(w[0][0], [1, 1])            # one replica: its value
     np.testing.assert_allclose(w[0][1], [0.3, 0.4], rtol=1e-6)  # (0.1*1 + 0.5*1) / 2
     np.testing.assert_array_equal(w[0][2], [7, 7])
     np.testing.assert_array_equal(w[0][3], [0, 0])            # untouched
     s = (np.ones((3, 1), np.float32),)
-    apply_sum(s, [[(np.array([0, 1]), np.array([[2], [3]], np.float32), np.array([1, 1]))],
+    combined(apply_sum, s, [[(np.array([0, 1]), np.array([[2], [3]], np.float32), np.array([1, 1]))],
                    [(np.array([1]), np.array([[0]], np.float32), np.array([1]))]])
     np.testing.assert_array_equal(s[0][:, 0], [2, 2, 1])      # 1 + (3-1) + (0-1)
+
+
+def test_folding_on_the_workers_gives_the_client_the_same_result():
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(50, 4)).astype(np.float32)
+    replicas = []
+    for _ in range(6):
+        rows = np.sort(rng.choice(50, 20, replace=False))
+        replicas.append([(rows, (base[rows] + rng.normal(size=(20, 4))).astype(np.float32),
+                          rng.integers(1, 5, 20))])
+    state = {"touches": (rng.uniform(0, 100, 50),), "rho": 0.01}
+    for combine, weighted in [(apply_average, True), (apply_sum, False), (apply_scaled, False)]:
+        apart, together = (base.copy(),), (base.copy(),)
+        combined(combine, apart, replicas, state, weighted)
+        combined(combine, together, replicas, state, weighted, workers=[[0, 1, 2], [3, 4, 5]])
+        np.testing.assert_allclose(apart[0], together[0], rtol=1e-5, atol=1e-5)
+    # average by hand: row 7's weighted mean of the replicas' values
+    mean = (base.copy(),)
+    combined(apply_average, mean, replicas, weighted=True, workers=[[0, 1, 2, 3, 4, 5]])
+    vals = [(v[list(r).index(7)], w[list(r).index(7)]) for (r, v, w), in replicas if 7 in r]
+    assert len(vals) > 1
+    expect = sum(wt * v for v, wt in vals) / sum(wt for _, wt in vals)
+    np.testing.assert_allclose(mean[0][7], expect, rtol=1e-5)
 
 
 def test_sequential_gain_makes_summed_replicas_land_where_sequential_touches_do():
@@ -89,19 +128,19 @@ def test_scaled_converges_where_sum_overshoots_and_adds_small_changes():
         state = {"touches": (np.array([1e5, 1.0]),), "rho": 0.01}
         for _ in range(50):
             ups = [[(np.array([0]), np.array([[1.0]], np.float32), np.array([1]))] for _ in range(4)]
-            combine(w, ups, state)
+            combined(combine, w, ups, state)
             if abs(w[0][0, 0]) > 1e6:
                 break
         results[name] = float(w[0][0, 0])
     assert abs(results["scaled"] - 1.0) < 1e-6 and abs(results["sum"] - 1.0) > 1
     # a row touched once by each of two replicas: their small changes add up (scale ~1)
     w = (np.zeros((2, 1), np.float32),)
-    apply_scaled(w, [[(np.array([1]), np.array([[0.01]], np.float32), np.array([1]))]] * 2,
-                 {"touches": (np.array([1e5, 1.0]),), "rho": 0.01})
+    combined(apply_scaled, w, [[(np.array([1]), np.array([[0.01]], np.float32), np.array([1]))]] * 2,
+             {"touches": (np.array([1e5, 1.0]),), "rho": 0.01})
     assert abs(w[0][1, 0] - 0.02) < 1e-4
     # a row one replica changed: exactly its value
-    apply_scaled(w, [[(np.array([0]), np.array([[0.3]], np.float32), np.array([1]))]],
-                 {"touches": (np.array([1e5, 1.0]),), "rho": 0.01})
+    combined(apply_scaled, w, [[(np.array([0]), np.array([[0.3]], np.float32), np.array([1]))]],
+             {"touches": (np.array([1e5, 1.0]),), "rho": 0.01})
     assert w[0][0, 0] == np.float32(0.3)
 
 
