@@ -7,7 +7,7 @@ per seed). Prints the table (mean over seeds and range) and writes a PNG of anal
 and WS-353 against K, one line per S.
 
 Reproduce:  pip install -e '.[dask,bench,plot]'
-            python benchmarks/dist_w2v_curve.py --text EN6.txt --method momentum \\
+            python benchmarks/dist_w2v_curve.py --text EN6.txt --method scaled \\
                 --replicas 1 10 100 --sync-words 100000 1000000 --plot curve.png
             (EN6.txt: the en6 corpus lowercased and regex-tokenised, one sentence a line, as
             dist_w2v_bench.py writes it)
@@ -49,7 +49,7 @@ def plot(rows: list[dict], path: str, method: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--text", required=True, help="tokenised corpus, one sentence a line")
-    ap.add_argument("--method", default="momentum", choices=["average", "sum", "momentum"])
+    ap.add_argument("--method", default="scaled", choices=["scaled", "average", "sum"])
     ap.add_argument("--replicas", type=int, nargs="+", default=[1, 10, 100])
     ap.add_argument("--sync-words", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--seeds", type=int, default=3)

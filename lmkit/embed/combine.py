@@ -159,7 +159,8 @@ RHO_PER_ALPHA = 0.4
 
 
 def touch_rates(counts: np.ndarray, keep: np.ndarray, points: np.ndarray, code_lens: np.ndarray,
-                n_nodes: int, *, window: int, negative: int, cbow: bool, n_words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                n_nodes: int, *, window: int, negative: int, cbow: bool, n_words: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Expected updates of each row of (syn0, syn1, syn1neg) per corpus word (float64 arrays).
 
     A word is kept with probability ``keep[w]``; it predicts (skip-gram: is predicted from)
