@@ -15,6 +15,7 @@ Reproduce:  pip install -e '.[dask,bench,plot]'
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -41,7 +42,8 @@ def plot(rows: list[dict], path: str, method: str) -> None:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle(f"word2vec on en6, sync method {method}: mean of seeds, bars = range")
+    seeds = sorted({sd for r in rows for sd in r["seeds"]})
+    fig.suptitle(f"word2vec on en6, sync method {method}: mean of seeds {seeds}, bars = range")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -53,34 +55,48 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, nargs="+", default=[1, 10, 100])
     ap.add_argument("--sync-words", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=1)
+    ap.add_argument("--results", help="append each run here (JSON lines) and tabulate every run the file holds, "
+                                      "so seeds can run in separate invocations")
     ap.add_argument("--plot", help="write the curve here (PNG)")
     args = ap.parse_args()
     from dist_w2v_bench import run
     from embed_bench import quality
     configs = [(k, s) for k in args.replicas for s in (args.sync_words[:1] if k == 1 else args.sync_words)]
-    rows = [dict(K=k, sync=s, analogy=[], ws=[], seconds=[]) for k, s in configs]
+    runs: list[dict] = []
+    if args.results and Path(args.results).exists():
+        runs = [json.loads(line) for line in open(args.results) if line.strip()]
+        runs = [r for r in runs if r["method"] == args.method]
     with tempfile.TemporaryDirectory(prefix="lmkit-w2v-curve-") as tmp:
         out = Path(tmp) / "v.bin"
-        for seed in range(1, args.seeds + 1):
-            for row in rows:
-                k, s = row["K"], row["sync"]
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            for k, s in configs:
                 r = run(Path(args.text), out, "local:2", k, s, args.method, seed)
                 q = quality(out)
-                row["analogy"].append(q["analogy"])
-                row["ws"].append(q["ws"])
-                row["seconds"].append(r["seconds"])
+                one = dict(method=args.method, K=k, sync=s, seed=seed, analogy=q["analogy"], ws=q["ws"],
+                           seconds=r["seconds"])
+                runs.append(one)
+                if args.results:
+                    with open(args.results, "a") as f:
+                        f.write(json.dumps(one) + "\n")
                 print(f"  seed {seed} K={k} S={s:,}: {r['seconds']:.0f} s, analogy {q['analogy']:.2f} %, "
                       f"WS-353 {q['ws']:.3f}", flush=True)
+    rows = []
+    for k, s in configs:
+        mine = [r for r in runs if r["K"] == k and r["sync"] == s]
+        rows.append(dict(K=k, sync=s, analogy=[r["analogy"] for r in mine], ws=[r["ws"] for r in mine],
+                         seconds=[r["seconds"] for r in mine], seeds=sorted(r["seed"] for r in mine)))
     base_a, base_w = statistics.fmean(rows[0]["analogy"]), statistics.fmean(rows[0]["ws"])
-    print(f"\nmethod {args.method}; seeds 1-{args.seeds}; K = 1 is one replica (one thread)\n")
+    print(f"\nmethod {args.method}; seeds per row in the last column; K = 1 is one replica (one thread)\n")
     print("| replicas K | words between syncs S | words per replica per sync | train s | analogy % (range) "
-          "| vs K = 1 | WS-353 (range) | vs K = 1 |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| vs K = 1 | WS-353 (range) | vs K = 1 | seeds |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         a, w = row["analogy"], row["ws"]
         print(f"| {row['K']} | {row['sync']:,} | {row['sync'] // row['K']:,} | {statistics.median(row['seconds']):.0f} | "
               f"{statistics.fmean(a):.2f} ({min(a):.2f}-{max(a):.2f}) | {statistics.fmean(a) - base_a:+.2f} | "
-              f"{statistics.fmean(w):.3f} ({min(w):.3f}-{max(w):.3f}) | {statistics.fmean(w) - base_w:+.3f} |")
+              f"{statistics.fmean(w):.3f} ({min(w):.3f}-{max(w):.3f}) | {statistics.fmean(w) - base_w:+.3f} | "
+              f"{','.join(map(str, row['seeds']))} |")
     if args.plot:
         plot(rows, args.plot, args.method)
         print(f"\nplot: {args.plot}")
