@@ -204,7 +204,7 @@ def test_ctrl_c_stops_the_cluster_the_command_started(text, tmp_path):
 
     import psutil
     big = tmp_path / "big.txt"
-    big.write_bytes(text.read_bytes() * 40)
+    big.write_bytes(text.read_bytes() * 200)   # long enough that the run cannot end before the signal
     proc = subprocess.Popen([sys.executable, str(ROOT / "bin" / "lmkit"), "-q", "ngram", "train", str(big),
                              "-o", str(tmp_path / "m.arpa"), "--order", "5", "--cluster", "local:2"],
                             stderr=subprocess.PIPE, text=True)
