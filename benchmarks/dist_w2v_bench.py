@@ -60,6 +60,23 @@ def run(corpus: Path, out: Path, cluster: str, replicas: int, sync: int, method:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def write_corpus(sources: list[str], out_path: Path) -> int:
+    """The sources lowercased and regex-tokenised, one sentence a line; the words written."""
+    from lmkit import Tokenizer
+    tok = Tokenizer("regex", lowercase=True)
+    n_words = 0
+    with open(out_path, "w", encoding="utf-8") as out:
+        for src in sources:
+            opener = gzip.open if src.endswith(".gz") else open
+            with opener(src, "rt", encoding="utf-8", errors="ignore") as f:
+                for line in f:
+                    words = tok(line)
+                    if words:
+                        n_words += len(words)
+                        out.write(" ".join(words) + "\n")
+    return n_words
+
+
 def _traffic(t: dict | None) -> tuple[str, str]:
     """(synchronisations, MB moved per synchronisation) of one run's sync_traffic."""
     if not t:
@@ -84,27 +101,24 @@ def main() -> None:
                     choices=["scaled", "average", "sum", "downpour"])
     ap.add_argument("--text", help="an already tokenised corpus file (one sentence a line) instead of --corpus")
     ap.add_argument("--no-single", action="store_true", help="skip the single-process baseline")
+    ap.add_argument("--save-text", help="only write the tokenised --corpus here (the EN6.txt the other "
+                                        "word2vec replica benchmarks take) and stop")
     ap.add_argument("--sync-words", type=int, default=500_000, help="words between synchronisations (default 500k)")
     args = ap.parse_args()
+    if args.save_text:
+        n = write_corpus(args.corpus or [str(ROOT / "data" / "brown.txt.gz")], Path(args.save_text))
+        print(f"{args.save_text}: {n:,} words")
+        return
     from embed_bench import quality
 
-    from lmkit import Tokenizer
     with tempfile.TemporaryDirectory(prefix="lmkit-w2v-dist-") as tmp_name:
         tmp = Path(tmp_name)
-        corpus = Path(args.text) if args.text else tmp / "corpus.txt"
-        tok = Tokenizer("regex", lowercase=True)
-        n_words = 0
-        with open(tmp / "unused.txt" if args.text else corpus, "w", encoding="utf-8") as out:
-            for src in [] if args.text else (args.corpus or [str(ROOT / "data" / "brown.txt.gz")]):
-                opener = gzip.open if src.endswith(".gz") else open
-                with opener(src, "rt", encoding="utf-8", errors="ignore") as f:
-                    for line in f:
-                        words = tok(line)
-                        if words:
-                            n_words += len(words)
-                            out.write(" ".join(words) + "\n")
         if args.text:
+            corpus = Path(args.text)
             n_words = sum(len(line.split()) for line in open(corpus, encoding="utf-8"))
+        else:
+            corpus = tmp / "corpus.txt"
+            n_words = write_corpus(args.corpus or [str(ROOT / "data" / "brown.txt.gz")], corpus)
         print(f"corpus: {n_words:,} words; skip-gram NS 5, dim 100, 5 epochs; sync every {args.sync_words:,} words")
         # downpour runs its replicas at once: one worker process each (time-sliced on 2 cores)
         configs = ([] if args.no_single else [("one process, 2 threads", "-", 1, "-")]) + [
@@ -120,9 +134,9 @@ def main() -> None:
                 results[name].append(r)
                 print(f"  seed {seed} {name}: {r['seconds']:.0f} s, analogy {r['analogy']:.2f} %, "
                       f"WS-353 {r['ws']:.3f}", flush=True)
-        base = results[configs[0][0]]
-        base_a = statistics.fmean(r["analogy"] for r in base)
-        base_w = statistics.fmean(r["ws"] for r in base)
+        base = [] if args.no_single else results[configs[0][0]]
+        base_a = statistics.fmean(r["analogy"] for r in base) if base else float("nan")
+        base_w = statistics.fmean(r["ws"] for r in base) if base else float("nan")
         print("\n| run | train s | words/s | syncs | MB moved per sync | analogy % (range) | vs one process "
               "| WS-353 (range) | vs one process |")
         print("|---|---|---|---|---|---|---|---|---|")

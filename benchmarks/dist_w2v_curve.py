@@ -9,8 +9,8 @@ and WS-353 against K, one line per S.
 Reproduce:  pip install -e '.[dask,bench,plot]'
             python benchmarks/dist_w2v_curve.py --text EN6.txt --method scaled \\
                 --replicas 1 10 100 --sync-words 100000 1000000 --plot curve.png
-            (EN6.txt: the en6 corpus lowercased and regex-tokenised, one sentence a line, as
-            dist_w2v_bench.py writes it)
+            (EN6.txt: the en6 corpus lowercased and regex-tokenised, one sentence a line, from
+            `python benchmarks/dist_w2v_bench.py --corpus EN6-SOURCES... --save-text EN6.txt`)
 """
 from __future__ import annotations
 

@@ -21,10 +21,10 @@ every combiner takes those (a list over workers of a tuple over matrices) and ch
   touches come from the word counts (:func:`touch_rates`), the per-touch contraction from the
   learning rate (:data:`RHO_PER_ALPHA`).
 
-Tried and dropped (en6, 4 replicas, 100k words a round, one seed): per-row block momentum
-(BMUF, mean change with momentum 1 - 1/n) 7.86 % analogy; averaging the 100 most frequent
-words' rows and adding the rest 13.35 % (300: 12.87 %, 1000: 9.67 %, 30: diverged), which is
-what ``scaled`` does without a cut-off to tune.
+Tried and dropped (en6, 4 replicas, 100k words a round, one seed; README "word2vec on Dask"):
+per-row block momentum (BMUF, mean change with momentum 1 - 1/n) 7.86 % analogy; averaging the
+100 most frequent words' rows and adding the rest 13.35 % (300: 12.87 %, 1000: 9.67 %, 30:
+diverged), which ``scaled`` matches without a cut-off to tune.
 """
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def sequential_gain(touches: np.ndarray, replicas: np.ndarray, rho: float) -> np
 #: a touch's contraction per unit of learning rate (rho = RHO_PER_ALPHA x alpha), measured on
 #: en6 (skip-gram NS 5, dim 100, 100k words a round, analogy %, one replica 13.28): with 4
 #: replicas 0.2 -> 13.18, 0.4 -> 13.14; with 10 replicas 0.1 diverged, 0.2 -> 9.22,
-#: 0.4 -> 12.87, 0.8 -> 12.20 (see the README)
+#: 0.4 -> 12.87, 0.8 -> 12.20 (benchmarks/w2v_replicas_sim.py, one seed each)
 RHO_PER_ALPHA = 0.4
 
 

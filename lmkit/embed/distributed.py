@@ -4,7 +4,7 @@ Each replica holds one shard (input ranges read and encoded on the worker it is 
 trains the single-machine numba kernel on it a chunk at a time. Two ways to keep the replicas
 together:
 
-* synchronous rounds (``average``, ``sum``, ``momentum``): every replica trains its next chunk
+* synchronous rounds (``scaled``, ``average``, ``sum``): every replica trains its next chunk
   from the same model, the client folds the rows they changed into it
   (:mod:`lmkit.embed.combine`) and the next round starts from the result, about ``sync_words``
   corpus words later. K may exceed the workers (logical replicas: a worker's replicas train one
@@ -118,10 +118,15 @@ class _Plan:
         return len(self.shards)
 
 
-def _alpha(model, words: float, total: int) -> float:
-    """The learning rate after ``words`` of ``total`` words (linear decay, floored)."""
-    a, b = model.config.start_alpha, model.config.min_alpha
+def _alpha(schedule: tuple[float, float, int], words: float) -> float:
+    """The learning rate after ``words`` words of a (start, floor, total words) schedule:
+    linear decay, floored."""
+    a, b, total = schedule
     return float(max(a - (a - b) * (words / max(total, 1)), b))
+
+
+def _schedule(model, plan: _Plan) -> tuple[float, float, int]:
+    return model.config.start_alpha, model.config.min_alpha, plan.n_tokens * plan.n_epochs
 
 
 def _plan(model, client, sources, replicas: int, sync: int, partitions: int | None, epochs: int | None,
@@ -187,13 +192,13 @@ def _train_rounds(model, client, plan: _Plan, method: str, sync: int, bar) -> No
     from .word2vec import _job_seed
     combine = COMBINERS[method]
     state = _scaling_state(model, plan, sync) if method == "scaled" else {}
-    K_rep, total = plan.replicas, plan.n_tokens * plan.n_epochs
+    K_rep, schedule = plan.replicas, _schedule(model, plan)
     before = [np.concatenate([[0], np.cumsum(s)]).astype(np.int64) for s in plan.sizes]   # words before chunk j
     weights = (model.syn0, model.syn1, model.syn1neg)
     groups: dict = {}
     for r, home in enumerate(plan.homes):
         groups.setdefault(home, []).append(r)
-    a1 = _alpha(model, 0, total)
+    a1 = _alpha(schedule, 0)
     traffic = {"rounds": 0, "bytes_sent": 0, "bytes_received": 0, "combine_seconds": 0.0}
     model_bytes = sum(w.nbytes for w in weights)
     for e in range(plan.n_epochs):
@@ -204,7 +209,7 @@ def _train_rounds(model, client, plan: _Plan, method: str, sync: int, bar) -> No
         for j in range(max(map(len, plan.sizes))):
             lo_words = done + sum(int(bw[min(j, len(bw) - 1)]) for bw in before)
             hi_words = done + sum(int(bw[min(j + 1, len(bw) - 1)]) for bw in before)
-            a0, a1 = _alpha(model, lo_words, total), _alpha(model, hi_words, total)
+            a0, a1 = _alpha(schedule, lo_words), _alpha(schedule, hi_words)
             w_f = client.submit(_given, weights, pure=False)
             futs = []
             for home, members in groups.items():
@@ -248,8 +253,9 @@ def train_on_cluster(model, client, sources: Corpus | str | os.PathLike | Sequen
     ``sync_words / K`` of its words, see :mod:`lmkit.embed.downpour`); ``partitions``: input
     ranges (default: 2 per replica).
     """
-    if method not in METHODS + ("downpour",):
-        raise ConfigError(f"method must be one of {', '.join(METHODS + ('downpour',))}, got {method!r}")
+    known = METHODS + ("downpour",)
+    if method not in known:
+        raise ConfigError(f"method must be one of {', '.join(known)}, got {method!r}")
     c = model.config
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     K_rep = replicas or workers

@@ -1,7 +1,7 @@
 """Asynchronous word2vec replicas around a parameter server (Downpour SGD, Dean et al. 2012).
 
 The parameter server is a Dask actor holding the shared model and, per row, the clock of the
-last exchange that changed it. Each replica runs as one long task on its own worker: it copies
+last exchange that changed it and its pushes. Each replica runs as one long task on its own worker: it copies
 the model once, then trains its shard a chunk (``sync_words / K`` words) at a time on its own
 copy and exchanges with the server: it pushes the change of every row it moved (its rows minus
 what it last saw from the server) and gets back, in the same actor call, every row any replica
@@ -21,6 +21,7 @@ import numpy as np
 from ..cluster import on_worker
 from . import _kernels as K
 from .combine import RHO_PER_ALPHA
+from .distributed import _alpha, _changed_rows, _pinned, _schedule, _touch_rates
 
 
 class ParameterServer:
@@ -34,10 +35,10 @@ class ParameterServer:
     ``(1 - rho)^(tau T)`` (T: the row's expected touches in the pushing replica's chunk; rho
     from the learning rate, as in :func:`lmkit.embed.combine.sequential_gain`, whose total
     the discounted pushes add up to). ``rates``: expected touches per corpus word of each row
-    (:func:`lmkit.embed.combine.touch_rates`); None: every push added whole (plain Downpour).
+    (:func:`lmkit.embed.combine.touch_rates`).
     """
 
-    def __init__(self, weights: tuple, rates: tuple | None = None) -> None:
+    def __init__(self, weights: tuple, rates: tuple) -> None:
         self.weights = tuple(np.array(w, dtype=np.float32) for w in weights)
         self.changed_at = [np.zeros(len(w), np.int64) for w in self.weights]
         self.pushes = [np.zeros(len(w), np.int64) for w in self.weights]
@@ -61,10 +62,9 @@ class ParameterServer:
         for m, (rows, delta, seen) in enumerate(deltas):
             if not len(rows):
                 continue
-            if self.rates is not None:
-                overtaken = (self.pushes[m][rows] - seen).astype(np.float64)
-                discount = np.exp(np.log1p(-rho) * overtaken * self.rates[m][rows] * words)
-                delta = delta * discount.astype(np.float32)[:, None]
+            overtaken = (self.pushes[m][rows] - seen).astype(np.float64)
+            discount = np.exp(np.log1p(-rho) * overtaken * self.rates[m][rows] * words)
+            delta = delta * discount.astype(np.float32)[:, None]
             self.weights[m][rows] += delta
             self.changed_at[m][rows] = self.clock
             self.pushes[m][rows] += 1
@@ -82,11 +82,6 @@ class ParameterServer:
         return self.clock, self.words, self.bytes_in, self.bytes_out
 
 
-def _alpha(schedule: tuple[float, float, int], words: float) -> float:
-    a, b, total = schedule
-    return float(max(a - (a - b) * (words / max(total, 1)), b))
-
-
 @on_worker
 def _replica(shard, server, tables, settings, schedule: tuple[float, float, int], replicas: int,
              seeds: list[list[int]]) -> list[tuple[float, int, int, float, float]]:
@@ -94,7 +89,6 @@ def _replica(shard, server, tables, settings, schedule: tuple[float, float, int]
     predictions, words, seconds, last learning rate). A chunk's learning rate falls from the
     rate at the words pushed so far to the rate ``replicas`` such chunks later (the others are
     assumed to progress at this replica's pace)."""
-    from .distributed import _changed_rows
     from .word2vec import NO_HOT_ROWS
     clock, words, mine, pushes = server.snapshot().result()
     seen = tuple(w.copy() for w in mine)
@@ -123,13 +117,11 @@ def train_downpour(model, client, plan, bar) -> list[tuple[float, int, int, floa
     """Run the replicas of ``plan`` (see :mod:`lmkit.embed.distributed`) against a
     parameter-server actor, copy its final model into ``model``; per epoch (loss sum,
     predictions, words, seconds of the slowest replica, last learning rate)."""
-    from .distributed import _pinned
     from .word2vec import _job_seed
     c = model.config
     weights = (model.syn0, model.syn1, model.syn1neg)
-    from .distributed import _touch_rates
     server = client.submit(ParameterServer, weights, _touch_rates(model, plan), actor=True).result()
-    schedule = (c.start_alpha, c.min_alpha, plan.n_tokens * plan.n_epochs)
+    schedule = _schedule(model, plan)
     K_rep = plan.replicas
     futs = []
     for r in range(K_rep):
