@@ -425,34 +425,6 @@ def join_words(buf, ws, we):
 
 
 @njit(cache=True, nogil=True)
-def huffman_paths(parent, branch, n_words):
-    """Codes and inner-node points of every leaf of a Huffman tree given by ``parent`` and
-    ``branch`` (int64/uint8 [2V - 1], root 2V - 2): (codes uint8 [V, L], points int32 [V, L],
-    lengths int32 [V]), each path from the root down."""
-    root = 2 * n_words - 2
-    lengths = np.zeros(n_words, dtype=np.int32)
-    for w in range(n_words):
-        node = w
-        d = 0
-        while node != root:
-            node = parent[node]
-            d += 1
-        lengths[w] = d
-    L = max(1, lengths.max()) if n_words else 1
-    codes = np.zeros((n_words, L), dtype=np.uint8)
-    points = np.zeros((n_words, L), dtype=np.int32)
-    for w in range(n_words):
-        node = w
-        d = lengths[w] - 1
-        while node != root:
-            codes[w, d] = branch[node]
-            node = parent[node]
-            points[w, d] = node - n_words
-            d -= 1
-    return codes, points, lengths
-
-
-@njit(cache=True, nogil=True)
 def alias_build(p):
     """Walker's alias table for scaled weights ``p`` (mean 1): (prob float64 [V], alias int32
     [V]). Under-full and over-full entries are kept on two stacks of ids (arrays, no Python

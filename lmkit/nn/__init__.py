@@ -4,6 +4,7 @@ from .gradcheck import numerical_grad, relative_error
 from .layers import (
                      GRU,
                      LSTM,
+                     RNN,
                      AdditiveAttention,
                      BilinearAttention,
                      Dropout,
@@ -13,8 +14,9 @@ from .layers import (
                      sigmoid,
                      softmax_cross_entropy,
 )
+from .huffman import huffman_codes
 from .optim import OPTIMIZERS, SGD, Adagrad, Adam, clip_by_global_norm, global_norm
 
-__all__ = ["Embedding", "Linear", "GRUCell", "GRU", "LSTM", "AdditiveAttention", "BilinearAttention", "Dropout",
+__all__ = ["Embedding", "Linear", "GRUCell", "GRU", "LSTM", "RNN", "huffman_codes", "AdditiveAttention", "BilinearAttention", "Dropout",
            "sigmoid",            "softmax_cross_entropy", "Adam", "SGD", "Adagrad", "OPTIMIZERS", "clip_by_global_norm",
            "global_norm", "numerical_grad", "relative_error"]

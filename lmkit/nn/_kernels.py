@@ -52,3 +52,139 @@ def adam_update(p, g, m, v, step_size, b1, b2, eps, bias2):
         m[i] = mi
         v[i] = vi
         p[i] -= step_size * mi / (np.sqrt(vi / bias2) + eps)
+
+
+@njit(cache=True, nogil=True)
+def huffman_paths(parent, branch, n_words):
+    """Codes and inner-node points of every leaf of a Huffman tree given by ``parent`` and
+    ``branch`` (int64/uint8 [2V - 1], root 2V - 2): (codes uint8 [V, L], points int32 [V, L],
+    lengths int32 [V]), each path from the root down."""
+    root = 2 * n_words - 2
+    lengths = np.zeros(n_words, dtype=np.int32)
+    for w in range(n_words):
+        node = w
+        d = 0
+        while node != root:
+            node = parent[node]
+            d += 1
+        lengths[w] = d
+    L = max(1, lengths.max()) if n_words else 1
+    codes = np.zeros((n_words, L), dtype=np.uint8)
+    points = np.zeros((n_words, L), dtype=np.int32)
+    for w in range(n_words):
+        node = w
+        d = lengths[w] - 1
+        while node != root:
+            codes[w, d] = branch[node]
+            node = parent[node]
+            points[w, d] = node - n_words
+            d -= 1
+    return codes, points, lengths
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def log_softmax_pick(logits, targets):
+    """log softmax(logits[r])[targets[r]] in float64 for every row: float64 [N]."""
+    n, v = logits.shape
+    out = np.empty(n, dtype=np.float64)
+    for r in prange(n):
+        m = logits[r, 0]
+        for j in range(1, v):
+            if logits[r, j] > m:
+                m = logits[r, j]
+        s = 0.0
+        for j in range(v):
+            s += np.exp(np.float64(logits[r, j]) - m)
+        out[r] = np.float64(logits[r, targets[r]]) - m - np.log(s)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def log_softmax_rows(logits):
+    """Row-wise log softmax in float64: float64 [N, V]."""
+    n, v = logits.shape
+    out = np.empty((n, v), dtype=np.float64)
+    for r in prange(n):
+        m = logits[r, 0]
+        for j in range(1, v):
+            if logits[r, j] > m:
+                m = logits[r, j]
+        s = 0.0
+        for j in range(v):
+            s += np.exp(np.float64(logits[r, j]) - m)
+        lse = m + np.log(s)
+        for j in range(v):
+            out[r, j] = np.float64(logits[r, j]) - lse
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _log_sigmoid(x):
+    """log(1 / (1 + e^-x)) without overflow, float64."""
+    if x >= 0:
+        return -np.log1p(np.exp(-x))
+    return x - np.log1p(np.exp(x))
+
+
+@njit(cache=True, nogil=True)
+def hs_loss_grad(h, rows, weights, codes, points, lengths, Wn, bn, dh, gWn, gbn):
+    """Hierarchical softmax: -sum_r weights[r] log p(rows[r] | h[r]), where p is the product of
+    sigmoid(+-(h . Wn[node] + bn[node])) along the leaf's Huffman path (code 0: +, 1: -).
+    Adds d loss / d h into dh [N, H] and the node gradients into gWn, gbn; returns the loss.
+    Serial: tokens share nodes, so their gradients are summed in one pass without races."""
+    n, H = h.shape
+    total = 0.0
+    for r in range(n):
+        w = weights[r]
+        if w == 0.0:
+            continue
+        row = rows[r]
+        for d in range(lengths[row]):
+            node = points[row, d]
+            x = bn[node]
+            for k in range(H):
+                x += h[r, k] * Wn[node, k]
+            sign = 1.0 - 2.0 * codes[row, d]
+            z = sign * x
+            total -= w * _log_sigmoid(z)
+            # d(-log sigmoid(z))/dx = -sign * (1 - sigmoid(z)) = -sign * sigmoid(-z)
+            g = -w * sign / (1.0 + np.exp(z))
+            for k in range(H):
+                dh[r, k] += g * Wn[node, k]
+                gWn[node, k] += g * h[r, k]
+            gbn[node] += g
+    return total
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def hs_log_probs(h, rows, codes, points, lengths, Wn, bn):
+    """Natural log p(rows[r] | h[r]) under hierarchical softmax: float64 [N]."""
+    n, H = h.shape
+    out = np.zeros(n, dtype=np.float64)
+    for r in prange(n):
+        row = rows[r]
+        s = 0.0
+        for d in range(lengths[row]):
+            node = points[row, d]
+            x = np.float64(bn[node])
+            for k in range(H):
+                x += h[r, k] * Wn[node, k]
+            s += _log_sigmoid((1.0 - 2.0 * codes[row, d]) * x)
+        out[r] = s
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def hs_log_distribution(node_logits, codes, points, lengths):
+    """Natural log p(leaf | h) of every leaf from all inner nodes' logits [N, nodes]:
+    float64 [N, leaves]."""
+    n = node_logits.shape[0]
+    leaves = lengths.shape[0]
+    out = np.zeros((n, leaves), dtype=np.float64)
+    for r in prange(n):
+        for w in range(leaves):
+            s = 0.0
+            for d in range(lengths[w]):
+                s += _log_sigmoid((1.0 - 2.0 * codes[w, d]) * np.float64(node_logits[r, points[w, d]]))
+            out[r, w] = s
+    return out

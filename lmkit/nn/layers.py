@@ -124,7 +124,10 @@ class GRUCell(Layer):
 class GRU(Layer):
     """A GRU over a padded sequence [B, T, I] with mask [B, T]; ``reverse`` runs right to
     left (padding at the right end is skipped, so it starts at each sequence's last token).
-    Returns all states [B, T, H] (kept through padding) and the final state [B, H]."""
+    Returns all states [B, T, H] (kept through padding) and the final state [B, H].
+
+    ``resets`` [B, T] (optional, float 0/1): where it is 1 the state is set to zero before
+    step t (a language model reading a stream of sentences starts each one afresh)."""
 
     def __init__(self, n_in: int, hidden: int, rng, dtype=np.float32, reverse: bool = False):
         self.cell = GRUCell(n_in, hidden, rng, dtype)
@@ -132,7 +135,7 @@ class GRU(Layer):
         self.hidden = hidden
         self.reverse = reverse
 
-    def forward(self, x, mask, h0=None):
+    def forward(self, x, mask, h0=None, resets=None):
         B, T, _ = x.shape
         xp = x @ self.cell.params["Wx"] + self.cell.params["bx"]
         h = np.zeros((B, self.hidden), dtype=x.dtype) if h0 is None else h0
@@ -140,16 +143,18 @@ class GRU(Layer):
         caches = [None] * T
         steps = range(T - 1, -1, -1) if self.reverse else range(T)
         for t in steps:
+            if resets is not None:
+                h = h * (1.0 - resets[:, t:t + 1])
             h_new, c = self.cell.step(xp[:, t], h)
             m = mask[:, t:t + 1]
             h = m * h_new + (1.0 - m) * h
             out[:, t] = h
             caches[t] = c
-        return out, h, (x, mask, caches)
+        return out, h, (x, mask, caches, resets)
 
     def backward(self, dout, dh_last, cache):
         """dout [B, T, H] (grad of every state), dh_last [B, H] -> (dx [B, T, I], dh0)."""
-        x, mask, caches = cache
+        x, mask, caches, resets = cache
         B, T, _ = x.shape
         dxp = np.empty((B, T, 3 * self.hidden), dtype=x.dtype)
         dh = dh_last.copy()
@@ -161,10 +166,65 @@ class GRU(Layer):
             dxp_t, dh_prev = self.cell.step_backward(dh_new, caches[t])
             dxp[:, t] = dxp_t
             dh = dh_prev + (1.0 - m) * dh
+            if resets is not None:
+                dh = dh * (1.0 - resets[:, t:t + 1])
         self.cell.grads["Wx"] += x.reshape(-1, x.shape[-1]).T @ dxp.reshape(-1, dxp.shape[-1])
         self.cell.grads["bx"] += dxp.reshape(-1, dxp.shape[-1]).sum(axis=0)
         dx = dxp @ self.cell.params["Wx"].T
         return dx, dh
+
+
+class RNN(Layer):
+    """The plain recurrent layer of Mikolov's RNNLM: h' = sigmoid(x Wx + bx + h Wh + bh).
+    Same interface as :class:`GRU` (mask, resets, reverse)."""
+
+    def __init__(self, n_in: int, hidden: int, rng, dtype=np.float32, reverse: bool = False):
+        scale = 1.0 / np.sqrt(hidden)
+        self.hidden = hidden
+        self.reverse = reverse
+        self.params = {"Wx": _init(rng, (n_in, hidden), scale, dtype),
+                       "bx": _init(rng, (hidden,), scale, dtype),
+                       "Wh": _init(rng, (hidden, hidden), scale, dtype),
+                       "bh": _init(rng, (hidden,), scale, dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x, mask, h0=None, resets=None):
+        B, T, _ = x.shape
+        xp = x @ self.params["Wx"] + (self.params["bx"] + self.params["bh"])
+        h = np.zeros((B, self.hidden), dtype=x.dtype) if h0 is None else h0
+        out = np.empty((B, T, self.hidden), dtype=x.dtype)
+        prev = [None] * T
+        for t in (range(T - 1, -1, -1) if self.reverse else range(T)):
+            if resets is not None:
+                h = h * (1.0 - resets[:, t:t + 1])
+            prev[t] = h
+            h_new = sigmoid(xp[:, t] + h @ self.params["Wh"])
+            m = mask[:, t:t + 1]
+            h = m * h_new + (1.0 - m) * h
+            out[:, t] = h
+        return out, h, (x, mask, prev, out, resets)
+
+    def backward(self, dout, dh_last, cache):
+        x, mask, prev, out, resets = cache
+        B, T, _ = x.shape
+        dpre = np.empty((B, T, self.hidden), dtype=x.dtype)
+        dh = dh_last.copy()
+        for t in (range(T) if self.reverse else range(T - 1, -1, -1)):
+            dh = dh + dout[:, t]
+            m = mask[:, t:t + 1]
+            y = out[:, t]   # equals the step's output wherever m = 1, the only place it is used
+            dp = m * dh * y * (1.0 - y)
+            dpre[:, t] = dp
+            self.grads["Wh"] += prev[t].T @ dp
+            dh = dp @ self.params["Wh"].T + (1.0 - m) * dh
+            if resets is not None:
+                dh = dh * (1.0 - resets[:, t:t + 1])
+        flat = dpre.reshape(-1, self.hidden)
+        self.grads["Wx"] += x.reshape(-1, x.shape[-1]).T @ flat
+        db = flat.sum(axis=0)
+        self.grads["bx"] += db
+        self.grads["bh"] += db
+        return dpre @ self.params["Wx"].T, dh
 
 
 def attend(scores, values, mask):
@@ -300,7 +360,9 @@ class BilinearAttention(Layer):
 class LSTM(Layer):
     """An LSTM over a padded sequence [B, T, I] with mask [B, T] (PyTorch's gate order i, f,
     g, o; c' = f c + i g, h' = o tanh(c')); ``reverse`` runs right to left. Same interface as
-    :class:`GRU`: all hidden states [B, T, H] and the final hidden state [B, H]."""
+    :class:`GRU`: all hidden states [B, T, H] and the final hidden state [B, H]; the cell
+    state starts at ``c0`` (zeros by default) and :meth:`final_cell` reads its last value
+    from the cache; ``resets`` zero both states."""
 
     def __init__(self, n_in: int, hidden: int, rng, dtype=np.float32, reverse: bool = False):
         scale = 1.0 / np.sqrt(hidden)
@@ -312,16 +374,19 @@ class LSTM(Layer):
                        "bh": _init(rng, (4 * hidden,), scale, dtype)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
-    def forward(self, x, mask, h0=None):
+    def forward(self, x, mask, h0=None, resets=None, c0=None):
         B, T, _ = x.shape
         H = self.hidden
-        xp = x @ self.params["Wx"] + self.params["bx"]
+        xp = x @ self.params["Wx"] + (self.params["bx"] + self.params["bh"])
         h = np.zeros((B, H), dtype=x.dtype) if h0 is None else h0
-        c = np.zeros((B, H), dtype=x.dtype)
+        c = np.zeros((B, H), dtype=x.dtype) if c0 is None else c0
         out = np.empty((B, T, H), dtype=x.dtype)
         caches = [None] * T
         for t in (range(T - 1, -1, -1) if self.reverse else range(T)):
-            g = xp[:, t] + h @ self.params["Wh"] + self.params["bh"]
+            if resets is not None:
+                keep = 1.0 - resets[:, t:t + 1]
+                h, c = h * keep, c * keep
+            g = xp[:, t] + h @ self.params["Wh"]
             i, f, gg, o = sigmoid(g[:, :H]), sigmoid(g[:, H:2 * H]), np.tanh(g[:, 2 * H:3 * H]), sigmoid(g[:, 3 * H:])
             c_new = f * c + i * gg
             tc = np.tanh(c_new)
@@ -331,10 +396,15 @@ class LSTM(Layer):
             h = m * h_new + (1.0 - m) * h
             c = m * c_new + (1.0 - m) * c
             out[:, t] = h
-        return out, h, (x, mask, caches)
+        return out, h, (x, mask, caches, resets, c)
+
+    @staticmethod
+    def final_cell(cache):
+        """The cell state [B, H] after the last step of the forward pass that made ``cache``."""
+        return cache[4]
 
     def backward(self, dout, dh_last, cache):
-        x, mask, caches = cache
+        x, mask, caches, resets, _ = cache
         B, T, _ = x.shape
         H = self.hidden
         dgates = np.empty((B, T, 4 * H), dtype=x.dtype)
@@ -353,10 +423,14 @@ class LSTM(Layer):
             dg = np.concatenate([dgi, dgf, dgg, dgo], axis=1)
             dgates[:, t] = dg
             self.grads["Wh"] += h_prev.T @ dg
-            self.grads["bh"] += dg.sum(axis=0)
             dh = dg @ self.params["Wh"].T + (1.0 - m) * dh
             dc = dcn * f + (1.0 - m) * dc
+            if resets is not None:
+                keep = 1.0 - resets[:, t:t + 1]
+                dh, dc = dh * keep, dc * keep
         flat = dgates.reshape(-1, 4 * H)
         self.grads["Wx"] += x.reshape(-1, x.shape[-1]).T @ flat
-        self.grads["bx"] += flat.sum(axis=0)
+        db = flat.sum(axis=0)
+        self.grads["bx"] += db
+        self.grads["bh"] += db
         return dgates @ self.params["Wx"].T, dh

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_folder, atomic_write, load_npz, read_json_object
+from ..checkpoints import latest_checkpoint, write_checkpoint
 from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
 from ..nn import OPTIMIZERS, clip_by_global_norm
@@ -104,19 +104,13 @@ class Trainer:
 
     def checkpoint(self) -> Path:
         """Write a complete resumable state under a temporary name, then rename it into place."""
-        ckdir = self.out / "checkpoints"
-        final = ckdir / f"step-{self.state.step:08d}"
-        with atomic_folder(final) as tmp:    # a rewrite of the same step swaps in whole, too
+        def write(tmp: Path) -> None:
             self._write_model(tmp)
             with open(tmp / "optimizer.npz", "wb") as f:
                 np.savez(f, **self.optimizer.state_arrays())
             with open(tmp / "trainer.json", "w", encoding="utf-8") as f:
                 json.dump({"state": asdict(self.state), "config": asdict(self.config)}, f)
-        with atomic_write(ckdir / "latest") as out:
-            out.write(final.name + "\n")
-        for old in sorted(p for p in ckdir.glob("step-*"))[: -self.config.keep_checkpoints]:
-            shutil.rmtree(old, ignore_errors=True)
-        return final
+        return write_checkpoint(self.out, self.state.step, write, self.config.keep_checkpoints)
 
     @classmethod
     def resume(cls, out_dir: str | os.PathLike, overrides: dict | None = None) -> Trainer:
@@ -232,23 +226,6 @@ def _check_state(st: TrainState) -> None:
     if not isinstance(st.best_valid, (int, float)) or not isinstance(st.history, list) \
             or not isinstance(st.finished, bool):
         raise ValueError("best_valid, history or finished has the wrong type")
-
-
-def latest_checkpoint(out: Path) -> Path:
-    """The checkpoint folder ``out/checkpoints/latest`` names (it must be one of its own
-    ``step-N`` folders, never a path elsewhere)."""
-    try:
-        name = (out / "checkpoints" / "latest").read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ModelFormatError(f"{out}: no checkpoints/latest; nothing to resume") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFormatError(f"{out}/checkpoints/latest: unreadable ({exc})") from None
-    if not re.fullmatch(r"step-\d{8}", name):
-        raise ModelFormatError(f"{out}/checkpoints/latest: {name[:60]!r} is not a checkpoint name (step-NNNNNNNN)")
-    ck = out / "checkpoints" / name
-    if not ck.is_dir():
-        raise ModelFormatError(f"{out}/checkpoints/latest: names {name}, which does not exist")
-    return ck
 
 
 def average_checkpoints(folders: list[Path], out_dir: Path) -> None:
