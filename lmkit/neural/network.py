@@ -99,7 +99,8 @@ class Network:
         self.layers: dict = {"emb": self.emb}
         if c.recurrent:
             cell = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[c.arch]
-            self.rnn = [cell(c.emb if l == 0 else c.hidden, c.hidden, rng, dtype) for l in range(c.layers)]
+            self.rnn: list[LSTM | GRU | RNN] = [cell(c.emb if l == 0 else c.hidden, c.hidden, rng, dtype)
+                                                for l in range(c.layers)]
             self.layers.update({f"rnn{l + 1}": r for l, r in enumerate(self.rnn)})
         else:
             self.hid = Linear((c.order - 1) * c.emb, c.hidden, rng, dtype)
@@ -107,6 +108,7 @@ class Network:
         pred = predictable_ids(V, never)
         counts = np.asarray(counts, np.float64)
         tied = (self.emb.params["W"], self.emb.grads["W"]) if c.tied else None
+        self.out: FullSoftmax | ClassSoftmax | HierarchicalSoftmax
         if c.output == "full":
             self.out = FullSoftmax(c.hidden, pred, rng, dtype, tied)
         elif c.output == "class":

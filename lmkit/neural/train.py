@@ -17,6 +17,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -103,7 +104,8 @@ class Trainer:
             with open(tmp / "optimizer.npz", "wb") as f:
                 np.savez(f, **self.optimizer.state_arrays())
             with open(tmp / "carried.npz", "wb") as f:
-                np.savez(f, **{f"s{i}": s for i, s in enumerate(self.carried or [])})
+                carried: dict[str, Any] = {f"s{i}": s for i, s in enumerate(self.carried or [])}
+                np.savez(f, **carried)
             with open(tmp / "trainer.json", "w", encoding="utf-8") as f:
                 json.dump({"state": asdict(self.state), "config": asdict(self.config)}, f)
         return write_checkpoint(self.out, self.state.step, write, self.config.keep_checkpoints)
@@ -192,7 +194,8 @@ class Trainer:
     def _end_of_epoch(self, batches: StreamBatches, valid: EncodedCorpus | None) -> None:
         c, st = self.config, self.state
         epoch_done = st.batch_in_epoch >= len(batches)
-        record = {"epoch": st.epoch + 1, "step": st.step, "train_ppl": math.exp(st.epoch_loss / max(st.epoch_tokens, 1)),
+        record = {"epoch": st.epoch + 1, "step": st.step,
+                  "train_ppl": math.exp(st.epoch_loss / max(st.epoch_tokens, 1)),
                   "seconds": st.epoch_seconds, "words": st.epoch_tokens,
                   "words_per_s": st.epoch_tokens / max(st.epoch_seconds, 1e-9), "lr": self.optimizer.lr}
         if epoch_done:
