@@ -98,7 +98,8 @@ class Network:
         self.drop = Dropout(c.dropout)
         self.layers: dict = {"emb": self.emb}
         if c.recurrent:
-            cell = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[c.arch]
+            cells: dict[str, type[LSTM] | type[GRU] | type[RNN]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+            cell = cells[c.arch]
             self.rnn: list[LSTM | GRU | RNN] = [cell(c.emb if l == 0 else c.hidden, c.hidden, rng, dtype)
                                                 for l in range(c.layers)]
             self.layers.update({f"rnn{l + 1}": r for l, r in enumerate(self.rnn)})
