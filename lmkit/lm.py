@@ -74,6 +74,24 @@ def corpus_scores(logprobs: np.ndarray, ids: np.ndarray, offsets: np.ndarray, un
     return CorpusScores(logprobs, oov, starts, per_sent.astype(np.int64), sums, counts)
 
 
+def em_weights(probs: np.ndarray, iterations: int = 100, tol: float = 1e-7) -> tuple[np.ndarray, int]:
+    """Mixture weights l maximising sum_t log sum_i l_i probs[i, t] (SRILM's compute-best-mix):
+    EM from uniform weights until the log likelihood gains less than ``tol`` (relative).
+    ``probs`` float64 [models, tokens]; returns (weights [models], iterations run)."""
+    P = np.asarray(probs, np.float64)
+    lam = np.full(P.shape[0], 1.0 / P.shape[0])
+    prev = -np.inf
+    it = 0
+    for it in range(1, iterations + 1):  # noqa: B007 (it is returned)
+        mix = lam @ P
+        ll = float(np.log(mix).sum())
+        lam = (lam[:, None] * P / mix).mean(axis=1)
+        if ll - prev < tol * abs(ll):
+            break
+        prev = ll
+    return lam, it
+
+
 @runtime_checkable
 class LanguageModel(Protocol):
     """The calls every lmkit language model answers (KenLM's names; log10 probabilities)."""

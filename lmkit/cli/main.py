@@ -36,6 +36,8 @@ FAMILIES = {
     "ngram": "counting n-gram language models: train, score, generate, prune, mix",
     "embed": "word2vec embeddings: train, neighbours, analogies, evaluation",
     "translate": "attentional encoder-decoder translation: train, decode, BLEU",
+    "neural": "neural language models (LSTM, GRU, RNN, feed-forward): train, score, generate",
+    "interpolate": "score text with a mixture of n-gram and neural models (EM weights)",
 }
 
 
@@ -44,7 +46,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     gets its full sub-parser; the others appear by name and help line."""
     from . import vocab
     parser = _Parser(prog="lmkit", description="Language modeling toolkit: vocabularies, n-gram "
-                     "LMs, word2vec embeddings, attentional translation.", top=True)
+                     "LMs, neural LMs, word2vec embeddings, attentional translation.", top=True)
     parser.add_argument("--version", action="version", version=f"lmkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     vocab.register(sub)

@@ -22,6 +22,7 @@ from .common import (
     non_negative_int,
     positive_int,
 )
+from .scoring import write_scores
 
 log = logging.getLogger("lmkit")
 
@@ -175,26 +176,12 @@ def run_score(args: argparse.Namespace) -> int:
     bos, eos = not args.no_bos, not args.no_eos
     lp, lengths = model.score_encoded(enc, bos=bos, eos=eos)
     scores = corpus_scores(lp, enc.ids, enc.offsets, UNK_ID, eos=eos)
-    n_sent, ids = enc.n_sentences, np.asarray(enc.ids)
-    out = sys.stdout
-    if not args.summary_only:
-        itos = model.vocab.itos
-        for s in range(n_sent):
-            if args.per_word:
-                a, b = int(scores.starts[s]), int(scores.starts[s] + scores.lengths[s])
-                words = [itos[i] for i in ids[enc.offsets[s]:enc.offsets[s + 1]]] + (["</s>"] if eos else [])
-                out.write(" ".join(f"{w}={n}/{p:.4f}" for w, p, n in zip(words, lp[a:b].tolist(),
-                                                                           lengths[a:b].tolist())) + "\n")
-            out.write(f"{scores.sentence_logprob[s]:.4f}\tOOV={int(scores.sentence_oovs[s])}\n")
-    result = scores.perplexity()
-    n_tok, n_oov, total = result.n_tokens, result.n_oov, result.logprob
-    ppl, ppl_in = result.perplexity, result.perplexity_excl_oov
     signature = (f"order:{model.order}|smoothing:{model.meta.get('smoothing', 'arpa')}|bos:{int(bos)}|"
                  f"eos:{int(eos)}|tok:{corpus.tokenizer.mode}|lc:{int(corpus.tokenizer.lowercase)}|"
                  f"version:{__version__}")
     kind = "perplexity" if model.is_probability else "score-perplexity (stupid backoff: not a probability)"
-    out.write(f"sentences={n_sent} tokens={n_tok} OOVs={n_oov} logprob={total:.4f} "
-              f"{kind}={ppl:.4f} excluding_OOVs={ppl_in:.4f} [{signature}]\n")
+    write_scores(sys.stdout, scores, enc.ids, enc.offsets, model.vocab.itos, lengths, signature,
+                 per_word=args.per_word, summary_only=args.summary_only, eos=eos, kind=kind)
     return 0
 
 

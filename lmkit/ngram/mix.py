@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..lm import em_weights
 from ..text import BOS_ID, DEFAULT_SPECIALS, Corpus, Vocabulary, encode_corpus
 from .model import NgramModel
 
@@ -40,19 +41,10 @@ def best_mix_weights(models: Sequence[NgramModel], heldout, *, iterations: int =
     P = heldout_probs(models, heldout)
     if P.shape[1] == 0:
         raise ConfigError("the held-out text holds no words")
-    lam = np.full(len(models), 1.0 / len(models))
-    prev = -np.inf
-    it = 0
-    for it in range(iterations):  # noqa: B007 (it is reported after the loop)
-        mix = lam @ P
-        ll = float(np.log(mix).sum())
-        lam = (lam[:, None] * P / mix).mean(axis=1)
-        if ll - prev < tol * abs(ll):
-            break
-        prev = ll
+    lam, iterations = em_weights(P, iterations, tol)
     ppl = float(np.exp(-np.log(lam @ P).mean()))
     log.info("mixture weights %s after %d EM iterations; held-out perplexity %.4f",
-             np.round(lam, 4).tolist(), it + 1, ppl)
+             np.round(lam, 4).tolist(), iterations, ppl)
     return lam, ppl
 
 
