@@ -65,6 +65,9 @@ class NeuralLM:
                **settings) -> NeuralLM:
         """A fresh (untrained) model over ``vocab``; ``settings`` are NetworkConfig fields."""
         config = config or NetworkConfig(vocab_size=len(vocab), **settings)
+        if config.vocab_size != len(vocab):
+            raise ConfigError(f"the network predicts {config.vocab_size} words but the vocabulary has {len(vocab)} "
+                              "(vocab.tsv)")
         return cls(Network(config, vocab.counts, never_predicted(vocab)), vocab, tokenizer)
 
     @property

@@ -196,12 +196,12 @@ class Network:
         if self.config.recurrent:
             top, new_state, saved = self._recurrent(inputs, state, training, rng)
             B, T, H = top.shape
-            loss, dh = self.out.loss(top.reshape(B * T, H), targets.reshape(-1), weights.reshape(-1), rng)
+            loss, dh = self.out.loss(top.reshape(B * T, H), targets.reshape(-1), weights.reshape(-1), rng, backward)
             if backward:
                 self._recurrent_backward(dh.reshape(B, T, H), saved)
             return loss, new_state
         top, saved = self._feedforward(inputs, training, rng)
-        loss, dh = self.out.loss(top, targets, weights, rng)
+        loss, dh = self.out.loss(top, targets, weights, rng, backward)
         if backward:
             self._feedforward_backward(dh, saved)
         return loss, []

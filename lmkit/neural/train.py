@@ -202,7 +202,9 @@ class Trainer:
             st.epoch += 1
             st.batch_in_epoch = 0
             st.epoch_loss, st.epoch_tokens, st.epoch_seconds = 0.0, 0, 0.0
-        if valid is not None and (epoch_done or st.finished):
+        if not epoch_done:
+            record["partial"] = True       # stopped inside the epoch (--max-steps): validated at its end
+        elif valid is not None:
             ppl = self.model.perplexity(valid).perplexity
             record["valid_ppl"] = ppl
             if ppl < st.best_valid * (1 - 1e-4):
@@ -214,7 +216,7 @@ class Trainer:
                 if st.bad_epochs >= c.patience:
                     log.info("early stopping: validation perplexity has not improved for %d epochs", st.bad_epochs)
                     st.finished = True
-        elif valid is None and epoch_done:
+        else:
             self.model.save(self.out / MODEL_SUBDIR)
         st.history.append(record)
         log.info("epoch %d: %s", record["epoch"], ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k != "epoch"))

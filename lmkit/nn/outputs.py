@@ -9,8 +9,9 @@ vocabulary's words, each with a training loss and exact normalised probabilities
   words, evaluated by the full softmax over the same weights (exactly normalised).
 
 Every layer answers the same calls (natural logs, float64 results):
-``loss(h, targets, weights, rng)`` -> (sum_r weights[r] * -log p(targets[r] | h[r]), d loss/d h)
-with parameter gradients accumulated; ``log_probs(h, targets)`` -> [N];
+``loss(h, targets, weights, rng, backward=True)`` -> (sum_r weights[r] * -log p(targets[r] | h[r]),
+d loss/d h), the parameter gradients accumulated when ``backward`` (else d loss/d h is None);
+``log_probs(h, targets)`` -> [N];
 ``log_distribution(h)`` -> [N, V] (``-inf`` for words never predicted, such as ``<s>``).
 ``predictable`` (bool [V]) says which vocabulary ids may be predicted.
 """
@@ -68,10 +69,10 @@ class FullSoftmax(Layer):
             z[:, self.never] = _NEVER
         return z
 
-    def loss(self, h, targets, weights, rng=None):
+    def loss(self, h, targets, weights, rng=None, backward=True):
         d = self.logits(h)
         loss = softmax_xent_inplace(d, np.ascontiguousarray(targets, np.int64), weights.astype(d.dtype))
-        return float(loss), self._backward(h, d)
+        return float(loss), self._backward(h, d) if backward else None
 
     def _backward(self, h, dlogits):
         self.gW[...] += dlogits.T @ h
@@ -79,7 +80,10 @@ class FullSoftmax(Layer):
         return dlogits @ self.W
 
     def log_probs(self, h, targets):
-        return log_softmax_pick(self.logits(h), np.ascontiguousarray(targets, np.int64))
+        targets = np.ascontiguousarray(targets, np.int64)
+        out = log_softmax_pick(self.logits(h), targets)
+        out[np.isin(targets, self.never)] = -np.inf
+        return out
 
     def log_distribution(self, h):
         out = log_softmax_rows(self.logits(h))
@@ -112,7 +116,7 @@ class SampledSoftmax(FullSoftmax):
         if objective == "nce":   # start self-normalised: every word's score near log(1/V)
             self.params["b"][...] = -np.log(self.q.size)
 
-    def loss(self, h, targets, weights, rng=None):
+    def loss(self, h, targets, weights, rng=None, backward=True):
         if rng is None:
             raise ValueError("sampled training needs a random generator")
         targets = np.asarray(targets, np.int64)
@@ -137,6 +141,8 @@ class SampledSoftmax(FullSoftmax):
             loss = float((w * np.logaddexp(0.0, -zt)).sum() + (w[:, None] * np.logaddexp(0.0, zs)).sum())
             dz_true = (-w / (1.0 + np.exp(zt))).astype(h.dtype)
             dz_samp = (w[:, None] / (1.0 + np.exp(-zs))).astype(h.dtype)
+        if not backward:
+            return float(loss), None
         dh = dz_true[:, None] * W[:n] + dz_samp @ W[n:]
         dW = np.concatenate([dz_true[:, None] * h, dz_samp.T @ h])
         db = np.concatenate([dz_true, dz_samp.sum(axis=0)])
@@ -181,25 +187,30 @@ class ClassSoftmax(Layer):
         self.V = V
 
     def _groups(self, targets):
-        """(class, positions) for each class among the targets."""
+        """(class, positions) for each class among the targets (words never predicted left out)."""
         cls = self.word_class[targets]
         order = np.argsort(cls, kind="stable")
         sc = cls[order]
         cuts = np.flatnonzero(np.diff(sc)) + 1
         for part in np.split(order, cuts):
-            if len(part):
+            if len(part) and cls[part[0]] >= 0:
                 yield int(cls[part[0]]), part
 
-    def loss(self, h, targets, weights, rng=None):
+    def loss(self, h, targets, weights, rng=None, backward=True):
         p = self.params
         targets = np.asarray(targets, np.int64)
         w = weights.astype(h.dtype)
         zc = h @ p["Wc"].T + p["bc"]
         loss = softmax_xent_inplace(zc, self.word_class[targets], w)
+        rows = self.word_row[targets]
+        if not backward:
+            for c, idx in self._groups(targets):
+                a, b = self.class_start[c], self.class_start[c + 1]
+                loss += softmax_xent_inplace(h[idx] @ p["Ww"][a:b].T + p["bw"][a:b], rows[idx] - a, w[idx])
+            return float(loss), None
         self.grads["Wc"] += zc.T @ h
         self.grads["bc"] += zc.sum(axis=0)
         dh = zc @ p["Wc"]
-        rows = self.word_row[targets]
         for c, idx in self._groups(targets):
             a, b = self.class_start[c], self.class_start[c + 1]
             hs = h[idx]
@@ -213,11 +224,12 @@ class ClassSoftmax(Layer):
     def log_probs(self, h, targets):
         p = self.params
         targets = np.asarray(targets, np.int64)
-        out = log_softmax_pick(h @ p["Wc"].T + p["bc"], self.word_class[targets])
+        out = log_softmax_pick(h @ p["Wc"].T + p["bc"], np.maximum(self.word_class[targets], 0))
         rows = self.word_row[targets]
         for c, idx in self._groups(targets):
             a, b = self.class_start[c], self.class_start[c + 1]
             out[idx] += log_softmax_pick(h[idx] @ p["Ww"][a:b].T + p["bw"][a:b], rows[idx] - a)
+        out[rows < 0] = -np.inf
         return out
 
     def log_distribution(self, h):
@@ -249,17 +261,21 @@ class HierarchicalSoftmax(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.V = V
 
-    def loss(self, h, targets, weights, rng=None):
+    def loss(self, h, targets, weights, rng=None, backward=True):
         h = np.ascontiguousarray(h)
         dh = np.zeros_like(h)
+        gW, gb = (self.grads["Wn"], self.grads["bn"]) if backward else (np.zeros_like(self.grads["Wn"]),
+                                                                        np.zeros_like(self.grads["bn"]))
         loss = hs_loss_grad(h, self.word_leaf[np.asarray(targets, np.int64)], weights.astype(np.float64),
-                            self.codes, self.points, self.lengths, self.params["Wn"], self.params["bn"], dh,
-                            self.grads["Wn"], self.grads["bn"])
-        return float(loss), dh
+                            self.codes, self.points, self.lengths, self.params["Wn"], self.params["bn"], dh, gW, gb)
+        return float(loss), dh if backward else None
 
     def log_probs(self, h, targets):
-        return hs_log_probs(np.ascontiguousarray(h), self.word_leaf[np.asarray(targets, np.int64)], self.codes,
-                            self.points, self.lengths, self.params["Wn"], self.params["bn"])
+        leaves = self.word_leaf[np.asarray(targets, np.int64)]
+        out = hs_log_probs(np.ascontiguousarray(h), np.maximum(leaves, 0), self.codes, self.points, self.lengths,
+                           self.params["Wn"], self.params["bn"])
+        out[leaves < 0] = -np.inf
+        return out
 
     def log_distribution(self, h):
         z = h @ self.params["Wn"].T + self.params["bn"]

@@ -271,3 +271,35 @@ def test_wrong_shaped_optimizer_state_and_short_vocabulary_are_refused(tmp_path,
     (case / "checkpoints" / "latest").write_text("../../etc\n")
     with pytest.raises(LmkitError, match="not a checkpoint name"):
         Trainer.resume(case)
+
+
+@pytest.fixture(scope="module")
+def neural_run(tmp_path_factory):
+    from lmkit.neural import NeuralLM, TrainConfig, Trainer
+    vocab = Vocabulary.build(SENTS)
+    out = tmp_path_factory.mktemp("nlm") / "run"
+    model = NeuralLM.create(vocab, arch="lstm", output="class", emb=4, hidden=4, classes=3)
+    Trainer(model, out, TrainConfig(epochs=1, batch=2, bptt=4, max_steps=3, checkpoint_every=2)).train(
+        encode_corpus(SENTS, vocab), quiet=True)
+    return out
+
+
+def test_neural_model_folder(tmp_path, neural_run):
+    from lmkit.neural import NeuralLM
+
+    def check(m):
+        assert np.isfinite(m.score("the cat sat on the zzz mat"))
+    fuzz_folder(tmp_path, neural_run / "model", NeuralLM.load, check)
+
+
+def test_neural_checkpoint_files(tmp_path, neural_run):
+    from lmkit.neural import Trainer
+    ck = sorted((neural_run / "checkpoints").glob("step-*"))[-1]
+    for name in ("optimizer.npz", "trainer.json", "carried.npz", "config.json"):
+        data = (ck / name).read_bytes()
+        for j, damaged in enumerate(mutations(data, 11)):
+            case = tmp_path / f"{name}.{j}"
+            shutil.copytree(neural_run, case)
+            (case / "checkpoints" / ck.name / name).write_bytes(damaged)
+            load_or_lmkit_error(Trainer.resume, case)
+            shutil.rmtree(case)
