@@ -41,6 +41,14 @@ def softmax_xent_inplace(logits, targets, weights):
     return row_loss.sum()
 
 
+def softmax_xent(logits, targets, weights):
+    """Row-wise softmax cross-entropy in place (see :func:`softmax_xent_inplace`); small
+    inputs in one thread, where starting the thread pool would cost more than the work."""
+    if logits.shape[0] * logits.shape[1] < (1 << 16):
+        return softmax_xent_serial(logits, targets, weights)
+    return softmax_xent_inplace(logits, targets, weights)
+
+
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
 def adam_update(p, g, m, v, step_size, b1, b2, eps, bias2):
     """One Adam step on flat float arrays, in a single pass:
@@ -188,3 +196,101 @@ def hs_log_distribution(node_logits, codes, points, lengths):
                 s += _log_sigmoid((1.0 - 2.0 * codes[w, d]) * np.float64(node_logits[r, points[w, d]]))
             out[r, w] = s
     return out
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def softmax_xent_serial(logits, targets, weights):
+    """:func:`softmax_xent_inplace` in one thread (small inputs: no thread start-up)."""
+    n, v = logits.shape
+    total = 0.0
+    for r in range(n):
+        w = weights[r]
+        m = logits[r, 0]
+        for j in range(1, v):
+            if logits[r, j] > m:
+                m = logits[r, j]
+        s = 0.0
+        for j in range(v):
+            e = np.exp(logits[r, j] - m)
+            logits[r, j] = e
+            s += e
+        t = targets[r]
+        total -= np.log(logits[r, t] / s) * w
+        scale = w / s
+        for j in range(v):
+            logits[r, j] *= scale
+        logits[r, t] -= w
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def lstm_cell_backward(dh, dc, acts, c_prev, tc, mask, dgates, dh_keep, dc_prev):
+    """Gradients of one LSTM step (acts [B, 4H]: the gates i, f, g, o after their
+    nonlinearities, tc = tanh(c'), and h_out, c_out = mask * new + (1 - mask) * previous,
+    mask [B]). dh, dc [B, H]: d loss / d (h_out, c_out);
+    writes dgates [B, 4H] (d pre-activations), dh_keep = (1 - mask) dh (the part of dh that
+    flows to h_prev directly) and dc_prev [B, H]."""
+    B, H4 = acts.shape
+    H = H4 // 4
+    for b in range(B):
+        m = mask[b]
+        for j in range(H):
+            i = acts[b, j]
+            f = acts[b, H + j]
+            g = acts[b, 2 * H + j]
+            o = acts[b, 3 * H + j]
+            t = tc[b, j]
+            dhn = m * dh[b, j]
+            dcn = m * dc[b, j] + dhn * o * (1.0 - t * t)
+            dgates[b, j] = dcn * g * i * (1.0 - i)
+            dgates[b, H + j] = dcn * c_prev[b, j] * f * (1.0 - f)
+            dgates[b, 2 * H + j] = dcn * i * (1.0 - g * g)
+            dgates[b, 3 * H + j] = dhn * t * o * (1.0 - o)
+            dh_keep[b, j] = (1.0 - m) * dh[b, j]
+            dc_prev[b, j] = dcn * f + (1.0 - m) * dc[b, j]
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def class_words_loss_grad(h, rows, weights, order, group_start, group_class, class_start, Ww, bw, dh, gWw, gbw,
+                          backward):
+    """The within-class softmax of a class-factored output, for tokens grouped by class:
+    tokens order[group_start[k]:group_start[k+1]] all have class group_class[k], whose words
+    are rows class_start[c]:class_start[c+1] of Ww [words, H] / bw. Adds -weights[r] log
+    p(rows[r] | class, h[r]) to the loss and, with ``backward``, d loss / d h into dh and the
+    rows' gradients into gWw, gbw. One class per thread: no two threads touch the same rows."""
+    G = len(group_class)
+    H = h.shape[1]
+    losses = np.zeros(G, dtype=np.float64)
+    for k in prange(G):
+        c = group_class[k]
+        a = class_start[c]
+        n = class_start[c + 1] - a
+        z = np.empty(n, dtype=np.float64)
+        for q in range(group_start[k], group_start[k + 1]):
+            r = order[q]
+            w = weights[r]
+            m = -1e300
+            for j in range(n):
+                s = np.float64(bw[a + j])
+                for d in range(H):
+                    s += h[r, d] * Ww[a + j, d]
+                z[j] = s
+                if s > m:
+                    m = s
+            tot = 0.0
+            for j in range(n):
+                z[j] = np.exp(z[j] - m)
+                tot += z[j]
+            t = rows[r] - a
+            losses[k] -= w * np.log(z[t] / tot)
+            if backward:
+                for j in range(n):
+                    g = w * z[j] / tot
+                    if j == t:
+                        g -= w
+                    if g != 0.0:
+                        for d in range(H):
+                            dh[r, d] += g * Ww[a + j, d]
+                            gWw[a + j, d] += g * h[r, d]
+                        gbw[a + j] += g
+    return losses.sum()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import scatter_add_rows
+from ._kernels import lstm_cell_backward, scatter_add_rows
 
 
 def _init(rng, shape, scale, dtype):
@@ -215,11 +215,11 @@ class RNN(Layer):
             y = out[:, t]   # equals the step's output wherever m = 1, the only place it is used
             dp = m * dh * y * (1.0 - y)
             dpre[:, t] = dp
-            self.grads["Wh"] += prev[t].T @ dp
             dh = dp @ self.params["Wh"].T + (1.0 - m) * dh
             if resets is not None:
                 dh = dh * (1.0 - resets[:, t:t + 1])
         flat = dpre.reshape(-1, self.hidden)
+        self.grads["Wh"] += np.stack(prev, axis=1).reshape(-1, self.hidden).T @ flat   # one product for all steps
         self.grads["Wx"] += x.reshape(-1, x.shape[-1]).T @ flat
         db = flat.sum(axis=0)
         self.grads["bx"] += db
@@ -289,11 +289,11 @@ class AdditiveAttention(Layer):
 def softmax_cross_entropy(logits, targets, mask, overwrite: bool = False):
     """Mean token cross-entropy over unmasked positions; logits [N, V], targets [N], mask [N].
     Returns (loss, dlogits); ``overwrite=True`` reuses the logits buffer for the gradient."""
-    from ._kernels import softmax_xent_inplace
+    from ._kernels import softmax_xent
     n = float(mask.sum())
     weights = (np.asarray(mask, dtype=np.float64) / max(n, 1.0)).astype(logits.dtype)
     d = logits if overwrite else logits.copy()
-    loss = softmax_xent_inplace(d, np.ascontiguousarray(targets, dtype=np.int64), weights)
+    loss = softmax_xent(d, np.ascontiguousarray(targets, dtype=np.int64), weights)
     return float(loss), d
 
 
@@ -382,19 +382,30 @@ class LSTM(Layer):
         c = np.zeros((B, H), dtype=x.dtype) if c0 is None else c0
         out = np.empty((B, T, H), dtype=x.dtype)
         caches = [None] * T
+        scale = np.full(4 * H, 0.5, x.dtype)
+        scale[2 * H:3 * H] = 1.0          # the cell input g is a tanh, the gates i, f, o sigmoids
+        shift = np.where(scale == 0.5, 0.5, 0.0).astype(x.dtype)
+        padded = not bool(np.all(mask == 1))
         for t in (range(T - 1, -1, -1) if self.reverse else range(T)):
             if resets is not None:
                 keep = 1.0 - resets[:, t:t + 1]
                 h, c = h * keep, c * keep
-            g = xp[:, t] + h @ self.params["Wh"]
-            i, f, gg, o = sigmoid(g[:, :H]), sigmoid(g[:, H:2 * H]), np.tanh(g[:, 2 * H:3 * H]), sigmoid(g[:, 3 * H:])
-            c_new = f * c + i * gg
+            acts = h @ self.params["Wh"]
+            acts += xp[:, t]
+            acts *= scale                 # sigmoid(x) = (tanh(x / 2) + 1) / 2: one tanh for all four gates
+            np.tanh(acts, out=acts)
+            acts *= scale
+            acts += shift
+            c_new = acts[:, H:2 * H] * c
+            c_new += acts[:, :H] * acts[:, 2 * H:3 * H]
             tc = np.tanh(c_new)
-            h_new = o * tc
-            m = mask[:, t:t + 1]
-            caches[t] = (h, c, i, f, gg, o, tc)
-            h = m * h_new + (1.0 - m) * h
-            c = m * c_new + (1.0 - m) * c
+            h_new = acts[:, 3 * H:] * tc
+            caches[t] = (h, c, acts, tc)
+            if padded:
+                m = mask[:, t:t + 1]
+                h_new = m * h_new + (1.0 - m) * h
+                c_new = m * c_new + (1.0 - m) * c
+            h, c = h_new, c_new
             out[:, t] = h
         return out, h, (x, mask, caches, resets, c)
 
@@ -410,25 +421,21 @@ class LSTM(Layer):
         dgates = np.empty((B, T, 4 * H), dtype=x.dtype)
         dh = dh_last.copy()
         dc = np.zeros_like(dh)
+        dg, dh_keep, dc_prev = np.empty((B, 4 * H), x.dtype), np.empty_like(dh), np.empty_like(dh)
+        h_prevs = np.empty((B, T, H), dtype=x.dtype)
         for t in (range(T) if self.reverse else range(T - 1, -1, -1)):
-            h_prev, c_prev, i, f, gg, o, tc = caches[t]
-            m = mask[:, t:t + 1]
+            h_prev, c_prev, acts, tc = caches[t]
             dh = dh + dout[:, t]
-            dhn = m * dh
-            dcn = m * dc + dhn * o * (1.0 - tc * tc)
-            dgi = dcn * gg * i * (1.0 - i)
-            dgf = dcn * c_prev * f * (1.0 - f)
-            dgg = dcn * i * (1.0 - gg * gg)
-            dgo = dhn * tc * o * (1.0 - o)
-            dg = np.concatenate([dgi, dgf, dgg, dgo], axis=1)
+            lstm_cell_backward(dh, dc, acts, c_prev, tc, mask[:, t], dg, dh_keep, dc_prev)
             dgates[:, t] = dg
-            self.grads["Wh"] += h_prev.T @ dg
-            dh = dg @ self.params["Wh"].T + (1.0 - m) * dh
-            dc = dcn * f + (1.0 - m) * dc
+            h_prevs[:, t] = h_prev
+            dh = dg @ self.params["Wh"].T + dh_keep
+            dc = dc_prev.copy()
             if resets is not None:
                 keep = 1.0 - resets[:, t:t + 1]
                 dh, dc = dh * keep, dc * keep
         flat = dgates.reshape(-1, 4 * H)
+        self.grads["Wh"] += h_prevs.reshape(-1, H).T @ flat     # one product for all steps
         self.grads["Wx"] += x.reshape(-1, x.shape[-1]).T @ flat
         db = flat.sum(axis=0)
         self.grads["bx"] += db

@@ -20,13 +20,14 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels import (
+    class_words_loss_grad,
     hs_log_distribution,
     hs_log_probs,
     hs_loss_grad,
     log_softmax_pick,
     log_softmax_rows,
     scatter_add_rows,
-    softmax_xent_inplace,
+    softmax_xent,
 )
 from .huffman import huffman_codes
 from .layers import Layer
@@ -71,7 +72,7 @@ class FullSoftmax(Layer):
 
     def loss(self, h, targets, weights, rng=None, backward=True):
         d = self.logits(h)
-        loss = softmax_xent_inplace(d, np.ascontiguousarray(targets, np.int64), weights.astype(d.dtype))
+        loss = softmax_xent(d, np.ascontiguousarray(targets, np.int64), weights.astype(d.dtype))
         return float(loss), self._backward(h, d) if backward else None
 
     def _backward(self, h, dlogits):
@@ -132,7 +133,7 @@ class SampledSoftmax(FullSoftmax):
         hit = drawn[None, :] == targets[:, None]
         if self.objective == "sampled":
             z = np.concatenate([z_true[:, None], np.where(hit, _NEVER, z_samp)], axis=1)
-            loss = softmax_xent_inplace(z, np.zeros(n, np.int64), weights.astype(z.dtype))
+            loss = softmax_xent(z, np.zeros(n, np.int64), weights.astype(z.dtype))
             dz_true, dz_samp = z[:, 0], z[:, 1:]
         else:
             # data: -log sigma(z_true); noise: -log(1 - sigma(z)) = -log sigma(-z)
@@ -201,24 +202,25 @@ class ClassSoftmax(Layer):
         targets = np.asarray(targets, np.int64)
         w = weights.astype(h.dtype)
         zc = h @ p["Wc"].T + p["bc"]
-        loss = softmax_xent_inplace(zc, self.word_class[targets], w)
+        loss = softmax_xent(zc, self.word_class[targets], w)
         rows = self.word_row[targets]
+        if backward:
+            self.grads["Wc"] += zc.T @ h
+            self.grads["bc"] += zc.sum(axis=0)
+            dh = zc @ p["Wc"]
+            gW, gb = self.grads["Ww"], self.grads["bw"]
+        else:
+            dh, gW, gb = np.zeros_like(h), np.zeros((1, 1), h.dtype), np.zeros(1, h.dtype)
+        cls = self.word_class[targets]
+        if (cls < 0).any():
+            raise ValueError("a training target is a word the output layer never predicts (<s> or <pad>)")
+        order = np.argsort(cls, kind="stable")
+        sc = cls[order]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(sc)) + 1, [len(sc)]]).astype(np.int64)
+        loss += class_words_loss_grad(np.ascontiguousarray(h), rows, w, order, starts, sc[starts[:-1]],
+                                      self.class_start, p["Ww"], p["bw"], dh, gW, gb, backward)
         if not backward:
-            for c, idx in self._groups(targets):
-                a, b = self.class_start[c], self.class_start[c + 1]
-                loss += softmax_xent_inplace(h[idx] @ p["Ww"][a:b].T + p["bw"][a:b], rows[idx] - a, w[idx])
             return float(loss), None
-        self.grads["Wc"] += zc.T @ h
-        self.grads["bc"] += zc.sum(axis=0)
-        dh = zc @ p["Wc"]
-        for c, idx in self._groups(targets):
-            a, b = self.class_start[c], self.class_start[c + 1]
-            hs = h[idx]
-            zw = hs @ p["Ww"][a:b].T + p["bw"][a:b]
-            loss += softmax_xent_inplace(zw, rows[idx] - a, w[idx])
-            dh[idx] += zw @ p["Ww"][a:b]
-            self.grads["Ww"][a:b] += zw.T @ hs
-            self.grads["bw"][a:b] += zw.sum(axis=0)
         return float(loss), dh
 
     def log_probs(self, h, targets):
