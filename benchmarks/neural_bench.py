@@ -233,7 +233,7 @@ def cmd_quality(args) -> None:
     tok = Tokenizer("regex", lowercase=True)
     texts = pool_texts(args.shared)
     texts.update(ood_texts(args.shared))
-    sents = {k: [tok.tokenize(l) for l in v] for k, v in texts.items()}
+    sents = {k: tok.tokenize_lines(v) for k, v in texts.items()}
     sents = {k: [s for s in v if s] for k, v in sents.items()}
     vocab = Vocabulary.build(sents["train"], max_size=args.vocab)
     enc = {k: encode_corpus(v, vocab) for k, v in sents.items()}
@@ -261,7 +261,7 @@ def cmd_quality(args) -> None:
             t0 = time.perf_counter()
             model = train_model(model, enc["train"], folder,
                                 TrainConfig(epochs=args.epochs, batch=args.batch, bptt=args.bptt, lr=args.lr,
-                                            seed=seed, patience=1), valid=enc["valid"])
+                                            seed=seed, patience=2), valid=enc["valid"])
             print(f"seed {seed}: trained in {time.perf_counter() - t0:.0f} s", flush=True)
         hist = json.loads((folder / "history.json").read_text())
         name = f"{args.arch} {args.layers}x{args.hidden} {args.output}"
@@ -318,7 +318,7 @@ def main() -> None:
     sq.add_argument("--arch", default="lstm")
     sq.add_argument("--layers", type=int, default=1)
     sq.add_argument("--hidden", type=int, default=256)
-    sq.add_argument("--dropout", type=float, default=0.1)
+    sq.add_argument("--dropout", type=float, default=0.0)
     sq.add_argument("--tied", action="store_true")
     sq.add_argument("--output", default="class")
     sq.add_argument("--epochs", type=int, default=3)

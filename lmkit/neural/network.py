@@ -127,8 +127,20 @@ class Network:
             yield from layer.named_params(lname + ".")
 
     def zero_grad(self) -> None:
+        if self.config.tied:
+            self.emb.touched = {}          # the output layer wrote every row of the shared matrix
         for layer in self.layers.values():
             layer.zero_grad()
+
+    def sparse_rows(self) -> dict[str, np.ndarray]:
+        """Parameter name -> the rows whose gradient may be non-zero after this step's backward,
+        for the row-sparse ones (input embeddings unless tied, hierarchical-softmax nodes)."""
+        out = {}
+        for lname, layer in self.layers.items():
+            for k, rows in (getattr(layer, "touched", None) or {}).items():
+                if not (lname == "emb" and self.config.tied):
+                    out[f"{lname}.{k}"] = rows
+        return out
 
     def n_parameters(self) -> int:
         return sum(p.size for _, p, _ in self.parameters())

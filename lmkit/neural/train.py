@@ -25,7 +25,7 @@ from .._io import atomic_write, load_npz, read_json_object
 from ..checkpoints import latest_checkpoint, write_checkpoint
 from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
-from ..nn import OPTIMIZERS, clip_by_global_norm
+from ..nn import OPTIMIZERS, SGD, clip_by_global_norm
 from ..progress import progress
 from ..text import EncodedCorpus
 from .data import Stream, StreamBatches
@@ -93,7 +93,9 @@ class Trainer:
         self.model = model
         self.out = Path(out_dir)
         self.config = config
-        self.optimizer = OPTIMIZERS[config.optimizer](lr=config.lr)
+        # plain SGD (no momentum), as Mikolov's and Zaremba et al.'s recipes train recurrent LMs
+        self.optimizer = SGD(lr=config.lr, momentum=0.0) if config.optimizer == "sgd" \
+            else OPTIMIZERS[config.optimizer](lr=config.lr)
         self.state = TrainState()
         self.carried: list[np.ndarray] | None = None     # hidden state between batches
 
@@ -167,8 +169,9 @@ class Trainer:
                                               backward=True)
                 if not np.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss} at step {st.step}; lower --lr")
-                clip_by_global_norm(grads, c.clip)
-                self.optimizer.step(params)
+                sparse = net.sparse_rows()          # only these rows of embeddings / tree nodes moved
+                clip_by_global_norm(grads, c.clip, [sparse.get(name) for name, _, _ in params])
+                self.optimizer.step(params, sparse)
                 st.step += 1
                 st.batch_in_epoch = k + 1
                 st.epoch_loss += loss * n

@@ -23,10 +23,25 @@ def sigmoid(x):
 class Layer:
     params: dict
     grads: dict
+    #: parameter name -> the rows its gradient may hold since the last zero_grad (the others
+    #: are zero); set by layers whose gradients are row-sparse (embeddings, tree nodes)
+    touched: dict
 
     def zero_grad(self) -> None:
-        for _k, g in self.grads.items():
-            g[...] = 0
+        touched = getattr(self, "touched", None) or {}
+        for k, g in self.grads.items():
+            if k in touched:
+                g[touched[k]] = 0
+            else:
+                g[...] = 0
+        self.touched = {}
+
+    def touch(self, name: str, rows: np.ndarray) -> None:
+        """Record that the gradient of ``name`` may be non-zero in ``rows`` (sorted, unique)."""
+        touched = getattr(self, "touched", None)
+        if touched is None:
+            touched = self.touched = {}
+        touched[name] = rows if name not in touched else np.union1d(touched[name], rows)
 
     def named_params(self, prefix: str = ""):
         for k in self.params:
@@ -49,7 +64,9 @@ class Embedding(Layer):
 
     def backward(self, dout, ids):
         d = dout.reshape(-1, dout.shape[-1])
-        scatter_add_rows(self.grads["W"], ids.reshape(-1).astype(np.int64), np.ascontiguousarray(d))
+        flat = ids.reshape(-1).astype(np.int64)
+        scatter_add_rows(self.grads["W"], flat, np.ascontiguousarray(d))
+        self.touch("W", np.unique(flat))
         if self.padding_idx is not None:
             self.grads["W"][self.padding_idx] = 0
 

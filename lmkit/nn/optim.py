@@ -6,18 +6,29 @@ import numpy as np
 from ..errors import ConfigError
 
 
-def global_norm(grads) -> float:
-    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+def global_norm(grads, rows=None) -> float:
+    """Joint L2 norm; ``rows`` (one entry per gradient, None for all rows) names the only rows
+    that may be non-zero, so the rest is not read."""
+    rows = rows or [None] * len(grads)
+    total = 0.0
+    for g, r in zip(grads, rows):
+        part = g if r is None else g[r]
+        total += float(np.vdot(part, part))
+    return float(np.sqrt(total))
 
 
-def clip_by_global_norm(grads, max_norm: float) -> float:
+def clip_by_global_norm(grads, max_norm: float, rows=None) -> float:
     """Scale all gradients in place so their joint L2 norm is at most ``max_norm``;
-    returns the norm before clipping."""
-    norm = global_norm(grads)
+    returns the norm before clipping. ``rows`` as in :func:`global_norm`."""
+    rows = rows or [None] * len(grads)
+    norm = global_norm(grads, rows)
     if max_norm > 0 and norm > max_norm:
         scale = max_norm / (norm + 1e-6)
-        for g in grads:
-            g *= scale
+        for g, r in zip(grads, rows):
+            if r is None:
+                g *= scale
+            else:
+                g[r] *= scale
     return norm
 
 
@@ -83,7 +94,9 @@ class Adam(Optimizer):
         self.b1, self.b2 = betas
         self.eps = eps
 
-    def step(self, params) -> None:
+    def step(self, params, rows=None) -> None:
+        """Every entry moves (Adam's moments decay even where the gradient is zero): ``rows``
+        is accepted for a uniform call and ignored."""
         self.t += 1
         c1 = 1.0 - self.b1 ** self.t
         c2 = 1.0 - self.b2 ** self.t
@@ -108,7 +121,9 @@ class SGD(Optimizer):
         super().__init__(lr)
         self.momentum = momentum
 
-    def step(self, params) -> None:
+    def step(self, params, rows=None) -> None:
+        """``rows`` (name -> rows whose gradient may be non-zero): without momentum only those
+        rows are updated (the same result, as the others would not move)."""
         self.t += 1
         for name, p, g in params:
             if self.momentum:
@@ -116,6 +131,9 @@ class SGD(Optimizer):
                 buf *= self.momentum
                 buf += g
                 p -= self.lr * buf
+            elif rows and name in rows:
+                r = rows[name]
+                p[r] -= self.lr * g[r]
             else:
                 p -= self.lr * g
 
@@ -125,10 +143,17 @@ class Adagrad(Optimizer):
         super().__init__(lr)
         self.eps = eps
 
-    def step(self, params) -> None:
+    def step(self, params, rows=None) -> None:
+        """``rows`` as for :class:`SGD`: rows with a zero gradient keep their sum and value."""
         self.t += 1
         for name, p, g in params:
             acc = self._slot(name, "sum", p)
+            if rows and name in rows:
+                r = rows[name]
+                gr = g[r]
+                acc[r] += gr * gr
+                p[r] -= self.lr * gr / (np.sqrt(acc[r]) + self.eps)
+                continue
             acc += g * g
             p -= self.lr * g / (np.sqrt(acc) + self.eps)
 

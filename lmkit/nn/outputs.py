@@ -268,9 +268,15 @@ class HierarchicalSoftmax(Layer):
         dh = np.zeros_like(h)
         gW, gb = (self.grads["Wn"], self.grads["bn"]) if backward else (np.zeros_like(self.grads["Wn"]),
                                                                         np.zeros_like(self.grads["bn"]))
-        loss = hs_loss_grad(h, self.word_leaf[np.asarray(targets, np.int64)], weights.astype(np.float64),
-                            self.codes, self.points, self.lengths, self.params["Wn"], self.params["bn"], dh, gW, gb)
-        return float(loss), dh if backward else None
+        leaves = self.word_leaf[np.asarray(targets, np.int64)]
+        loss = hs_loss_grad(h, leaves, weights.astype(np.float64), self.codes, self.points, self.lengths,
+                            self.params["Wn"], self.params["bn"], dh, gW, gb)
+        if not backward:
+            return float(loss), None
+        nodes = np.unique(self.points[leaves][np.arange(self.points.shape[1]) < self.lengths[leaves][:, None]])
+        self.touch("Wn", nodes)
+        self.touch("bn", nodes)
+        return float(loss), dh
 
     def log_probs(self, h, targets):
         leaves = self.word_leaf[np.asarray(targets, np.int64)]

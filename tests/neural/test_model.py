@@ -228,3 +228,26 @@ def test_cheap_outputs_lower_the_exact_perplexity(tmp_path, output):
     after = train_model(m, data, tmp_path / output, TrainConfig(epochs=15, batch=2, bptt=8, lr=0.02),
                         quiet=True).perplexity(data).perplexity
     assert after < 0.5 * before
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adagrad"])
+@pytest.mark.parametrize("output", ["hs", "full-tied", "class"])
+def test_row_sparse_updates_equal_dense_ones(optimizer, output):
+    """Plain SGD and Adagrad touch only the embedding / tree-node rows a batch used; the result
+    must equal the dense update, and zeroing only those rows must leave every gradient zero."""
+    from lmkit.nn import SGD, Adagrad, clip_by_global_norm
+    nets = [_network("gru", output, dtype=np.float64) for _ in range(2)]
+    opts = [SGD(lr=0.3, momentum=0.0) if optimizer == "sgd" else Adagrad(lr=0.3) for _ in range(2)]
+    for step in range(3):
+        inputs, targets, w = _stream_batch(nets[0], B=2, T=3 + step)
+        for k, (net, opt) in enumerate(zip(nets, opts)):
+            net.zero_grad()
+            assert all(not g.any() for _, _, g in net.parameters())
+            net.loss(inputs, targets, w, net.initial_state(2), np.random.default_rng(0), backward=True)
+            params = list(net.parameters())
+            sparse = net.sparse_rows() if k == 0 else {}
+            assert k == 1 or ("emb.W" in sparse) != output.endswith("tied")
+            clip_by_global_norm([g for _, _, g in params], 0.05, [sparse.get(n) for n, _, _ in params])
+            opt.step(params, sparse)
+        for (n, a, _), (_, b, _) in zip(nets[0].parameters(), nets[1].parameters()):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14, err_msg=n)
