@@ -4,6 +4,7 @@ perplexity against lmkit's modified Kneser-Ney 5-gram (alone and interpolated).
     python benchmarks/neural_bench.py speed [--repeats 3] [--steps 40] [--vocab 10000]
     python benchmarks/neural_bench.py outputs [--vocab 10000 50000]
     python benchmarks/neural_bench.py quality --shared ../shared/data [--seeds 1 2 3] [--epochs 3]
+    python benchmarks/neural_bench.py rnnlm --faster-rnnlm /tmp/frnn/faster-rnnlm/rnnlm [--threads 1 2]
 
 speed: the same LSTM LM (embedding, one LSTM layer, full softmax, Adam, clipping) on the same
 batches (B streams x T steps of the same encoded corpus), lmkit and torch (pinned in the
@@ -13,6 +14,11 @@ sequence, so it trains without those resets (a little less work than lmkit does)
 
 outputs: lmkit's words/s with each output layer (full, class, hs, sampled, nce) at the given
 vocabulary sizes, same recurrent layer, one process each.
+
+rnnlm: Mikolov's sigmoid RNN with hierarchical softmax, hidden 100, on Brown's train split,
+against faster-rnnlm (yandex/faster-rnnlm, C++; build it outside the repository: fetch its
+source, link Debian's libeigen3-dev as eigen3/, `make NVCC_TEST=none` in faster-rnnlm/), each
+with its own training procedure, same threads, alternating runs, words/s over one epoch.
 
 quality: one closed vocabulary (the 10k most frequent training words, the rest <unk>) for
 every model; training pool = Brown train split (every line but each 10th of data/brown.txt.gz)
@@ -224,6 +230,62 @@ def cmd_outputs(args) -> None:
         print(f"| {V} | " + " | ".join(cells) + " |")
 
 
+# ---------------------------------------------------------------------------------- faster-rnnlm
+def _frnn_speed(binary: str, train: Path, valid: Path, threads: int, hidden: int, seconds: float) -> float:
+    """faster-rnnlm's own words/s over its first epoch (its progress line), killed after that."""
+    import re
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [binary, "-rnnlm", f"{tmp}/m", "-train", str(train), "-valid", str(valid), "-hidden", str(hidden),
+               "-hidden-type", "sigmoid", "-threads", str(threads), "-direct", "0"]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds).stderr
+        except subprocess.TimeoutExpired as exc:
+            err = exc.stderr
+            out = err.decode() if isinstance(err, bytes) else (err or "")
+    speeds = re.findall(r"Epoch\s+1\s.*?([\d.]+) Kwords/sec", out.replace("\r", "\n"))
+    if not speeds:
+        raise SystemExit(f"faster-rnnlm printed no speed:\n{out[-2000:]}")
+    return float(speeds[-1]) * 1000
+
+
+def _lmkit_rnn_speed(train: Path, threads: int, hidden: int, args) -> tuple[float, float]:
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
+               OPENBLAS_NUM_THREADS=str(threads))
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "lmkit.cli.main", "-q", "neural", "train", str(train), "-o", f"{tmp}/m",
+               "--arch", "rnn", "--emb", str(hidden), "--hidden", str(hidden), "--output", "hs", "--optimizer",
+               "sgd", "--lr", str(args.lr), "--epochs", "1", "--batch", str(args.batch), "--bptt", str(args.bptt)]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if res.returncode:
+            raise SystemExit(f"lmkit failed:\n{res.stderr[-2000:]}")
+        hist = json.loads(Path(f"{tmp}/m/history.json").read_text())[-1]
+    return hist["words_per_s"], hist["train_ppl"]
+
+
+def cmd_rnnlm(args) -> None:
+    brown = _lines(ROOT / "data" / "brown.txt.gz")
+    with tempfile.TemporaryDirectory() as tmp:
+        train, valid = Path(tmp) / "train.txt", Path(tmp) / "valid.txt"
+        train.write_text("\n".join(l.lower() for i, l in enumerate(brown, 1) if i % 10) + "\n")
+        valid.write_text("\n".join([l.lower() for i, l in enumerate(brown, 1) if i % 10 == 0][:2000]) + "\n")
+        print(f"sigmoid RNN, hidden {args.hidden}, hierarchical softmax over all {len(set(train.read_text().split()))} "
+              f"Brown train words (lowercased); faster-rnnlm defaults otherwise (per-word SGD, bptt 5, no maxent); "
+              f"lmkit: plain SGD lr {args.lr}, {args.batch} streams x {args.bptt} steps, one epoch")
+        print("| threads | faster-rnnlm words/s | lmkit words/s | ratio |")
+        print("|---|---|---|---|")
+        for threads in args.threads:
+            f, l = [], []
+            for r in range(args.repeats):
+                for side in ("f", "l") if r % 2 == 0 else ("l", "f"):
+                    if side == "f":
+                        f.append(_frnn_speed(args.faster_rnnlm, train, valid, threads, args.hidden, args.seconds))
+                    else:
+                        l.append(_lmkit_rnn_speed(train, threads, args.hidden, args)[0])
+            fm, lm = statistics.median(f), statistics.median(l)
+            print(f"| {threads} | {fm:,.0f} ({min(f):,.0f}-{max(f):,.0f}) | {lm:,.0f} ({min(l):,.0f}-{max(l):,.0f}) | "
+                  f"{lm / fm:.2f}x |", flush=True)
+
+
 # ---------------------------------------------------------------------------------- quality
 def cmd_quality(args) -> None:
     from lmkit import Tokenizer, Vocabulary, encode_corpus
@@ -265,6 +327,13 @@ def cmd_quality(args) -> None:
             print(f"seed {seed}: trained in {time.perf_counter() - t0:.0f} s", flush=True)
         hist = json.loads((folder / "history.json").read_text())
         name = f"{args.arch} {args.layers}x{args.hidden} {args.output}"
+        for label, m in (("KN5", kn), (name, model)):
+            t0 = time.perf_counter()
+            m.score_encoded(enc["brown_test"])
+            dt = time.perf_counter() - t0
+            print(f"scoring Brown test ({enc['brown_test'].n_tokens + enc['brown_test'].n_sentences:,} predictions) "
+                  f"with {label}: {dt:.2f} s, {(enc['brown_test'].n_tokens + enc['brown_test'].n_sentences) / dt:,.0f} "
+                  "words/s", flush=True)
         rows.setdefault(name, {})
         for t in tests:
             rows[name].setdefault(t, []).append(model.perplexity(enc[t]).perplexity)
@@ -310,6 +379,15 @@ def main() -> None:
     so.add_argument("--vocab", type=int, nargs="+", default=[10000, 50000])
     so.add_argument("--arch", default="lstm")
     so.add_argument("--outputs", nargs="+", default=["full", "class", "hs", "sampled", "nce"])
+    sr = sub.add_parser("rnnlm")
+    sr.add_argument("--faster-rnnlm", required=True, help="path of faster-rnnlm's rnnlm binary")
+    sr.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    sr.add_argument("--repeats", type=int, default=2)
+    sr.add_argument("--hidden", type=int, default=100)
+    sr.add_argument("--batch", type=int, default=32)
+    sr.add_argument("--bptt", type=int, default=35)
+    sr.add_argument("--lr", type=float, default=1.0)
+    sr.add_argument("--seconds", type=float, default=30.0, help="faster-rnnlm runs this long (its first epoch)")
     sq = sub.add_parser("quality")
     sq.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     sq.add_argument("--out", default="neural_runs")
@@ -336,7 +414,7 @@ def main() -> None:
         result = (worker_lmkit if args.side == "lmkit" else worker_torch)(args.folder, args)
         print(json.dumps(result))
     else:
-        {"speed": cmd_speed, "outputs": cmd_outputs, "quality": cmd_quality}[args.cmd](args)
+        {"speed": cmd_speed, "outputs": cmd_outputs, "quality": cmd_quality, "rnnlm": cmd_rnnlm}[args.cmd](args)
 
 
 if __name__ == "__main__":
