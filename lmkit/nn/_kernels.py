@@ -42,18 +42,40 @@ def softmax_xent_inplace(logits, targets, weights):
 
 
 def softmax_xent(logits, targets, weights):
-    """Row-wise softmax cross-entropy in place (see :func:`softmax_xent_inplace`); small
-    inputs in one thread, where starting the thread pool would cost more than the work."""
+    """Row-wise softmax cross-entropy in place (see :func:`softmax_xent_inplace`): small inputs
+    by the one-thread kernel (no thread pool to start), large ones by numpy, whose SIMD exp is
+    several times faster than numba's scalar one (1,120 x 10,000: 14 ms against 74)."""
     if logits.shape[0] * logits.shape[1] < (1 << 16):
         return softmax_xent_serial(logits, targets, weights)
-    return softmax_xent_inplace(logits, targets, weights)
+    z = logits
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    s = z.sum(axis=1, dtype=np.float64)
+    r = np.arange(len(targets))
+    w = np.asarray(weights, np.float64)
+    loss = float(-(np.log(z[r, targets] / s) * w).sum())
+    z *= (w / s).astype(z.dtype)[:, None]
+    z[r, targets] -= weights
+    return loss
 
 
-@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def log_softmax_pick_any(logits, targets):
+    """:func:`log_softmax_pick` (float64 [N]), large inputs through numpy's SIMD exp."""
+    if logits.shape[0] * logits.shape[1] < (1 << 16):
+        return log_softmax_pick(logits, targets)
+    m = logits.max(axis=1, keepdims=True)
+    s = np.exp(logits - m).sum(axis=1, dtype=np.float64)
+    r = np.arange(len(targets))
+    return logits[r, targets].astype(np.float64) - m[:, 0] - np.log(s)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
 def adam_update(p, g, m, v, step_size, b1, b2, eps, bias2):
     """One Adam step on flat float arrays, in a single pass:
-    m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= step_size m / (sqrt(v / bias2) + eps)."""
-    for i in prange(p.shape[0]):
+    m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= step_size m / (sqrt(v / bias2) + eps).
+    One thread: the pass is bound by memory, and right after BLAS calls a parallel loop meets
+    OpenBLAS's threads still spinning on the other core (measured 20x slower that way)."""
+    for i in range(p.shape[0]):
         gi = g[i]
         mi = b1 * m[i] + (1.0 - b1) * gi
         vi = b2 * v[i] + (1.0 - b2) * gi * gi

@@ -25,6 +25,7 @@ from ._kernels import (
     hs_log_probs,
     hs_loss_grad,
     log_softmax_pick,
+    log_softmax_pick_any,
     log_softmax_rows,
     scatter_add_rows,
     softmax_xent,
@@ -82,7 +83,7 @@ class FullSoftmax(Layer):
 
     def log_probs(self, h, targets):
         targets = np.ascontiguousarray(targets, np.int64)
-        out = log_softmax_pick(self.logits(h), targets)
+        out = log_softmax_pick_any(self.logits(h), targets)
         out[np.isin(targets, self.never)] = -np.inf
         return out
 
