@@ -210,33 +210,45 @@ class RNN(Layer):
         xp = x @ self.params["Wx"] + (self.params["bx"] + self.params["bh"])
         h = np.zeros((B, self.hidden), dtype=x.dtype) if h0 is None else h0
         out = np.empty((B, T, self.hidden), dtype=x.dtype)
-        prev = [None] * T
+        prev = np.empty_like(out)
+        keep = None if resets is None else (1.0 - resets).astype(x.dtype)
+        padded = not bool(np.all(mask == 1))
         for t in (range(T - 1, -1, -1) if self.reverse else range(T)):
-            if resets is not None:
-                h = h * (1.0 - resets[:, t:t + 1])
-            prev[t] = h
-            h_new = sigmoid(xp[:, t] + h @ self.params["Wh"])
-            m = mask[:, t:t + 1]
-            h = m * h_new + (1.0 - m) * h
+            if keep is not None:
+                h = h * keep[:, t:t + 1]
+            prev[:, t] = h
+            z = h @ self.params["Wh"]
+            z += xp[:, t]
+            z *= 0.5                      # sigmoid(z) = (tanh(z / 2) + 1) / 2, in place
+            np.tanh(z, out=z)
+            z += 1.0
+            z *= 0.5
+            if padded:
+                m = mask[:, t:t + 1]
+                z = m * z + (1.0 - m) * h
+            h = z
             out[:, t] = h
-        return out, h, (x, mask, prev, out, resets)
+        return out, h, (x, mask, prev, out, keep)
 
     def backward(self, dout, dh_last, cache):
-        x, mask, prev, out, resets = cache
+        x, mask, prev, out, keep = cache
         B, T, _ = x.shape
+        padded = not bool(np.all(mask == 1))
+        # d sigmoid = y (1 - y) at every step at once; zero where a padded step kept the state
+        dsig = out * (1.0 - out) if not padded else out * (1.0 - out) * mask[:, :, None]
         dpre = np.empty((B, T, self.hidden), dtype=x.dtype)
         dh = dh_last.copy()
+        WhT = np.ascontiguousarray(self.params["Wh"].T)
         for t in (range(T) if self.reverse else range(T - 1, -1, -1)):
             dh = dh + dout[:, t]
-            m = mask[:, t:t + 1]
-            y = out[:, t]   # equals the step's output wherever m = 1, the only place it is used
-            dp = m * dh * y * (1.0 - y)
-            dpre[:, t] = dp
-            dh = dp @ self.params["Wh"].T + (1.0 - m) * dh
-            if resets is not None:
-                dh = dh * (1.0 - resets[:, t:t + 1])
+            dp = dpre[:, t]
+            np.multiply(dh, dsig[:, t], out=dp)
+            carried = dp @ WhT
+            if padded:
+                carried += (1.0 - mask[:, t:t + 1]) * dh
+            dh = carried if keep is None else carried * keep[:, t:t + 1]
         flat = dpre.reshape(-1, self.hidden)
-        self.grads["Wh"] += np.stack(prev, axis=1).reshape(-1, self.hidden).T @ flat   # one product for all steps
+        self.grads["Wh"] += prev.reshape(-1, self.hidden).T @ flat   # one product for all steps
         self.grads["Wx"] += x.reshape(-1, x.shape[-1]).T @ flat
         db = flat.sum(axis=0)
         self.grads["bx"] += db

@@ -25,12 +25,15 @@ def _check_layer(layer, loss, analytic, inputs=()):
         assert relative_error(dx.reshape(-1)[idx], num) < TOL, f"input {i}"
 
 
+@pytest.mark.parametrize("padded", [False, True])
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
-def test_recurrent_layers_with_resets_and_initial_state(kind):
+def test_recurrent_layers_with_resets_and_initial_state(kind, padded):
     rng = np.random.default_rng(3)
     layer = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[kind](4, 3, rng, F64)
     x = rng.standard_normal((2, 6, 4))
     mask = np.ones((2, 6))
+    if padded:
+        mask[1, 4:] = 0.0
     resets = np.zeros((2, 6))
     resets[0, 2] = resets[1, 4] = 1.0
     h0 = rng.standard_normal((2, 3)) * 0.5
