@@ -4,6 +4,7 @@ perplexity against lmkit's modified Kneser-Ney 5-gram (alone and interpolated).
     python benchmarks/neural_bench.py speed [--repeats 3] [--steps 40] [--vocab 10000]
     python benchmarks/neural_bench.py outputs [--vocab 10000 50000]
     python benchmarks/neural_bench.py quality --shared ../shared/data [--seeds 1 2 3] [--epochs 3]
+    python benchmarks/neural_bench.py cost [--hidden 128] [--epochs 1]
     python benchmarks/neural_bench.py rnnlm --faster-rnnlm /tmp/frnn/faster-rnnlm/rnnlm [--threads 1 2]
 
 speed: the same LSTM LM (embedding, one LSTM layer, full softmax, Adam, clipping) on the same
@@ -286,6 +287,35 @@ def cmd_rnnlm(args) -> None:
                   f"{lm / fm:.2f}x |", flush=True)
 
 
+# ---------------------------------------------------------------------------------- cost
+def cmd_cost(args) -> None:
+    """What each output layer costs in perplexity: the same LSTM trained the same number of
+    words with each output, exact test perplexity (Brown split, lowercased, V most frequent)."""
+    from lmkit import Tokenizer, Vocabulary, encode_corpus
+    from lmkit.neural import NeuralLM, TrainConfig, train_model
+    brown = _lines(ROOT / "data" / "brown.txt.gz")
+    tok = Tokenizer("whitespace", lowercase=True)
+    train = tok.tokenize_lines([l for i, l in enumerate(brown, 1) if i % 10])
+    test = tok.tokenize_lines([l for i, l in enumerate(brown, 1) if i % 10 == 0])
+    vocab = Vocabulary.build(train, max_size=args.vocab - 3)
+    tr, te = encode_corpus(train, vocab), encode_corpus(test, vocab)
+    print(f"LSTM {args.hidden}, V={len(vocab)}, {args.epochs} epoch(s) of Brown train ({tr.n_tokens:,} words), Adam "
+          f"lr {args.lr}; exact perplexity of Brown test")
+    print("| output | test perplexity | vs full | train s |")
+    print("|---|---|---|---|")
+    base = None
+    for out in args.outputs:
+        with tempfile.TemporaryDirectory() as tmp:
+            model = NeuralLM.create(vocab, arch="lstm", emb=args.hidden, hidden=args.hidden, output=out, seed=args.seed)
+            t0 = time.perf_counter()
+            model = train_model(model, tr, Path(tmp) / "m", TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed),
+                                quiet=True)
+            dt = time.perf_counter() - t0
+        ppl = model.perplexity(te).perplexity
+        base = base or ppl
+        print(f"| {out} | {ppl:.1f} | {100 * (ppl / base - 1):+.1f} % | {dt:.0f} |", flush=True)
+
+
 # ---------------------------------------------------------------------------------- quality
 def cmd_quality(args) -> None:
     from lmkit import Tokenizer, Vocabulary, encode_corpus
@@ -379,6 +409,13 @@ def main() -> None:
     so.add_argument("--vocab", type=int, nargs="+", default=[10000, 50000])
     so.add_argument("--arch", default="lstm")
     so.add_argument("--outputs", nargs="+", default=["full", "class", "hs", "sampled", "nce"])
+    sc = sub.add_parser("cost")
+    sc.add_argument("--vocab", type=int, default=10000)
+    sc.add_argument("--hidden", type=int, default=128)
+    sc.add_argument("--epochs", type=int, default=1)
+    sc.add_argument("--lr", type=float, default=2e-3)
+    sc.add_argument("--seed", type=int, default=1)
+    sc.add_argument("--outputs", nargs="+", default=["full", "class", "hs", "sampled", "nce"])
     sr = sub.add_parser("rnnlm")
     sr.add_argument("--faster-rnnlm", required=True, help="path of faster-rnnlm's rnnlm binary")
     sr.add_argument("--threads", type=int, nargs="+", default=[1, 2])
@@ -414,7 +451,8 @@ def main() -> None:
         result = (worker_lmkit if args.side == "lmkit" else worker_torch)(args.folder, args)
         print(json.dumps(result))
     else:
-        {"speed": cmd_speed, "outputs": cmd_outputs, "quality": cmd_quality, "rnnlm": cmd_rnnlm}[args.cmd](args)
+        {"speed": cmd_speed, "outputs": cmd_outputs, "quality": cmd_quality, "rnnlm": cmd_rnnlm,
+         "cost": cmd_cost}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -316,3 +316,30 @@ def class_words_loss_grad(h, rows, weights, order, group_start, group_class, cla
                             gWw[a + j, d] += g * h[r, d]
                         gbw[a + j] += g
     return losses.sum()
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def class_words_log_probs(h, rows, order, group_start, group_class, class_start, Ww, bw, out):
+    """Adds log p(rows[r] | class, h[r]) of the within-class softmax to out[r] (float64), for
+    tokens grouped by class as in :func:`class_words_loss_grad`; one class per thread."""
+    G = len(group_class)
+    H = h.shape[1]
+    for k in prange(G):
+        c = group_class[k]
+        a = class_start[c]
+        n = class_start[c + 1] - a
+        z = np.empty(n, dtype=np.float64)
+        for q in range(group_start[k], group_start[k + 1]):
+            r = order[q]
+            m = -1e300
+            for j in range(n):
+                s = np.float64(bw[a + j])
+                for d in range(H):
+                    s += h[r, d] * Ww[a + j, d]
+                z[j] = s
+                if s > m:
+                    m = s
+            tot = 0.0
+            for j in range(n):
+                tot += np.exp(z[j] - m)
+            out[r] += z[rows[r] - a] - m - np.log(tot)

@@ -20,11 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels import (
+    class_words_log_probs,
     class_words_loss_grad,
     hs_log_distribution,
     hs_log_probs,
     hs_loss_grad,
-    log_softmax_pick,
     log_softmax_pick_any,
     log_softmax_rows,
     scatter_add_rows,
@@ -188,16 +188,6 @@ class ClassSoftmax(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.V = V
 
-    def _groups(self, targets):
-        """(class, positions) for each class among the targets (words never predicted left out)."""
-        cls = self.word_class[targets]
-        order = np.argsort(cls, kind="stable")
-        sc = cls[order]
-        cuts = np.flatnonzero(np.diff(sc)) + 1
-        for part in np.split(order, cuts):
-            if len(part) and cls[part[0]] >= 0:
-                yield int(cls[part[0]]), part
-
     def loss(self, h, targets, weights, rng=None, backward=True):
         p = self.params
         targets = np.asarray(targets, np.int64)
@@ -212,26 +202,34 @@ class ClassSoftmax(Layer):
             gW, gb = self.grads["Ww"], self.grads["bw"]
         else:
             dh, gW, gb = np.zeros_like(h), np.zeros((1, 1), h.dtype), np.zeros(1, h.dtype)
-        cls = self.word_class[targets]
-        if (cls < 0).any():
+        if (rows < 0).any():
             raise ValueError("a training target is a word the output layer never predicts (<s> or <pad>)")
-        order = np.argsort(cls, kind="stable")
-        sc = cls[order]
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(sc)) + 1, [len(sc)]]).astype(np.int64)
-        loss += class_words_loss_grad(np.ascontiguousarray(h), rows, w, order, starts, sc[starts[:-1]],
+        order, starts, classes = self._grouped(targets)
+        loss += class_words_loss_grad(np.ascontiguousarray(h), rows, w, order, starts, classes,
                                       self.class_start, p["Ww"], p["bw"], dh, gW, gb, backward)
         if not backward:
             return float(loss), None
         return float(loss), dh
 
+    def _grouped(self, targets):
+        """Tokens grouped by their target's class: (order, group starts [G+1], group classes [G])."""
+        cls = self.word_class[targets]
+        order = np.argsort(cls, kind="stable")
+        sc = cls[order]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(sc)) + 1, [len(sc)]]).astype(np.int64)
+        return order, starts, sc[starts[:-1]]
+
     def log_probs(self, h, targets):
         p = self.params
         targets = np.asarray(targets, np.int64)
-        out = log_softmax_pick(h @ p["Wc"].T + p["bc"], np.maximum(self.word_class[targets], 0))
+        out = log_softmax_pick_any(h @ p["Wc"].T + p["bc"], np.maximum(self.word_class[targets], 0))
         rows = self.word_row[targets]
-        for c, idx in self._groups(targets):
-            a, b = self.class_start[c], self.class_start[c + 1]
-            out[idx] += log_softmax_pick(h[idx] @ p["Ww"][a:b].T + p["bw"][a:b], rows[idx] - a)
+        ok = np.flatnonzero(rows >= 0)
+        order, starts, classes = self._grouped(targets[ok])
+        part = np.zeros(len(ok))
+        class_words_log_probs(np.ascontiguousarray(h[ok]), rows[ok], order, starts, classes, self.class_start,
+                              p["Ww"], p["bw"], part)
+        out[ok] += part
         out[rows < 0] = -np.inf
         return out
 
