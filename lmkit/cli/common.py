@@ -68,6 +68,16 @@ def positive_float(text: str) -> float:
     return value
 
 
+def normalized_weights(weights: list[float], n_models: int) -> list[float]:
+    """``--weights`` checked (one per model, not all 0) and scaled to sum to 1."""
+    if len(weights) != n_models:
+        raise ConfigError(f"--weights needs {n_models} values, one per model, got {len(weights)}")
+    total = sum(weights)
+    if total <= 0:
+        raise ConfigError("--weights must not all be 0")
+    return [w / total for w in weights]
+
+
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)

@@ -9,7 +9,7 @@ import sys
 from .. import __version__
 from ..checks import Range
 from ..errors import ConfigError
-from .common import add_text_options, corpus_from_args
+from .common import add_text_options, corpus_from_args, normalized_weights
 from .scoring import write_scores
 
 log = logging.getLogger("lmkit")
@@ -41,12 +41,7 @@ def run(args: argparse.Namespace) -> int:
     models = [load_model(p, quiet=args.quiet) for p in paths]
     how = "given"
     if args.weights is not None:
-        if len(args.weights) != len(models):
-            raise ConfigError(f"--weights needs {len(models)} values, one per model, got {len(args.weights)}")
-        total = sum(args.weights)
-        if total <= 0:
-            raise ConfigError("--weights must not all be 0")
-        weights = [w / total for w in args.weights]
+        weights = normalized_weights(args.weights, len(models))
     else:
         lam, iterations, ppl = best_weights(models, corpus_from_args(args, [args.heldout]))
         weights = lam.tolist()

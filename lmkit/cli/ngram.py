@@ -20,6 +20,7 @@ from .common import (
     corpus_from_args,
     missing_command,
     non_negative_int,
+    normalized_weights,
     positive_int,
 )
 from .scoring import write_scores
@@ -218,12 +219,7 @@ def run_mix(args: argparse.Namespace) -> int:
         raise ConfigError("mix needs at least two models")
     models = [NgramModel.load(m, quiet=args.quiet) for m in args.models]
     if args.weights is not None:
-        if len(args.weights) != len(models):
-            raise ConfigError(f"--weights needs {len(models)} values, one per model, got {len(args.weights)}")
-        total = sum(args.weights)
-        if total <= 0:
-            raise ConfigError("--weights must not all be 0")
-        weights = [w / total for w in args.weights]
+        weights = normalized_weights(args.weights, len(models))
     else:
         if not args.heldout:
             raise ConfigError("give --heldout FILE to tune the weights, or --weights")

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_folder, load_npz, read_format_json
+from .._io import atomic_folder, read_format_json
 from ..errors import ConfigError, ModelFormatError
 from ..lm import Perplexity, corpus_scores
+from ..nn.persist import load_parameters
 from ..text import BOS, BOS_ID, EOS, EOS_ID, PAD, UNK_ID, Corpus, EncodedCorpus, Tokenizer, Vocabulary, encode_corpus
 from .data import sentence_batches
 from .network import Network, NetworkConfig
@@ -251,17 +252,4 @@ class NeuralLM:
 
     def load_weights(self, path: str | os.PathLike) -> None:
         """Weights from an npz file, each checked for its name, shape and finite values."""
-        z = load_npz(path)
-        expected = {name for name, _, _ in self.network.parameters()}
-        extra = sorted(set(z) - expected)
-        if extra:
-            raise ModelFormatError(f"{path}: unexpected array {extra[0]!r} (not a parameter of this network)")
-        for name, p, _ in self.network.parameters():
-            if name not in z:
-                raise ModelFormatError(f"{path}: parameter {name} is missing")
-            if z[name].shape != p.shape or not np.issubdtype(z[name].dtype, np.floating):
-                raise ModelFormatError(f"{path}: parameter {name} has shape {z[name].shape} {z[name].dtype}, "
-                                       f"expected {p.shape}")
-            if not np.isfinite(z[name]).all():
-                raise ModelFormatError(f"{path}: parameter {name} holds values that are not finite")
-            p[...] = z[name]
+        load_parameters(path, self.network.parameters(), strict=True)

@@ -23,9 +23,10 @@ import numpy as np
 
 from .._io import atomic_write, load_npz, read_json_object
 from ..checkpoints import latest_checkpoint, write_checkpoint
-from ..checks import SEED, Range, check_ranges
+from ..checks import Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
 from ..nn import OPTIMIZERS, SGD, clip_by_global_norm
+from ..nn.optim import TRAINING_RANGES
 from ..progress import progress
 from ..text import EncodedCorpus
 from .data import Stream, StreamBatches
@@ -35,19 +36,7 @@ from .network import stream_contexts
 log = logging.getLogger(__name__)
 
 #: allowed values of the training settings (shared with the CLI)
-TRAIN_RANGES = {
-    "epochs": Range(1, 100_000, integer=True),
-    "max_steps": Range(1, None, integer=True, optional=True),
-    "batch": Range(1, 100_000, integer=True),
-    "bptt": Range(1, 100_000, integer=True),
-    "lr": Range(0, 100, lo_open=True),
-    "clip": Range(0, 1e6),
-    "lr_decay": Range(0, 1, lo_open=True),
-    "patience": Range(1, 10_000, integer=True),
-    "checkpoint_every": Range(1, None, integer=True),
-    "keep_checkpoints": Range(1, 10_000, integer=True),
-    "seed": SEED,
-}
+TRAIN_RANGES = dict(TRAINING_RANGES, bptt=Range(1, 100_000, integer=True), lr=Range(0, 100, lo_open=True))
 
 
 @dataclass

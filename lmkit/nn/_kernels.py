@@ -272,6 +272,21 @@ def lstm_cell_backward(dh, dc, acts, c_prev, tc, mask, dgates, dh_keep, dc_prev)
             dc_prev[b, j] = dcn * f + (1.0 - m) * dc[b, j]
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _class_logits(h, r, Ww, bw, a, z):
+    """z[j] = h[r] . Ww[a + j] + bw[a + j] for the len(z) words of a class (float64); returns max z."""
+    H = h.shape[1]
+    m = -1e300
+    for j in range(len(z)):
+        s = np.float64(bw[a + j])
+        for d in range(H):
+            s += h[r, d] * Ww[a + j, d]
+        z[j] = s
+        if s > m:
+            m = s
+    return m
+
+
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
 def class_words_loss_grad(h, rows, weights, order, group_start, group_class, class_start, Ww, bw, dh, gWw, gbw,
                           backward):
@@ -291,14 +306,7 @@ def class_words_loss_grad(h, rows, weights, order, group_start, group_class, cla
         for q in range(group_start[k], group_start[k + 1]):
             r = order[q]
             w = weights[r]
-            m = -1e300
-            for j in range(n):
-                s = np.float64(bw[a + j])
-                for d in range(H):
-                    s += h[r, d] * Ww[a + j, d]
-                z[j] = s
-                if s > m:
-                    m = s
+            m = _class_logits(h, r, Ww, bw, a, z)
             tot = 0.0
             for j in range(n):
                 z[j] = np.exp(z[j] - m)
@@ -323,7 +331,6 @@ def class_words_log_probs(h, rows, order, group_start, group_class, class_start,
     """Adds log p(rows[r] | class, h[r]) of the within-class softmax to out[r] (float64), for
     tokens grouped by class as in :func:`class_words_loss_grad`; one class per thread."""
     G = len(group_class)
-    H = h.shape[1]
     for k in prange(G):
         c = group_class[k]
         a = class_start[c]
@@ -331,14 +338,7 @@ def class_words_log_probs(h, rows, order, group_start, group_class, class_start,
         z = np.empty(n, dtype=np.float64)
         for q in range(group_start[k], group_start[k + 1]):
             r = order[q]
-            m = -1e300
-            for j in range(n):
-                s = np.float64(bw[a + j])
-                for d in range(H):
-                    s += h[r, d] * Ww[a + j, d]
-                z[j] = s
-                if s > m:
-                    m = s
+            m = _class_logits(h, r, Ww, bw, a, z)
             tot = 0.0
             for j in range(n):
                 tot += np.exp(z[j] - m)

@@ -3,7 +3,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import SEED, Range
 from ..errors import ConfigError
+
+#: allowed values of the settings every trainer shares (each trainer adds its own)
+TRAINING_RANGES = {
+    "epochs": Range(1, 100_000, integer=True),
+    "max_steps": Range(1, None, integer=True, optional=True),
+    "batch": Range(1, 100_000, integer=True),
+    "clip": Range(0, 1e6),
+    "lr_decay": Range(0, 1, lo_open=True),
+    "patience": Range(1, 10_000, integer=True),
+    "checkpoint_every": Range(1, None, integer=True),
+    "keep_checkpoints": Range(1, 10_000, integer=True),
+    "seed": SEED,
+}
 
 
 def global_norm(grads, rows=None) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path, atomic_write, load_npz, read_format_json
+from .._io import atomic_path, atomic_write, read_format_json
 from ..checks import SEED, Range, check_ranges
 from ..errors import ConfigError, ModelFormatError
 from ..nn import (
@@ -28,6 +28,7 @@ from ..nn import (
     Linear,
     softmax_cross_entropy,
 )
+from ..nn.persist import load_parameters
 from ..text import PAD_ID
 
 FORMAT = "lmkit-seq2seq"
@@ -265,13 +266,4 @@ class Seq2Seq:
 
     def load_weights(self, path) -> None:
         """Weights from an npz file, each checked for its name, shape and finite values."""
-        z = load_npz(path)
-        for name, p, _ in self.parameters():
-            if name not in z:
-                raise ModelFormatError(f"{path}: parameter {name} is missing")
-            if z[name].shape != p.shape or not np.issubdtype(z[name].dtype, np.floating):
-                raise ModelFormatError(f"{path}: parameter {name} has shape {z[name].shape} {z[name].dtype}, "
-                                       f"expected {p.shape}")
-            if not np.isfinite(z[name]).all():
-                raise ModelFormatError(f"{path}: parameter {name} holds values that are not finite")
-            p[...] = z[name]
+        load_parameters(path, self.parameters())
