@@ -90,6 +90,20 @@ def _speed_corpus(vocab_size: int, folder: Path) -> Path:
     return folder
 
 
+def _timed(step, args) -> dict:
+    """Words/s of ``step(k) -> (loss, words)`` over args.steps batches after args.warmup."""
+    for k in range(args.warmup):
+        step(k)
+    t0 = time.perf_counter()
+    words, losses = 0, []
+    for k in range(args.warmup, args.warmup + args.steps):
+        loss, n = step(k)
+        words += n
+        losses.append(loss)
+    dt = time.perf_counter() - t0
+    return {"words_per_s": words / dt, "seconds": dt, "last_loss": float(np.mean(losses[-5:]))}
+
+
 def worker_lmkit(folder: Path, args) -> dict:
     from lmkit import Vocabulary
     from lmkit.neural import NeuralLM, TrainConfig, Trainer
@@ -116,16 +130,7 @@ def worker_lmkit(folder: Path, args) -> dict:
         tr.optimizer.step(params)
         return loss, n
 
-    for k in range(args.warmup):
-        step(k)
-    t0 = time.perf_counter()
-    words, losses = 0, []
-    for k in range(args.warmup, args.warmup + args.steps):
-        loss, n = step(k)
-        words += n
-        losses.append(loss)
-    dt = time.perf_counter() - t0
-    return {"words_per_s": words / dt, "seconds": dt, "last_loss": float(np.mean(losses[-5:]))}
+    return _timed(step, args)
 
 
 def worker_torch(folder: Path, args) -> dict:
@@ -168,17 +173,7 @@ def worker_torch(folder: Path, args) -> dict:
         opt.step()
         return float(loss), x.numel()
 
-    for k in range(args.warmup):
-        step(k)
-    t0 = time.perf_counter()
-    words, losses = 0, []
-    for k in range(args.warmup, args.warmup + args.steps):
-        loss, n = step(k)
-        words += n
-        losses.append(loss)
-    dt = time.perf_counter() - t0
-    return {"words_per_s": words / dt, "seconds": dt, "last_loss": float(np.mean(losses[-5:])),
-            "torch": torch.__version__}
+    return dict(_timed(step, args), torch=torch.__version__)
 
 
 def _run_worker(side: str, folder: Path, args, extra: list[str] | None = None) -> dict:

@@ -112,7 +112,7 @@ class NeuralLM:
                 n = int(lengths[b]) - (0 if eos else 1)
                 out[starts[s]:starts[s] + n] = lp[b, :n]
         out /= _LN10
-        history = np.concatenate([np.arange(2, n + 2) for n in per.tolist()]) if len(per) else np.zeros(0)
+        history = np.arange(len(out)) - np.repeat(starts, per) + 2     # <s> + words so far + this one
         if not self.config.recurrent:
             history = np.minimum(history, self.config.order)
         return out, history.astype(np.int32)

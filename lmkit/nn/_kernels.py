@@ -15,36 +15,11 @@ def scatter_add_rows(target, index, rows):
             target[t, j] += rows[i, j]
 
 
-@njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def softmax_xent_inplace(logits, targets, weights):
-    """Row-wise softmax cross-entropy. logits [N, V] is overwritten with d loss / d logits;
-    each row's loss is multiplied by weights[r] (mask / token count). Returns the loss sum."""
-    n, v = logits.shape
-    row_loss = np.zeros(n, dtype=np.float64)
-    for r in prange(n):
-        w = weights[r]
-        m = logits[r, 0]
-        for j in range(1, v):
-            if logits[r, j] > m:
-                m = logits[r, j]
-        s = 0.0
-        for j in range(v):
-            e = np.exp(logits[r, j] - m)
-            logits[r, j] = e
-            s += e
-        t = targets[r]
-        row_loss[r] = -(np.log(logits[r, t] / s)) * w
-        scale = w / s
-        for j in range(v):
-            logits[r, j] *= scale
-        logits[r, t] -= w
-    return row_loss.sum()
-
-
 def softmax_xent(logits, targets, weights):
-    """Row-wise softmax cross-entropy in place (see :func:`softmax_xent_inplace`): small inputs
-    by the one-thread kernel (no thread pool to start), large ones by numpy, whose SIMD exp is
-    several times faster than numba's scalar one (1,120 x 10,000: 14 ms against 74)."""
+    """Row-wise softmax cross-entropy: logits [N, V] is overwritten with d loss / d logits, each
+    row's loss multiplied by weights[r] (mask / token count); returns the loss sum. Small inputs
+    by a one-thread numba kernel, large ones by numpy, whose SIMD exp is several times faster
+    than numba's scalar one (1,120 x 10,000: 14 ms against 74 for the parallel kernel)."""
     if logits.shape[0] * logits.shape[1] < (1 << 16):
         return softmax_xent_serial(logits, targets, weights)
     z = logits
@@ -222,7 +197,7 @@ def hs_log_distribution(node_logits, codes, points, lengths):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def softmax_xent_serial(logits, targets, weights):
-    """:func:`softmax_xent_inplace` in one thread (small inputs: no thread start-up)."""
+    """:func:`softmax_xent` for small inputs, in one thread (no thread pool to start)."""
     n, v = logits.shape
     total = 0.0
     for r in range(n):
