@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import LmkitError
 from ..progress import set_quiet
+from ..threads import quiet_thread_pools
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,6 +120,7 @@ def _terminate(signum, frame) -> None:
 
 
 def run() -> None:
+    quiet_thread_pools()      # before numpy and numba load: see lmkit/threads.py
     sys.exit(main())
 
 

@@ -59,6 +59,32 @@ def adam_update(p, g, m, v, step_size, b1, b2, eps, bias2):
         p[i] -= step_size * mi / (np.sqrt(vi / bias2) + eps)
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def rows_sq_norm(g, rows):
+    """sum of g[r, :]^2 over r in rows (g [n, d]), float64."""
+    total = 0.0
+    for r in rows:
+        for j in range(g.shape[1]):
+            total += np.float64(g[r, j]) * g[r, j]
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def scale_rows(g, rows, factor):
+    """g[r, :] *= factor for r in rows (g [n, d])."""
+    for r in rows:
+        for j in range(g.shape[1]):
+            g[r, j] *= factor
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def sgd_rows(p, g, rows, lr):
+    """p[r, :] -= lr * g[r, :] for r in rows (p, g [n, d]); one pass, no gathered copies."""
+    for r in rows:
+        for j in range(p.shape[1]):
+            p[r, j] -= lr * g[r, j]
+
+
 @njit(cache=True, nogil=True)
 def huffman_paths(parent, branch, n_words):
     """Codes and inner-node points of every leaf of a Huffman tree given by ``parent`` and
@@ -131,15 +157,20 @@ def _log_sigmoid(x):
     return x - np.log1p(np.exp(x))
 
 
-@njit(cache=True, nogil=True)
-def hs_loss_grad(h, rows, weights, codes, points, lengths, Wn, bn, dh, gWn, gbn):
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def hs_loss_grad(h, rows, weights, codes, points, lengths, Wn, bn, dh, gWn, gbn, touched):
     """Hierarchical softmax: -sum_r weights[r] log p(rows[r] | h[r]), where p is the product of
     sigmoid(+-(h . Wn[node] + bn[node])) along the leaf's Huffman path (code 0: +, 1: -).
-    Adds d loss / d h into dh [N, H] and the node gradients into gWn, gbn; returns the loss.
-    Serial: tokens share nodes, so their gradients are summed in one pass without races."""
+    Adds d loss / d h into dh [N, H] and the node gradients into gWn, gbn; sets touched[node]
+    (bool [nodes]) for every node a weighted token used; returns the loss.
+
+    Tokens in parallel (each writes its own dh row and path gradients), then the node gradients
+    in one thread, summed in token order: the result does not depend on the number of threads.
+    Dot products and gradients in the parameters' precision (SIMD), losses in float64."""
     n, H = h.shape
-    total = 0.0
-    for r in range(n):
+    g = np.zeros((n, codes.shape[1]), dtype=h.dtype)      # d loss / d node logit along each path
+    losses = np.zeros(n, dtype=np.float64)
+    for r in prange(n):
         w = weights[r]
         if w == 0.0:
             continue
@@ -151,14 +182,54 @@ def hs_loss_grad(h, rows, weights, codes, points, lengths, Wn, bn, dh, gWn, gbn)
                 x += h[r, k] * Wn[node, k]
             sign = 1.0 - 2.0 * codes[row, d]
             z = sign * x
-            total -= w * _log_sigmoid(z)
+            losses[r] -= w * _log_sigmoid(z)
             # d(-log sigmoid(z))/dx = -sign * (1 - sigmoid(z)) = -sign * sigmoid(-z)
-            g = -w * sign / (1.0 + np.exp(z))
+            g[r, d] = -w * sign / (1.0 + np.exp(z))
+            gd = g[r, d]
             for k in range(H):
-                dh[r, k] += g * Wn[node, k]
-                gWn[node, k] += g * h[r, k]
-            gbn[node] += g
-    return total
+                dh[r, k] += gd * Wn[node, k]
+    for r in range(n):                # serial: tokens share nodes (and it is memory-bound)
+        if weights[r] == 0.0:
+            continue
+        row = rows[r]
+        for d in range(lengths[row]):
+            node = points[row, d]
+            gd = g[r, d]
+            for k in range(H):
+                gWn[node, k] += gd * h[r, k]
+            gbn[node] += gd
+            touched[node] = True
+    return losses.sum()
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def rnn_backward_steps(dout, out, WhT, keep, mask, dh_last, dpre, dh_first):
+    """Back-propagation through the time steps of the sigmoid RNN h_t = m_t sigmoid(pre_t) +
+    (1 - m_t) h'_{t-1}, pre_t = x_t Wx + h'_{t-1} Wh + b, with h'_{t-1} = keep_t h_{t-1}.
+    dout, out [B, T, H] (d loss / d h_t from above; the outputs h_t), WhT = Wh.T [H, H]
+    contiguous, keep and mask [B, T], dh_last [B, H] (gradient into h_T). Writes d loss / d
+    pre_t into dpre [B, T, H] and d loss / d h_0 into dh_first [B, H]. Streams in parallel:
+    each is a chain of its own, so the result does not depend on the number of threads."""
+    B, T, H = dout.shape
+    for b in prange(B):
+        dh = dh_last[b].copy()
+        carried = np.empty(H, dout.dtype)
+        for t in range(T - 1, -1, -1):
+            m = mask[b, t]
+            for j in range(H):
+                dh[j] += dout[b, t, j]
+                y = out[b, t, j]
+                dpre[b, t, j] = dh[j] * y * (1 - y) * m
+                carried[j] = (1 - m) * dh[j]
+            for k in range(H):
+                g = dpre[b, t, k]
+                if g != 0:
+                    for j in range(H):
+                        carried[j] += g * WhT[k, j]
+            kf = keep[b, t]
+            for j in range(H):
+                dh[j] = carried[j] * kf
+        dh_first[b] = dh
 
 
 @njit(cache=True, nogil=True, parallel=True)

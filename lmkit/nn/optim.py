@@ -5,6 +5,7 @@ import numpy as np
 
 from ..checks import SEED, Range
 from ..errors import ConfigError
+from ._kernels import adam_update, rows_sq_norm, scale_rows, sgd_rows
 
 #: allowed values of the settings every trainer shares (each trainer adds its own)
 TRAINING_RANGES = {
@@ -20,14 +21,18 @@ TRAINING_RANGES = {
 }
 
 
+def _as_rows(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous array as [rows, rest] (a view)."""
+    return a.reshape(a.shape[0], -1)
+
+
 def global_norm(grads, rows=None) -> float:
     """Joint L2 norm; ``rows`` (one entry per gradient, None for all rows) names the only rows
     that may be non-zero, so the rest is not read."""
     rows = rows or [None] * len(grads)
     total = 0.0
     for g, r in zip(grads, rows):
-        part = g if r is None else g[r]
-        total += float(np.vdot(part, part))
+        total += float(np.vdot(g, g)) if r is None else rows_sq_norm(_as_rows(g), r)
     return float(np.sqrt(total))
 
 
@@ -42,7 +47,7 @@ def clip_by_global_norm(grads, max_norm: float, rows=None) -> float:
             if r is None:
                 g *= scale
             else:
-                g[r] *= scale
+                scale_rows(_as_rows(g), r, g.dtype.type(scale))
     return norm
 
 
@@ -114,7 +119,6 @@ class Adam(Optimizer):
         self.t += 1
         c1 = 1.0 - self.b1 ** self.t
         c2 = 1.0 - self.b2 ** self.t
-        from ._kernels import adam_update
         for name, p, g in params:
             m = self._slot(name, "m", p)
             v = self._slot(name, "v", p)
@@ -146,8 +150,7 @@ class SGD(Optimizer):
                 buf += g
                 p -= self.lr * buf
             elif rows and name in rows:
-                r = rows[name]
-                p[r] -= self.lr * g[r]
+                sgd_rows(_as_rows(p), _as_rows(g), rows[name], p.dtype.type(self.lr))
             else:
                 p -= self.lr * g
 

@@ -268,11 +268,12 @@ class HierarchicalSoftmax(Layer):
         gW, gb = (self.grads["Wn"], self.grads["bn"]) if backward else (np.zeros_like(self.grads["Wn"]),
                                                                         np.zeros_like(self.grads["bn"]))
         leaves = self.word_leaf[np.asarray(targets, np.int64)]
+        touched = np.zeros(len(gb), bool)
         loss = hs_loss_grad(h, leaves, weights.astype(np.float64), self.codes, self.points, self.lengths,
-                            self.params["Wn"], self.params["bn"], dh, gW, gb)
+                            self.params["Wn"], self.params["bn"], dh, gW, gb, touched)
         if not backward:
             return float(loss), None
-        nodes = np.unique(self.points[leaves][np.arange(self.points.shape[1]) < self.lengths[leaves][:, None]])
+        nodes = np.flatnonzero(touched)
         self.touch("Wn", nodes)
         self.touch("bn", nodes)
         return float(loss), dh

@@ -25,11 +25,12 @@ def _check_layer(layer, loss, analytic, inputs=()):
         assert relative_error(dx.reshape(-1)[idx], num) < TOL, f"input {i}"
 
 
+@pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("padded", [False, True])
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
-def test_recurrent_layers_with_resets_and_initial_state(kind, padded):
+def test_recurrent_layers_with_resets_and_initial_state(kind, padded, reverse):
     rng = np.random.default_rng(3)
-    layer = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[kind](4, 3, rng, F64)
+    layer = {"rnn": RNN, "gru": GRU, "lstm": LSTM}[kind](4, 3, rng, F64, reverse=reverse)
     x = rng.standard_normal((2, 6, 4))
     mask = np.ones((2, 6))
     if padded:
