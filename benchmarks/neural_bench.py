@@ -16,6 +16,9 @@ sequence, so it trains without those resets (a little less work than lmkit does)
 outputs: lmkit's words/s with each output layer (full, class, hs, sampled, nce) at the given
 vocabulary sizes, same recurrent layer, one process each.
 
+The lmkit workers run with the thread-pool settings the `lmkit` command makes (idle OpenBLAS
+and OpenMP threads sleep at once: lmkit/threads.py); torch with its own defaults.
+
 rnnlm: Mikolov's sigmoid RNN with hierarchical softmax, hidden 100, on Brown's train split,
 against faster-rnnlm (yandex/faster-rnnlm, C++; build it outside the repository: fetch its
 source, link Debian's libeigen3-dev as eigen3/, `make NVCC_TEST=none` in faster-rnnlm/), each
@@ -42,6 +45,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from lmkit.threads import quiet_thread_pools
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,6 +184,8 @@ def worker_torch(folder: Path, args) -> dict:
 def _run_worker(side: str, folder: Path, args, extra: list[str] | None = None) -> dict:
     env = dict(os.environ, NUMBA_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads),
                OPENBLAS_NUM_THREADS=str(args.threads))
+    if side == "lmkit":
+        quiet_thread_pools(env)       # as the lmkit command runs (lmkit/threads.py)
     cmd = [sys.executable, __file__, "worker", side, str(folder), "--batch", str(args.batch), "--bptt",
            str(args.bptt), "--hidden", str(args.hidden), "--steps", str(args.steps), "--warmup", str(args.warmup),
            "--threads", str(args.threads)] + (extra or [])

@@ -106,6 +106,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     zf.add_argument("--pq", type=positive_int, metavar="M",
                     help="product quantisation: M bytes a vector (M divides the dimension; unit directions)")
     z.add_argument("--seed", type=SEED.arg(), default=0, help="k-means seed for --pq (default 0)")
+    z.add_argument("--rerank", type=positive_int, metavar="R", default=0,
+                   help="with --pq: keep the rows beside the codes and score a query's best R candidates again "
+                        "on them (recall close to the kept rows' at the codes' speed)")
+    z.add_argument("--refine", choices=("int8", "float32"), default="int8",
+                   help="the rows kept for --rerank (default int8: a quarter of float32)")
     z.set_defaults(run=run_compress)
     p.set_defaults(run=missing_command(p))
 
@@ -229,7 +234,10 @@ def run_convert(args: argparse.Namespace) -> int:
 
 def run_compress(args: argparse.Namespace) -> int:
     kv = _load_vectors(args)
-    small = kv.compress("pq", m=args.pq, seed=args.seed) if args.pq else kv.compress("int8")
+    if args.rerank and not args.pq:
+        raise ConfigError("--rerank goes with --pq (int8 rows are scored directly)")
+    small = kv.compress("pq", m=args.pq, seed=args.seed, rerank=args.rerank, refine=args.refine) if args.pq \
+        else kv.compress("int8")
     small.save(args.output)
     before = 4 * len(kv) * kv.dim
     log.info("%s: %d words x %d, %s: %.1f MB of rows (float32 %.1f MB)", args.output, len(kv), kv.dim,

@@ -11,7 +11,10 @@ scored on the codes by a numba kernel, batches of queries decode a block of rows
 one BLAS product, so memory stays a block whatever the vocabulary size.
 
 *PQ* (``--pq M``, :class:`PQRows`): product quantisation of the unit rows, M bytes a row, one
-query scored by asymmetric distance tables on the codes.
+query scored by asymmetric distance tables on the codes. With ``--rerank R`` the rows are also
+kept beside the codes (int8 by default, or float32): a query's best R rows by the codes are
+scored again on them, and everything that reads rows (similarity, batches of queries,
+evaluation) reads them.
 """
 from __future__ import annotations
 
@@ -146,20 +149,33 @@ class PQRows(_CodedRows):
     Rows decode to their unit-length direction (the length is not kept: cosine queries do
     not need it); one query is scored by asymmetric distance tables on the codes."""
 
-    def __init__(self, codes: np.ndarray, codebooks: np.ndarray, offset: np.ndarray) -> None:
+    def __init__(self, codes: np.ndarray, codebooks: np.ndarray, offset: np.ndarray,
+                 refine: np.ndarray | Int8Rows | None = None, rerank: int = 0) -> None:
         if codes.ndim != 2 or codes.dtype != np.uint8 or codebooks.ndim != 3 or codebooks.dtype != np.float32 \
                 or codebooks.shape[0] != codes.shape[1] or codebooks.shape[1] != PQ_CENTROIDS \
                 or offset.shape != (codebooks.shape[0] * codebooks.shape[2],) or offset.dtype != np.float32:
             raise ConfigError(f"PQ rows need uint8 codes [n, M], float32 codebooks [M, {PQ_CENTROIDS}, dim / M] "
                               f"and a float32 offset [dim]; got {codes.dtype} {codes.shape}, {codebooks.dtype} "
                               f"{codebooks.shape}, {offset.dtype} {offset.shape}")
+        if refine is not None and (tuple(refine.shape) != (codes.shape[0], offset.shape[0])
+                                   or refine.dtype != np.float32):
+            raise ConfigError(f"the re-ranking rows must be float32 [{codes.shape[0]}, {offset.shape[0]}], got "
+                              f"{refine.dtype} {tuple(refine.shape)}")
+        if refine is not None and not (isinstance(rerank, int) and rerank >= 1):
+            raise ConfigError(f"rerank must be a whole number >= 1 with re-ranking rows, got {rerank!r}")
         self.codes = codes
         self.codebooks = codebooks
         self.offset = offset
+        self.refine = refine
+        self.rerank = rerank if refine is not None else 0
 
     @classmethod
-    def encode(cls, vectors, m: int, seed: int = 0) -> PQRows:
-        """Train M codebooks on (a sample of) the centred unit rows and code every row."""
+    def encode(cls, vectors, m: int, seed: int = 0, rerank: int = 0, refine: str = "int8") -> PQRows:
+        """Train M codebooks on (a sample of) the centred unit rows and code every row. With
+        ``rerank`` R, the rows are also kept as ``refine`` (``"int8"``: :class:`Int8Rows`, or
+        ``"float32"``) and a query's best R candidates by the codes are scored again on them."""
+        if rerank and refine not in ("int8", "float32"):
+            raise ConfigError(f"refine must be 'int8' or 'float32', got {refine!r}")
         n, dim = vectors.shape
         if m < 1 or dim % m:
             raise ConfigError(f"--pq M must divide the dimension {dim}, got {m}")
@@ -179,7 +195,10 @@ class PQRows(_CodedRows):
             block = block - offset
             for j in range(m):
                 codes[lo:lo + len(block), j] = _nearest_centroid(block[:, j * sub:(j + 1) * sub], books[j])
-        return cls(codes, books, offset)
+        if not rerank:
+            return cls(codes, books, offset)
+        kept = Int8Rows.encode(vectors) if refine == "int8" else np.array(vectors, dtype=np.float32)
+        return cls(codes, books, offset, kept, rerank)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -187,9 +206,18 @@ class PQRows(_CodedRows):
 
     @property
     def nbytes(self) -> int:
-        return int(self.codes.nbytes + self.codebooks.nbytes + self.offset.nbytes)
+        extra = 0 if self.refine is None else int(self.refine.nbytes)
+        return int(self.codes.nbytes + self.codebooks.nbytes + self.offset.nbytes) + extra
 
     def __getitem__(self, rows) -> np.ndarray:
+        """Decoded rows: the re-ranking rows when kept (exact or int8), else the codes' unit
+        directions."""
+        if self.refine is not None:
+            return np.asarray(self.refine[rows], dtype=np.float32)
+        return self.decode(rows)
+
+    def decode(self, rows) -> np.ndarray:
+        """Rows as the codes give them (unit directions, approximately)."""
         codes = np.asarray(self.codes[rows])
         m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
         parts = self.codebooks[np.arange(m), codes]          # [..., M, sub]
@@ -202,15 +230,32 @@ class PQRows(_CodedRows):
         m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
         tables = np.einsum("mcs,ms->mc", self.codebooks, q.reshape(m, sub)).astype(np.float32)
         out = np.empty(n, np.float32)
-        pq_scores(self.codes, tables, np.float32(self.offset @ q), inv_norms, n, out)
+        pq_scores(self.codes, tables, np.float32(self.offset @ q), inv_norms if self.refine is None
+                  else np.ones(n, np.float32), n, out)
+        return out if self.refine is None else self._rerank(q, out)
+
+    def _rerank(self, query: np.ndarray, approx: np.ndarray) -> np.ndarray:
+        """Cosines of the best ``rerank`` rows by ``approx`` (the codes' scores) recomputed on
+        the kept rows; every other row -inf (not a candidate). float32 [n]."""
+        n = len(approx)
+        r = min(self.rerank, n)
+        cand = np.sort(np.argpartition(-approx, r - 1)[:r]) if r < n else np.arange(n)
+        rows = np.asarray(self.refine[cand], dtype=np.float32)
+        norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+        out = np.full(n, -np.inf, np.float32)
+        out[cand] = (rows @ query) / np.where(norms > 0, norms, 1.0)
         return out
 
     def head(self, n: int) -> PQRows:
         """The first ``n`` rows."""
-        return PQRows(self.codes[:n], self.codebooks, self.offset)
+        refine = None if self.refine is None else self.refine[:n] if isinstance(self.refine, np.ndarray) \
+            else self.refine.head(n)
+        return PQRows(self.codes[:n], self.codebooks, self.offset, refine, self.rerank)
 
     def __repr__(self) -> str:
-        return f"PQRows({self.shape[0]} x {self.shape[1]}, {self.codes.shape[1]} bytes a row)"
+        kept = "float32" if isinstance(self.refine, np.ndarray) else "int8"
+        more = "" if self.refine is None else f", best {self.rerank} re-ranked on {kept} rows"
+        return f"PQRows({self.shape[0]} x {self.shape[1]}, {self.codes.shape[1]} bytes a row{more})"
 
 
 def _unit(block: np.ndarray) -> np.ndarray:

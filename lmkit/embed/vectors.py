@@ -157,19 +157,26 @@ class KeyedVectors:
         return "int8" if isinstance(self.vectors, Int8Rows) else "pq" if isinstance(self.vectors, PQRows) \
             else "float32"
 
-    def compress(self, encoding: str = "int8", m: int | None = None, seed: int = 0) -> KeyedVectors:
+    def compress(self, encoding: str = "int8", m: int | None = None, seed: int = 0, rerank: int = 0,
+                 refine: str = "int8") -> KeyedVectors:
         """The same words with their vectors compressed: ``"int8"`` keeps int8 codes and a
         float32 scale per row (a quarter of the memory); ``"pq"`` keeps ``m`` bytes a row,
-        product-quantised unit directions (lengths dropped; ``seed`` for its k-means). Queries
-        run on the codes; ``save`` writes the compressed form."""
+        product-quantised unit directions (lengths dropped; ``seed`` for its k-means), and with
+        ``rerank`` R also the rows as ``refine`` (``"int8"`` or ``"float32"``): one query's best
+        R rows by the codes are scored again on them. Queries run on the codes; ``save`` writes
+        the compressed form."""
         if encoding not in ("int8", "pq"):
             raise ConfigError(f"encoding must be 'int8' or 'pq', got {encoding!r}")
         if self.encoding != "float32":
             raise ConfigError(f"these vectors are already compressed ({self.encoding})")
+        if not (type(rerank) is int and rerank >= 0):
+            raise ConfigError(f"rerank must be a whole number >= 0, got {rerank!r}")
+        if rerank and encoding != "pq":
+            raise ConfigError("rerank goes with product quantisation (int8 rows are scored directly)")
         if encoding == "pq":
             if m is None:
                 raise ConfigError("product quantisation needs m, the bytes per vector (a divisor of the dimension)")
-            rows: Int8Rows | PQRows = PQRows.encode(self.vectors, m, seed)
+            rows: Int8Rows | PQRows = PQRows.encode(self.vectors, m, seed, rerank, refine)
         else:
             rows = Int8Rows.encode(self.vectors)
         words = self._words if isinstance(self._words, MappedWords) else self.words   # a copy to grow apart
@@ -524,10 +531,19 @@ class KeyedVectors:
                 np.save(tmp / "offset.npy", np.asarray(self.vectors.offset))
                 meta.update(version=COMPRESSED_VERSION, encoding="int8")
             elif isinstance(self.vectors, PQRows):
-                np.save(tmp / "codes.npy", np.asarray(self.vectors.codes))
-                np.save(tmp / "codebooks.npy", np.asarray(self.vectors.codebooks))
-                np.save(tmp / "offset.npy", np.asarray(self.vectors.offset))
+                pq = self.vectors
+                np.save(tmp / "codes.npy", np.asarray(pq.codes))
+                np.save(tmp / "codebooks.npy", np.asarray(pq.codebooks))
+                np.save(tmp / "offset.npy", np.asarray(pq.offset))
                 meta.update(version=COMPRESSED_VERSION, encoding="pq")
+                if isinstance(pq.refine, Int8Rows):
+                    np.save(tmp / "refine_codes.npy", np.asarray(pq.refine.codes))
+                    np.save(tmp / "refine_scales.npy", np.asarray(pq.refine.scales))
+                    np.save(tmp / "refine_offset.npy", np.asarray(pq.refine.offset))
+                    meta.update(refine="int8", rerank=pq.rerank)
+                elif pq.refine is not None:
+                    np.save(tmp / "refine_vectors.npy", np.asarray(pq.refine, dtype=np.float32))
+                    meta.update(refine="float32", rerank=pq.rerank)
             else:
                 np.save(tmp / "vectors.npy", np.asarray(self.vectors, dtype=np.float32))
             meta["crc32"] = write_mapped_words(tmp, self.words)
@@ -550,7 +566,7 @@ class KeyedVectors:
         n, dim = meta["n_words"], meta["dim"]
         vectors: np.ndarray | Int8Rows | PQRows
         if meta["version"] == COMPRESSED_VERSION:
-            vectors = _load_pq(folder, n, dim, mmap) if meta.get("encoding") == "pq" else \
+            vectors = _load_pq(folder, meta, n, dim, mmap) if meta.get("encoding") == "pq" else \
                 _load_int8(folder, meta, n, dim, mmap)
         else:
             vectors = load_npy(folder / "vectors.npy", mmap=mmap)
@@ -580,7 +596,7 @@ class KeyedVectors:
 
 
 
-def _load_pq(folder: Path, n: int, dim: int, mmap: bool) -> PQRows:
+def _load_pq(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> PQRows:
     """A product-quantised folder's codes, codebooks and offset, shapes, types and values checked."""
     codes = load_npy(folder / "codes.npy", mmap=mmap)
     books = load_npy(folder / "codebooks.npy")
@@ -594,7 +610,21 @@ def _load_pq(folder: Path, n: int, dim: int, mmap: bool) -> PQRows:
                                "float32 [dim])")
     if not np.all(np.isfinite(books)) or not np.all(np.isfinite(offset)):
         raise ModelFormatError(f"{folder}: impossible PQ codebooks or offset (not finite)")
-    return PQRows(codes, books, offset)
+    kept, rerank = meta.get("refine"), meta.get("rerank")
+    if kept is None and rerank is None:
+        return PQRows(codes, books, offset)
+    if kept not in ("int8", "float32") or not (type(rerank) is int and rerank >= 1):
+        raise ModelFormatError(f"{folder}/meta.json: refine {kept!r} / rerank {rerank!r} (want int8 or float32, "
+                               "and a whole number >= 1)")
+    refine: np.ndarray | Int8Rows
+    if kept == "int8":
+        refine = _int8_files(folder, "refine_", n, dim, mmap)
+    else:
+        refine = load_npy(folder / "refine_vectors.npy", mmap=mmap)
+        if refine.shape != (n, dim) or refine.dtype != np.float32:
+            raise ModelFormatError(f"{folder}: meta.json says {n} x {dim}; refine_vectors.npy holds {refine.shape} "
+                                   f"{refine.dtype} (want float32)")
+    return PQRows(codes, books, offset, refine, rerank)
 
 
 def _load_int8(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> Int8Rows:
@@ -602,17 +632,22 @@ def _load_int8(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> Int8Ro
     if meta.get("encoding") != "int8":
         raise ModelFormatError(f"{folder}/meta.json: encoding {meta.get('encoding')!r} is not one this lmkit "
                                "reads (int8, pq)")
-    codes = load_npy(folder / "codes.npy", mmap=mmap)
-    scales = load_npy(folder / "scales.npy", mmap=mmap)
-    offset = load_npy(folder / "offset.npy")
+    return _int8_files(folder, "", n, dim, mmap)
+
+
+def _int8_files(folder: Path, prefix: str, n: int, dim: int, mmap: bool) -> Int8Rows:
+    """Int8 rows from ``{prefix}codes.npy``, ``scales.npy`` and ``offset.npy``, checked."""
+    codes = load_npy(folder / f"{prefix}codes.npy", mmap=mmap)
+    scales = load_npy(folder / f"{prefix}scales.npy", mmap=mmap)
+    offset = load_npy(folder / f"{prefix}offset.npy")
     if codes.shape != (n, dim) or codes.dtype != np.int8 or scales.shape != (n,) or scales.dtype != np.float32 \
             or offset.shape != (dim,) or offset.dtype != np.float32:
         raise ModelFormatError(f"{folder}: meta.json says {n} x {dim} int8 codes, {n} float32 scales and a float32 "
-                               f"offset of {dim}; the files hold {codes.shape} {codes.dtype}, {scales.shape} "
-                               f"{scales.dtype} and {offset.shape} {offset.dtype}")
+                               f"offset of {dim}; {prefix}codes/scales/offset.npy hold {codes.shape} {codes.dtype}, "
+                               f"{scales.shape} {scales.dtype} and {offset.shape} {offset.dtype}")
     if not np.all(np.isfinite(scales)) or np.any(scales < 0) or not np.all(np.isfinite(offset)) \
             or (n and np.any(np.asarray(codes) == -128)):
-        raise ModelFormatError(f"{folder}: impossible int8 rows (a scale negative or not finite, an offset not "
+        raise ModelFormatError(f"{folder}: impossible {prefix}int8 rows (a scale negative or not finite, an offset not "
                                "finite, or a code -128)")
     return Int8Rows(codes, scales, offset)
 
