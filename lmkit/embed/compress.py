@@ -237,6 +237,7 @@ class PQRows(_CodedRows):
     def _rerank(self, query: np.ndarray, approx: np.ndarray) -> np.ndarray:
         """Cosines of the best ``rerank`` rows by ``approx`` (the codes' scores) recomputed on
         the kept rows; every other row -inf (not a candidate). float32 [n]."""
+        assert self.refine is not None
         n = len(approx)
         r = min(self.rerank, n)
         cand = np.sort(np.argpartition(-approx, r - 1)[:r]) if r < n else np.arange(n)
