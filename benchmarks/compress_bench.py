@@ -8,7 +8,9 @@ per vector, query time for one query (`most_similar`, median of 50) and for 1,00
 both. faiss (faiss-cpu, `bench` extra) on the same unit vectors: `IndexScalarQuantizer` 8-bit,
 inner product (its int8 counterpart), and `IndexFlatIP` as its exact search; 2 threads each.
 Product quantisation (`--pq 20 50`): lmkit's PQ against faiss `IndexPQ` (M x 8 bits, L2 on
-the unit rows), both queried with the float32 query vectors.
+the unit rows), both queried with the float32 query vectors; with re-ranking (`--rerank 100`,
+on the smallest PQ): lmkit's best R candidates re-scored on int8 rows kept beside the codes,
+against faiss `IndexRefineFlat` over the same `IndexPQ` (float32 rows kept, k_factor R / 11).
 Quality figures are the mean over the seeds with the range.
 
 Reproduce:  pip install -e '.[bench]' && python benchmarks/compress_bench.py [--seeds 3]
@@ -64,6 +66,36 @@ def lmkit_side(kv, queries: list[str], analogies: bool = True) -> tuple[dict, li
         out[name] = dict(recall=recall(exact, found), bytes=(m.vectors.nbytes / len(m)), one_us=one * 1e6,
                          many_s=many, analogy=acc)
     return out, exact
+
+
+def rerank_side(kv, queries: list[str], exact: list[list[str]], m: int, r: int) -> dict:
+    """lmkit PQ with its best R candidates re-scored on int8 rows kept beside the codes, and
+    faiss ``IndexRefineFlat`` over ``IndexPQ`` (float32 rows kept; k_factor = R / 11)."""
+    small = kv.compress("pq", m=m, rerank=r)
+    vecs = {w: kv.get_vector(w) for w in queries}
+    found = [[x for x, _ in small.similar_by_vector(vecs[w], topn=11) if x != w][:10] for w in queries]
+    one = statistics.median(timed(lambda w=w: small.similar_by_vector(vecs[w], topn=10), 1) for w in queries[:50])
+    out = {f"lmkit PQ{m} + rerank {r} (int8)": dict(
+        recall=recall(exact, found), bytes=small.vectors.nbytes / len(kv), one_us=one * 1e6,
+        many_s=timed(lambda: small.neighbors(queries, 10)), analogy=float("nan"))}
+    try:
+        import faiss
+    except ImportError:
+        return out
+    unit = np.ascontiguousarray(kv.unit_rows(slice(None)), dtype=np.float32)
+    base = faiss.IndexPQ(kv.dim, m, 8, faiss.METRIC_L2)
+    index = faiss.IndexRefineFlat(base)
+    index.k_factor = r / 11
+    index.train(unit)
+    index.add(unit)
+    qi = np.array([kv.index_of(w) for w in queries])
+    _, ids = index.search(unit[qi], 11)
+    found = [[kv.words[j] for j in row if j >= 0 and j != q][:10] for row, q in zip(ids.tolist(), qi.tolist())]
+    one = statistics.median(timed(lambda i=i: index.search(unit[i:i + 1], 11), 1) for i in qi[:50])
+    out[f"faiss PQ{m}x8 + RefineFlat {r}"] = dict(
+        recall=recall(exact, found), bytes=m + 4 * kv.dim, one_us=one * 1e6,
+        many_s=timed(lambda: index.search(unit[qi], 11)), analogy=float("nan"))
+    return out
 
 
 def pq_side(kv, queries: list[str], exact: list[list[str]], m: int) -> dict:
@@ -155,6 +187,8 @@ def main() -> None:
     ap.add_argument("--tokenizer", default="whitespace")
     ap.add_argument("--synthetic", type=int, default=0, help="also a clustered synthetic N x 300 matrix")
     ap.add_argument("--pq", type=int, nargs="*", default=[20, 50], help="PQ sizes (bytes a vector) to race")
+    ap.add_argument("--rerank", type=int, nargs="*", default=[100],
+                    help="re-rank this many PQ candidates (smallest --pq) on kept rows, against faiss IndexRefineFlat")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     runs = []
@@ -165,6 +199,8 @@ def main() -> None:
         mine.update(faiss_side(kv, queries, exact))
         for m in args.pq:
             mine.update(pq_side(kv, queries, exact, m))
+        for r in args.rerank if args.pq else []:
+            mine.update(rerank_side(kv, queries, exact, min(args.pq), r))
         runs.append(mine)
     table(f"Skip-gram vectors ({len(kv)} words x {kv.dim}, {args.seeds} seeds), 1,000 query words", runs)
     if args.synthetic:

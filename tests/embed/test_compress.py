@@ -191,6 +191,8 @@ def test_rerank_scores_the_best_candidates_on_the_kept_rows(kv, refine):
     plain = kv.compress("pq", m=10, seed=1)
     small = kv.compress("pq", m=10, seed=1, rerank=100, refine=refine)
     assert np.array_equal(small.vectors.codes, plain.vectors.codes)
+    decoded = small.vectors.decode(slice(None))
+    np.testing.assert_allclose(small.vectors.code_inv_norms(), 1 / np.linalg.norm(decoded, axis=1), rtol=1e-5)
     q = kv.get_vector(kv.words[7])
     q = q / np.linalg.norm(q)
     scores = small._scores(q, None)
