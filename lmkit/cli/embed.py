@@ -9,6 +9,7 @@ from .._io import atomic_write
 from ..checks import SEED
 from ..embed import WORD2VEC_RANGES as R
 from ..embed import KeyedVectors, Word2Vec
+from ..embed.compress import PQRows
 from ..errors import ConfigError, LmkitError
 from ..text import Vocabulary
 from .common import add_cluster_options, add_text_options, corpus_from_args, missing_command, positive_int
@@ -65,13 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(run=run_train)
 
     n = cmds.add_parser("neighbors", help="nearest neighbours of words (stdin when none are given)")
-    _vector_input(n)
+    _vector_input(n, query=True)
     n.add_argument("words", nargs="*", help="query words; none: read one per line from stdin")
     n.add_argument("-k", type=positive_int, default=10, help="neighbours per word (default 10)")
     n.set_defaults(run=run_neighbors)
 
     a = cmds.add_parser("analogy", help="A is to B as C is to ? (3CosAdd)")
-    _vector_input(a)
+    _vector_input(a, query=True)
     a.add_argument("a", help="A (subtracted)")
     a.add_argument("b", help="B (added)")
     a.add_argument("c", help="C (added)")
@@ -79,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(run=run_analogy)
 
     e = cmds.add_parser("evaluate", help="analogy accuracy and word-pair correlations")
-    _vector_input(e)
+    _vector_input(e, query=True)
     e.add_argument("--analogies", help="Google analogy file (questions-words.txt format)")
     e.add_argument("--pairs", nargs="+", default=[], help="WordSim-353 / SimLex-999 style files")
     e.add_argument("--restrict-vocab", type=positive_int, default=30000,
@@ -111,6 +112,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "on them (recall close to the kept rows' at the codes' speed)")
     z.add_argument("--refine", choices=("int8", "float32"), default="int8",
                    help="the rows kept for --rerank (default int8: a quarter of float32)")
+    z.add_argument("--ivf", type=positive_int, metavar="NLIST", default=0,
+                   help="with --pq: an inverted-file index of NLIST k-means cells (residuals coded); a query "
+                        "scans only its --nprobe nearest cells")
+    z.add_argument("--nprobe", type=positive_int, default=8, help="cells a query scans with --ivf (default 8)")
     z.set_defaults(run=run_compress)
     p.set_defaults(run=missing_command(p))
 
@@ -174,10 +179,13 @@ def _write_outputs(args: argparse.Namespace, model: Word2Vec) -> int:
     return 0
 
 
-def _vector_input(parser: argparse.ArgumentParser) -> None:
+def _vector_input(parser: argparse.ArgumentParser, query: bool = False) -> None:
     parser.add_argument("vectors", help="vectors: word2vec text/binary file (.gz too) or lmkit folder")
     parser.add_argument("--limit", type=positive_int, default=None,
                         help="read only the first N vectors (the most frequent words)")
+    if query:
+        parser.add_argument("--nprobe", dest="query_nprobe", type=positive_int, default=None,
+                            help="IVF folders: cells each query scans (default: the one saved with the folder)")
 
 
 def _load_vectors(args: argparse.Namespace) -> KeyedVectors:
@@ -185,6 +193,10 @@ def _load_vectors(args: argparse.Namespace) -> KeyedVectors:
     import time
     t0 = time.perf_counter()
     kv = KeyedVectors.load(args.vectors, limit=args.limit)
+    if getattr(args, "query_nprobe", None) is not None:
+        if not (isinstance(kv.vectors, PQRows) and kv.vectors.ivf is not None):
+            raise ConfigError(f"--nprobe: {args.vectors} has no IVF index (made by embed compress --pq M --ivf NLIST)")
+        kv.vectors.nprobe = args.query_nprobe
     seconds = time.perf_counter() - t0
     if not os.path.isdir(args.vectors) and seconds > 2.0:
         log.info("%s took %.1f s to read; `lmkit embed convert %s FOLDER --native` makes a folder "
@@ -234,10 +246,10 @@ def run_convert(args: argparse.Namespace) -> int:
 
 def run_compress(args: argparse.Namespace) -> int:
     kv = _load_vectors(args)
-    if args.rerank and not args.pq:
-        raise ConfigError("--rerank goes with --pq (int8 rows are scored directly)")
-    small = kv.compress("pq", m=args.pq, seed=args.seed, rerank=args.rerank, refine=args.refine) if args.pq \
-        else kv.compress("int8")
+    if (args.rerank or args.ivf) and not args.pq:
+        raise ConfigError("--rerank and --ivf go with --pq (int8 rows are scored directly)")
+    small = kv.compress("pq", m=args.pq, seed=args.seed, rerank=args.rerank, refine=args.refine, ivf=args.ivf,
+                        nprobe=args.nprobe) if args.pq else kv.compress("int8")
     small.save(args.output)
     before = 4 * len(kv) * kv.dim
     log.info("%s: %d words x %d, %s: %.1f MB of rows (float32 %.1f MB)", args.output, len(kv), kv.dim,

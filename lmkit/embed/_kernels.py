@@ -7,7 +7,7 @@ per job, so a single worker is bit-for-bit reproducible.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .._numfmt import put_bytes
 
@@ -506,6 +506,42 @@ def pq_scores(codes, tables, base, inv_norms, n, out):
         for m in range(M):
             acc += tables[m, codes[i, m]]
         out[i] = (base + acc) * inv_norms[i]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def ivf_pq_scores(codes, lists, starts, cells, cell_base, tables, inv_norms, n, out):
+    """:func:`pq_scores` over the rows of some IVF cells only: for each probed cell
+    ``cells[p]`` (rows ``lists[starts[c]:starts[c + 1]]``), ``out[i] = (cell_base[p] + sum_m
+    tables[m, codes[i, m]]) * inv_norms[i]``; rows >= n are skipped, other entries untouched."""
+    M = codes.shape[1]
+    for p in range(cells.shape[0]):
+        c = cells[p]
+        b = cell_base[p]
+        for pos in range(starts[c], starts[c + 1]):
+            i = lists[pos]
+            if i >= n:
+                continue
+            acc = np.float32(0.0)
+            for m in range(M):
+                acc += tables[m, codes[i, m]]
+            out[i] = (b + acc) * inv_norms[i]
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def ivf_pq_sq_norms(codes, codebooks, bases, row_cell, out):
+    """Squared length of every IVF-PQ row decoded: ``bases[row_cell[i]]`` (offset + the cell's
+    centroid, [nlist, dim]) plus its M codebook pieces ([M, 256, sub]); float32 ``out[n]``."""
+    n, M = codes.shape
+    sub = codebooks.shape[2]
+    for i in prange(n):
+        c = row_cell[i]
+        acc = 0.0
+        for m in range(M):
+            code = codes[i, m]
+            for s in range(sub):
+                v = bases[c, m * sub + s] + codebooks[m, code, s]
+                acc += v * v
+        out[i] = acc
 
 
 @njit(cache=True, nogil=True)

@@ -29,6 +29,8 @@ DECODE_BLOCK_VALUES = 1 << 24
 PQ_CENTROIDS = 256
 PQ_ROUNDS = 20
 PQ_TRAIN_ROWS = 65536
+#: IVF: rows sampled per coarse cell to train the cells (at least PQ_TRAIN_ROWS in all)
+IVF_TRAIN_PER_CELL = 64
 
 
 class _CodedRows:
@@ -141,6 +143,55 @@ class Int8Rows(_CodedRows):
         return f"Int8Rows({self.shape[0]} x {self.shape[1]})"
 
 
+class InvertedLists:
+    """The coarse level of an IVF index: ``cells`` float32 [nlist, dim] (k-means centroids of
+    the centred unit rows), ``lists`` int64 [n] (row ids, cell after cell, ascending within a
+    cell) and ``starts`` int64 [nlist + 1] (cell c holds ``lists[starts[c]:starts[c + 1]]``).
+    A query visits the ``nprobe`` cells nearest to it (L2)."""
+
+    def __init__(self, cells: np.ndarray, lists: np.ndarray, starts: np.ndarray) -> None:
+        if cells.ndim != 2 or cells.dtype != np.float32 or lists.ndim != 1 or lists.dtype != np.int64 \
+                or starts.shape != (cells.shape[0] + 1,) or starts.dtype != np.int64:
+            raise ConfigError(f"inverted lists need float32 cells [nlist, dim], int64 lists [n] and int64 starts "
+                              f"[nlist + 1]; got {cells.dtype} {cells.shape}, {lists.dtype} {lists.shape}, "
+                              f"{starts.dtype} {starts.shape}")
+        self.cells = cells
+        self.lists = lists
+        self.starts = starts
+        self._row_cell: np.ndarray | None = None
+
+    @classmethod
+    def build(cls, cells: np.ndarray, assign: np.ndarray) -> InvertedLists:
+        """Lists from each row's cell (int [n])."""
+        order = np.argsort(assign, kind="stable").astype(np.int64)
+        starts = np.zeros(len(cells) + 1, np.int64)
+        np.cumsum(np.bincount(assign, minlength=len(cells)), out=starts[1:])
+        return cls(cells, order, starts)
+
+    @property
+    def nlist(self) -> int:
+        return int(self.cells.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.cells.nbytes + self.lists.nbytes + self.starts.nbytes)
+
+    def row_cells(self) -> np.ndarray:
+        """The cell of every row, int64 [n] (cached)."""
+        if self._row_cell is None:
+            out = np.empty(len(self.lists), np.int64)
+            out[self.lists] = np.repeat(np.arange(self.nlist, dtype=np.int64), np.diff(self.starts))
+            self._row_cell = out
+        return self._row_cell
+
+    def probe(self, centred_query: np.ndarray, nprobe: int) -> np.ndarray:
+        """The ``nprobe`` cells nearest to a centred query (int64, nearest first)."""
+        d = np.einsum("ij,ij->i", self.cells, self.cells) - 2.0 * (self.cells @ centred_query)
+        p = min(nprobe, len(d))
+        near = np.argpartition(d, p - 1)[:p] if p < len(d) else np.arange(len(d))
+        return near[np.argsort(d[near], kind="stable")].astype(np.int64)
+
+
 class PQRows(_CodedRows):
     """Product-quantised rows: each row scaled to unit length, less the mean of the unit rows
     (``offset``), cut into M sub-vectors, each stored as the byte of its nearest centroid in
@@ -150,7 +201,8 @@ class PQRows(_CodedRows):
     not need it); one query is scored by asymmetric distance tables on the codes."""
 
     def __init__(self, codes: np.ndarray, codebooks: np.ndarray, offset: np.ndarray,
-                 refine: np.ndarray | Int8Rows | None = None, rerank: int = 0) -> None:
+                 refine: np.ndarray | Int8Rows | None = None, rerank: int = 0,
+                 ivf: InvertedLists | None = None, nprobe: int = 8) -> None:
         if codes.ndim != 2 or codes.dtype != np.uint8 or codebooks.ndim != 3 or codebooks.dtype != np.float32 \
                 or codebooks.shape[0] != codes.shape[1] or codebooks.shape[1] != PQ_CENTROIDS \
                 or offset.shape != (codebooks.shape[0] * codebooks.shape[2],) or offset.dtype != np.float32:
@@ -163,18 +215,29 @@ class PQRows(_CodedRows):
                               f"{refine.dtype} {tuple(refine.shape)}")
         if refine is not None and not (isinstance(rerank, int) and rerank >= 1):
             raise ConfigError(f"rerank must be a whole number >= 1 with re-ranking rows, got {rerank!r}")
+        if ivf is not None and (ivf.cells.shape[1] != offset.shape[0] or len(ivf.lists) < codes.shape[0]):
+            raise ConfigError(f"inverted lists of {ivf.cells.shape} cells over {len(ivf.lists)} rows do not fit "
+                              f"{codes.shape[0]} rows of dim {offset.shape[0]}")
+        if ivf is not None and not (isinstance(nprobe, int) and nprobe >= 1):
+            raise ConfigError(f"nprobe must be a whole number >= 1, got {nprobe!r}")
         self.codes = codes
         self.codebooks = codebooks
         self.offset = offset
         self.refine = refine
         self.rerank = rerank if refine is not None else 0
+        self.ivf = ivf
+        self.nprobe = nprobe
         self._code_inv: np.ndarray | None = None
 
     @classmethod
-    def encode(cls, vectors, m: int, seed: int = 0, rerank: int = 0, refine: str = "int8") -> PQRows:
+    def encode(cls, vectors, m: int, seed: int = 0, rerank: int = 0, refine: str = "int8", ivf: int = 0,
+               nprobe: int = 8) -> PQRows:
         """Train M codebooks on (a sample of) the centred unit rows and code every row. With
         ``rerank`` R, the rows are also kept as ``refine`` (``"int8"``: :class:`Int8Rows`, or
-        ``"float32"``) and a query's best R candidates by the codes are scored again on them."""
+        ``"float32"``) and a query's best R candidates by the codes are scored again on them.
+        With ``ivf`` NLIST, the rows are first grouped into NLIST k-means cells, the codes
+        code each row's residual from its cell's centroid, and a query scans only its
+        ``nprobe`` nearest cells."""
         if rerank and refine not in ("int8", "float32"):
             raise ConfigError(f"refine must be 'int8' or 'float32', got {refine!r}")
         n, dim = vectors.shape
@@ -182,24 +245,35 @@ class PQRows(_CodedRows):
             raise ConfigError(f"--pq M must divide the dimension {dim}, got {m}")
         if n < PQ_CENTROIDS:
             raise ConfigError(f"product quantisation needs at least {PQ_CENTROIDS} vectors, got {n}")
+        if ivf and not 1 <= ivf <= n // 4:
+            raise ConfigError(f"--ivf NLIST must be between 1 and a quarter of the {n} vectors, got {ivf}")
         offset = np.zeros(dim, np.float64)
         for _, block in _unit_blocks(vectors):
             offset += block.sum(axis=0, dtype=np.float64)
         offset = (offset / n).astype(np.float32)
         rng = np.random.default_rng(seed)
-        sample = np.sort(rng.choice(n, min(n, PQ_TRAIN_ROWS), replace=False))
+        sample = np.sort(rng.choice(n, min(n, max(PQ_TRAIN_ROWS, IVF_TRAIN_PER_CELL * ivf)), replace=False))
         train = _unit(np.asarray(vectors[sample], dtype=np.float32)) - offset
+        cells = _kmeans(train, rng, ivf) if ivf else None
+        if cells is not None:
+            train = train - cells[_nearest_centroid(train, cells)]
+        if len(train) > PQ_TRAIN_ROWS:
+            train = train[np.sort(rng.choice(len(train), PQ_TRAIN_ROWS, replace=False))]
         sub = dim // m
         books = np.stack([_kmeans(train[:, j * sub:(j + 1) * sub], rng) for j in range(m)])
         codes = np.empty((n, m), np.uint8)
+        assign = np.empty(n, np.int64) if cells is not None else None
         for lo, block in _unit_blocks(vectors):
             block = block - offset
+            if cells is not None and assign is not None:
+                a = assign[lo:lo + len(block)] = _nearest_centroid(block, cells)
+                block = block - cells[a]
             for j in range(m):
                 codes[lo:lo + len(block), j] = _nearest_centroid(block[:, j * sub:(j + 1) * sub], books[j])
-        if not rerank:
-            return cls(codes, books, offset)
-        kept = Int8Rows.encode(vectors) if refine == "int8" else np.array(vectors, dtype=np.float32)
-        return cls(codes, books, offset, kept, rerank)
+        lists = InvertedLists.build(cells, assign) if cells is not None and assign is not None else None
+        kept = None if not rerank else Int8Rows.encode(vectors) if refine == "int8" \
+            else np.array(vectors, dtype=np.float32)
+        return cls(codes, books, offset, kept, rerank, lists, nprobe)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -207,7 +281,7 @@ class PQRows(_CodedRows):
 
     @property
     def nbytes(self) -> int:
-        extra = 0 if self.refine is None else int(self.refine.nbytes)
+        extra = (0 if self.refine is None else int(self.refine.nbytes)) + (0 if self.ivf is None else self.ivf.nbytes)
         return int(self.codes.nbytes + self.codebooks.nbytes + self.offset.nbytes) + extra
 
     def __getitem__(self, rows) -> np.ndarray:
@@ -222,34 +296,55 @@ class PQRows(_CodedRows):
         codes = np.asarray(self.codes[rows])
         m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
         parts = self.codebooks[np.arange(m), codes]          # [..., M, sub]
-        return parts.reshape(*codes.shape[:-1], m * sub) + self.offset
+        out = parts.reshape(*codes.shape[:-1], m * sub) + self.offset
+        if self.ivf is not None:
+            out += self.ivf.cells[self.ivf.row_cells()[:len(self)][rows]]
+        return out
 
     def scores(self, query: np.ndarray, inv_norms: np.ndarray, n: int) -> np.ndarray:
-        """``(row . query) * inv_norms`` of the first ``n`` rows by distance tables on the codes."""
-        from ._kernels import pq_scores
+        """``(row . query) * inv_norms`` of the first ``n`` rows by distance tables on the codes
+        (float32 [n]). With an IVF index only the rows of the ``nprobe`` cells nearest to the
+        query are scored, and with re-ranking only the best ``rerank`` of those get a score
+        (on the kept rows, cosines); the others are -inf (not candidates)."""
+        from ._kernels import ivf_pq_scores, pq_scores
         q = np.ascontiguousarray(query, dtype=np.float32)
         m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
         tables = np.einsum("mcs,ms->mc", self.codebooks, q.reshape(m, sub)).astype(np.float32)
-        out = np.empty(n, np.float32)
-        if self.refine is None:
-            pq_scores(self.codes, tables, np.float32(self.offset @ q), inv_norms, n, out)
+        base = np.float32(self.offset @ q)
+        if self.ivf is None and self.refine is None:
+            out = np.empty(n, np.float32)
+            pq_scores(self.codes, tables, base, inv_norms, n, out)
             return out
-        # the candidates: cosines with the decoded rows (a raw inner product favours rows the
-        # codes made long: on Brown skip-gram vectors recall@10 of the best 100 was 0.74 that way, 0.998 so)
-        pq_scores(self.codes, tables, np.float32(self.offset @ q), self.code_inv_norms()[:n], n, out)
-        return self._rerank(q, out)
+        # with re-ranking or an index, the candidates are ranked by cosine with the decoded rows
+        # (a raw inner product favours rows the codes made long: on Brown skip-gram vectors
+        # recall@10 of the best 100 was 0.74 that way, 0.998 so)
+        inv = self.code_inv_norms()
+        if self.ivf is None:
+            out = np.empty(n, np.float32)
+            pq_scores(self.codes, tables, base, inv[:n], n, out)
+        else:
+            cells = self.ivf.probe(q - self.offset, self.nprobe)
+            cell_base = (base + self.ivf.cells[cells] @ q).astype(np.float32)
+            out = np.full(n, -np.inf, np.float32)
+            ivf_pq_scores(self.codes, self.ivf.lists, self.ivf.starts, cells, cell_base, tables, inv, n, out)
+        return out if self.refine is None else self._rerank(q, out)
 
     def code_inv_norms(self) -> np.ndarray:
-        """1 / length of every decoded row, float32 [n], from the codes alone (sub-vectors
-        are orthogonal pieces, so the squared length is a sum of M table entries); cached."""
+        """1 / length of every decoded row, float32 [n], from the codes (cached). Without IVF
+        the sub-vectors are orthogonal pieces, so the squared length is a sum of M table
+        entries; with IVF each row adds its cell's centroid (one kernel pass)."""
         if self._code_inv is None:
-            from ._kernels import pq_scores
+            from ._kernels import ivf_pq_sq_norms, pq_scores
             m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
-            pieces = self.codebooks + self.offset.reshape(m, 1, sub)             # [M, 256, sub]
-            squares = np.einsum("mcs,mcs->mc", pieces, pieces).astype(np.float32)
             n = len(self)
             sq = np.empty(n, np.float32)
-            pq_scores(self.codes, squares, np.float32(0.0), np.ones(n, np.float32), n, sq)
+            if self.ivf is None:
+                pieces = self.codebooks + self.offset.reshape(m, 1, sub)             # [M, 256, sub]
+                squares = np.einsum("mcs,mcs->mc", pieces, pieces).astype(np.float32)
+                pq_scores(self.codes, squares, np.float32(0.0), np.ones(n, np.float32), n, sq)
+            else:
+                bases = (self.ivf.cells + self.offset).astype(np.float32)
+                ivf_pq_sq_norms(self.codes, self.codebooks, bases, self.ivf.row_cells()[:n], sq)
             self._code_inv = (1.0 / np.sqrt(np.where(sq > 0, sq, 1.0))).astype(np.float32)
         return self._code_inv
 
@@ -259,7 +354,8 @@ class PQRows(_CodedRows):
         assert self.refine is not None
         n = len(approx)
         r = min(self.rerank, n)
-        cand = np.sort(np.argpartition(-approx, r - 1)[:r]) if r < n else np.arange(n)
+        cand = np.argpartition(-approx, r - 1)[:r] if r < n else np.arange(n)
+        cand = np.sort(cand[np.isfinite(approx[cand])])
         rows = np.asarray(self.refine[cand], dtype=np.float32)
         norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
         out = np.full(n, -np.inf, np.float32)
@@ -270,11 +366,12 @@ class PQRows(_CodedRows):
         """The first ``n`` rows."""
         refine = None if self.refine is None else self.refine[:n] if isinstance(self.refine, np.ndarray) \
             else self.refine.head(n)
-        return PQRows(self.codes[:n], self.codebooks, self.offset, refine, self.rerank)
+        return PQRows(self.codes[:n], self.codebooks, self.offset, refine, self.rerank, self.ivf, self.nprobe)
 
     def __repr__(self) -> str:
         kept = "float32" if isinstance(self.refine, np.ndarray) else "int8"
         more = "" if self.refine is None else f", best {self.rerank} re-ranked on {kept} rows"
+        more += "" if self.ivf is None else f", IVF {self.ivf.nlist} cells, {self.nprobe} probed"
         return f"PQRows({self.shape[0]} x {self.shape[1]}, {self.codes.shape[1]} bytes a row{more})"
 
 
@@ -295,13 +392,12 @@ def _nearest_centroid(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     return np.argmin(d, axis=1)
 
 
-def _kmeans(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """PQ_CENTROIDS centroids of the rows of ``x`` (float32): Lloyd's rounds from a seeded
+def _kmeans(x: np.ndarray, rng: np.random.Generator, k: int = PQ_CENTROIDS) -> np.ndarray:
+    """``k`` centroids of the rows of ``x`` (float32): Lloyd's rounds from a seeded
     sample of distinct rows (centroids follow the density of the rows; k-means++ seeding,
     tried, lowered the squared error but cost neighbour recall: on Brown skip-gram vectors
     PQ20 recall@10 0.623 against 0.640-0.644, one training seed, two k-means seeds each); an
     emptied centroid restarts at the row farthest from its own."""
-    k = PQ_CENTROIDS
     cent = x[rng.choice(len(x), k, replace=False)].copy()
     for _ in range(PQ_ROUNDS):
         assign = _nearest_centroid(x, cent)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._io import atomic_folder, load_npy, read_format_json
 from ..errors import ConfigError, ModelFormatError
-from .compress import PQ_CENTROIDS, Int8Rows, PQRows
+from .compress import PQ_CENTROIDS, Int8Rows, InvertedLists, PQRows
 from .wordlist import MappedWords, WordList, write_mapped_words
 
 log = logging.getLogger(__name__)
@@ -158,25 +158,30 @@ class KeyedVectors:
             else "float32"
 
     def compress(self, encoding: str = "int8", m: int | None = None, seed: int = 0, rerank: int = 0,
-                 refine: str = "int8") -> KeyedVectors:
+                 refine: str = "int8", ivf: int = 0, nprobe: int = 8) -> KeyedVectors:
         """The same words with their vectors compressed: ``"int8"`` keeps int8 codes and a
         float32 scale per row (a quarter of the memory); ``"pq"`` keeps ``m`` bytes a row,
         product-quantised unit directions (lengths dropped; ``seed`` for its k-means), and with
         ``rerank`` R also the rows as ``refine`` (``"int8"`` or ``"float32"``): one query's best
-        R rows by the codes are scored again on them. Queries run on the codes; ``save`` writes
-        the compressed form."""
+        R rows by the codes are scored again on them; with ``ivf`` NLIST an inverted-file index
+        (NLIST k-means cells, residuals coded) of which one query scans the ``nprobe`` cells
+        nearest to it (``kv.vectors.nprobe`` changes it later). Queries run on the codes;
+        ``save`` writes the compressed form."""
         if encoding not in ("int8", "pq"):
             raise ConfigError(f"encoding must be 'int8' or 'pq', got {encoding!r}")
         if self.encoding != "float32":
             raise ConfigError(f"these vectors are already compressed ({self.encoding})")
         if not (type(rerank) is int and rerank >= 0):
             raise ConfigError(f"rerank must be a whole number >= 0, got {rerank!r}")
-        if rerank and encoding != "pq":
-            raise ConfigError("rerank goes with product quantisation (int8 rows are scored directly)")
+        for name, value in (("ivf", ivf), ("nprobe", nprobe)):
+            if not (type(value) is int and value >= 0):
+                raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+        if (rerank or ivf) and encoding != "pq":
+            raise ConfigError("rerank and ivf go with product quantisation (int8 rows are scored directly)")
         if encoding == "pq":
             if m is None:
                 raise ConfigError("product quantisation needs m, the bytes per vector (a divisor of the dimension)")
-            rows: Int8Rows | PQRows = PQRows.encode(self.vectors, m, seed, rerank, refine)
+            rows: Int8Rows | PQRows = PQRows.encode(self.vectors, m, seed, rerank, refine, ivf, max(nprobe, 1))
         else:
             rows = Int8Rows.encode(self.vectors)
         words = self._words if isinstance(self._words, MappedWords) else self.words   # a copy to grow apart
@@ -395,12 +400,15 @@ class KeyedVectors:
         """The ``k`` nearest neighbours of many words at once. Queries go ``batch`` at a time
         and the vocabulary in blocks, each block one BLAS product whose scores feed running
         top-k heaps (numba): memory stays bounded (about 16 MB of scores) whatever the
-        vocabulary size. Unknown words raise KeyError."""
+        vocabulary size; an IVF index answers query by query. Unknown words raise KeyError."""
         from ._kernels import top_k_pop, top_k_push
         if isinstance(words, str):
             raise ConfigError("neighbors takes a list of words; for one word write neighbors([word])")
         k = _check_topn(k) or 0
         idx = np.array([self.index_of(w) for w in words], dtype=np.int64)
+        if isinstance(self.vectors, PQRows) and self.vectors.ivf is not None:   # an index: query by query
+            return [self._top(self._scores(q, restrict_vocab), [i], k)
+                    for i, q in zip(idx.tolist(), self.unit_rows(idx))]
         n_search = min(len(self), restrict_vocab) if restrict_vocab else len(self)
         norms = self.norms
         cols = max(1024, SCORE_BLOCK_VALUES // max(batch, 1))
@@ -544,6 +552,11 @@ class KeyedVectors:
                 elif pq.refine is not None:
                     np.save(tmp / "refine_vectors.npy", np.asarray(pq.refine, dtype=np.float32))
                     meta.update(refine="float32", rerank=pq.rerank)
+                if pq.ivf is not None:
+                    np.save(tmp / "ivf_cells.npy", np.asarray(pq.ivf.cells))
+                    np.save(tmp / "ivf_lists.npy", np.asarray(pq.ivf.lists))
+                    np.save(tmp / "ivf_starts.npy", np.asarray(pq.ivf.starts))
+                    meta.update(ivf=pq.ivf.nlist, nprobe=pq.nprobe)
             else:
                 np.save(tmp / "vectors.npy", np.asarray(self.vectors, dtype=np.float32))
             meta["crc32"] = write_mapped_words(tmp, self.words)
@@ -610,9 +623,10 @@ def _load_pq(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> PQRows:
                                "float32 [dim])")
     if not np.all(np.isfinite(books)) or not np.all(np.isfinite(offset)):
         raise ModelFormatError(f"{folder}: impossible PQ codebooks or offset (not finite)")
+    ivf, nprobe = _load_ivf(folder, meta, n, dim, mmap)
     kept, rerank = meta.get("refine"), meta.get("rerank")
     if kept is None and rerank is None:
-        return PQRows(codes, books, offset)
+        return PQRows(codes, books, offset, ivf=ivf, nprobe=nprobe)
     if kept not in ("int8", "float32") or not (type(rerank) is int and rerank >= 1):
         raise ModelFormatError(f"{folder}/meta.json: refine {kept!r} / rerank {rerank!r} (want int8 or float32, "
                                "and a whole number >= 1)")
@@ -624,7 +638,31 @@ def _load_pq(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> PQRows:
         if refine.shape != (n, dim) or refine.dtype != np.float32:
             raise ModelFormatError(f"{folder}: meta.json says {n} x {dim}; refine_vectors.npy holds {refine.shape} "
                                    f"{refine.dtype} (want float32)")
-    return PQRows(codes, books, offset, refine, rerank)
+    return PQRows(codes, books, offset, refine, rerank, ivf, nprobe)
+
+
+def _load_ivf(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> tuple[InvertedLists | None, int]:
+    """An IVF folder's cells, lists and starts (a partition of the n rows into the cells),
+    and its nprobe; (None, 8) without an index."""
+    nlist, nprobe = meta.get("ivf"), meta.get("nprobe")
+    if nlist is None and nprobe is None:
+        return None, 8
+    if not (type(nlist) is int and nlist >= 1 and type(nprobe) is int and nprobe >= 1):
+        raise ModelFormatError(f"{folder}/meta.json: ivf {nlist!r} / nprobe {nprobe!r} (want whole numbers >= 1)")
+    cells = load_npy(folder / "ivf_cells.npy")
+    lists = load_npy(folder / "ivf_lists.npy", mmap=mmap)
+    starts = load_npy(folder / "ivf_starts.npy")
+    if cells.shape != (nlist, dim) or cells.dtype != np.float32 or lists.shape != (n,) or lists.dtype != np.int64 \
+            or starts.shape != (nlist + 1,) or starts.dtype != np.int64:
+        raise ModelFormatError(f"{folder}: meta.json says {n} x {dim} in {nlist} cells; the IVF files hold cells "
+                               f"{cells.shape} {cells.dtype}, lists {lists.shape} {lists.dtype}, starts "
+                               f"{starts.shape} {starts.dtype} (want float32 [nlist, dim], int64 [n], int64 "
+                               "[nlist + 1])")
+    if not np.all(np.isfinite(cells)) or starts[0] != 0 or starts[-1] != n or np.any(np.diff(starts) < 0) \
+            or (n and (lists.min() < 0 or lists.max() >= n or np.any(np.bincount(lists, minlength=n) != 1))):
+        raise ModelFormatError(f"{folder}: impossible IVF index (cells not finite, or the lists are not each row "
+                               "once in cells that cover the rows in order)")
+    return InvertedLists(cells, lists, starts), nprobe
 
 
 def _load_int8(folder: Path, meta: dict, n: int, dim: int, mmap: bool) -> Int8Rows:

@@ -211,7 +211,7 @@ def test_rerank_scores_the_best_candidates_on_the_kept_rows(kv, refine):
         row = np.asarray(kept.vectors[kv.index_of(w)], dtype=np.float64)
         assert s == pytest.approx(row @ q / np.linalg.norm(row) / np.linalg.norm(q), abs=1e-5)
     assert small.similarity(words[1], words[2]) == pytest.approx(kv.similarity(words[1], words[2]), abs=0.01)
-    with pytest.raises(ConfigError, match="goes with product quantisation"):
+    with pytest.raises(ConfigError, match="go with product quantisation"):
         kv.compress("int8", rerank=5)
     with pytest.raises(ConfigError, match="refine must be"):
         kv.compress("pq", m=10, rerank=5, refine="int4")
@@ -244,4 +244,69 @@ def test_cli_compress_pq_with_rerank(tmp_path, kv):
     assert KeyedVectors.load(tmp_path / "pq").vectors.rerank == 50
     bad = subprocess.run(lmkit + ["compress", str(tmp_path / "v.txt"), "-o", str(tmp_path / "z"), "--int8",
                                   "--rerank", "5"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "--rerank goes with --pq" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "--rerank and --ivf go with --pq" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_ivf_scans_the_nearest_cells_on_residual_codes(kv):
+    """IVF-PQ: each row coded as its residual from its cell's centroid; the kernel's scores
+    equal cosines with the decoded rows in the probed cells and -inf elsewhere; all cells
+    probed = every row scored; recall with re-ranking close to the kept rows'."""
+    small = kv.compress("pq", m=10, seed=1, ivf=30, nprobe=3)
+    pq = small.vectors
+    assert pq.ivf.nlist == 30 and sorted(pq.ivf.lists.tolist()) == list(range(len(kv)))
+    decoded = pq.decode(slice(None))
+    q = kv.get_vector(kv.words[11])
+    q = q / np.linalg.norm(q)
+    scores = small._scores(q, None)
+    probed = pq.ivf.probe(q - pq.offset, 3)
+    inside = np.isin(pq.ivf.row_cells(), probed)
+    assert np.isfinite(scores).sum() == inside.sum() < len(kv) / 2
+    want = decoded @ q / np.linalg.norm(decoded, axis=1)
+    np.testing.assert_allclose(scores[inside], want[inside], rtol=1e-4, atol=1e-4)
+    pq.nprobe = 30
+    assert np.isfinite(small._scores(q, None)).all()
+    limited = small._scores(q, 100)
+    assert limited.shape == (100,) and np.isfinite(limited).all()
+    words = kv.words[:300]
+    exact = kv.neighbors(words, k=10)
+    reranked = kv.compress("pq", m=10, seed=1, ivf=30, nprobe=6, rerank=100)
+    got = reranked.neighbors(words, 10)
+    recall = np.mean([len({x for x, _ in a} & {x for x, _ in b}) / 10 for a, b in zip(exact, got)])
+    assert recall >= 0.95, recall
+    assert [w for w, _ in got[4]] == [w for w, _ in reranked.most_similar(words[4], topn=10)]
+    with pytest.raises(ConfigError, match="between 1 and a quarter"):
+        kv.compress("pq", m=10, ivf=len(kv))
+
+
+def test_ivf_folder_round_trips_and_is_checked(tmp_path, kv):
+    small = kv.compress("pq", m=10, ivf=20, nprobe=4, rerank=50)
+    small.save(tmp_path / "ivf")
+    back = KeyedVectors.load(tmp_path / "ivf")
+    assert back.vectors.ivf.nlist == 20 and back.vectors.nprobe == 4
+    assert back.neighbors(kv.words[:5], 4) == small.neighbors(kv.words[:5], 4)
+    head = KeyedVectors.load(tmp_path / "ivf", limit=300)
+    assert all(head.index_of(w) < 300 for row in head.neighbors(head.words[:20], 5) for w, _ in row)
+    lists = np.load(tmp_path / "ivf" / "ivf_lists.npy")
+    lists[0] = lists[1]                       # one row twice, another never
+    np.save(tmp_path / "ivf" / "ivf_lists.npy", lists)
+    with pytest.raises(ModelFormatError, match="impossible IVF index"):
+        KeyedVectors.load(tmp_path / "ivf")
+    np.save(tmp_path / "ivf" / "ivf_lists.npy", lists.astype(np.int32))
+    with pytest.raises(ModelFormatError, match="IVF files hold"):
+        KeyedVectors.load(tmp_path / "ivf")
+
+
+def test_cli_ivf_compress_and_query_time_nprobe(tmp_path, kv):
+    kv.save_word2vec_format(tmp_path / "v.txt")
+    lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q", "embed"]
+    subprocess.run(lmkit + ["compress", str(tmp_path / "v.txt"), "-o", str(tmp_path / "ivf"), "--pq", "20",
+                            "--ivf", "16", "--nprobe", "2", "--rerank", "50"], check=True)
+    assert KeyedVectors.load(tmp_path / "ivf").vectors.nprobe == 2
+    out = subprocess.run(lmkit + ["neighbors", str(tmp_path / "ivf"), kv.words[0], "--nprobe", "16", "-k", "3"],
+                         capture_output=True, text=True, check=True).stdout
+    want = KeyedVectors.load(tmp_path / "ivf")
+    want.vectors.nprobe = 16
+    assert out.split("\t")[1].split()[0].split(":")[0] == want.most_similar(kv.words[0], topn=1)[0][0]
+    bad = subprocess.run(lmkit + ["neighbors", str(tmp_path / "v.txt"), kv.words[0], "--nprobe", "4"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "has no IVF index" in bad.stderr and "Traceback" not in bad.stderr
