@@ -11,10 +11,13 @@ Product quantisation (`--pq 20 50`): lmkit's PQ against faiss `IndexPQ` (M x 8 b
 the unit rows), both queried with the float32 query vectors; with re-ranking (`--rerank 100`,
 on the smallest PQ): lmkit's best R candidates re-scored on int8 rows kept beside the codes,
 against faiss `IndexRefineFlat` over the same `IndexPQ` (float32 rows kept, k_factor R / 11).
-Quality figures are the mean over the seeds with the range.
+Quality figures are the mean over the seeds with the range. With ``--index NLIST`` the
+synthetic matrix is searched through IVF-PQ indexes instead (lmkit and faiss IndexIVFPQ, both
+re-ranking their best candidates; ``--nprobe`` cells a query scans) beside exact search.
 
 Reproduce:  pip install -e '.[bench]' && python benchmarks/compress_bench.py [--seeds 3]
             [--corpus FILE ...] [--synthetic 200000]   (default corpus: data/brown.txt.gz lowercased)
+            python benchmarks/compress_bench.py --seeds 0 --synthetic 500000 --index 1024 [--nprobe 8 16 32]
 """
 from __future__ import annotations
 
@@ -95,6 +98,53 @@ def rerank_side(kv, queries: list[str], exact: list[list[str]], m: int, r: int) 
     out[f"faiss PQ{m}x8 + RefineFlat {r}"] = dict(
         recall=recall(exact, found), bytes=m + 4 * kv.dim, one_us=one * 1e6,
         many_s=timed(lambda: index.search(unit[qi], 11)), analogy=float("nan"))
+    return out
+
+
+def index_side(kv, queries: list[str], exact: list[list[str]], m: int, nlist: int, nprobes: list[int],
+               r: int) -> dict:
+    """IVF-PQ with re-ranking: lmkit (NLIST cells, residual PQ m bytes, best R re-scored on
+    kept int8 rows) against faiss IndexIVFPQ under IndexRefineFlat (same NLIST, m x 8 bits,
+    float32 rows kept, k_factor R / 11), for each nprobe; exact float32 search timed too
+    (one query: `most_similar`; 1,000: one `neighbors` call). 1 thread for faiss's single
+    queries is not forced: both sides run with the machine's 2 threads."""
+    out = {}
+    one = statistics.median(timed(lambda w=w: kv.most_similar(w, topn=10), 1) for w in queries[:20])
+    out["exact float32"] = dict(recall=1.0, bytes=4 * kv.dim, one_us=one * 1e6,
+                                many_s=timed(lambda: kv.neighbors(queries, 10), 1), analogy=float("nan"))
+    for refine in ("int8", "float32"):
+        t = time.perf_counter()
+        small = kv.compress("pq", m=m, ivf=nlist, rerank=r, refine=refine)
+        build = time.perf_counter() - t
+        for p in nprobes:
+            small.vectors.nprobe = p
+            found = [[w for w, _ in row] for row in small.neighbors(queries, 10)]
+            one = statistics.median(timed(lambda w=w: small.most_similar(w, topn=10), 1) for w in queries[:100])
+            out[f"lmkit IVF{nlist},PQ{m} + rerank {r} ({refine}), nprobe {p}"] = dict(
+                recall=recall(exact, found), bytes=small.vectors.nbytes / len(kv), one_us=one * 1e6,
+                many_s=timed(lambda: small.neighbors(queries, 10), 1), analogy=float("nan"), build_s=build)
+    try:
+        import faiss
+    except ImportError:
+        return out
+    unit = np.ascontiguousarray(kv.unit_rows(slice(None)), dtype=np.float32)
+    quantizer = faiss.IndexFlatL2(kv.dim)
+    base = faiss.IndexIVFPQ(quantizer, kv.dim, nlist, m, 8)
+    index = faiss.IndexRefineFlat(base)
+    index.k_factor = r / 11
+    t = time.perf_counter()
+    index.train(unit)
+    index.add(unit)
+    build = time.perf_counter() - t
+    qi = np.array([kv.index_of(w) for w in queries])
+    for p in nprobes:
+        base.nprobe = p
+        _, ids = index.search(unit[qi], 11)
+        found = [[kv.words[j] for j in row if j >= 0 and j != q][:10] for row, q in zip(ids.tolist(), qi.tolist())]
+        one = statistics.median(timed(lambda i=i: index.search(unit[i:i + 1], 11), 1) for i in qi[:100])
+        out[f"faiss IVF{nlist},PQ{m} + RefineFlat {r}, nprobe {p}"] = dict(
+            recall=recall(exact, found), bytes=m + 8 + 4 * kv.dim, one_us=one * 1e6,
+            many_s=timed(lambda: index.search(unit[qi], 11), 1), analogy=float("nan"), build_s=build)
     return out
 
 
@@ -189,6 +239,10 @@ def main() -> None:
     ap.add_argument("--pq", type=int, nargs="*", default=[20, 50], help="PQ sizes (bytes a vector) to race")
     ap.add_argument("--rerank", type=int, nargs="*", default=[100],
                     help="re-rank this many PQ candidates (smallest --pq) on kept rows, against faiss IndexRefineFlat")
+    ap.add_argument("--index", type=int, default=0, metavar="NLIST",
+                    help="IVF-PQ (NLIST cells) with re-ranking on the synthetic matrix only, against faiss and exact")
+    ap.add_argument("--index-pq", type=int, default=50, help="PQ bytes of the IVF index (default 50)")
+    ap.add_argument("--nprobe", type=int, nargs="+", default=[8, 16, 32])
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     runs = []
@@ -202,12 +256,17 @@ def main() -> None:
         for r in args.rerank if args.pq else []:
             mine.update(rerank_side(kv, queries, exact, min(args.pq), r))
         runs.append(mine)
-    table(f"Skip-gram vectors ({len(kv)} words x {kv.dim}, {args.seeds} seeds), 1,000 query words", runs)
+    if runs:
+        table(f"Skip-gram vectors ({len(kv)} words x {kv.dim}, {args.seeds} seeds), 1,000 query words", runs)
     if args.synthetic:
         kv = synthetic(args.synthetic)
         queries = [kv.words[i] for i in rng.choice(len(kv), 1000, replace=False)]
-        mine, exact = lmkit_side(kv, queries, analogies=False)
-        mine.update(faiss_side(kv, queries, exact))
+        if args.index:
+            exact = [[w for w, _ in row] for row in kv.neighbors(queries, k=10)]
+            mine = index_side(kv, queries, exact, args.index_pq, args.index, args.nprobe, max(args.rerank or [100]))
+        else:
+            mine, exact = lmkit_side(kv, queries, analogies=False)
+            mine.update(faiss_side(kv, queries, exact))
         table(f"Clustered synthetic matrix ({len(kv)} x {kv.dim}), 1,000 queries", [mine])
 
 

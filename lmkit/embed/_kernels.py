@@ -509,28 +509,48 @@ def pq_scores(codes, tables, base, inv_norms, n, out):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def ivf_pq_scores(codes, lists, starts, cells, cell_base, tables, inv_norms, n, out):
-    """:func:`pq_scores` over the rows of some IVF cells only: for each probed cell
-    ``cells[p]`` (rows ``lists[starts[c]:starts[c + 1]]``), ``out[i] = (cell_base[p] + sum_m
-    tables[m, codes[i, m]]) * inv_norms[i]``; rows >= n are skipped, other entries untouched."""
+def pq_tables(books_t, q, out):
+    """A query's distance tables: ``out[m, c] = codebook m's centroid c . q[m * sub:(m + 1) *
+    sub]``, from the codebooks laid out as ``books_t`` [M, sub, 256] (the inner loop runs over
+    the 256 centroids: SIMD); out float32 [M, 256]."""
+    M, sub, C = books_t.shape
+    for m in range(M):
+        for c in range(C):
+            out[m, c] = 0.0
+        for s in range(sub):
+            qs = q[m * sub + s]
+            for c in range(C):
+                out[m, c] += books_t[m, s, c] * qs
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def ivf_pq_scan(codes, lists, starts, cells, cell_base, tables, inv_norms, n, ids, scores):
+    """:func:`pq_scores` over the probed IVF cells only. Codes are in list order: position p
+    holds row ``lists[p]``, cell c positions ``starts[c]:starts[c + 1]``. For each probed cell
+    ``cells[j]``, every row < n gets ``(cell_base[j] + sum_m tables[m, codes[p, m]]) *
+    inv_norms[p]``, written to ``ids`` / ``scores`` in scan order; returns how many."""
     M = codes.shape[1]
-    for p in range(cells.shape[0]):
-        c = cells[p]
-        b = cell_base[p]
-        for pos in range(starts[c], starts[c + 1]):
-            i = lists[pos]
+    k = 0
+    for j in range(cells.shape[0]):
+        c = cells[j]
+        b = cell_base[j]
+        for p in range(starts[c], starts[c + 1]):
+            i = lists[p]
             if i >= n:
                 continue
             acc = np.float32(0.0)
             for m in range(M):
-                acc += tables[m, codes[i, m]]
-            out[i] = (b + acc) * inv_norms[i]
+                acc += tables[m, codes[p, m]]
+            ids[k] = i
+            scores[k] = (b + acc) * inv_norms[p]
+            k += 1
+    return k
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
 def ivf_pq_sq_norms(codes, codebooks, bases, row_cell, out):
-    """Squared length of every IVF-PQ row decoded: ``bases[row_cell[i]]`` (offset + the cell's
-    centroid, [nlist, dim]) plus its M codebook pieces ([M, 256, sub]); float32 ``out[n]``."""
+    """Squared length of every IVF-PQ code row decoded: ``bases[row_cell[i]]`` (offset + the
+    cell's centroid, [nlist, dim]) plus its M codebook pieces ([M, 256, sub]); float32 ``out``."""
     n, M = codes.shape
     sub = codebooks.shape[2]
     for i in prange(n):

@@ -147,7 +147,8 @@ class InvertedLists:
     """The coarse level of an IVF index: ``cells`` float32 [nlist, dim] (k-means centroids of
     the centred unit rows), ``lists`` int64 [n] (row ids, cell after cell, ascending within a
     cell) and ``starts`` int64 [nlist + 1] (cell c holds ``lists[starts[c]:starts[c + 1]]``).
-    A query visits the ``nprobe`` cells nearest to it (L2)."""
+    The PQ codes of an indexed matrix are stored in this list order, so that a cell's codes
+    are read in one sweep. A query visits the ``nprobe`` cells nearest to it (L2)."""
 
     def __init__(self, cells: np.ndarray, lists: np.ndarray, starts: np.ndarray) -> None:
         if cells.ndim != 2 or cells.dtype != np.float32 or lists.ndim != 1 or lists.dtype != np.int64 \
@@ -158,7 +159,8 @@ class InvertedLists:
         self.cells = cells
         self.lists = lists
         self.starts = starts
-        self._row_cell: np.ndarray | None = None
+        self._row_pos: np.ndarray | None = None
+        self._cell_sq: np.ndarray | None = None
 
     @classmethod
     def build(cls, cells: np.ndarray, assign: np.ndarray) -> InvertedLists:
@@ -176,17 +178,23 @@ class InvertedLists:
     def nbytes(self) -> int:
         return int(self.cells.nbytes + self.lists.nbytes + self.starts.nbytes)
 
-    def row_cells(self) -> np.ndarray:
-        """The cell of every row, int64 [n] (cached)."""
-        if self._row_cell is None:
+    def position_cells(self) -> np.ndarray:
+        """The cell of every list position, int64 [n]."""
+        return np.repeat(np.arange(self.nlist, dtype=np.int64), np.diff(self.starts))
+
+    def row_positions(self) -> np.ndarray:
+        """Where every row sits in the lists, int64 [n] (cached)."""
+        if self._row_pos is None:
             out = np.empty(len(self.lists), np.int64)
-            out[self.lists] = np.repeat(np.arange(self.nlist, dtype=np.int64), np.diff(self.starts))
-            self._row_cell = out
-        return self._row_cell
+            out[self.lists] = np.arange(len(self.lists), dtype=np.int64)
+            self._row_pos = out
+        return self._row_pos
 
     def probe(self, centred_query: np.ndarray, nprobe: int) -> np.ndarray:
         """The ``nprobe`` cells nearest to a centred query (int64, nearest first)."""
-        d = np.einsum("ij,ij->i", self.cells, self.cells) - 2.0 * (self.cells @ centred_query)
+        if self._cell_sq is None:
+            self._cell_sq = np.einsum("ij,ij->i", self.cells, self.cells)
+        d = self._cell_sq - 2.0 * (self.cells @ centred_query)
         p = min(nprobe, len(d))
         near = np.argpartition(d, p - 1)[:p] if p < len(d) else np.arange(len(d))
         return near[np.argsort(d[near], kind="stable")].astype(np.int64)
@@ -198,24 +206,28 @@ class PQRows(_CodedRows):
     that sub-space's codebook (k-means, ``codebooks`` float32 [M, 256, dim / M]). M bytes a row.
 
     Rows decode to their unit-length direction (the length is not kept: cosine queries do
-    not need it); one query is scored by asymmetric distance tables on the codes."""
+    not need it); one query is scored by asymmetric distance tables on the codes. With an IVF
+    index (``ivf``) the codes are residuals from the rows' cells, stored in list order, and
+    ``n_rows`` may be fewer than the codes (the first rows of a larger index)."""
 
     def __init__(self, codes: np.ndarray, codebooks: np.ndarray, offset: np.ndarray,
                  refine: np.ndarray | Int8Rows | None = None, rerank: int = 0,
-                 ivf: InvertedLists | None = None, nprobe: int = 8) -> None:
+                 ivf: InvertedLists | None = None, nprobe: int = 8, n_rows: int | None = None) -> None:
         if codes.ndim != 2 or codes.dtype != np.uint8 or codebooks.ndim != 3 or codebooks.dtype != np.float32 \
                 or codebooks.shape[0] != codes.shape[1] or codebooks.shape[1] != PQ_CENTROIDS \
                 or offset.shape != (codebooks.shape[0] * codebooks.shape[2],) or offset.dtype != np.float32:
             raise ConfigError(f"PQ rows need uint8 codes [n, M], float32 codebooks [M, {PQ_CENTROIDS}, dim / M] "
                               f"and a float32 offset [dim]; got {codes.dtype} {codes.shape}, {codebooks.dtype} "
                               f"{codebooks.shape}, {offset.dtype} {offset.shape}")
-        if refine is not None and (tuple(refine.shape) != (codes.shape[0], offset.shape[0])
-                                   or refine.dtype != np.float32):
-            raise ConfigError(f"the re-ranking rows must be float32 [{codes.shape[0]}, {offset.shape[0]}], got "
+        n = codes.shape[0] if n_rows is None else n_rows
+        if not 0 <= n <= codes.shape[0] or (ivf is None and n != codes.shape[0]):
+            raise ConfigError(f"{n} rows of {codes.shape[0]} codes (fewer only with an IVF index)")
+        if refine is not None and (tuple(refine.shape) != (n, offset.shape[0]) or refine.dtype != np.float32):
+            raise ConfigError(f"the re-ranking rows must be float32 [{n}, {offset.shape[0]}], got "
                               f"{refine.dtype} {tuple(refine.shape)}")
         if refine is not None and not (isinstance(rerank, int) and rerank >= 1):
             raise ConfigError(f"rerank must be a whole number >= 1 with re-ranking rows, got {rerank!r}")
-        if ivf is not None and (ivf.cells.shape[1] != offset.shape[0] or len(ivf.lists) < codes.shape[0]):
+        if ivf is not None and (ivf.cells.shape[1] != offset.shape[0] or len(ivf.lists) != codes.shape[0]):
             raise ConfigError(f"inverted lists of {ivf.cells.shape} cells over {len(ivf.lists)} rows do not fit "
                               f"{codes.shape[0]} rows of dim {offset.shape[0]}")
         if ivf is not None and not (isinstance(nprobe, int) and nprobe >= 1):
@@ -227,7 +239,9 @@ class PQRows(_CodedRows):
         self.rerank = rerank if refine is not None else 0
         self.ivf = ivf
         self.nprobe = nprobe
+        self.n_rows = n
         self._code_inv: np.ndarray | None = None
+        self._books_t: np.ndarray | None = None
 
     @classmethod
     def encode(cls, vectors, m: int, seed: int = 0, rerank: int = 0, refine: str = "int8", ivf: int = 0,
@@ -271,13 +285,18 @@ class PQRows(_CodedRows):
             for j in range(m):
                 codes[lo:lo + len(block), j] = _nearest_centroid(block[:, j * sub:(j + 1) * sub], books[j])
         lists = InvertedLists.build(cells, assign) if cells is not None and assign is not None else None
+        if lists is not None:
+            codes = codes[lists.lists]                              # list order: a cell in one sweep
         kept = None if not rerank else Int8Rows.encode(vectors) if refine == "int8" \
             else np.array(vectors, dtype=np.float32)
         return cls(codes, books, offset, kept, rerank, lists, nprobe)
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (int(self.codes.shape[0]), int(self.offset.shape[0]))
+        return (self.n_rows, int(self.offset.shape[0]))
+
+    def __len__(self) -> int:
+        return self.n_rows
 
     @property
     def nbytes(self) -> int:
@@ -293,12 +312,23 @@ class PQRows(_CodedRows):
 
     def decode(self, rows) -> np.ndarray:
         """Rows as the codes give them (unit directions, approximately)."""
-        codes = np.asarray(self.codes[rows])
+        ids = np.arange(self.n_rows)[rows]
+        pos = ids if self.ivf is None else self.ivf.row_positions()[ids]
+        codes = np.asarray(self.codes[pos])
         m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
         parts = self.codebooks[np.arange(m), codes]          # [..., M, sub]
         out = parts.reshape(*codes.shape[:-1], m * sub) + self.offset
         if self.ivf is not None:
-            out += self.ivf.cells[self.ivf.row_cells()[:len(self)][rows]]
+            out += self.ivf.cells[self.ivf.position_cells()[pos]]
+        return out
+
+    def _tables(self, q: np.ndarray) -> np.ndarray:
+        """The query's distance tables: sub-vector m dotted with every centroid, float32 [M, 256]."""
+        from ._kernels import pq_tables
+        if self._books_t is None:
+            self._books_t = np.ascontiguousarray(self.codebooks.transpose(0, 2, 1))
+        out = np.empty(self.codebooks.shape[:2], np.float32)
+        pq_tables(self._books_t, q, out)
         return out
 
     def scores(self, query: np.ndarray, inv_norms: np.ndarray, n: int) -> np.ndarray:
@@ -306,10 +336,9 @@ class PQRows(_CodedRows):
         (float32 [n]). With an IVF index only the rows of the ``nprobe`` cells nearest to the
         query are scored, and with re-ranking only the best ``rerank`` of those get a score
         (on the kept rows, cosines); the others are -inf (not candidates)."""
-        from ._kernels import ivf_pq_scores, pq_scores
+        from ._kernels import pq_scores
         q = np.ascontiguousarray(query, dtype=np.float32)
-        m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
-        tables = np.einsum("mcs,ms->mc", self.codebooks, q.reshape(m, sub)).astype(np.float32)
+        tables = self._tables(q)
         base = np.float32(self.offset @ q)
         if self.ivf is None and self.refine is None:
             out = np.empty(n, np.float32)
@@ -318,25 +347,61 @@ class PQRows(_CodedRows):
         # with re-ranking or an index, the candidates are ranked by cosine with the decoded rows
         # (a raw inner product favours rows the codes made long: on Brown skip-gram vectors
         # recall@10 of the best 100 was 0.74 that way, 0.998 so)
-        inv = self.code_inv_norms()
         if self.ivf is None:
             out = np.empty(n, np.float32)
-            pq_scores(self.codes, tables, base, inv[:n], n, out)
+            pq_scores(self.codes, tables, base, self.code_inv_norms()[:n], n, out)
         else:
-            cells = self.ivf.probe(q - self.offset, self.nprobe)
-            cell_base = (base + self.ivf.cells[cells] @ q).astype(np.float32)
+            ids, approx = self._scan(q, tables, base, n)
             out = np.full(n, -np.inf, np.float32)
-            ivf_pq_scores(self.codes, self.ivf.lists, self.ivf.starts, cells, cell_base, tables, inv, n, out)
+            out[ids] = approx
         return out if self.refine is None else self._rerank(q, out)
 
+    def _scan(self, q: np.ndarray, tables: np.ndarray, base: np.float32, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows (< n) of the ``nprobe`` cells nearest to ``q`` and their cosines with the
+        decoded rows: (ids int64, scores float32)."""
+        from ._kernels import ivf_pq_scan
+        assert self.ivf is not None
+        cells = self.ivf.probe(q - self.offset, self.nprobe)
+        cell_base = (base + self.ivf.cells[cells] @ q).astype(np.float32)
+        size = int((self.ivf.starts[cells + 1] - self.ivf.starts[cells]).sum())
+        ids, approx = np.empty(size, np.int64), np.empty(size, np.float32)
+        k = ivf_pq_scan(self.codes, self.ivf.lists, self.ivf.starts, cells, cell_base, tables,
+                        self.code_inv_norms(), n, ids, approx)
+        return ids[:k], approx[:k]
+
+    def search(self, query: np.ndarray, k: int, n: int, exclude=()) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows among the first ``n`` for a unit ``query`` (rows in ``exclude``
+        left out), best first: (ids int64, cosines float32). With an IVF index only the
+        ``nprobe`` nearest cells are read and nothing costs O(n); with re-ranking the best
+        ``rerank`` candidates are scored again on the kept rows."""
+        q = np.ascontiguousarray(query, dtype=np.float32)
+        if self.ivf is None:
+            ids, approx = np.arange(n), self.scores(q, self.code_inv_norms()[:n], n)
+        else:
+            ids, approx = self._scan(q, self._tables(q), np.float32(self.offset @ q), n)
+        drop = ~np.isfinite(approx)
+        for i in exclude:
+            drop |= ids == i
+        ids, approx = ids[~drop], approx[~drop]
+        want = max(k, self.rerank) if self.refine is not None else k
+        keep = _best(approx, want) if want < len(ids) else np.arange(len(ids))
+        ids, approx = ids[keep], approx[keep]
+        if self.refine is not None:
+            rows = np.asarray(self.refine[ids], dtype=np.float32)
+            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            approx = ((rows @ q) / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        order = np.argsort(-approx, kind="stable")[:k]
+        return ids[order], approx[order]
+
     def code_inv_norms(self) -> np.ndarray:
-        """1 / length of every decoded row, float32 [n], from the codes (cached). Without IVF
-        the sub-vectors are orthogonal pieces, so the squared length is a sum of M table
-        entries; with IVF each row adds its cell's centroid (one kernel pass)."""
+        """1 / length of every decoded row, float32 [rows of codes] in the codes' order (list
+        order with IVF), from the codes (cached). Without IVF the sub-vectors are orthogonal
+        pieces, so the squared length is a sum of M table entries; with IVF each row adds its
+        cell's centroid (one kernel pass)."""
         if self._code_inv is None:
             from ._kernels import ivf_pq_sq_norms, pq_scores
             m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
-            n = len(self)
+            n = self.codes.shape[0]
             sq = np.empty(n, np.float32)
             if self.ivf is None:
                 pieces = self.codebooks + self.offset.reshape(m, 1, sub)             # [M, 256, sub]
@@ -344,7 +409,7 @@ class PQRows(_CodedRows):
                 pq_scores(self.codes, squares, np.float32(0.0), np.ones(n, np.float32), n, sq)
             else:
                 bases = (self.ivf.cells + self.offset).astype(np.float32)
-                ivf_pq_sq_norms(self.codes, self.codebooks, bases, self.ivf.row_cells()[:n], sq)
+                ivf_pq_sq_norms(self.codes, self.codebooks, bases, self.ivf.position_cells(), sq)
             self._code_inv = (1.0 / np.sqrt(np.where(sq > 0, sq, 1.0))).astype(np.float32)
         return self._code_inv
 
@@ -354,7 +419,7 @@ class PQRows(_CodedRows):
         assert self.refine is not None
         n = len(approx)
         r = min(self.rerank, n)
-        cand = np.argpartition(-approx, r - 1)[:r] if r < n else np.arange(n)
+        cand = _best(approx, r) if r < n else np.arange(n)
         cand = np.sort(cand[np.isfinite(approx[cand])])
         rows = np.asarray(self.refine[cand], dtype=np.float32)
         norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
@@ -366,13 +431,25 @@ class PQRows(_CodedRows):
         """The first ``n`` rows."""
         refine = None if self.refine is None else self.refine[:n] if isinstance(self.refine, np.ndarray) \
             else self.refine.head(n)
-        return PQRows(self.codes[:n], self.codebooks, self.offset, refine, self.rerank, self.ivf, self.nprobe)
+        if self.ivf is not None:                  # the lists keep every row; scans skip rows >= n
+            return PQRows(self.codes, self.codebooks, self.offset, refine, self.rerank, self.ivf, self.nprobe, n)
+        return PQRows(self.codes[:n], self.codebooks, self.offset, refine, self.rerank)
 
     def __repr__(self) -> str:
         kept = "float32" if isinstance(self.refine, np.ndarray) else "int8"
         more = "" if self.refine is None else f", best {self.rerank} re-ranked on {kept} rows"
         more += "" if self.ivf is None else f", IVF {self.ivf.nlist} cells, {self.nprobe} probed"
         return f"PQRows({self.shape[0]} x {self.shape[1]}, {self.codes.shape[1]} bytes a row{more})"
+
+
+def _best(scores: np.ndarray, r: int) -> np.ndarray:
+    """Indices of the ``r`` highest of float32 ``scores`` (any order): one pass through a
+    k-heap (numba; np.argpartition took 107 us for 14k scores, this about a tenth)."""
+    from ._kernels import top_k_push
+    heap_v, heap_i = np.empty((1, r), np.float32), np.empty((1, r), np.int64)
+    sizes = np.zeros(1, np.int64)
+    top_k_push(scores.reshape(1, -1), 0, np.full(1, -1, np.int64), heap_v, heap_i, sizes)
+    return heap_i[0, :sizes[0]]
 
 
 def _unit(block: np.ndarray) -> np.ndarray:

@@ -314,10 +314,24 @@ class KeyedVectors:
         terms, exclude = self._query_terms(positive, negative)
         query = self.get_mean_vector([k for k, _ in terms], [w for _, w in terms],
                                      pre_normalize=True, post_normalize=True, ignore_missing=False)
+        if topn is not None and self._indexed:
+            return self._search(query, exclude, topn, restrict_vocab)
         scores = self._scores(query, restrict_vocab)
         if topn is None:
             return scores
         return self._top(scores, exclude, topn)
+
+    @property
+    def _indexed(self) -> bool:
+        """Rows behind an IVF index: top-n queries read only the probed cells."""
+        return isinstance(self.vectors, PQRows) and self.vectors.ivf is not None
+
+    def _search(self, query: np.ndarray, exclude: Iterable[int], topn: int,
+                restrict_vocab: int | None) -> list[tuple[str, float]]:
+        assert isinstance(self.vectors, PQRows)
+        n = min(len(self), restrict_vocab) if restrict_vocab else len(self)
+        ids, scores = self.vectors.search(query, topn, n, exclude)
+        return [(self._words[i], s) for i, s in zip(ids.tolist(), scores.tolist())]
 
     def similar_by_word(self, word: str, topn: int | None = 10, restrict_vocab: int | None = None):
         return self.most_similar(positive=[word], topn=topn, restrict_vocab=restrict_vocab)
@@ -406,9 +420,8 @@ class KeyedVectors:
             raise ConfigError("neighbors takes a list of words; for one word write neighbors([word])")
         k = _check_topn(k) or 0
         idx = np.array([self.index_of(w) for w in words], dtype=np.int64)
-        if isinstance(self.vectors, PQRows) and self.vectors.ivf is not None:   # an index: query by query
-            return [self._top(self._scores(q, restrict_vocab), [i], k)
-                    for i, q in zip(idx.tolist(), self.unit_rows(idx))]
+        if self._indexed:                             # an index: query by query, only the probed cells
+            return [self._search(q, [i], k, restrict_vocab) for i, q in zip(idx.tolist(), self.unit_rows(idx))]
         n_search = min(len(self), restrict_vocab) if restrict_vocab else len(self)
         norms = self.norms
         cols = max(1024, SCORE_BLOCK_VALUES // max(batch, 1))
