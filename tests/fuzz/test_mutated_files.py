@@ -164,11 +164,12 @@ def test_native_vectors_folder(tmp_path, vectors):
     fuzz_folder(tmp_path, tmp_path / "native", KeyedVectors.load, check_vectors)
 
 
-@pytest.mark.parametrize("encoding", ["int8", "pq"])
-def test_compressed_vectors_folder(tmp_path, encoding):
+@pytest.mark.parametrize("encoding, options", [("int8", {}), ("pq", {"m": 2}),
+                                               ("pq", {"m": 2, "ivf": 4, "nprobe": 2, "rerank": 5})])
+def test_compressed_vectors_folder(tmp_path, encoding, options):
     rng = np.random.default_rng(0)
     kv = KeyedVectors([f"w{i}" for i in range(300)], rng.standard_normal((300, 4)).astype(np.float32))
-    kv.compress(encoding, m=2 if encoding == "pq" else None).save(tmp_path / encoding)
+    kv.compress(encoding, **options).save(tmp_path / encoding)
     fuzz_folder(tmp_path, tmp_path / encoding, KeyedVectors.load, check_vectors)
 
 
