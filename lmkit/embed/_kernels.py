@@ -547,6 +547,69 @@ def ivf_pq_scan(codes, lists, starts, cells, cell_base, tables, inv_norms, n, id
     return k
 
 
+@njit(cache=True, nogil=True)
+def _heap_push(hv, hi, size, v, idx):
+    """Offer (v, idx) to a min-heap of the best ``len(hv)`` holding ``size`` entries; returns
+    the new size."""
+    if size < hv.shape[0]:
+        pos = size
+        while pos > 0:
+            parent = (pos - 1) // 2
+            if hv[parent] <= v:
+                break
+            hv[pos] = hv[parent]
+            hi[pos] = hi[parent]
+            pos = parent
+        hv[pos] = v
+        hi[pos] = idx
+        return size + 1
+    if v > hv[0]:
+        _sift_down(hv, hi, size, v, idx)
+    return size
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def ivf_pq_search_many(codes, lists, starts, probes, cell_base, tables, inv_norms, n, exclude, heap_v, heap_i,
+                       sizes):
+    """Many queries through an IVF-PQ index at once, one query per thread at a time: query b
+    scans cells ``probes[b]`` (codes in list order, as :func:`ivf_pq_scan`) with its tables
+    ``tables[b]`` [M, 256] and ``cell_base[b]``, skipping rows >= n and row ``exclude[b]``,
+    and keeps its best ``heap_v.shape[1]`` rows in the min-heap ``heap_v[b]``/``heap_i[b]``
+    (``sizes[b]`` entries)."""
+    B, P = probes.shape
+    M = codes.shape[1]
+    for b in prange(B):
+        size = 0
+        hv = heap_v[b]
+        hi = heap_i[b]
+        for j in range(P):
+            c = probes[b, j]
+            base = cell_base[b, j]
+            for p in range(starts[c], starts[c + 1]):
+                i = lists[p]
+                if i >= n or i == exclude[b]:
+                    continue
+                acc = np.float32(0.0)
+                for m in range(M):
+                    acc += tables[b, m, codes[p, m]]
+                size = _heap_push(hv, hi, size, (base + acc) * inv_norms[p], i)
+        sizes[b] = size
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def pq_tables_many(books_t, queries, out):
+    """:func:`pq_tables` for many queries [B, dim] -> out float32 [B, M, 256]."""
+    M, sub, C = books_t.shape
+    for b in prange(queries.shape[0]):
+        for m in range(M):
+            for c in range(C):
+                out[b, m, c] = 0.0
+            for s in range(sub):
+                qs = queries[b, m * sub + s]
+                for c in range(C):
+                    out[b, m, c] += books_t[m, s, c] * qs
+
+
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
 def ivf_pq_sq_norms(codes, codebooks, bases, row_cell, out):
     """Squared length of every IVF-PQ code row decoded: ``bases[row_cell[i]]`` (offset + the

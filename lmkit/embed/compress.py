@@ -393,6 +393,45 @@ class PQRows(_CodedRows):
         order = np.argsort(-approx, kind="stable")[:k]
         return ids[order], approx[order]
 
+    def search_many(self, queries: np.ndarray, k: int, n: int, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` for many unit queries [B, dim] through the IVF index at once (numba,
+        queries in parallel; row ``exclude[b]`` left out of query b's answer, -1 for none):
+        (ids int64 [B, k], cosines float32 [B, k]), best first, -1 / -inf past the rows found."""
+        from ._kernels import ivf_pq_search_many, pq_tables_many, top_k_pop
+        assert self.ivf is not None
+        Q = np.ascontiguousarray(queries, dtype=np.float32)
+        B = len(Q)
+        if self._books_t is None:
+            self._books_t = np.ascontiguousarray(self.codebooks.transpose(0, 2, 1))
+        tables = np.empty((B,) + self.codebooks.shape[:2], np.float32)
+        pq_tables_many(self._books_t, Q, tables)
+        p = min(self.nprobe, self.ivf.nlist)
+        if self.ivf._cell_sq is None:
+            self.ivf._cell_sq = np.einsum("ij,ij->i", self.ivf.cells, self.ivf.cells)
+        cell_dots = Q @ self.ivf.cells.T                                             # [B, nlist]
+        dist = self.ivf._cell_sq - 2.0 * (cell_dots - (self.offset @ self.ivf.cells.T))
+        probes = np.argpartition(dist, p - 1, axis=1)[:, :p] if p < self.ivf.nlist else \
+            np.tile(np.arange(self.ivf.nlist), (B, 1))
+        probes = np.ascontiguousarray(probes, dtype=np.int64)
+        cell_base = (np.take_along_axis(cell_dots, probes, axis=1) + (Q @ self.offset)[:, None]).astype(np.float32)
+        want = max(k, self.rerank) if self.refine is not None else k
+        heap_v, heap_i = np.empty((B, want), np.float32), np.empty((B, want), np.int64)
+        sizes = np.zeros(B, np.int64)
+        ivf_pq_search_many(self.codes, self.ivf.lists, self.ivf.starts, probes, cell_base, tables,
+                           self.code_inv_norms(), n, np.asarray(exclude, np.int64), heap_v, heap_i, sizes)
+        ids, scores = top_k_pop(heap_v, heap_i, sizes)
+        if self.refine is not None:
+            found = ids >= 0
+            rows = np.asarray(self.refine[ids[found]], dtype=np.float32)               # [found, dim]
+            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            owner = np.nonzero(found)[0]
+            exact = np.einsum("ij,ij->i", rows, Q[owner]) / np.where(norms > 0, norms, 1.0)
+            scores = np.full(ids.shape, -np.inf, np.float32)
+            scores[found] = exact
+            order = np.argsort(-scores, axis=1, kind="stable")
+            ids, scores = np.take_along_axis(ids, order, axis=1), np.take_along_axis(scores, order, axis=1)
+        return ids[:, :k], scores[:, :k]
+
     def code_inv_norms(self) -> np.ndarray:
         """1 / length of every decoded row, float32 [rows of codes] in the codes' order (list
         order with IVF), from the codes (cached). Without IVF the sub-vectors are orthogonal

@@ -420,8 +420,15 @@ class KeyedVectors:
             raise ConfigError("neighbors takes a list of words; for one word write neighbors([word])")
         k = _check_topn(k) or 0
         idx = np.array([self.index_of(w) for w in words], dtype=np.int64)
-        if self._indexed:                             # an index: query by query, only the probed cells
-            return [self._search(q, [i], k, restrict_vocab) for i, q in zip(idx.tolist(), self.unit_rows(idx))]
+        if self._indexed:                             # an index: only the probed cells, queries in parallel
+            assert isinstance(self.vectors, PQRows)
+            n = min(len(self), restrict_vocab) if restrict_vocab else len(self)
+            out_: list[list[tuple[str, float]]] = []
+            for g in range(0, len(idx), batch):
+                ids, scores = self.vectors.search_many(self.unit_rows(idx[g:g + batch]), k, n, idx[g:g + batch])
+                out_.extend([(self._words[i], s) for i, s in zip(row_i, row_s) if i >= 0]
+                            for row_i, row_s in zip(ids.tolist(), scores.tolist()))
+            return out_
         n_search = min(len(self), restrict_vocab) if restrict_vocab else len(self)
         norms = self.norms
         cols = max(1024, SCORE_BLOCK_VALUES // max(batch, 1))

@@ -274,6 +274,12 @@ def test_ivf_scans_the_nearest_cells_on_residual_codes(kv):
     recall = np.mean([len({x for x, _ in a} & {x for x, _ in b}) / 10 for a, b in zip(exact, got)])
     assert recall >= 0.95, recall
     assert [w for w, _ in got[4]] == [w for w, _ in reranked.most_similar(words[4], topn=10)]
+    for model in (reranked, small):           # batches (queries in parallel) answer as one query at a time
+        batch = model.neighbors(words[:40], 10)
+        for w, row in zip(words[:40], batch):
+            one = model.most_similar(w, topn=10)
+            assert [x for x, _ in row] == [x for x, _ in one]
+            np.testing.assert_allclose([v for _, v in row], [v for _, v in one], rtol=1e-5, atol=1e-6)
     full = reranked._top(reranked._scores(q, None), [], 10)        # the O(n) path gives the same words
     assert [w for w, _ in full] == [w for w, _ in reranked.similar_by_vector(q, topn=10)]
     with pytest.raises(ConfigError, match="between 1 and a quarter"):
