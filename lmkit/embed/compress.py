@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from .ivf import InvertedLists
 
 #: rows decoded at once when a whole compressed matrix is read (about 16M values)
 DECODE_BLOCK_VALUES = 1 << 24
@@ -141,63 +142,6 @@ class Int8Rows(_CodedRows):
 
     def __repr__(self) -> str:
         return f"Int8Rows({self.shape[0]} x {self.shape[1]})"
-
-
-class InvertedLists:
-    """The coarse level of an IVF index: ``cells`` float32 [nlist, dim] (k-means centroids of
-    the centred unit rows), ``lists`` int64 [n] (row ids, cell after cell, ascending within a
-    cell) and ``starts`` int64 [nlist + 1] (cell c holds ``lists[starts[c]:starts[c + 1]]``).
-    The PQ codes of an indexed matrix are stored in this list order, so that a cell's codes
-    are read in one sweep. A query visits the ``nprobe`` cells nearest to it (L2)."""
-
-    def __init__(self, cells: np.ndarray, lists: np.ndarray, starts: np.ndarray) -> None:
-        if cells.ndim != 2 or cells.dtype != np.float32 or lists.ndim != 1 or lists.dtype != np.int64 \
-                or starts.shape != (cells.shape[0] + 1,) or starts.dtype != np.int64:
-            raise ConfigError(f"inverted lists need float32 cells [nlist, dim], int64 lists [n] and int64 starts "
-                              f"[nlist + 1]; got {cells.dtype} {cells.shape}, {lists.dtype} {lists.shape}, "
-                              f"{starts.dtype} {starts.shape}")
-        self.cells = cells
-        self.lists = lists
-        self.starts = starts
-        self._row_pos: np.ndarray | None = None
-        self._cell_sq: np.ndarray | None = None
-
-    @classmethod
-    def build(cls, cells: np.ndarray, assign: np.ndarray) -> InvertedLists:
-        """Lists from each row's cell (int [n])."""
-        order = np.argsort(assign, kind="stable").astype(np.int64)
-        starts = np.zeros(len(cells) + 1, np.int64)
-        np.cumsum(np.bincount(assign, minlength=len(cells)), out=starts[1:])
-        return cls(cells, order, starts)
-
-    @property
-    def nlist(self) -> int:
-        return int(self.cells.shape[0])
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.cells.nbytes + self.lists.nbytes + self.starts.nbytes)
-
-    def position_cells(self) -> np.ndarray:
-        """The cell of every list position, int64 [n]."""
-        return np.repeat(np.arange(self.nlist, dtype=np.int64), np.diff(self.starts))
-
-    def row_positions(self) -> np.ndarray:
-        """Where every row sits in the lists, int64 [n] (cached)."""
-        if self._row_pos is None:
-            out = np.empty(len(self.lists), np.int64)
-            out[self.lists] = np.arange(len(self.lists), dtype=np.int64)
-            self._row_pos = out
-        return self._row_pos
-
-    def probe(self, centred_query: np.ndarray, nprobe: int) -> np.ndarray:
-        """The ``nprobe`` cells nearest to a centred query (int64, nearest first)."""
-        if self._cell_sq is None:
-            self._cell_sq = np.einsum("ij,ij->i", self.cells, self.cells)
-        d = self._cell_sq - 2.0 * (self.cells @ centred_query)
-        p = min(nprobe, len(d))
-        near = np.argpartition(d, p - 1)[:p] if p < len(d) else np.arange(len(d))
-        return near[np.argsort(d[near], kind="stable")].astype(np.int64)
 
 
 class PQRows(_CodedRows):
@@ -406,10 +350,8 @@ class PQRows(_CodedRows):
         tables = np.empty((B,) + self.codebooks.shape[:2], np.float32)
         pq_tables_many(self._books_t, Q, tables)
         p = min(self.nprobe, self.ivf.nlist)
-        if self.ivf._cell_sq is None:
-            self.ivf._cell_sq = np.einsum("ij,ij->i", self.ivf.cells, self.ivf.cells)
         cell_dots = Q @ self.ivf.cells.T                                             # [B, nlist]
-        dist = self.ivf._cell_sq - 2.0 * (cell_dots - (self.offset @ self.ivf.cells.T))
+        dist = self.ivf.cell_sq() - 2.0 * (cell_dots - (self.offset @ self.ivf.cells.T))
         probes = np.argpartition(dist, p - 1, axis=1)[:, :p] if p < self.ivf.nlist else \
             np.tile(np.arange(self.ivf.nlist), (B, 1))
         probes = np.ascontiguousarray(probes, dtype=np.int64)

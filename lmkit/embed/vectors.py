@@ -17,7 +17,8 @@ import numpy as np
 
 from .._io import atomic_folder, load_npy, read_format_json
 from ..errors import ConfigError, ModelFormatError
-from .compress import PQ_CENTROIDS, Int8Rows, InvertedLists, PQRows
+from .compress import PQ_CENTROIDS, Int8Rows, PQRows
+from .ivf import InvertedLists
 from .wordlist import MappedWords, WordList, write_mapped_words
 
 log = logging.getLogger(__name__)
