@@ -11,7 +11,8 @@ Product quantisation (`--pq 20 50`): lmkit's PQ against faiss `IndexPQ` (M x 8 b
 the unit rows), both queried with the float32 query vectors; with re-ranking (`--rerank 100`,
 on the smallest PQ): lmkit's best R candidates re-scored on int8 rows kept beside the codes,
 against faiss `IndexRefineFlat` over the same `IndexPQ` (float32 rows kept, k_factor R / 11).
-Quality figures are the mean over the seeds with the range. With ``--index NLIST`` the
+Quality figures are the mean over the seeds with the range. The process runs with the
+thread-pool settings of the `lmkit` command (lmkit/threads.py), for both sides. With ``--index NLIST`` the
 synthetic matrix is searched through IVF-PQ indexes instead (lmkit and faiss IndexIVFPQ, both
 re-ranking their best candidates; ``--nprobe`` cells a query scans) beside exact search.
 
@@ -26,7 +27,11 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
+from lmkit.threads import quiet_thread_pools
+
+quiet_thread_pools()      # as the lmkit command runs (before numpy loads OpenBLAS); faiss sees the same
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
