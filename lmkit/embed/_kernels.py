@@ -597,6 +597,29 @@ def ivf_pq_search_many(codes, lists, starts, probes, cell_base, tables, inv_norm
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def int8_cosines(codes, scales, offset, ids, queries, out):
+    """Cosine of query b with int8 row ``ids[b, j]`` (row = offset + codes * scale, decoded on
+    the fly; ids < 0 give -inf): codes int8 [n, dim], scales [n], offset [dim], ids int64 [B, R],
+    queries float32 [B, dim] (unit), out float32 [B, R]. Queries in parallel."""
+    B, R = ids.shape
+    dim = codes.shape[1]
+    for b in prange(B):
+        for j in range(R):
+            i = ids[b, j]
+            if i < 0:
+                out[b, j] = -np.inf
+                continue
+            s = scales[i]
+            dot = np.float32(0.0)
+            sq = np.float32(0.0)
+            for d in range(dim):
+                v = offset[d] + s * codes[i, d]
+                dot += v * queries[b, d]
+                sq += v * v
+            out[b, j] = dot / np.sqrt(sq) if sq > 0 else dot
+
+
+@njit(cache=True, nogil=True, fastmath=True, parallel=True)
 def pq_tables_many(books_t, queries, out):
     """:func:`pq_tables` for many queries [B, dim] -> out float32 [B, M, 256]."""
     M, sub, C = books_t.shape

@@ -362,7 +362,11 @@ class PQRows(_CodedRows):
         ivf_pq_search_many(self.codes, self.ivf.lists, self.ivf.starts, probes, cell_base, tables,
                            self.code_inv_norms(), n, np.asarray(exclude, np.int64), heap_v, heap_i, sizes)
         ids, scores = top_k_pop(heap_v, heap_i, sizes)
-        if self.refine is not None:
+        if isinstance(self.refine, Int8Rows):           # cosines on the int8 codes, nothing decoded
+            from ._kernels import int8_cosines
+            scores = np.empty(ids.shape, np.float32)
+            int8_cosines(self.refine.codes, self.refine.scales, self.refine.offset, ids, Q, scores)
+        elif self.refine is not None:
             found = ids >= 0
             rows = np.asarray(self.refine[ids[found]], dtype=np.float32)               # [found, dim]
             norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
@@ -370,6 +374,7 @@ class PQRows(_CodedRows):
             exact = np.einsum("ij,ij->i", rows, Q[owner]) / np.where(norms > 0, norms, 1.0)
             scores = np.full(ids.shape, -np.inf, np.float32)
             scores[found] = exact
+        if self.refine is not None:
             order = np.argsort(-scores, axis=1, kind="stable")
             ids, scores = np.take_along_axis(ids, order, axis=1), np.take_along_axis(scores, order, axis=1)
         return ids[:, :k], scores[:, :k]
