@@ -23,33 +23,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = cmds.add_parser("train", help="train a model (checkpoints in MODEL_DIR/checkpoints)")
     for name in ("--train-src", "--train-tgt"):
         t.add_argument(name, required=True, help="parallel training text, one sentence per line")
-    t.add_argument("--valid-src", help="validation source (loss and BLEU each epoch, early stopping)")
-    t.add_argument("--valid-tgt", help="validation target")
     t.add_argument("-o", "--output", required=True, help="model folder")
-    t.add_argument("--emb", type=M["emb"].arg(), default=256, help="embedding size (default 256)")
-    t.add_argument("--hidden", type=M["hidden"].arg(), default=256, help="GRU/LSTM state size (default 256)")
-    t.add_argument("--attn", type=M["attn"].arg(), default=None, help="attention size (default: --hidden)")
-    t.add_argument("--layers", type=M["layers"].arg(), default=1, help="stacked encoder and decoder layers")
-    t.add_argument("--attention", choices=["additive", "dot", "general"], default="additive",
-                   help="additive (Bahdanau), dot or general (Luong) attention")
-    t.add_argument("--encoder", choices=["gru", "lstm"], default="gru", help="bidirectional encoder cell")
-    t.add_argument("--batch", type=T["batch"].arg(), default=64, help="sentence pairs per batch (default 64)")
-    t.add_argument("--epochs", type=T["epochs"].arg(), default=10, help="passes over the data (default 10)")
-    t.add_argument("--max-steps", type=T["max_steps"].arg(), default=None, help="stop after N batches")
-    t.add_argument("--lr", type=T["lr"].arg(), default=1e-3, help="learning rate (default 1e-3)")
-    t.add_argument("--optimizer", choices=["adam", "sgd", "adagrad"], default="adam", help="default adam")
-    t.add_argument("--clip", type=T["clip"].arg(), default=1.0, help="global gradient-norm clip (0: off)")
-    t.add_argument("--dropout", type=M["dropout"].arg(), default=0.2, help="dropout rate in [0, 1) (default 0.2)")
-    t.add_argument("--max-len", type=positive_int, default=50, help="skip pairs longer than this (counted)")
+    _model_options(t)
+    _training_options(t)
     t.add_argument("--min-count", type=positive_int, default=2, help="rarer words become <unk> (default 2)")
     t.add_argument("--joint-vocab", action="store_true", help="one vocabulary for both sides")
-    t.add_argument("--patience", type=T["patience"].arg(), default=3, help="epochs without improvement before stopping")
-    t.add_argument("--checkpoint-every", type=T["checkpoint_every"].arg(), default=500,
-                   help="steps between checkpoints")
-    t.add_argument("--seed", type=T["seed"].arg(), default=1, help="random seed (default 1)")
-    t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR's latest checkpoint")
     add_text_options(t, default_tokenizer="whitespace")
     t.set_defaults(run=run_train)
+
+    k = cmds.add_parser("distill", help="train a smaller student on a teacher's beam-search translations "
+                        "(sequence-level knowledge distillation)",
+                        description="Translate the training source with the teacher's beam search (written "
+                                    "part by part under STUDENT_DIR/distill, resumable), then train a student "
+                                    "with the teacher's vocabularies and tokenizer on those translations.")
+    k.add_argument("teacher", help="the teacher's model folder")
+    k.add_argument("--train-src", required=True, help="training source text, one sentence per line")
+    k.add_argument("-o", "--output", required=True, help="the student's model folder")
+    k.add_argument("--beam", type=D["beam"].arg(), default=5, help="the teacher's beam size (default 5)")
+    k.add_argument("--length-penalty", type=D["alpha"].arg(), default=1.0, help="GNMT length penalty alpha")
+    k.add_argument("--decode-batch", type=D["batch"].arg(), default=64, help="sentences the teacher decodes together")
+    _model_options(k)
+    _training_options(k)
+    k.set_defaults(run=run_distill)
 
     d = cmds.add_parser("decode", help="translate text, one sentence a line in and out")
     d.add_argument("model", help="model folder")
@@ -92,46 +87,116 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=missing_command(p))
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from ..translate import (
-        Seq2Seq,
-        Seq2SeqConfig,
-        TrainConfig,
-        Trainer,
-        build_vocabs,
-        encode_parallel,
-        read_parallel,
-    )
-    if bool(args.valid_src) != bool(args.valid_tgt):
-        raise ConfigError("give both --valid-src and --valid-tgt, or neither")
-    overrides = dict(epochs=args.epochs, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
-                     optimizer=args.optimizer, clip=args.clip, patience=args.patience,
-                     checkpoint_every=args.checkpoint_every, seed=args.seed)
-    if args.resume:
-        trainer = Trainer.resume(args.output, overrides={k: v for k, v in overrides.items()
-                                                          if k in ("epochs", "max_steps")})
-        tokenizer = trainer.tokenizer
-        src, tgt = read_parallel(args.train_src, args.train_tgt, tokenizer)
-        train = encode_parallel(src, tgt, trainer.src_vocab, trainer.tgt_vocab, args.max_len)
-    else:
-        if (Path(args.output) / "checkpoints").exists():
-            raise ConfigError(f"{args.output}: holds a training run already; continue it with --resume "
-                              "or choose another -o (checkpoints of two runs must not mix)")
-        tokenizer = tokenizer_from_args(args)
-        src, tgt = read_parallel(args.train_src, args.train_tgt, tokenizer)
-        sv, tv = build_vocabs(src, tgt, args.min_count, args.joint_vocab)
-        train = encode_parallel(src, tgt, sv, tv, args.max_len)
-        model = Seq2Seq(Seq2SeqConfig(len(sv), len(tv), args.emb, args.hidden, args.attn or args.hidden,
-                                      args.dropout, args.seed, args.attention, args.encoder, args.layers))
-        trainer = Trainer(model, sv, tv, tokenizer, args.output, TrainConfig(**overrides))
-        log.info("%d training pairs (%d skipped: empty, %d: longer than %d); vocabularies %d / %d; "
-                 "%d parameters", len(train), train.skipped_empty, train.skipped_long, args.max_len,
-                 len(sv), len(tv), model.n_parameters())
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--emb", type=M["emb"].arg(), default=256, help="embedding size (default 256)")
+    p.add_argument("--hidden", type=M["hidden"].arg(), default=256, help="GRU/LSTM state size (default 256)")
+    p.add_argument("--attn", type=M["attn"].arg(), default=None, help="attention size (default: --hidden)")
+    p.add_argument("--layers", type=M["layers"].arg(), default=1, help="stacked encoder and decoder layers")
+    p.add_argument("--attention", choices=["additive", "dot", "general"], default="additive",
+                   help="additive (Bahdanau), dot or general (Luong) attention")
+    p.add_argument("--encoder", choices=["gru", "lstm"], default="gru", help="bidirectional encoder cell")
+    p.add_argument("--dropout", type=M["dropout"].arg(), default=0.2, help="dropout rate in [0, 1) (default 0.2)")
+
+
+def _training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--valid-src", help="validation source (loss and BLEU each epoch, early stopping)")
+    p.add_argument("--valid-tgt", help="validation target")
+    p.add_argument("--batch", type=T["batch"].arg(), default=64, help="sentence pairs per batch (default 64)")
+    p.add_argument("--epochs", type=T["epochs"].arg(), default=10, help="passes over the data (default 10)")
+    p.add_argument("--max-steps", type=T["max_steps"].arg(), default=None, help="stop after N batches")
+    p.add_argument("--lr", type=T["lr"].arg(), default=1e-3, help="learning rate (default 1e-3)")
+    p.add_argument("--optimizer", choices=["adam", "sgd", "adagrad"], default="adam", help="default adam")
+    p.add_argument("--clip", type=T["clip"].arg(), default=1.0, help="global gradient-norm clip (0: off)")
+    p.add_argument("--max-len", type=positive_int, default=50, help="skip pairs longer than this (counted)")
+    p.add_argument("--patience", type=T["patience"].arg(), default=3, help="epochs without improvement before stopping")
+    p.add_argument("--checkpoint-every", type=T["checkpoint_every"].arg(), default=500,
+                   help="steps between checkpoints")
+    p.add_argument("--seed", type=T["seed"].arg(), default=1, help="random seed (default 1)")
+    p.add_argument("--resume", action="store_true", help="continue from the output folder's latest checkpoint")
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return dict(epochs=args.epochs, max_steps=args.max_steps, batch=args.batch, lr=args.lr,
+                optimizer=args.optimizer, clip=args.clip, patience=args.patience,
+                checkpoint_every=args.checkpoint_every, seed=args.seed)
+
+
+def _model_config(args: argparse.Namespace, sv, tv):
+    from ..translate import Seq2SeqConfig
+    return Seq2SeqConfig(len(sv), len(tv), args.emb, args.hidden, args.attn or args.hidden, args.dropout,
+                         args.seed, args.attention, args.encoder, args.layers)
+
+
+def _fresh_output(args: argparse.Namespace) -> None:
+    if (Path(args.output) / "checkpoints").exists():
+        raise ConfigError(f"{args.output}: holds a training run already; continue it with --resume "
+                          "or choose another -o (checkpoints of two runs must not mix)")
+
+
+def _train(trainer, tokenizer, train, args: argparse.Namespace) -> None:
+    """Validation data (if given) read with the run's tokenizer, then the training loop."""
+    from ..translate import encode_parallel, read_parallel
     valid = None
     if args.valid_src:
         vs, vt = read_parallel(args.valid_src, args.valid_tgt, tokenizer)
         valid = encode_parallel(vs, vt, trainer.src_vocab, trainer.tgt_vocab, None)
     trainer.train(train, valid, quiet=args.quiet)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ..translate import Seq2Seq, TrainConfig, Trainer, build_vocabs, encode_parallel, read_parallel
+    if bool(args.valid_src) != bool(args.valid_tgt):
+        raise ConfigError("give both --valid-src and --valid-tgt, or neither")
+    if args.resume:
+        trainer = Trainer.resume(args.output, overrides={k: v for k, v in _overrides(args).items()
+                                                          if k in ("epochs", "max_steps")})
+        tokenizer = trainer.tokenizer
+        src, tgt = read_parallel(args.train_src, args.train_tgt, tokenizer)
+        train = encode_parallel(src, tgt, trainer.src_vocab, trainer.tgt_vocab, args.max_len)
+    else:
+        _fresh_output(args)
+        tokenizer = tokenizer_from_args(args)
+        src, tgt = read_parallel(args.train_src, args.train_tgt, tokenizer)
+        sv, tv = build_vocabs(src, tgt, args.min_count, args.joint_vocab)
+        train = encode_parallel(src, tgt, sv, tv, args.max_len)
+        model = Seq2Seq(_model_config(args, sv, tv))
+        trainer = Trainer(model, sv, tv, tokenizer, args.output, TrainConfig(**_overrides(args)))
+        log.info("%d training pairs (%d skipped: empty, %d: longer than %d); vocabularies %d / %d; "
+                 "%d parameters", len(train), train.skipped_empty, train.skipped_long, args.max_len,
+                 len(sv), len(tv), model.n_parameters())
+    _train(trainer, tokenizer, train, args)
+    return 0
+
+
+def run_distill(args: argparse.Namespace) -> int:
+    """The teacher's translations of the training source (resumable), then a student trained
+    on them with the teacher's vocabularies and tokenizer."""
+    from ..text import Corpus, Tokenizer
+    from ..translate import Seq2Seq, TrainConfig, Trainer, Translator, encode_parallel
+    from ..translate.distill import teacher_targets
+    if bool(args.valid_src) != bool(args.valid_tgt):
+        raise ConfigError("give both --valid-src and --valid-tgt, or neither")
+    if not args.resume:
+        _fresh_output(args)
+    targets = teacher_targets(args.teacher, args.train_src, args.output, beam=args.beam, alpha=args.length_penalty,
+                              batch=args.decode_batch, quiet=args.quiet)
+    if args.resume and (Path(args.output) / "checkpoints").exists():
+        trainer = Trainer.resume(args.output, overrides={k: v for k, v in _overrides(args).items()
+                                                          if k in ("epochs", "max_steps")})
+    else:
+        teacher = Translator.load(args.teacher)
+        sv, tv = teacher.src_vocab, teacher.tgt_vocab
+        model = Seq2Seq(_model_config(args, sv, tv))
+        trainer = Trainer(model, sv, tv, teacher.tokenizer, args.output, TrainConfig(**_overrides(args)))
+        log.info("student: %d parameters (teacher %d)", model.n_parameters(), teacher.model.n_parameters())
+    src = list(Corpus(args.train_src, trainer.tokenizer, quiet=True))
+    tgt = list(Corpus(str(targets), Tokenizer("whitespace"), quiet=True))   # the teacher's words as written
+    if len(src) != len(tgt):
+        raise CorpusError(f"{args.train_src} has {len(src)} lines but {targets} has {len(tgt)}")
+    train = encode_parallel(src, tgt, trainer.src_vocab, trainer.tgt_vocab, args.max_len)
+    log.info("%d distilled training pairs (%d skipped: empty, %d: longer than %d)", len(train),
+             train.skipped_empty, train.skipped_long, args.max_len)
+    _train(trainer, trainer.tokenizer, train, args)
     return 0
 
 
