@@ -91,8 +91,8 @@ def quality(path: Path) -> dict:
     from lmkit.embed import KeyedVectors
     kv = KeyedVectors.load_word2vec_format(path, binary=True)
     a = kv.evaluate_analogies(datapath("questions-words.txt"), restrict_vocab=30000)
-    ws = kv.evaluate_word_pairs(datapath("wordsim353.tsv"))
-    sl = kv.evaluate_word_pairs(datapath("simlex999.txt"))
+    ws = kv.evaluate_pairs(datapath("wordsim353.tsv"))
+    sl = kv.evaluate_pairs(datapath("simlex999.txt"))
     return {"analogy": a["accuracy"] * 100, "sem": a["semantic"] * 100, "syn": a["syntactic"] * 100,
             "ws": ws["spearman"], "sl": sl["spearman"]}
 

@@ -266,7 +266,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"analogies\taccuracy={r['accuracy']:.4f}\tsemantic={r['semantic']:.4f}\t"
               f"syntactic={r['syntactic']:.4f}\ttried={r['tried']}\tskipped={r['skipped']}")
     for path in args.pairs:
-        r = kv.evaluate_word_pairs(path)
+        r = kv.evaluate_pairs(path)
         print(f"{path}\tspearman={r['spearman']:.4f}\tpearson={r['pearson']:.4f}\t"
               f"pairs={r['pairs']}\toov_ratio={r['oov_ratio']:.3f}")
     return 0

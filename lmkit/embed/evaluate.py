@@ -128,9 +128,57 @@ def word_pairs(kv, path: str | os.PathLike, delimiter: str = "\t", case_insensit
         sims.append(float(u[0] @ u[1]))
         gold.append(score)
     s, g = np.array(sims), np.array(gold)
+    nan = float("nan")
     if len(s) < 2:
-        return {"pearson": float("nan"), "spearman": float("nan"), "pairs": len(s), "oov_ratio": 1.0}
+        return {"pearson": nan, "spearman": nan, "pearson_p": nan, "spearman_p": nan, "pairs": len(s),
+                "oov_ratio": 1.0}
     pearson = float(np.corrcoef(s, g)[0, 1])
     spearman = float(np.corrcoef(_rank(s), _rank(g))[0, 1])
-    return {"pearson": pearson, "spearman": spearman, "pairs": len(s),
-            "oov_ratio": oov / total if total else float("nan")}
+    return {"pearson": pearson, "spearman": spearman, "pearson_p": correlation_p_value(pearson, len(s)),
+            "spearman_p": correlation_p_value(spearman, len(s)), "pairs": len(s),
+            "oov_ratio": oov / total if total else nan}
+
+
+def correlation_p_value(r: float, n: int) -> float:
+    """Two-sided p-value of a correlation ``r`` over ``n`` pairs under no correlation:
+    t = r sqrt((n - 2) / (1 - r^2)) on n - 2 degrees of freedom, i.e. the regularised incomplete
+    beta I_x(df / 2, 1 / 2) at x = df / (df + t^2) = 1 - r^2 (what scipy's pearsonr and
+    spearmanr report)."""
+    if not np.isfinite(r) or n < 3:
+        return float("nan")
+    r = min(1.0, abs(r))
+    if r == 1.0:
+        return 0.0
+    return _betainc((n - 2) / 2.0, 0.5, 1.0 - r * r)
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b) by its continued fraction (modified Lentz), on the
+    side where it converges fast (I_x(a, b) = 1 - I_{1-x}(b, a))."""
+    import math
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1.0) / (a + b + 2.0):
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x)
+                     + b * math.log1p(-x)) / a
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    f = d
+    for m in range(1, 10_000):
+        for even in (True, False):
+            if even:
+                num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+            else:
+                num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            f *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return front * f

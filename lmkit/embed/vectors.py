@@ -478,13 +478,23 @@ class KeyedVectors:
         return assign
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate_word_pairs(self, path: str | os.PathLike, delimiter: str = "\t",
-                            case_insensitive: bool = True, dummy4unknown: bool = False) -> dict:
+    def evaluate_pairs(self, path: str | os.PathLike, delimiter: str = "\t",
+                       case_insensitive: bool = True, dummy4unknown: bool = False) -> dict:
         """Spearman and Pearson correlation between cosine similarity and human scores for a
         WordSim-353 / SimLex-999 style file (``word1 word2 score`` lines; ``#`` comments):
-        a dict with ``pearson``, ``spearman``, ``pairs``, ``oov_ratio`` (a fraction)."""
+        a dict with ``pearson``, ``spearman``, their two-sided p-values ``pearson_p`` and
+        ``spearman_p``, ``pairs``, ``oov_ratio`` (a fraction)."""
         from .evaluate import word_pairs
         return word_pairs(self, path, delimiter, case_insensitive, dummy4unknown)
+
+    def evaluate_word_pairs(self, pairs: str | os.PathLike, delimiter: str = "\t", restrict_vocab: int = 300000,
+                            case_insensitive: bool = True, dummy4unknown: bool = False
+                            ) -> tuple[tuple[float, float], tuple[float, float], float]:
+        """gensim's call and result: ``((pearson, p-value), (spearman, p-value), oov %)``
+        (``restrict_vocab`` is accepted for its signature; every word is looked up). lmkit's
+        dict: :meth:`evaluate_pairs`."""
+        r = self.evaluate_pairs(pairs, delimiter, case_insensitive, dummy4unknown)
+        return (r["pearson"], r["pearson_p"]), (r["spearman"], r["spearman_p"]), 100.0 * r["oov_ratio"]
 
     def evaluate_analogies(self, path: str | os.PathLike, restrict_vocab: int = 30000,
                            case_insensitive: bool = True, dummy4unknown: bool = False) -> dict:

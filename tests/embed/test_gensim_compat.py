@@ -41,8 +41,29 @@ def test_evaluation_equals_gensims(brown_model):
     assert result["correct"] == len(total["correct"])
     for path in (datapath("wordsim353.tsv"), datapath("simlex999.txt")):
         pearson, spearman, oov = theirs.evaluate_word_pairs(path)
-        mine = ours.evaluate_word_pairs(path)
+        mine = ours.evaluate_pairs(path)
         assert mine["pearson"] == pytest.approx(pearson[0], abs=1e-6)
         # float32 cosines can swap the ranks of near-equal pairs between the two implementations
         assert mine["spearman"] == pytest.approx(spearman[0], abs=1e-4)
         assert mine["oov_ratio"] * 100 == pytest.approx(oov, abs=1e-6)
+        # gensim's own call and result shape, p-values included (scipy's, through gensim)
+        (p, p_p), (s, s_p), o = ours.evaluate_word_pairs(path)
+        assert (p, s, o) == (mine["pearson"], mine["spearman"], mine["oov_ratio"] * 100)
+        assert p_p == pytest.approx(pearson[1], rel=1e-5)
+        assert s_p == pytest.approx(spearman[1], rel=2e-2)        # from the same (near-equal) rho
+
+
+def test_correlation_p_values_equal_scipys():
+    """The p-values of evaluate_word_pairs against scipy.stats (gensim's dependency), which
+    gensim reports: pearsonr's exact beta distribution, over small and large n."""
+    from scipy import stats
+
+    from lmkit.embed.evaluate import correlation_p_value
+    for n in (3, 5, 10, 50, 353, 999):
+        for r in (-0.99, -0.5, -0.1, 0.0, 0.05, 0.3, 0.7, 0.999):
+            half = n / 2 - 1
+            want = 2 * stats.beta(half, half, loc=-1, scale=2).sf(abs(r))
+            assert correlation_p_value(r, n) == pytest.approx(want, rel=1e-9, abs=1e-300)
+    x = np.random.default_rng(3).standard_normal((2, 40))
+    r, p = stats.pearsonr(x[0], x[1])
+    assert correlation_p_value(r, 40) == pytest.approx(p, rel=1e-9)
