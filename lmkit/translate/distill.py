@@ -39,14 +39,13 @@ def file_crc32(path: str | Path) -> int:
 
 
 def read_source_lines(path: str | Path) -> list[str]:
-    """The source sentences, one a line (UTF-8; a clear error otherwise)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return [line.rstrip("\n") for line in f]
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such source file") from None
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    """The source sentences, one a line, read as every lmkit reader reads text (``.gz`` and
+    other compressed files too; bad UTF-8 is one clear error)."""
+    from ..text import Corpus, Tokenizer
+    if not Path(path).is_file():
+        raise CorpusError(f"{path}: no such source file")
+    return [line for block in Corpus([str(path)], Tokenizer("whitespace"), quiet=True).line_blocks()
+            for line in block]
 
 
 def teacher_targets(teacher_dir: str | Path, source: str | Path, student_dir: str | Path, beam: int = 5,

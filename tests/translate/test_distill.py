@@ -86,6 +86,14 @@ def test_cli_distill_trains_a_smaller_student_and_resumes(tmp_path, teacher, tin
     assert bad.returncode == 2 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_a_compressed_source_gives_the_same_targets(tmp_path, teacher, tiny_pairs):  # noqa: F811
+    import gzip
+    with gzip.open(tmp_path / "s.en.gz", "wt", encoding="utf-8") as f:
+        f.write(tiny_pairs[0].read_text())
+    plain = D.teacher_targets(teacher, tiny_pairs[0], tmp_path / "a", beam=2, quiet=True).read_text()
+    assert D.teacher_targets(teacher, tmp_path / "s.en.gz", tmp_path / "b", beam=2, quiet=True).read_text() == plain
+
+
 def test_a_missing_source_is_one_clear_error(tmp_path, teacher):
     with pytest.raises(CorpusError, match="no such source file"):
         D.teacher_targets(teacher, tmp_path / "none.txt", tmp_path / "s", quiet=True)
