@@ -178,13 +178,13 @@ def run_distill(args: argparse.Namespace) -> int:
         raise ConfigError("give both --valid-src and --valid-tgt, or neither")
     if not args.resume:
         _fresh_output(args)
+    teacher = Translator.load(args.teacher)
     targets = teacher_targets(args.teacher, args.train_src, args.output, beam=args.beam, alpha=args.length_penalty,
-                              batch=args.decode_batch, quiet=args.quiet)
+                              batch=args.decode_batch, quiet=args.quiet, teacher=teacher)
     if args.resume and (Path(args.output) / "checkpoints").exists():
         trainer = Trainer.resume(args.output, overrides={k: v for k, v in _overrides(args).items()
                                                           if k in ("epochs", "max_steps")})
     else:
-        teacher = Translator.load(args.teacher)
         sv, tv = teacher.src_vocab, teacher.tgt_vocab
         model = Seq2Seq(_model_config(args, sv, tv))
         trainer = Trainer(model, sv, tv, teacher.tokenizer, args.output, TrainConfig(**_overrides(args)))

@@ -276,13 +276,33 @@ def _sift_down(heap_v, heap_i, size, v, idx):
 
 
 @njit(cache=True, nogil=True)
+def _heap_push(hv, hi, size, v, idx):
+    """Offer (v, idx) to a min-heap of the best ``len(hv)`` holding ``size`` entries; returns
+    the new size."""
+    if size < hv.shape[0]:
+        pos = size
+        while pos > 0:
+            parent = (pos - 1) // 2
+            if hv[parent] <= v:
+                break
+            hv[pos] = hv[parent]
+            hi[pos] = hi[parent]
+            pos = parent
+        hv[pos] = v
+        hi[pos] = idx
+        return size + 1
+    if v > hv[0]:
+        _sift_down(hv, hi, size, v, idx)
+    return size
+
+
+@njit(cache=True, nogil=True)
 def top_k_push(scores, col_offset, exclude, heap_v, heap_i, sizes):
     """Feed one block of scores (``[rows, cols]``, columns ``col_offset..``) into per-row
     min-heaps of the k best so far (``heap_v``/``heap_i`` ``[rows, k]``, ``sizes[rows]``),
     skipping column ``exclude[r]`` in row r (-1: none) and NaN scores. Blocks fed in column
     order give the same result as one pass over the whole row."""
     rows, cols = scores.shape
-    k = heap_v.shape[1]
     for r in range(rows):
         size = sizes[r]
         ex = exclude[r]
@@ -295,20 +315,7 @@ def top_k_push(scores, col_offset, exclude, heap_v, heap_i, sizes):
             v = scores[r, c]
             if v != v:
                 continue
-            if size < k:   # sift up
-                pos = size
-                size += 1
-                while pos > 0:
-                    parent = (pos - 1) // 2
-                    if hv[parent] <= v:
-                        break
-                    hv[pos] = hv[parent]
-                    hi[pos] = hi[parent]
-                    pos = parent
-                hv[pos] = v
-                hi[pos] = col
-            elif v > hv[0]:
-                _sift_down(hv, hi, size, v, col)
+            size = _heap_push(hv, hi, size, v, col)
         sizes[r] = size
 
 
@@ -545,27 +552,6 @@ def ivf_pq_scan(codes, lists, starts, cells, cell_base, tables, inv_norms, n, id
             scores[k] = (b + acc) * inv_norms[p]
             k += 1
     return k
-
-
-@njit(cache=True, nogil=True)
-def _heap_push(hv, hi, size, v, idx):
-    """Offer (v, idx) to a min-heap of the best ``len(hv)`` holding ``size`` entries; returns
-    the new size."""
-    if size < hv.shape[0]:
-        pos = size
-        while pos > 0:
-            parent = (pos - 1) // 2
-            if hv[parent] <= v:
-                break
-            hv[pos] = hv[parent]
-            hi[pos] = hi[parent]
-            pos = parent
-        hv[pos] = v
-        hi[pos] = idx
-        return size + 1
-    if v > hv[0]:
-        _sift_down(hv, hi, size, v, idx)
-    return size
 
 
 @njit(cache=True, nogil=True, fastmath=True, parallel=True)

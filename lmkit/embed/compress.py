@@ -256,8 +256,7 @@ class PQRows(_CodedRows):
 
     def decode(self, rows) -> np.ndarray:
         """Rows as the codes give them (unit directions, approximately)."""
-        ids = np.arange(self.n_rows)[rows]
-        pos = ids if self.ivf is None else self.ivf.row_positions()[ids]
+        pos = rows if self.ivf is None else self.ivf.row_positions()[:self.n_rows][rows]
         codes = np.asarray(self.codes[pos])
         m, sub = self.codebooks.shape[0], self.codebooks.shape[2]
         parts = self.codebooks[np.arange(m), codes]          # [..., M, sub]
@@ -288,17 +287,34 @@ class PQRows(_CodedRows):
             out = np.empty(n, np.float32)
             pq_scores(self.codes, tables, base, inv_norms, n, out)
             return out
-        # with re-ranking or an index, the candidates are ranked by cosine with the decoded rows
-        # (a raw inner product favours rows the codes made long: on Brown skip-gram vectors
-        # recall@10 of the best 100 was 0.74 that way, 0.998 so)
-        if self.ivf is None:
-            out = np.empty(n, np.float32)
-            pq_scores(self.codes, tables, base, self.code_inv_norms()[:n], n, out)
-        else:
-            ids, approx = self._scan(q, tables, base, n)
-            out = np.full(n, -np.inf, np.float32)
+        ids, approx = self._candidates(q, tables, base, n)
+        out = np.full(n, -np.inf, np.float32)
+        if self.refine is None:
             out[ids] = approx
-        return out if self.refine is None else self._rerank(q, out)
+            return out
+        best = _best(approx, self.rerank) if self.rerank < len(ids) else np.arange(len(ids))
+        out[ids[best]] = self._kept_cosines(q, ids[best])
+        return out
+
+    def _candidates(self, q: np.ndarray, tables: np.ndarray, base: np.float32, n: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (< n) worth scoring and their cosines with the decoded rows: every row, or with
+        an IVF index those of the ``nprobe`` nearest cells. Cosines, not raw inner products:
+        those favour rows the codes made long (on Brown skip-gram vectors recall@10 of the
+        best 100 re-ranked was 0.74 that way, 0.998 so)."""
+        from ._kernels import pq_scores
+        if self.ivf is not None:
+            return self._scan(q, tables, base, n)
+        out = np.empty(n, np.float32)
+        pq_scores(self.codes, tables, base, self.code_inv_norms()[:n], n, out)
+        return np.arange(n), out
+
+    def _kept_cosines(self, q: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Cosines of unit query ``q`` with the kept rows ``ids``, float32."""
+        assert self.refine is not None
+        rows = np.asarray(self.refine[ids], dtype=np.float32)
+        norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+        return ((rows @ q) / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
     def _scan(self, q: np.ndarray, tables: np.ndarray, base: np.float32, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The rows (< n) of the ``nprobe`` cells nearest to ``q`` and their cosines with the
@@ -319,10 +335,7 @@ class PQRows(_CodedRows):
         ``nprobe`` nearest cells are read and nothing costs O(n); with re-ranking the best
         ``rerank`` candidates are scored again on the kept rows."""
         q = np.ascontiguousarray(query, dtype=np.float32)
-        if self.ivf is None:
-            ids, approx = np.arange(n), self.scores(q, self.code_inv_norms()[:n], n)
-        else:
-            ids, approx = self._scan(q, self._tables(q), np.float32(self.offset @ q), n)
+        ids, approx = self._candidates(q, self._tables(q), np.float32(self.offset @ q), n)
         drop = ~np.isfinite(approx)
         for i in exclude:
             drop |= ids == i
@@ -331,9 +344,7 @@ class PQRows(_CodedRows):
         keep = _best(approx, want) if want < len(ids) else np.arange(len(ids))
         ids, approx = ids[keep], approx[keep]
         if self.refine is not None:
-            rows = np.asarray(self.refine[ids], dtype=np.float32)
-            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-            approx = ((rows @ q) / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+            approx = self._kept_cosines(q, ids)
         order = np.argsort(-approx, kind="stable")[:k]
         return ids[order], approx[order]
 
@@ -398,20 +409,6 @@ class PQRows(_CodedRows):
                 ivf_pq_sq_norms(self.codes, self.codebooks, bases, self.ivf.position_cells(), sq)
             self._code_inv = (1.0 / np.sqrt(np.where(sq > 0, sq, 1.0))).astype(np.float32)
         return self._code_inv
-
-    def _rerank(self, query: np.ndarray, approx: np.ndarray) -> np.ndarray:
-        """Cosines of the best ``rerank`` rows by ``approx`` (the codes' scores) recomputed on
-        the kept rows; every other row -inf (not a candidate). float32 [n]."""
-        assert self.refine is not None
-        n = len(approx)
-        r = min(self.rerank, n)
-        cand = _best(approx, r) if r < n else np.arange(n)
-        cand = np.sort(cand[np.isfinite(approx[cand])])
-        rows = np.asarray(self.refine[cand], dtype=np.float32)
-        norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-        out = np.full(n, -np.inf, np.float32)
-        out[cand] = (rows @ query) / np.where(norms > 0, norms, 1.0)
-        return out
 
     def head(self, n: int) -> PQRows:
         """The first ``n`` rows."""

@@ -25,6 +25,7 @@ class InvertedLists:
         self.lists = lists
         self.starts = starts
         self._row_pos: np.ndarray | None = None
+        self._pos_cell: np.ndarray | None = None
         self._cell_sq: np.ndarray | None = None
 
     @classmethod
@@ -44,8 +45,10 @@ class InvertedLists:
         return int(self.cells.nbytes + self.lists.nbytes + self.starts.nbytes)
 
     def position_cells(self) -> np.ndarray:
-        """The cell of every list position, int64 [n]."""
-        return np.repeat(np.arange(self.nlist, dtype=np.int64), np.diff(self.starts))
+        """The cell of every list position, int64 [n] (cached)."""
+        if self._pos_cell is None:
+            self._pos_cell = np.repeat(np.arange(self.nlist, dtype=np.int64), np.diff(self.starts))
+        return self._pos_cell
 
     def row_positions(self) -> np.ndarray:
         """Where every row sits in the lists, int64 [n] (cached)."""

@@ -49,13 +49,15 @@ def read_source_lines(path: str | Path) -> list[str]:
 
 
 def teacher_targets(teacher_dir: str | Path, source: str | Path, student_dir: str | Path, beam: int = 5,
-                    alpha: float = 1.0, batch: int = 64, quiet: bool | None = None) -> Path:
+                    alpha: float = 1.0, batch: int = 64, quiet: bool | None = None,
+                    teacher: Translator | None = None) -> Path:
     """Translate ``source`` with the teacher's beam search into ``student_dir/distill/targets.txt``
     (one line per source line, the teacher's words separated by spaces) and return its path.
     Parts already written by an interrupted run with the same teacher, source and settings
-    are kept; other settings are refused."""
+    are kept; other settings are refused. ``teacher``: the model of ``teacher_dir`` when the
+    caller has loaded it already."""
     folder = Path(student_dir) / DISTILL_DIR
-    teacher = Translator.load(teacher_dir)            # checked before anything is written
+    teacher = teacher or Translator.load(teacher_dir)     # checked before anything is written
     lines = read_source_lines(source)
     meta = {"teacher_weights_crc32": file_crc32(model_folder(teacher_dir) / "weights.npz"),
             "source_crc32": file_crc32(source), "beam": beam, "length_penalty": alpha,
