@@ -303,6 +303,7 @@ def top_k_push(scores, col_offset, exclude, heap_v, heap_i, sizes):
     skipping column ``exclude[r]`` in row r (-1: none) and NaN scores. Blocks fed in column
     order give the same result as one pass over the whole row."""
     rows, cols = scores.shape
+    k = heap_v.shape[1]
     for r in range(rows):
         size = sizes[r]
         ex = exclude[r]
@@ -315,7 +316,8 @@ def top_k_push(scores, col_offset, exclude, heap_v, heap_i, sizes):
             v = scores[r, c]
             if v != v:
                 continue
-            size = _heap_push(hv, hi, size, v, col)
+            if size < k or v > hv[0]:      # the common case (not better than the k-th) stays in this loop
+                size = _heap_push(hv, hi, size, v, col)
         sizes[r] = size
 
 
@@ -564,6 +566,7 @@ def ivf_pq_search_many(codes, lists, starts, probes, cell_base, tables, inv_norm
     (``sizes[b]`` entries)."""
     B, P = probes.shape
     M = codes.shape[1]
+    R = heap_v.shape[1]
     for b in prange(B):
         size = 0
         hv = heap_v[b]
@@ -578,7 +581,9 @@ def ivf_pq_search_many(codes, lists, starts, probes, cell_base, tables, inv_norm
                 acc = np.float32(0.0)
                 for m in range(M):
                     acc += tables[b, m, codes[p, m]]
-                size = _heap_push(hv, hi, size, (base + acc) * inv_norms[p], i)
+                v = (base + acc) * inv_norms[p]
+                if size < R or v > hv[0]:
+                    size = _heap_push(hv, hi, size, v, i)
         sizes[b] = size
 
 
