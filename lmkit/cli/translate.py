@@ -9,6 +9,7 @@ from pathlib import Path
 from ..checks import Range
 from ..errors import ConfigError, CorpusError, ModelFormatError
 from ..translate.model import SEQ2SEQ_RANGES as M
+from ..translate.shortlist import SHORTLIST_RANGES as SL
 from ..translate.train import TRAIN_RANGES as T
 from ..translate.translator import DECODE_RANGES as D
 from .common import add_text_options, missing_command, positive_int, tokenizer_from_args
@@ -58,7 +59,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="longer source lines are cut there, with a warning (default 250 tokens)")
     d.add_argument("--replace-unk", action="store_true", help="replace <unk> by the most attended source word")
     d.add_argument("--attention-plot", help="PNG heat map of the first sentence's attention (needs matplotlib)")
+    d.add_argument("--shortlist", action="store_true",
+                   help="decode over the model's target-vocabulary shortlist (see `translate shortlist`)")
     d.set_defaults(run=run_decode)
+
+    s = cmds.add_parser("shortlist", help="build a target-vocabulary shortlist for faster decoding",
+                        description="Estimate IBM Model 1 on the training pairs and write MODEL/shortlist.npz: "
+                                    "the most frequent target words plus each source word's most probable "
+                                    "translations. `translate decode --shortlist` then decodes each batch over "
+                                    "those words only.")
+    s.add_argument("model", help="model folder (the shortlist is written into it)")
+    for name in ("--train-src", "--train-tgt"):
+        s.add_argument(name, required=True, help="parallel training text, one sentence per line")
+    s.add_argument("--frequent", type=SL["frequent"].arg(), default=100,
+                   help="most frequent target words always kept (default 100)")
+    s.add_argument("--per-word", type=SL["per_word"].arg(), default=50,
+                   help="translations kept per source word (default 50)")
+    s.add_argument("--iterations", type=SL["iterations"].arg(), default=5, help="IBM Model 1 EM passes (default 5)")
+    s.set_defaults(run=run_shortlist)
 
     b = cmds.add_parser("bleu", help="corpus BLEU / chrF of a hypothesis file against reference files "
                         "(sacreBLEU's numbers and signatures)")
@@ -208,12 +226,28 @@ def run_decode(args: argparse.Namespace) -> int:
              for line in block]
     results = tr.translate(lines, beam=args.beam, batch=args.batch, alpha=args.length_penalty,
                            replace_unk=args.replace_unk, max_len_ratio=args.max_len_ratio,
-                           max_src_len=args.max_src_len)
+                           max_src_len=args.max_src_len, shortlist=args.shortlist)
     out = sys.stdout
     for r in results:
         out.write(r.text + "\n")
     if args.attention_plot and results:
         _plot_attention(results[0], args.attention_plot)
+    return 0
+
+
+def run_shortlist(args: argparse.Namespace) -> int:
+    from ..translate import Translator, encode_parallel, read_parallel
+    from ..translate.model import model_folder
+    from ..translate.shortlist import FILE, build_shortlist
+    tr = Translator.load(args.model)
+    src, tgt = read_parallel(args.train_src, args.train_tgt, tr.tokenizer)
+    data = encode_parallel(src, tgt, tr.src_vocab, tr.tgt_vocab, None)
+    shortlist = build_shortlist(data.src, data.tgt, len(tr.src_vocab), len(tr.tgt_vocab), frequent=args.frequent,
+                                per_word=args.per_word, iterations=args.iterations)
+    path = model_folder(args.model) / FILE
+    shortlist.save(path)
+    log.info("%s: shortlist of %d frequent words + %d per source word", path, len(shortlist.frequent),
+             args.per_word)
     return 0
 
 

@@ -22,8 +22,21 @@ def _log_softmax(x):
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
-def greedy(model: Seq2Seq, src, src_mask, max_len: np.ndarray) -> list[Hypothesis]:
-    """Greedy decoding of a batch; row r stops at </s> or after max_len[r] tokens."""
+def _output(model: Seq2Seq, columns: np.ndarray | None):
+    """(output weights or None, target id of each logit column or None)."""
+    if columns is None:
+        return None, None
+    columns = np.asarray(columns, np.int64)
+    if EOS_ID not in columns:
+        raise ValueError("a decoding shortlist must include </s>")
+    return model.output_columns(columns), columns
+
+
+def greedy(model: Seq2Seq, src, src_mask, max_len: np.ndarray,
+           columns: np.ndarray | None = None) -> list[Hypothesis]:
+    """Greedy decoding of a batch; row r stops at </s> or after max_len[r] tokens.
+    ``columns``: sorted target ids to decode over (a shortlist; </s> among them), else all."""
+    output, ids = _output(model, columns)
     enc, keys, s, _ = model.encode(src, src_mask)
     B = src.shape[0]
     y = np.full(B, BOS_ID, dtype=np.int64)
@@ -32,11 +45,12 @@ def greedy(model: Seq2Seq, src, src_mask, max_len: np.ndarray) -> list[Hypothesi
     scores = np.zeros(B)
     atts: list[list[np.ndarray]] = [[] for _ in range(B)]
     for _t in range(int(max_len.max()) + 1):   # the last step only closes rows at their limit
-        logits, s, alpha = model.decode_step(y, s, enc, keys, src_mask)
+        logits, s, alpha = model.decode_step(y, s, enc, keys, src_mask, output)
         logp = _log_softmax(logits.astype(np.float64))
-        y = logp.argmax(axis=1)
+        col = logp.argmax(axis=1)
+        y = col if ids is None else ids[col]
         for r in np.flatnonzero(~done):
-            scores[r] += logp[r, y[r]]
+            scores[r] += logp[r, col[r]]
             atts[r].append(alpha[r])
             if y[r] == EOS_ID or len(tokens[r]) >= max_len[r]:
                 done[r] = True
@@ -59,7 +73,7 @@ def beam_search(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float = 1.0
 
 
 def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float = 1.0,
-                      max_len: np.ndarray | None = None) -> list[Hypothesis]:
+                      max_len: np.ndarray | None = None, columns: np.ndarray | None = None) -> list[Hypothesis]:
     """Beam search for a batch of sentences at once (rows b*beam .. b*beam+beam-1 of every
     decoder call belong to sentence b).
 
@@ -67,10 +81,14 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
     hypotheses can still beat its best finished one under the GNMT length penalty (their log
     probability can only fall, and the penalty can at most grow to that of ``max_len[b]``
     tokens), or when it reaches ``max_len[b]`` tokens, where only </s> may follow.
+    ``columns``: sorted target ids to decode over (a shortlist; </s> among them), else the
+    whole vocabulary.
     """
     B, S = src.shape
     K = beam
     max_len = np.full(B, 100) if max_len is None else np.asarray(max_len)
+    output, ids = _output(model, columns)
+    eos_col = EOS_ID if ids is None else int(np.searchsorted(ids, EOS_ID))
     enc, keys, s0, _ = model.encode(src, src_mask)
     rep = np.repeat(np.arange(B), K)
     enc_k, keys_k, mask_k = enc[rep], keys[rep], src_mask[rep]
@@ -86,7 +104,7 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
     step = 0
     while active.any():
         y = tokens[:, :, -1].reshape(-1) if step else np.full(B * K, BOS_ID, dtype=np.int64)
-        logits, new_states, alpha_att = model.decode_step(y, states, enc_k, keys_k, mask_k)
+        logits, new_states, alpha_att = model.decode_step(y, states, enc_k, keys_k, mask_k, output)
         logp = _log_softmax(logits.astype(np.float64)).reshape(B, K, -1)
         V = logp.shape[2]
         cand = (scores[:, :, None] + logp).reshape(B, K * V)
@@ -98,8 +116,8 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
         for b in np.flatnonzero(active).tolist():
             row = cand[b]
             if step >= max_len[b]:   # out of room: only </s> may follow
-                eos_scores = row.reshape(K, V)[:, EOS_ID]
-                order = [int(k) * V + EOS_ID for k in np.argsort(-eos_scores, kind="stable")]
+                eos_scores = row.reshape(K, V)[:, eos_col]
+                order = [int(k) * V + eos_col for k in np.argsort(-eos_scores, kind="stable")]
             else:
                 top = np.argpartition(-row, 2 * K)[: 2 * K] if row.size > 2 * K else np.arange(row.size)
                 order = top[np.argsort(-row[top], kind="stable")].tolist()
@@ -109,6 +127,8 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
                 if not np.isfinite(score):
                     continue
                 k, w = divmod(int(flat), V)
+                if ids is not None:
+                    w = int(ids[w])
                 att = np.concatenate([atts[b, k], alpha_att[b, k][None]], axis=0)
                 if w == EOS_ID:
                     normed = score / length_penalty(step + 1, alpha)

@@ -169,14 +169,25 @@ class Seq2Seq:
             x = s
         return s_new, caches
 
-    def decode_step(self, y_prev, s_prev, enc, keys, src_mask):
+    def decode_step(self, y_prev, s_prev, enc, keys, src_mask, output=None):
         """One step for every row: y_prev ids [B], states [L, B, H] -> (logits [B, V],
-        states [L, B, H], attention [B, S])."""
+        states [L, B, H], attention [B, S]). ``output``: (W [F, V'], b [V']) from
+        :meth:`output_columns` to compute only those V' logits (a shortlist)."""
         e = self.tgt_emb.params["W"][y_prev]
         ctx, alpha, _ = self.attention.step(s_prev[-1], keys, enc, src_mask)
         s_new, _ = self._cells_forward(np.concatenate([e, ctx], axis=1), s_prev)
-        logits, _ = self.out.forward(np.concatenate([s_new[-1], ctx, e], axis=1))
+        feats = np.concatenate([s_new[-1], ctx, e], axis=1)
+        if output is None:
+            logits, _ = self.out.forward(feats)
+        else:
+            logits = feats @ output[0]
+            logits += output[1]
         return logits, s_new, alpha
+
+    def output_columns(self, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The output layer's weights [F, V'] (contiguous) and bias [V'] of target ids
+        ``columns`` [V'], for :meth:`decode_step`."""
+        return np.ascontiguousarray(self.out.params["W"][:, columns]), self.out.params["b"][columns]
 
     def loss(self, src, src_mask, tgt_in, tgt_out, tgt_mask, training: bool = False, rng=None,
              backward: bool = False) -> float:

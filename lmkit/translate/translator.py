@@ -15,6 +15,8 @@ from ..text import UNK_ID, Tokenizer, Vocabulary
 from .data import pad_sources
 from .decode import beam_search_batch, greedy
 from .model import Seq2Seq, model_folder
+from .shortlist import FILE as SHORTLIST_FILE
+from .shortlist import Shortlist
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,13 @@ DECODE_RANGES = {
 
 
 class Translator:
-    def __init__(self, model: Seq2Seq, src_vocab: Vocabulary, tgt_vocab: Vocabulary, tokenizer: Tokenizer) -> None:
+    """A model with its vocabularies and tokenizer; ``shortlist``: the model folder's
+    target-vocabulary shortlist when it has one (used when a call asks for it)."""
+
+    def __init__(self, model: Seq2Seq, src_vocab: Vocabulary, tgt_vocab: Vocabulary, tokenizer: Tokenizer,
+                 shortlist: Shortlist | None = None) -> None:
         self.model, self.src_vocab, self.tgt_vocab, self.tokenizer = model, src_vocab, tgt_vocab, tokenizer
+        self.shortlist = shortlist
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Translator:
@@ -63,11 +70,24 @@ class Translator:
             if len(vocab) != rows:
                 raise ModelFormatError(f"{folder}/{name}: {len(vocab)} words, but the model's embedding "
                                        f"has {rows} rows")
-        return cls(model, src, tgt, tok)
+        shortlist = None
+        if (folder / SHORTLIST_FILE).exists():
+            shortlist = Shortlist.load(folder / SHORTLIST_FILE, model.config.src_vocab, model.config.tgt_vocab)
+        return cls(model, src, tgt, tok, shortlist)
+
+    def _columns(self, src: np.ndarray, shortlist: bool) -> np.ndarray | None:
+        if not shortlist:
+            return None
+        if self.shortlist is None:
+            raise ModelFormatError("this model has no shortlist (build one with `lmkit translate shortlist`)")
+        return self.shortlist.columns(src)
 
     def translate_ids(self, sources: Sequence[np.ndarray], beam: int = 5, batch: int = 64,
                       alpha: float = 1.0, max_len_ratio: float = 2.0, max_len_extra: int = 10,
-                      source_words: Sequence[list[str]] | None = None, replace_unk: bool = False) -> list[Translation]:
+                      source_words: Sequence[list[str]] | None = None, replace_unk: bool = False,
+                      shortlist: bool = False) -> list[Translation]:
+        """Translate encoded sources; ``shortlist``: decode each batch over the model's
+        target-vocabulary shortlist instead of the whole vocabulary."""
         out: list[Translation | None] = [None] * len(sources)
         order = np.argsort([len(s) for s in sources], kind="stable")
         for start in range(0, len(order), batch):
@@ -75,10 +95,12 @@ class Translator:
             srcs = [np.asarray(sources[i], np.int64) for i in idx]
             limits = np.array([int(max_len_ratio * len(s) + max_len_extra) for s in srcs])
             src, mask = pad_sources(srcs)
+            columns = self._columns(src, shortlist)
             if beam <= 1:
-                hyps = greedy(self.model, src, mask, limits)
+                hyps = greedy(self.model, src, mask, limits, columns)
             else:
-                hyps = beam_search_batch(self.model, src, mask, beam=beam, alpha=alpha, max_len=limits)
+                hyps = beam_search_batch(self.model, src, mask, beam=beam, alpha=alpha, max_len=limits,
+                                         columns=columns)
             for i, h in zip(idx, hyps):
                 words = self.tgt_vocab.decode(h.tokens)
                 src_words = list(source_words[i]) if source_words is not None else self.src_vocab.decode(sources[i])
@@ -92,11 +114,13 @@ class Translator:
 
     def translate(self, lines: Sequence[str], beam: int = 5, batch: int = 64, alpha: float = 1.0,
                   replace_unk: bool = False, max_len_ratio: float = 2.0,
-                  max_src_len: int = 250) -> list[Translation]:
+                  max_src_len: int = 250, shortlist: bool = False) -> list[Translation]:
         """Translate sentences (one per item; an empty line gives an empty translation).
         Outputs stop at ``max_len_ratio`` x source length + 10 tokens. A source longer than
         ``max_src_len`` tokens is cut there (one warning per call, counting the lines cut and
-        naming the first): decoding time and memory stay bounded whatever the input."""
+        naming the first): decoding time and memory stay bounded whatever the input.
+        ``shortlist``: decode over the model's target-vocabulary shortlist (faster; see
+        :mod:`lmkit.translate.shortlist`)."""
         if isinstance(lines, str):
             lines = [lines]
         DECODE_RANGES["beam"].check("beam", beam)
@@ -114,4 +138,4 @@ class Translator:
                 tokens[i] = tokens[i][:max_src_len]
         ids = [self.src_vocab.encode(t) for t in tokens]
         return self.translate_ids(ids, beam=beam, batch=batch, alpha=alpha, source_words=tokens,
-                                  replace_unk=replace_unk, max_len_ratio=max_len_ratio)
+                                  replace_unk=replace_unk, max_len_ratio=max_len_ratio, shortlist=shortlist)
