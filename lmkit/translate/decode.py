@@ -39,26 +39,43 @@ def greedy(model: Seq2Seq, src, src_mask, max_len: np.ndarray,
     output, ids = _output(model, columns)
     enc, keys, s, _ = model.encode(src, src_mask)
     B = src.shape[0]
+    live = np.arange(B)               # the rows still decoding; finished rows leave the batch
+    mask = src_mask
     y = np.full(B, BOS_ID, dtype=np.int64)
-    done = np.zeros(B, bool)
     tokens: list[list[int]] = [[] for _ in range(B)]
     scores = np.zeros(B)
     atts: list[list[np.ndarray]] = [[] for _ in range(B)]
     for _t in range(int(max_len.max()) + 1):   # the last step only closes rows at their limit
-        logits, s, alpha = model.decode_step(y, s, enc, keys, src_mask, output)
+        logits, s, alpha = model.decode_step(y, s, enc, keys, mask, output)
         logp = _log_softmax(logits.astype(np.float64))
         col = logp.argmax(axis=1)
         y = col if ids is None else ids[col]
-        for r in np.flatnonzero(~done):
-            scores[r] += logp[r, col[r]]
-            atts[r].append(alpha[r])
-            if y[r] == EOS_ID or len(tokens[r]) >= max_len[r]:
-                done[r] = True
+        going = np.ones(len(live), bool)
+        for i, r in enumerate(live.tolist()):
+            scores[r] += logp[i, col[i]]
+            atts[r].append(alpha[i])
+            if y[i] == EOS_ID or len(tokens[r]) >= max_len[r]:
+                going[i] = False
             else:
-                tokens[r].append(int(y[r]))
-        if done.all():
-            break
+                tokens[r].append(int(y[i]))
+        if not going.all():
+            live = live[going]
+            if not live.size:
+                break
+            y, s, enc, keys, mask = y[going], s[:, going], enc[going], keys[going], mask[going]
     return [Hypothesis(tokens[r], float(scores[r]), np.array(atts[r])) for r in range(B)]
+
+
+def _read_back(hist, b: int, k: int, S: int) -> tuple[list[int], np.ndarray]:
+    """Tokens and attention rows [len, S] of sentence b's hypothesis in slot k of the last
+    step of ``hist`` (empty before the first step)."""
+    toks: list[int] = []
+    atts: list[np.ndarray] = []
+    for tok, par, att in reversed(hist):
+        toks.append(int(tok[b, k]))
+        atts.append(att[b, k])
+        k = int(par[b, k])
+    return toks[::-1], np.array(atts[::-1], np.float32).reshape(len(toks), S)
 
 
 def length_penalty(length: int, alpha: float) -> float:
@@ -90,31 +107,36 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
     output, ids = _output(model, columns)
     eos_col = EOS_ID if ids is None else int(np.searchsorted(ids, EOS_ID))
     enc, keys, s0, _ = model.encode(src, src_mask)
-    rep = np.repeat(np.arange(B), K)
-    enc_k, keys_k, mask_k = enc[rep], keys[rep], src_mask[rep]
-    states = s0[:, rep]
+    live = np.arange(B)               # sentences still searching; finished ones leave the batch
+    rows = np.repeat(live, K)
+    enc_k, keys_k, mask_k = enc[rows], keys[rows], src_mask[rows]
+    states = s0[:, rows]
     scores = np.full((B, K), -np.inf)
     scores[:, 0] = 0.0
-    tokens = np.zeros((B, K, 0), dtype=np.int64)
-    atts = np.zeros((B, K, 0, S), dtype=np.float32)
+    last = np.full((B, K), BOS_ID, dtype=np.int64)
+    # the search tree: per step, each slot's token, the slot of the step before it extends and
+    # its attention; a hypothesis is read back only when it finishes
+    hist: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     # only each sentence's best finished hypothesis is kept: it alone can be the answer, and it
-    # alone decides when to stop (memory stays beam x length x source, not x every ending)
+    # alone decides when to stop
     finished: list[tuple[float, float, list[int], np.ndarray] | None] = [None] * B
-    active = np.ones(B, bool)
     step = 0
-    while active.any():
-        y = tokens[:, :, -1].reshape(-1) if step else np.full(B * K, BOS_ID, dtype=np.int64)
-        logits, new_states, alpha_att = model.decode_step(y, states, enc_k, keys_k, mask_k, output)
-        logp = _log_softmax(logits.astype(np.float64)).reshape(B, K, -1)
+    while live.size:
+        n = live.size
+        logits, new_states, alpha_att = model.decode_step(last[live].reshape(-1), states, enc_k, keys_k, mask_k,
+                                                          output)
+        logp = _log_softmax(logits.astype(np.float64)).reshape(n, K, -1)
         V = logp.shape[2]
-        cand = (scores[:, :, None] + logp).reshape(B, K * V)
-        next_tokens = np.zeros((B, K, step + 1), dtype=np.int64)
-        next_atts = np.zeros((B, K, step + 1, S), dtype=np.float32)
+        cand = (scores[live][:, :, None] + logp).reshape(n, K * V)
+        alpha_att = alpha_att.reshape(n, K, S)
+        tok = np.zeros((B, K), dtype=np.int64)
+        par = np.zeros((B, K), dtype=np.int64)
+        att = np.zeros((B, K, S), dtype=np.float32)
         next_scores = np.full((B, K), -np.inf)
-        parents = np.zeros((B, K), dtype=np.int64)
-        alpha_att = alpha_att.reshape(B, K, S)
-        for b in np.flatnonzero(active).tolist():
-            row = cand[b]
+        parents = np.repeat(np.arange(n) * K, K).reshape(n, K)   # the state row each new slot continues
+        going = np.ones(n, bool)
+        for i, b in enumerate(live.tolist()):
+            row = cand[i]
             if step >= max_len[b]:   # out of room: only </s> may follow
                 eos_scores = row.reshape(K, V)[:, eos_col]
                 order = [int(k) * V + eos_col for k in np.argsort(-eos_scores, kind="stable")]
@@ -129,40 +151,40 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
                 k, w = divmod(int(flat), V)
                 if ids is not None:
                     w = int(ids[w])
-                att = np.concatenate([atts[b, k], alpha_att[b, k][None]], axis=0)
                 if w == EOS_ID:
                     normed = score / length_penalty(step + 1, alpha)
                     best = finished[b]
                     if best is None or normed > best[0]:
-                        finished[b] = (normed, score, tokens[b, k].tolist(), att)
+                        toks, path_att = _read_back(hist, b, k, S)
+                        finished[b] = (normed, score, toks, np.concatenate([path_att, alpha_att[i, k][None]]))
                 else:
-                    next_tokens[b, kept, :step] = tokens[b, k]
-                    next_tokens[b, kept, step] = w
-                    next_atts[b, kept] = att
+                    tok[b, kept], par[b, kept], att[b, kept] = w, k, alpha_att[i, k]
                     next_scores[b, kept] = score
-                    parents[b, kept] = b * K + k
+                    parents[i, kept] = i * K + k
                     kept += 1
                 if kept == K:
                     break
-            fin = finished[b]
-            best_final = fin[0] if fin is not None else -np.inf
             if kept == 0:
-                active[b] = False
+                going[i] = False
                 continue
+            fin = finished[b]
             best_open = next_scores[b, :kept].max()
             bound = best_open / length_penalty(int(max_len[b]) + 1, alpha) if alpha > 0 else best_open
-            if finished[b] is not None and bound <= best_final:
-                active[b] = False
-        tokens, atts, scores = next_tokens, next_atts, next_scores
-        states = new_states[:, parents.reshape(-1)]
+            if fin is not None and bound <= fin[0]:
+                going[i] = False
+        hist.append((tok, par, att))
+        scores, last = next_scores, tok
+        states = new_states[:, parents[going].reshape(-1)]
+        if not going.all():
+            live = live[going]
+            rows = np.repeat(live, K)
+            enc_k, keys_k, mask_k = enc[rows], keys[rows], src_mask[rows]
         step += 1
     out: list[Hypothesis] = []
     for b in range(B):
         done = finished[b]
-        if done is not None:
-            _, score, toks, att = done
+        if done is None:         # every continuation had probability 0 (not seen with finite logits)
+            out.append(Hypothesis([], -np.inf, np.zeros((1, S), np.float32)))
         else:
-            k = int(np.argmax(scores[b]))
-            score, toks, att = float(scores[b, k]), tokens[b, k].tolist(), atts[b, k]
-        out.append(Hypothesis(toks, score, att))
+            out.append(Hypothesis(done[2], done[1], done[3]))
     return out
