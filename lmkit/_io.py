@@ -393,6 +393,7 @@ def load_npz(path: str | os.PathLike, names: list[str] | None = None) -> dict:
                 out[name] = np.frombuffer(raw, dtype=dtype).reshape(shape, order="F" if fortran else "C")
     except FileNotFoundError:
         raise ModelFormatError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        # NotImplementedError: zipfile's answer to a damaged "version needed" or compression field
         raise ModelFormatError(f"{path}: damaged or truncated archive ({exc})") from None
     return out

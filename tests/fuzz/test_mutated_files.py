@@ -240,6 +240,23 @@ def test_translation_model_folder(tmp_path, translation_run):
     fuzz_folder(tmp_path, translation_run / "model", Translator.load, check)
 
 
+def test_translation_shortlist_file(tmp_path, translation_run):
+    from lmkit.translate import Translator
+    from lmkit.translate.shortlist import FILE, build_shortlist
+    folder = tmp_path / "model"
+    shutil.copytree(translation_run / "model", folder)
+    tr = Translator.load(folder)
+    src = [tr.src_vocab.encode(s.split()) for s in ["a man rides a bike", "a dog runs", "two men talk"]]
+    tgt = [tr.tgt_vocab.encode(s.split()) for s in ["ein mann fährt rad", "ein hund rennt", "zwei männer reden"]]
+    build_shortlist(src, tgt, len(tr.src_vocab), len(tr.tgt_vocab), frequent=3, per_word=2).save(folder / FILE)
+    data = (folder / FILE).read_bytes()
+    for damaged in mutations(data, 77):
+        (folder / FILE).write_bytes(damaged)
+        loaded = load_or_lmkit_error(Translator.load, folder)
+        if loaded is not None:
+            loaded.translate(["a man rides a dog"], beam=2, shortlist=loaded.shortlist is not None)
+
+
 def test_translation_checkpoint_and_optimizer_state(tmp_path, translation_run):
     from lmkit.translate import Trainer
     ck = sorted((translation_run / "checkpoints").glob("step-*"))[-1]
