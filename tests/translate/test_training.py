@@ -156,6 +156,24 @@ def test_batched_beam_equals_one_sentence_at_a_time(tmp_path, tiny_pairs):
         single = beam_search(trainer.model, one_src, one_mask, beam=3, alpha=1.0, max_len=int(lim))
         assert hyp.tokens == single.tokens
         assert hyp.score == pytest.approx(single.score, abs=1e-3)
+        S1 = one_src.shape[1]          # the batch pads longer sources: compare the real positions
+        assert hyp.attention.shape == (len(hyp.tokens) + 1, src.shape[1])
+        np.testing.assert_allclose(hyp.attention[:, :S1], single.attention, atol=1e-5)
+        assert np.all(hyp.attention[:, S1:] == 0)
+
+
+def test_batched_greedy_equals_one_sentence_at_a_time(tmp_path, tiny_pairs):
+    """Rows that finish leave the batch: the others' outputs must not change."""
+    trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=3)
+    trainer.train(data, quiet=True)
+    srcs = [data.src[i] for i in range(10)]
+    src, mask = pad_sources(srcs)
+    limits = np.array([1, 2, 30, 4, 30, 7, 30, 3, 30, 30])
+    for s, lim, hyp in zip(srcs, limits, greedy(trainer.model, src, mask, limits)):
+        one_src, one_mask = pad_sources([s])
+        single = greedy(trainer.model, one_src, one_mask, np.array([lim]))[0]
+        assert hyp.tokens == single.tokens and hyp.score == pytest.approx(single.score, abs=1e-4)
+        np.testing.assert_allclose(hyp.attention[:, :one_src.shape[1]], single.attention, atol=1e-5)
 
 
 def test_unknown_words_and_empty_lines_do_not_crash(tmp_path, tiny_pairs):
