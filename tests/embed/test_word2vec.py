@@ -231,12 +231,17 @@ def test_binary_files_load_without_a_python_string_per_word(tmp_path):
     assert isinstance(dup._words, WordList) and dup.words == ["the", "dög", "a", "ünïcode"]
 
 
-@pytest.mark.parametrize("chunk", [1, 1 << 26])
-def test_binary_files_read_piece_by_piece(tmp_path, monkeypatch, chunk):
+@pytest.mark.parametrize("chunk", [1, 1 << 23])
+@pytest.mark.parametrize("prefault", [False, True])
+def test_binary_files_read_piece_by_piece(tmp_path, monkeypatch, chunk, prefault):
     # the reader goes through the file a buffer at a time, carrying unfinished entries over;
-    # tiny pieces make entries cross buffer edges, and 9,000-byte words outgrow the buffer
+    # tiny pieces make entries cross buffer edges, and 9,000-byte words outgrow the buffer;
+    # with ``prefault`` the matrix is a mapping whose pages a thread populates meanwhile
+    # (tiny steps, so the thread and the reader meet in the same pages)
     import lmkit.embed.w2v_format as fmt
     monkeypatch.setattr(fmt, "_CHUNK_BYTES", chunk)
+    monkeypatch.setattr(fmt, "_PREFAULT_MIN_BYTES", 0 if prefault else 1 << 62)
+    monkeypatch.setattr(fmt, "_PREFAULT_STEP", 4096)
     rng = np.random.default_rng(3)
     words = [f"w{i}" + ("é" * 4500 if i % 97 == 5 else "") for i in range(3000)]
     vectors = rng.standard_normal((3000, 50)).astype(np.float32)
