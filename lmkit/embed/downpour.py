@@ -1,11 +1,12 @@
 """Asynchronous word2vec replicas around a parameter server (Downpour SGD, Dean et al. 2012).
 
 The parameter server is a Dask actor holding the shared model and, per row, the clock of the
-last exchange that changed it and its pushes. Each replica runs as one long task on its own worker: it copies
+last exchange that changed it. Each replica runs as one long task on its own worker: it copies
 the model once, then trains its shard a chunk (``sync_words / K`` words) at a time on its own
-copy and exchanges with the server: it pushes the change of every row it moved (its rows minus
-what it last saw from the server) and gets back, in the same actor call, every row any replica
-changed since its previous exchange, so that afterwards its copy equals the server's model.
+copy and exchanges with the server: it pushes every row it moved (its new values and the values
+it started from) and gets back, in the same actor call, every row any replica changed since its
+previous exchange, so that afterwards its copy equals the server's model. How a push is folded
+in with the others' changes made meanwhile: :class:`ParameterServer`.
 Replicas never wait for each other; a replica's model misses at most the changes the others
 pushed while it trained its last chunk (about ``sync_words`` words: the staleness). The learning
 rate follows the words all replicas have pushed. The exchanges' order depends on timing, so
@@ -26,55 +27,55 @@ from .distributed import _alpha, _changed_rows, _pinned, _schedule, _touch_rates
 
 class ParameterServer:
     """The shared model (Dask actor): ``weights`` (syn0, syn1, syn1neg) float32; per row the
-    clock of the last exchange that changed it and how many pushes changed it; the words
-    pushed, bytes received and sent.
+    clock of the last exchange that changed it; the words pushed, bytes received and sent.
 
-    A push that other replicas' pushes to the same row overtook is discounted: a row that
-    contracts towards its optimum by ``rho`` per touch has already been moved by those
-    ``tau`` pushes' touches, so this one's change (computed from the row before them) counts
-    ``(1 - rho)^(tau T)`` (T: the row's expected touches in the pushing replica's chunk; rho
-    from the learning rate, as in :func:`lmkit.embed.combine.sequential_gain`, whose total
-    the discounted pushes add up to). ``rates``: expected touches per corpus word of each row
-    (:func:`lmkit.embed.combine.touch_rates`).
+    A push is the replica's new rows ``v`` and the rows it started its chunk from (``b``, what it
+    last saw of the server). Meanwhile the server's rows became ``s`` (the other replicas'
+    pushes). The push sets each row to ``v + q (s - b)`` with ``q = (1 - rho)^T`` (T: the row's
+    expected touches in the pushing replica's chunk; rho from the learning rate, as for
+    :func:`lmkit.embed.combine.sequential_gain`): a row that contracts towards its optimum by
+    rho per touch, touched T times after the others' changes, keeps q of those changes on top of
+    the replica's own. A row nobody else changed takes the replica's value exactly; a row the
+    replica touched a few times gets the others' changes nearly whole (changes add up, as in
+    classic Downpour); one it drove to its optimum keeps its own value. n pushes from one base
+    add up to the ``scaled`` combination of the same changes (tested). ``rates``: expected
+    touches per corpus word of each row (:func:`lmkit.embed.combine.touch_rates`).
     """
 
     def __init__(self, weights: tuple, rates: tuple) -> None:
         self.weights = tuple(np.array(w, dtype=np.float32) for w in weights)
         self.changed_at = [np.zeros(len(w), np.int64) for w in self.weights]
-        self.pushes = [np.zeros(len(w), np.int64) for w in self.weights]
         self.rates = rates
         self.clock = 0
         self.words = 0
         self.bytes_in = 0
         self.bytes_out = 0
 
-    def snapshot(self) -> tuple[int, int, tuple, tuple]:
-        """(clock, words pushed, a copy of the model, a copy of the push counts)."""
-        return self.clock, self.words, tuple(w.copy() for w in self.weights), tuple(p.copy() for p in self.pushes)
+    def snapshot(self) -> tuple[int, int, tuple]:
+        """(clock, words pushed, a copy of the model)."""
+        return self.clock, self.words, tuple(w.copy() for w in self.weights)
 
-    def exchange(self, deltas: list, words: int, since: int, alpha: float) -> tuple[int, int, list]:
-        """Add a replica's ``deltas`` (per matrix: distinct rows int64 (n,), changes float32
-        (n, dim), the push counts it last saw for those rows int64 (n,)) made over ``words``
-        words at learning rate ``alpha``; return (clock, words pushed, per matrix the rows
-        changed after clock ``since``, their values and push counts)."""
+    def exchange(self, pushes: list, words: int, since: int, alpha: float) -> tuple[int, int, list]:
+        """Fold in a replica's ``pushes`` (per matrix: distinct rows int64 (n,), their new values
+        and the values it started from, float32 (n, dim)) made over ``words`` words at learning
+        rate ``alpha``; return (clock, words pushed, per matrix the rows changed after clock
+        ``since`` and their values)."""
         self.clock += 1
-        rho = RHO_PER_ALPHA * alpha
-        for m, (rows, delta, seen) in enumerate(deltas):
+        log_keep = np.log1p(-RHO_PER_ALPHA * alpha)
+        for m, (rows, values, base) in enumerate(pushes):
             if not len(rows):
                 continue
-            overtaken = (self.pushes[m][rows] - seen).astype(np.float64)
-            discount = np.exp(np.log1p(-rho) * overtaken * self.rates[m][rows] * words)
-            delta = delta * discount.astype(np.float32)[:, None]
-            self.weights[m][rows] += delta
+            keep = np.exp(log_keep * self.rates[m][rows] * words).astype(np.float32)
+            others = self.weights[m][rows] - base
+            self.weights[m][rows] = values + keep[:, None] * others
             self.changed_at[m][rows] = self.clock
-            self.pushes[m][rows] += 1
-            self.bytes_in += rows.nbytes + delta.nbytes + seen.nbytes
+            self.bytes_in += rows.nbytes + values.nbytes + base.nbytes
         self.words += int(words)
         fresh = []
         for m, w in enumerate(self.weights):
             idx = np.flatnonzero(self.changed_at[m] > since)
-            fresh.append((idx, w[idx], self.pushes[m][idx]))
-            self.bytes_out += 2 * idx.nbytes + w.itemsize * idx.size * w.shape[1]
+            fresh.append((idx, w[idx]))
+            self.bytes_out += idx.nbytes + w.itemsize * idx.size * w.shape[1]
         return self.clock, self.words, fresh
 
     def progress(self) -> tuple[int, int, int, int]:
@@ -90,7 +91,7 @@ def _replica(shard, server, tables, settings, schedule: tuple[float, float, int]
     rate at the words pushed so far to the rate ``replicas`` such chunks later (the others are
     assumed to progress at this replica's pace)."""
     from .word2vec import NO_HOT_ROWS
-    clock, words, mine, pushes = server.snapshot().result()
+    clock, words, mine = server.snapshot().result()
     seen = tuple(w.copy() for w in mine)
     out = []
     for chunk_seeds in seeds:
@@ -102,13 +103,12 @@ def _replica(shard, server, tables, settings, schedule: tuple[float, float, int]
             l_sum, n_p, n_w = K.train_job((shard.ids, shard.offsets), mine, tables, settings,
                                           (lo, hi, 1, a0, a1, chunk_seeds[j]), NO_HOT_ROWS)
             loss, n_pred, n_words = loss + l_sum, n_pred + n_p, n_words + n_w
-            deltas = [(rows, values - old[rows], counts[rows]) for (rows, values, _), old, counts
-                      in zip(_changed_rows(shard, j, seen, mine), seen, pushes)]
-            clock, words, fresh = server.exchange(deltas, chunk_words, clock, a0).result()
-            for (idx, values, counts), w, s, p in zip(fresh, mine, seen, pushes):
+            pushes = [(rows, values, old[rows]) for (rows, values, _), old in zip(_changed_rows(shard, j, seen, mine),
+                                                                                    seen)]
+            clock, words, fresh = server.exchange(pushes, chunk_words, clock, a0).result()
+            for (idx, values), w, s in zip(fresh, mine, seen):
                 w[idx] = values
                 s[idx] = values
-                p[idx] = counts
         out.append((loss, n_pred, n_words, time.perf_counter() - t0, a1))
     return out
 
@@ -137,7 +137,7 @@ def train_downpour(model, client, plan, bar) -> list[tuple[float, int, int, floa
             bar.update(words - shown)
             shown = words
         per_replica = client.gather(futs)
-        clock, words, final, _ = server.snapshot().result()
+        clock, words, final = server.snapshot().result()
         exchanges, _, bytes_in, bytes_out = server.progress().result()
     finally:
         client.cancel(futs)

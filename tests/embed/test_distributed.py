@@ -172,9 +172,36 @@ def test_downpour_replicas_train_against_a_parameter_server_actor(client, text):
                                quiet=True)
     alone = Word2Vec(**kw).train(corpus, client=client, replicas=1, sync_words=3000, sync_method="downpour",
                                  quiet=True)
-    # one replica: the same training as one synchronous replica, up to the rounding of
-    # adding its change to the server's copy (measured: 1.8e-7 at most, a third of the values)
-    np.testing.assert_allclose(alone.syn0, one.syn0, rtol=0, atol=2e-6)
+    # one replica: nobody else changes its rows, so each push sets them to its values: the
+    # same training as one synchronous replica, bit for bit
+    assert np.array_equal(alone.syn0, one.syn0) and np.array_equal(alone.syn1neg, one.syn1neg)
+
+
+def test_parameter_server_pushes_add_up_to_the_scaled_combination():
+    from lmkit.embed.combine import RHO_PER_ALPHA, sequential_gain
+    from lmkit.embed.downpour import ParameterServer
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((6, 3)).astype(np.float32)
+    rates = (np.array([0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1]), np.zeros(0), np.zeros(0))
+    empty = (np.zeros(0, np.int64), np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32))
+    alpha, words, n = 0.025, 1000, 4
+    rows = np.arange(6)
+    delta = rng.standard_normal((6, 3)).astype(np.float32)
+    server = ParameterServer((base, np.zeros((0, 3)), np.zeros((0, 3))), rates)
+    for _ in range(n):                 # n replicas pushing the same change from the same base
+        server.exchange([(rows, base + delta, base), empty, empty], words, 0, alpha)
+    gain = sequential_gain(rates[0] * words, np.full(6, n), RHO_PER_ALPHA * alpha)
+    np.testing.assert_allclose(server.weights[0], base + n * gain[:, None] * delta, rtol=1e-5, atol=1e-6)
+    # a row nobody else changed takes the pushed value exactly; the others' changes are kept
+    # by (1 - rho)^T on top of it
+    server = ParameterServer((base, np.zeros((0, 3)), np.zeros((0, 3))), rates)
+    clock, _, fresh = server.exchange([(rows[:1], base[:1] + 1, base[:1]), empty, empty], words, 0, alpha)
+    assert np.array_equal(server.weights[0][0], base[0] + 1) and fresh[0][0].tolist() == [0]
+    server.exchange([(rows[4:5], base[4:5] + 2, base[4:5]), empty, empty], words, 0, alpha)
+    server.exchange([(rows[4:5], base[4:5] - 1, base[4:5]), empty, empty], words, 0, alpha)
+    keep = (1 - RHO_PER_ALPHA * alpha) ** (rates[0][4] * words)
+    np.testing.assert_allclose(server.weights[0][4], base[4] - 1 + keep * 2, rtol=1e-6)
+    assert [r.tolist() for r, _ in server.exchange([empty, empty, empty], 0, clock, alpha)[2]] == [[4], [], []]
 
 
 def test_bad_settings_are_refused(client, text):
