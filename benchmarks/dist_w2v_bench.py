@@ -96,6 +96,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", nargs="*", help="text files (lowercased and regex-tokenised here)")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=1, help="seeds run: first-seed .. first-seed + seeds - 1")
     ap.add_argument("--replicas", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--methods", nargs="+", default=["scaled", "downpour"],
                     choices=["scaled", "average", "sum", "downpour"])
@@ -126,7 +127,7 @@ def main() -> None:
              f"local:{max(2, k)}" if m == "downpour" else "local:2", k, m)
             for k in args.replicas for m in args.methods]
         results: dict[str, list[dict]] = {name: [] for name, *_ in configs}
-        for seed in range(1, args.seeds + 1):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for name, cluster, k, method in configs:
                 out = tmp / "v.bin"
                 r = run(corpus, out, cluster, k, args.sync_words, method, seed)
