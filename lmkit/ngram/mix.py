@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .._arrays import sorted_union
 from ..errors import ConfigError
 from ..lm import em_weights
 from ..text import BOS_ID, DEFAULT_SPECIALS, Corpus, Vocabulary, encode_corpus
@@ -86,7 +87,7 @@ def mix_models(models: Sequence[NgramModel], weights: Sequence[float]) -> NgramM
         for i, m in enumerate(models):
             if m.order >= k:
                 keys.append(joint_ids[i][m.ctx[k - 1]] * V + to_joint[i][m.word[k - 1]])
-        union = np.unique(np.concatenate(keys))
+        union = sorted_union(*keys)
         for i, m in enumerate(models):
             if m.order >= k:
                 mine = joint_ids[i][m.ctx[k - 1]] * V + to_joint[i][m.word[k - 1]]

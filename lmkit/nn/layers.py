@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._arrays import sorted_union, sorted_unique
 from ._kernels import lstm_cell_backward, rnn_backward_steps, scatter_add_rows
 
 
@@ -47,7 +48,7 @@ class Layer:
         touched = getattr(self, "touched", None)
         if touched is None:
             touched = self.touched = {}
-        touched[name] = rows if name not in touched else np.union1d(touched[name], rows)
+        touched[name] = rows if name not in touched else sorted_union(touched[name], rows)
 
     def named_params(self, prefix: str = ""):
         for k in self.params:
@@ -72,7 +73,7 @@ class Embedding(Layer):
         d = dout.reshape(-1, dout.shape[-1])
         flat = ids.reshape(-1).astype(np.int64)
         scatter_add_rows(self.grads["W"], flat, np.ascontiguousarray(d))
-        self.touch("W", np.unique(flat))
+        self.touch("W", sorted_unique(flat))
         if self.padding_idx is not None:
             self.grads["W"][self.padding_idx] = 0
 

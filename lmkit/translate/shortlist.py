@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._arrays import sorted_union, sorted_unique
 from .._io import atomic_path, load_npz
 from ..checks import Range
 from ..errors import ConfigError, ModelFormatError
@@ -51,10 +52,10 @@ class Shortlist:
     def columns(self, src: np.ndarray) -> np.ndarray:
         """The sorted target ids (int64) to decode a batch of source ids ``src`` (any shape;
         padding included) over."""
-        words = np.unique(src)
+        words = sorted_unique(src)
         words = words[(words >= 0) & (words < self.translations.shape[0])]
         cand = self.translations[words].ravel()
-        return np.union1d(self.frequent, cand[cand >= 0]).astype(np.int64)
+        return sorted_union(self.frequent, cand[cand >= 0]).astype(np.int64)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike) -> None:
@@ -109,7 +110,7 @@ def build_shortlist(src: Sequence[np.ndarray], tgt: Sequence[np.ndarray], src_vo
     counts[:N_SPECIALS] = 0
     top = np.argsort(-counts, kind="stable")[:frequent]
     top = top[counts[top] > 0]
-    freq_ids = np.union1d(np.arange(N_SPECIALS), top).astype(np.int32)
+    freq_ids = sorted_union(np.arange(N_SPECIALS), top).astype(np.int32)
     keys = _pair_keys(src_flat, src_off, tgt_flat, tgt_off, src_vocab, tgt_vocab)
     prob = ibm1_em(src_flat, src_off, tgt_flat, tgt_off, keys, src_vocab, tgt_vocab, iterations)
     trans = _best_translations(keys, prob, src_vocab, tgt_vocab, per_word)
@@ -130,14 +131,22 @@ def _flatten(sents: Sequence[np.ndarray], vocab: int, side: str) -> tuple[np.nda
 
 def _pair_keys(src_flat, src_off, tgt_flat, tgt_off, src_vocab: int, tgt_vocab: int) -> np.ndarray:
     """Sorted unique keys of the co-occurring (source or NULL, target) pairs, collected a block
-    of sentences at a time so memory follows the distinct pairs, not every occurrence."""
+    of sentences at a time so memory follows the distinct pairs, not every occurrence. Each
+    block's distinct keys wait in a list that is merged into the result only once it outgrows
+    it (so the merges cost a constant number of sorts per key, not one per block)."""
     keys = np.zeros(0, np.int64)
+    pending: list[np.ndarray] = []
+    waiting = 0
     n = len(src_off) - 1
     for lo in range(0, n, _KEY_BLOCK):
-        block = sentence_pair_keys(src_flat, src_off, tgt_flat, tgt_off, lo, min(n, lo + _KEY_BLOCK),
-                                   src_vocab, tgt_vocab)
-        keys = np.union1d(keys, block)
-    return keys
+        block = sorted_unique(sentence_pair_keys(src_flat, src_off, tgt_flat, tgt_off, lo, min(n, lo + _KEY_BLOCK),
+                                             src_vocab, tgt_vocab))
+        pending.append(block)
+        waiting += len(block)
+        if waiting > len(keys):
+            keys = sorted_union(keys, *pending)
+            pending, waiting = [], 0
+    return sorted_union(keys, *pending) if pending else keys
 
 
 def _best_translations(keys: np.ndarray, prob: np.ndarray, src_vocab: int, tgt_vocab: int,
