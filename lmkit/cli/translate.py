@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--beam", type=D["beam"].arg(), default=5, help="the teacher's beam size (default 5)")
     k.add_argument("--length-penalty", type=D["alpha"].arg(), default=1.0, help="GNMT length penalty alpha")
     k.add_argument("--decode-batch", type=D["batch"].arg(), default=64, help="sentences the teacher decodes together")
+    k.add_argument("--seq-inter", metavar="TRAIN_TGT",
+                   help="the training references (line-aligned with --train-src): each student target is "
+                        "then the one of the teacher's n-best translations (as many as --beam) closest to "
+                        "its reference by sentence BLEU (Kim & Rush's Seq-Inter)")
     _model_options(k)
     _training_options(k)
     k.set_defaults(run=run_distill)
@@ -198,7 +202,8 @@ def run_distill(args: argparse.Namespace) -> int:
         _fresh_output(args)
     teacher = Translator.load(args.teacher)
     targets = teacher_targets(args.teacher, args.train_src, args.output, beam=args.beam, alpha=args.length_penalty,
-                              batch=args.decode_batch, quiet=args.quiet, teacher=teacher)
+                              batch=args.decode_batch, quiet=args.quiet, teacher=teacher,
+                              references=args.seq_inter)
     if args.resume and (Path(args.output) / "checkpoints").exists():
         trainer = Trainer.resume(args.output, overrides={k: v for k, v in _overrides(args).items()
                                                           if k in ("epochs", "max_steps")})

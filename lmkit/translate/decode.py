@@ -91,16 +91,29 @@ def beam_search(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float = 1.0
 
 def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float = 1.0,
                       max_len: np.ndarray | None = None, columns: np.ndarray | None = None) -> list[Hypothesis]:
+    """Beam search for a batch of sentences at once: each sentence's best hypothesis (see
+    :func:`beam_search_nbest`)."""
+    return [hyps[0] for hyps in beam_search_nbest(model, src, src_mask, beam, alpha, max_len, columns)]
+
+
+def beam_search_nbest(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float = 1.0,
+                      max_len: np.ndarray | None = None, columns: np.ndarray | None = None,
+                      nbest: int = 1) -> list[list[Hypothesis]]:
     """Beam search for a batch of sentences at once (rows b*beam .. b*beam+beam-1 of every
-    decoder call belong to sentence b).
+    decoder call belong to sentence b); per sentence its ``nbest`` best finished hypotheses
+    (1 <= nbest <= beam), best first under the length penalty.
 
     A hypothesis that ends is set aside; a sentence's search stops only when none of its open
     hypotheses can still beat its best finished one under the GNMT length penalty (their log
     probability can only fall, and the penalty can at most grow to that of ``max_len[b]``
-    tokens), or when it reaches ``max_len[b]`` tokens, where only </s> may follow.
+    tokens), or when it reaches ``max_len[b]`` tokens, where only </s> may follow. With
+    ``nbest`` > 1 the same rule holds against the n-th best finished hypothesis, so no open
+    hypothesis could still have displaced any of those returned.
     ``columns``: sorted target ids to decode over (a shortlist; </s> among them), else the
     whole vocabulary.
     """
+    if not 1 <= nbest <= beam:
+        raise ValueError(f"nbest must be between 1 and the beam size ({beam}), not {nbest}")
     B, S = src.shape
     K = beam
     max_len = np.full(B, 100) if max_len is None else np.asarray(max_len)
@@ -117,9 +130,9 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
     # the search tree: per step, each slot's token, the slot of the step before it extends and
     # its attention; a hypothesis is read back only when it finishes
     hist: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    # only each sentence's best finished hypothesis is kept: it alone can be the answer, and it
-    # alone decides when to stop
-    finished: list[tuple[float, float, list[int], np.ndarray] | None] = [None] * B
+    # each sentence's nbest best finished hypotheses (normalised score, score, tokens, attention),
+    # best first: only they can be answers, and the last of them decides when to stop
+    finished: list[list[tuple[float, float, list[int], np.ndarray]]] = [[] for _ in range(B)]
     step = 0
     while live.size:
         n = live.size
@@ -153,10 +166,11 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
                     w = int(ids[w])
                 if w == EOS_ID:
                     normed = score / length_penalty(step + 1, alpha)
-                    best = finished[b]
-                    if best is None or normed > best[0]:
+                    done = finished[b]
+                    if len(done) < nbest or normed > done[-1][0]:
                         toks, path_att = _read_back(hist, b, k, S)
-                        finished[b] = (normed, score, toks, np.concatenate([path_att, alpha_att[i, k][None]]))
+                        _keep_best(done, (normed, score, toks, np.concatenate([path_att, alpha_att[i, k][None]])),
+                                   nbest)
                 else:
                     tok[b, kept], par[b, kept], att[b, kept] = w, k, alpha_att[i, k]
                     next_scores[b, kept] = score
@@ -167,10 +181,10 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
             if kept == 0:
                 going[i] = False
                 continue
-            fin = finished[b]
+            done = finished[b]
             best_open = next_scores[b, :kept].max()
             bound = best_open / length_penalty(int(max_len[b]) + 1, alpha) if alpha > 0 else best_open
-            if fin is not None and bound <= fin[0]:
+            if len(done) == nbest and bound <= done[-1][0]:
                 going[i] = False
         hist.append((tok, par, att))
         scores, last = next_scores, tok
@@ -180,11 +194,20 @@ def beam_search_batch(model: Seq2Seq, src, src_mask, beam: int = 5, alpha: float
             rows = np.repeat(live, K)
             enc_k, keys_k, mask_k = enc[rows], keys[rows], src_mask[rows]
         step += 1
-    out: list[Hypothesis] = []
+    out: list[list[Hypothesis]] = []
     for b in range(B):
-        done = finished[b]
-        if done is None:         # every continuation had probability 0 (not seen with finite logits)
-            out.append(Hypothesis([], -np.inf, np.zeros((1, S), np.float32)))
+        if not finished[b]:      # every continuation had probability 0 (not seen with finite logits)
+            out.append([Hypothesis([], -np.inf, np.zeros((1, S), np.float32))])
         else:
-            out.append(Hypothesis(done[2], done[1], done[3]))
+            out.append([Hypothesis(toks, score, att) for _, score, toks, att in finished[b]])
     return out
+
+
+def _keep_best(done: list, entry: tuple, n: int) -> None:
+    """Insert ``entry`` into ``done`` (sorted by normalised score, best first; an equal score
+    goes after those already there) and keep the best ``n``."""
+    at = len(done)
+    while at > 0 and done[at - 1][0] < entry[0]:
+        at -= 1
+    done.insert(at, entry)
+    del done[n:]

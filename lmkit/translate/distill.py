@@ -7,6 +7,11 @@ at the first missing part; when every part is there they are joined into ``targe
 (atomically too). ``meta.json`` records what the parts come from (the teacher's weights and the
 source text, by CRC-32, and the decoding settings); a run with anything else is refused rather
 than mixing translations of two teachers.
+
+With ``references`` (the training targets) the teacher's n-best list (as many as the beam)
+is searched for the translation closest to the reference by sentence BLEU, which becomes the
+target instead of the teacher's best: Kim & Rush's "Seq-Inter", between the teacher's
+distribution and the data.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from pathlib import Path
 from .._io import atomic_write
 from ..errors import ConfigError, CorpusError
 from ..progress import progress
+from .bleu import sentence_bleu
 from .model import model_folder
 from .translator import Translator
 
@@ -50,18 +56,27 @@ def read_source_lines(path: str | Path) -> list[str]:
 
 def teacher_targets(teacher_dir: str | Path, source: str | Path, student_dir: str | Path, beam: int = 5,
                     alpha: float = 1.0, batch: int = 64, quiet: bool | None = None,
-                    teacher: Translator | None = None) -> Path:
+                    teacher: Translator | None = None, references: str | Path | None = None) -> Path:
     """Translate ``source`` with the teacher's beam search into ``student_dir/distill/targets.txt``
     (one line per source line, the teacher's words separated by spaces) and return its path.
     Parts already written by an interrupted run with the same teacher, source and settings
     are kept; other settings are refused. ``teacher``: the model of ``teacher_dir`` when the
-    caller has loaded it already."""
+    caller has loaded it already. ``references``: the training targets, line-aligned with
+    ``source``: each line's target is then the one of the teacher's ``beam`` best translations
+    with the highest sentence BLEU against its reference (Seq-Inter)."""
     folder = Path(student_dir) / DISTILL_DIR
     teacher = teacher or Translator.load(teacher_dir)     # checked before anything is written
     lines = read_source_lines(source)
+    refs = None
+    if references is not None:
+        refs = read_source_lines(references)
+        if len(refs) != len(lines):
+            raise CorpusError(f"{references} has {len(refs)} lines but {source} has {len(lines)}")
     meta = {"teacher_weights_crc32": file_crc32(model_folder(teacher_dir) / "weights.npz"),
             "source_crc32": file_crc32(source), "beam": beam, "length_penalty": alpha,
             "part_lines": PART_LINES}
+    if references is not None:
+        meta["closest_to_references_crc32"] = file_crc32(references)
     _check_or_write_meta(folder, meta)
     targets = folder / TARGETS
     if targets.exists():
@@ -71,9 +86,15 @@ def teacher_targets(teacher_dir: str | Path, source: str | Path, student_dir: st
     todo = [(k, part) for k, part in parts if not _part_done(folder, k, len(part))]
     bar = progress(total=sum(len(p) for _, p in todo), desc="teacher translations", unit="line", quiet=quiet)
     for k, part in todo:
-        out = teacher.translate(part, beam=beam, batch=batch, alpha=alpha)
+        if refs is None:
+            texts = [t.text for t in teacher.translate(part, beam=beam, batch=batch, alpha=alpha)]
+        else:
+            lists = teacher.translate_nbest(part, beam, beam=beam, batch=batch, alpha=alpha)
+            part_refs = refs[k * PART_LINES:k * PART_LINES + len(part)]
+            texts = [closest_to_reference([t.text for t in hyps], " ".join(teacher.tokenizer(ref)))
+                     for hyps, ref in zip(lists, part_refs)]
         with atomic_write(_part_path(folder, k)) as f:
-            f.writelines(t.text + "\n" for t in out)
+            f.writelines(text + "\n" for text in texts)
         bar.update(len(part))
     bar.close()
     with atomic_write(targets) as f:
@@ -86,6 +107,13 @@ def teacher_targets(teacher_dir: str | Path, source: str | Path, student_dir: st
         _part_path(folder, k).unlink()
     log.info("%s: %d teacher translations (beam %d)", targets, len(lines), beam)
     return targets
+
+
+def closest_to_reference(candidates: list[str], reference: str) -> str:
+    """The candidate (tokens separated by spaces) with the highest sentence BLEU against the
+    reference (same tokens; exponential smoothing, effective order); ties go to the earlier."""
+    scores = [sentence_bleu(c, [reference], tokenize="none").score for c in candidates]
+    return candidates[max(range(len(candidates)), key=lambda i: (scores[i], -i))]
 
 
 def _part_path(folder: Path, k: int) -> Path:

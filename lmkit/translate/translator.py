@@ -13,7 +13,7 @@ from ..checks import Range
 from ..errors import LmkitError, ModelFormatError
 from ..text import UNK_ID, Tokenizer, Vocabulary
 from .data import pad_sources
-from .decode import beam_search_batch, greedy
+from .decode import Hypothesis, beam_search_nbest, greedy
 from .model import Seq2Seq, model_folder
 from .shortlist import FILE as SHORTLIST_FILE
 from .shortlist import Shortlist
@@ -88,7 +88,15 @@ class Translator:
                       shortlist: bool = False) -> list[Translation]:
         """Translate encoded sources; ``shortlist``: decode each batch over the model's
         target-vocabulary shortlist instead of the whole vocabulary."""
-        out: list[Translation | None] = [None] * len(sources)
+        return [hyps[0] for hyps in self._decode_ids(sources, beam, batch, alpha, max_len_ratio, max_len_extra,
+                                                     source_words, replace_unk, shortlist, nbest=1)]
+
+    def _decode_ids(self, sources: Sequence[np.ndarray], beam: int, batch: int, alpha: float,
+                    max_len_ratio: float, max_len_extra: int, source_words: Sequence[list[str]] | None,
+                    replace_unk: bool, shortlist: bool, nbest: int) -> list[list[Translation]]:
+        """Each source's ``nbest`` best translations (greedy when beam is 1), best first;
+        sources are decoded in batches of similar lengths."""
+        out: list[list[Translation]] = [[] for _ in sources]
         order = np.argsort([len(s) for s in sources], kind="stable")
         for start in range(0, len(order), batch):
             idx = order[start:start + batch]
@@ -97,20 +105,23 @@ class Translator:
             src, mask = pad_sources(srcs)
             columns = self._columns(src, shortlist)
             if beam <= 1:
-                hyps = greedy(self.model, src, mask, limits, columns)
+                lists = [[h] for h in greedy(self.model, src, mask, limits, columns)]
             else:
-                hyps = beam_search_batch(self.model, src, mask, beam=beam, alpha=alpha, max_len=limits,
-                                         columns=columns)
-            for i, h in zip(idx, hyps):
-                words = self.tgt_vocab.decode(h.tokens)
+                lists = beam_search_nbest(self.model, src, mask, beam=beam, alpha=alpha, max_len=limits,
+                                          columns=columns, nbest=nbest)
+            for i, hyps in zip(idx, lists):
                 src_words = list(source_words[i]) if source_words is not None else self.src_vocab.decode(sources[i])
-                if replace_unk:
-                    for t, tok in enumerate(h.tokens):
-                        if tok == UNK_ID and t < len(h.attention):
-                            pos = int(np.argmax(h.attention[t][:len(src_words)]))
-                            words[t] = src_words[pos] if pos < len(src_words) else words[t]
-                out[i] = Translation(words, h.score, h.attention, src_words)
-        return out  # type: ignore[return-value]
+                out[i] = [self._translation(h, src_words, replace_unk) for h in hyps]
+        return out
+
+    def _translation(self, h: Hypothesis, src_words: list[str], replace_unk: bool) -> Translation:
+        words = self.tgt_vocab.decode(h.tokens)
+        if replace_unk:
+            for t, tok in enumerate(h.tokens):
+                if tok == UNK_ID and t < len(h.attention):
+                    pos = int(np.argmax(h.attention[t][:len(src_words)]))
+                    words[t] = src_words[pos] if pos < len(src_words) else words[t]
+        return Translation(words, h.score, h.attention, src_words)
 
     def translate(self, lines: Sequence[str], beam: int = 5, batch: int = 64, alpha: float = 1.0,
                   replace_unk: bool = False, max_len_ratio: float = 2.0,
@@ -121,9 +132,18 @@ class Translator:
         naming the first): decoding time and memory stay bounded whatever the input.
         ``shortlist``: decode over the model's target-vocabulary shortlist (faster; see
         :mod:`lmkit.translate.shortlist`)."""
+        return [hyps[0] for hyps in self.translate_nbest(lines, 1, beam, batch, alpha, replace_unk, max_len_ratio,
+                                                         max_src_len, shortlist)]
+
+    def translate_nbest(self, lines: Sequence[str], nbest: int, beam: int = 5, batch: int = 64,
+                        alpha: float = 1.0, replace_unk: bool = False, max_len_ratio: float = 2.0,
+                        max_src_len: int = 250, shortlist: bool = False) -> list[list[Translation]]:
+        """Each sentence's ``nbest`` best translations from beam search (1 <= nbest <= beam),
+        best first under the length penalty; options as :meth:`translate`."""
         if isinstance(lines, str):
             lines = [lines]
         DECODE_RANGES["beam"].check("beam", beam)
+        Range(1, beam, integer=True).check("nbest", nbest)
         DECODE_RANGES["batch"].check("batch", batch)
         DECODE_RANGES["alpha"].check("length penalty", alpha)
         DECODE_RANGES["max_len_ratio"].check("max_len_ratio", max_len_ratio)
@@ -137,5 +157,4 @@ class Translator:
             for i in cut:
                 tokens[i] = tokens[i][:max_src_len]
         ids = [self.src_vocab.encode(t) for t in tokens]
-        return self.translate_ids(ids, beam=beam, batch=batch, alpha=alpha, source_words=tokens,
-                                  replace_unk=replace_unk, max_len_ratio=max_len_ratio, shortlist=shortlist)
+        return self._decode_ids(ids, beam, batch, alpha, max_len_ratio, 10, tokens, replace_unk, shortlist, nbest)

@@ -97,3 +97,45 @@ def test_a_compressed_source_gives_the_same_targets(tmp_path, teacher, tiny_pair
 def test_a_missing_source_is_one_clear_error(tmp_path, teacher):
     with pytest.raises(CorpusError, match="no such source file"):
         D.teacher_targets(teacher, tmp_path / "none.txt", tmp_path / "s", quiet=True)
+
+
+def test_closest_to_reference_takes_the_highest_sentence_bleu_and_the_earlier_of_ties():
+    ref = "ein mann fährt fahrrad auf der straße ."
+    cands = ["ein hund läuft .", "ein mann fährt auf der straße .", "ein mann fährt fahrrad auf der straße ."]
+    assert D.closest_to_reference(cands, ref) == cands[2]
+    assert D.closest_to_reference(cands[:2], ref) == cands[1]
+    assert D.closest_to_reference(["a b", "a b"], "c d") == "a b"
+    assert D.closest_to_reference(["x y", "a b"], "q r") == "x y"        # all zero: the teacher's best
+
+
+def test_seq_inter_targets_are_the_nbest_closest_to_each_reference(tmp_path, teacher, tiny_pairs,  # noqa: F811
+                                                                  monkeypatch):
+    monkeypatch.setattr(D, "PART_LINES", 16)
+    lines = tiny_pairs[0].read_text().splitlines()
+    refs = tiny_pairs[1].read_text().splitlines()
+    tutor = Translator.load(teacher)
+    lists = tutor.translate_nbest(lines, 3, beam=3)
+    got = D.teacher_targets(teacher, tiny_pairs[0], tmp_path / "s", beam=3, quiet=True,
+                            references=tiny_pairs[1]).read_text().splitlines()
+    assert got == [D.closest_to_reference([h.text for h in hyps], ref) for hyps, ref in zip(lists, refs)]
+    assert sum(g != hyps[0].text for g, hyps in zip(got, lists)) > 0      # the choice is not always the best
+    # references that are the teacher's own best translations give plain distillation's targets
+    (tmp_path / "best.de").write_text("".join(hyps[0].text + "\n" for hyps in lists))
+    plain = D.teacher_targets(teacher, tiny_pairs[0], tmp_path / "a", beam=3, quiet=True).read_text()
+    assert D.teacher_targets(teacher, tiny_pairs[0], tmp_path / "b", beam=3, quiet=True,
+                             references=tmp_path / "best.de").read_text() == plain
+    with pytest.raises(ConfigError, match="another teacher, source or settings"):    # never mixed
+        D.teacher_targets(teacher, tiny_pairs[0], tmp_path / "a", beam=3, quiet=True, references=tiny_pairs[1])
+    (tmp_path / "short.de").write_text("".join(r + "\n" for r in refs[:-1]))
+    with pytest.raises(CorpusError, match=f"{len(refs) - 1} lines but"):
+        D.teacher_targets(teacher, tiny_pairs[0], tmp_path / "c", beam=3, quiet=True, references=tmp_path / "short.de")
+
+
+def test_cli_distill_with_seq_inter(tmp_path, teacher, tiny_pairs):  # noqa: F811
+    subprocess.run([sys.executable, "-m", "lmkit.cli.main", "-q", "translate", "distill", str(teacher),
+                    "--train-src", str(tiny_pairs[0]), "--seq-inter", str(tiny_pairs[1]), "-o", str(tmp_path / "s"),
+                    "--beam", "3", "--emb", "16", "--hidden", "24", "--attn", "16", "--batch", "12",
+                    "--epochs", "1", "--max-steps", "2"], check=True)
+    meta = json.loads((tmp_path / "s" / "distill" / "meta.json").read_text())
+    assert meta["closest_to_references_crc32"] == D.file_crc32(tiny_pairs[1])
+    assert Translator.load(tmp_path / "s").model.config.hidden == 24

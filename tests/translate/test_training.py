@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lmkit import CorpusError, ModelFormatError, Tokenizer
+from lmkit import ConfigError, CorpusError, ModelFormatError, Tokenizer
 from lmkit.text import BOS_ID, EOS_ID
 from lmkit.translate import (
     Seq2Seq,
@@ -123,6 +123,58 @@ def test_beam_search_finds_the_exact_best_on_a_tiny_model():
         hyp = beam_search(model, src, mask, beam=64, alpha=alpha, max_len=3)
         assert hyp.tokens == best
         assert hyp.score == pytest.approx(logprob(best), abs=1e-9)
+
+
+def test_nbest_are_the_exact_best_hypotheses_in_order_on_a_tiny_model():
+    """With a beam wide enough to hold every prefix, the n-best list is the exhaustive
+    ranking's top n (tokens and scores), best first under the length penalty; its head is
+    what plain beam search returns."""
+    from lmkit.translate import beam_search_nbest
+    model = Seq2Seq(Seq2SeqConfig(src_vocab=6, tgt_vocab=6, emb=5, hidden=4, attn=3, seed=5), dtype=np.float64)
+    rng = np.random.default_rng(7)
+    for _, p, _ in model.parameters():
+        p[...] = rng.uniform(-1.5, 1.5, p.shape)
+    src, mask = pad_sources([np.array([5, 4, 3, 4])])
+    alphabet = [0, 1, 3, 4, 5]
+
+    def logprob(seq):
+        enc, keys, s, _ = model.encode(src, mask)
+        total, y = 0.0, BOS_ID
+        for w in seq + [EOS_ID]:
+            logits, s, _ = model.decode_step(np.array([y]), s, enc, keys, mask)
+            z = logits[0] - logits[0].max()
+            total += z[w] - np.log(np.exp(z).sum())
+            y = w
+        return total
+
+    for alpha in (0.0, 1.0):
+        every = [list(seq) for n in range(0, 4) for seq in itertools.product(alphabet, repeat=n)]
+        ranked = sorted(every, key=lambda s: -logprob(s) / length_penalty(len(s) + 1, alpha))
+        hyps = beam_search_nbest(model, src, mask, beam=200, alpha=alpha, max_len=np.array([3]), nbest=6)[0]
+        assert [h.tokens for h in hyps] == ranked[:6]
+        for h, seq in zip(hyps, ranked):
+            assert h.score == pytest.approx(logprob(seq), abs=1e-9)
+            assert h.attention.shape == (len(seq) + 1, src.shape[1])
+        assert beam_search(model, src, mask, beam=200, alpha=alpha, max_len=3).tokens == ranked[0]
+    with pytest.raises(ValueError, match="nbest"):
+        beam_search_nbest(model, src, mask, beam=3, nbest=4)
+
+
+def test_translate_nbest_heads_are_the_translations(tmp_path, tiny_pairs):
+    trainer, data = make_trainer(tiny_pairs, tmp_path / "m", epochs=3)
+    trainer.train(data, quiet=True)
+    tr = Translator.load(tmp_path / "m")
+    lines = tiny_pairs[0].read_text().splitlines()[:12]
+    best = tr.translate(lines, beam=4, batch=5)
+    lists = tr.translate_nbest(lines, 4, beam=4, batch=5)
+    assert [t.text for t in best] == [hyps[0].text for hyps in lists]
+    for hyps in lists:
+        assert 1 <= len(hyps) <= 4
+        assert len({tuple(h.words) for h in hyps}) == len(hyps)          # distinct hypotheses
+        normed = [h.score / length_penalty(len(h.words) + 1, 1.0) for h in hyps]
+        assert normed == sorted(normed, reverse=True)
+    with pytest.raises(ConfigError, match="nbest"):
+        tr.translate_nbest(lines, 5, beam=4)
 
 
 def test_greedy_stops_at_the_length_limit_with_one_attention_row_per_output(tmp_path, tiny_pairs):
