@@ -11,6 +11,7 @@ Models come from the CLI (README "Small, fast translators"):
     lmkit translate shortlist MODEL --train-src EN --train-tgt DE      (each model)
 
 Reproduce:  python benchmarks/distill_bench.py decode TEACHER DISTILLED REFERENCE --repeats 3
+            python benchmarks/distill_bench.py seeds distilled=S1,S2,S3 reference=R1,R2,R3 ...
             python benchmarks/distill_bench.py int8
 """
 from __future__ import annotations
@@ -76,6 +77,33 @@ def decode(args: argparse.Namespace) -> None:
                   f"{'/'.join(f'{b:.2f}' for b in sorted(bleu[key]))} | {med:.2f} s ({spread}) | {ratio} |")
 
 
+def seeds(args: argparse.Namespace) -> None:
+    """Greedy and beam-5 test2016 BLEU of each group's models (one per training seed): every
+    model's figures, then each group's mean and range and its gap to the first group."""
+    from lmkit.translate import Translator, corpus_bleu
+    src, ref = read("test_2016_flickr.lc.norm.tok.en.gz"), read("test_2016_flickr.lc.norm.tok.de.gz")
+    groups: dict[str, list[tuple[float, float]]] = {}
+    for spec in args.groups:
+        name, _, folders = spec.partition("=")
+        for folder in folders.split(","):
+            tr = Translator.load(folder)
+            pair = tuple(corpus_bleu([o.text for o in tr.translate(src, beam=beam, batch=args.batch)], ref,
+                                     tokenize="none").score for beam in (1, 5))
+            groups.setdefault(name, []).append(pair)  # type: ignore[arg-type]
+            print(f"{name} {folder}: greedy {pair[0]:.2f}, beam 5 {pair[1]:.2f}", file=sys.stderr)
+    first = next(iter(groups))
+    print(f"\n| model | seeds | greedy BLEU mean (range) | vs {first} | beam 5 BLEU mean (range) | vs {first} |")
+    print("|---|---|---|---|---|---|")
+    for name, pairs in groups.items():
+        cells = []
+        for k in (0, 1):
+            vals = [p[k] for p in pairs]
+            gap = statistics.mean(vals) - statistics.mean(p[k] for p in groups[first])
+            cells.append(f"{statistics.mean(vals):.2f} ({min(vals):.2f}-{max(vals):.2f}) | "
+                         f"{'-' if name == first else f'{gap:+.2f}'}")
+        print(f"| {name} | {len(pairs)} | {cells[0]} | {cells[1]} |")
+
+
 def int8(args: argparse.Namespace) -> None:
     from numba import njit, prange
 
@@ -130,6 +158,11 @@ def main() -> None:
     d.add_argument("--repeats", type=int, default=3)
     d.add_argument("--batch", type=int, default=64)
     d.set_defaults(run=decode)
+    g = sub.add_parser("seeds")
+    g.add_argument("groups", nargs="+", metavar="NAME=DIR[,DIR...]",
+                   help="a group of models (one per seed), e.g. distilled=s1,s2,s3")
+    g.add_argument("--batch", type=int, default=64)
+    g.set_defaults(run=seeds)
     q = sub.add_parser("int8")
     q.add_argument("--repeats", type=int, default=21)
     q.add_argument("--shapes", type=lambda s: tuple(int(v) for v in s.split("x")), nargs="+",

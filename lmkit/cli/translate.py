@@ -65,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--attention-plot", help="PNG heat map of the first sentence's attention (needs matplotlib)")
     d.add_argument("--shortlist", action="store_true",
                    help="decode over the model's target-vocabulary shortlist (see `translate shortlist`)")
+    d.add_argument("--nbest", type=positive_int, default=1,
+                   help="print each line's N best translations (at most --beam) as 'LINE ||| words ||| "
+                        "score' (LINE from 0, score: the length-penalised log probability, best first)")
     d.set_defaults(run=run_decode)
 
     s = cmds.add_parser("shortlist", help="build a target-vocabulary shortlist for faster decoding",
@@ -229,12 +232,19 @@ def run_decode(args: argparse.Namespace) -> int:
     tr = Translator.load(args.model)
     lines = [line for block in Corpus([args.text], Tokenizer("whitespace"), quiet=True).line_blocks()
              for line in block]
-    results = tr.translate(lines, beam=args.beam, batch=args.batch, alpha=args.length_penalty,
-                           replace_unk=args.replace_unk, max_len_ratio=args.max_len_ratio,
-                           max_src_len=args.max_src_len, shortlist=args.shortlist)
+    lists = tr.translate_nbest(lines, args.nbest, beam=args.beam, batch=args.batch, alpha=args.length_penalty,
+                               replace_unk=args.replace_unk, max_len_ratio=args.max_len_ratio,
+                               max_src_len=args.max_src_len, shortlist=args.shortlist)
+    results = [hyps[0] for hyps in lists]
     out = sys.stdout
-    for r in results:
-        out.write(r.text + "\n")
+    if args.nbest > 1:
+        from ..translate.decode import length_penalty
+        for i, hyps in enumerate(lists):
+            for h in hyps:
+                out.write(f"{i} ||| {h.text} ||| {h.score / length_penalty(len(h.words) + 1, args.length_penalty):.6f}\n")
+    else:
+        for r in results:
+            out.write(r.text + "\n")
     if args.attention_plot and results:
         _plot_attention(results[0], args.attention_plot)
     return 0

@@ -274,6 +274,15 @@ def test_cli_train_decode_bleu_average(tmp_path, tiny_pairs):
     res = run_cli("translate", "decode", tmp_path / "m", s, "--beam", "2")
     assert res.returncode == 0 and len(res.stdout.splitlines()) == 60
     (tmp_path / "hyp.txt").write_text(res.stdout)
+    res = run_cli("translate", "decode", tmp_path / "m", s, "--beam", "2", "--nbest", "2")
+    rows = [ln.split(" ||| ") for ln in res.stdout.splitlines()]
+    assert res.returncode == 0 and all(len(r) == 3 for r in rows)
+    firsts = {}
+    for line, text, score in rows:               # best first within each line
+        assert float(score) <= firsts.setdefault(line, (text, float(score)))[1]
+    assert [firsts[str(i)][0] for i in range(60)] == (tmp_path / "hyp.txt").read_text().splitlines()
+    res = run_cli("translate", "decode", tmp_path / "m", s, "--beam", "2", "--nbest", "3")
+    assert res.returncode == 2 and "nbest" in res.stderr and "Traceback" not in res.stderr
     res = run_cli("translate", "decode", tmp_path / "m", "--beam", "1", "--attention-plot", tmp_path / "att.png",
                   stdin="a man in a blue shirt .\n")
     assert res.returncode == 0, res.stderr
