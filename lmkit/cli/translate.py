@@ -241,7 +241,8 @@ def run_decode(args: argparse.Namespace) -> int:
         from ..translate.decode import length_penalty
         for i, hyps in enumerate(lists):
             for h in hyps:
-                out.write(f"{i} ||| {h.text} ||| {h.score / length_penalty(len(h.words) + 1, args.length_penalty):.6f}\n")
+                normed = h.score / length_penalty(len(h.words) + 1, args.length_penalty)
+                out.write(f"{i} ||| {h.text} ||| {normed:.6f}\n")
     else:
         for r in results:
             out.write(r.text + "\n")
