@@ -358,7 +358,8 @@ def sentence_logprob(ids, order, vocab_size, bos, eos, slots, slot_vals, table_s
 def build_token_table(blob, offsets):
     """The text layer's token table (:func:`find_or_add` layout) over a vocabulary's words
     (UTF-8 ``blob``, word ``t`` is ``blob[offsets[t]:offsets[t + 1]]``): word bytes -> id.
-    Returns (table, blob, offsets) as :func:`find_token` reads them."""
+    Returns (table, blob, offsets) as :func:`find_token` reads them and the number of distinct
+    words (fewer than the words when one is listed twice)."""
     n = len(offsets) - 1
     pairs = 16
     while pairs < 2 * (n + 1):
@@ -371,7 +372,7 @@ def build_token_table(blob, offsets):
     for t in range(n):
         if find_or_add(blob, offsets[t], offsets[t + 1], table, hashes, own_blob, own_offsets, n_types) == n_types:
             n_types += 1
-    return table, own_blob, own_offsets
+    return table, own_blob, own_offsets, n_types
 
 
 @njit(cache=True, nogil=True)

@@ -27,6 +27,7 @@ import numpy as np
 from .._io import atomic_write
 from ..errors import ConfigError, LmkitError, ModelFormatError
 from ..text import Tokenizer, Vocabulary, utf8_blob
+from ..text.vocab import PackedVocabulary
 from . import _kernels as K
 from .layouts import (
     MAX_QUANTIZE_BITS,
@@ -219,17 +220,12 @@ def _read_header(path: Path, size: int) -> tuple[dict, int]:
 
 
 def _vocabulary(path: Path, a: dict) -> Vocabulary:
+    """The vocabulary over the file's word bytes: decoded (and checked for bad UTF-8 and
+    duplicates) only when a caller needs Python strings; scoring text looks words up by bytes."""
     off, blob = a["vocab_offsets"], a["vocab_blob"]
-    if len(off) < 4 or off[0] != 0 or off[-1] != len(blob) or np.any(np.diff(off) < 0) \
-            or len(a.get("vocab_counts", off[1:])) != len(off) - 1:
+    if len(off) < 4 or off[-1] != len(blob):
         raise ModelFormatError(f"{path}: vocabulary offsets do not fit its bytes")
-    raw = blob.tobytes()
-    bounds = off.tolist()
-    try:
-        itos = [raw[x:y].decode("utf-8") for x, y in zip(bounds, bounds[1:])]
-        return Vocabulary(itos, a.get("vocab_counts", np.zeros(len(itos), np.int64)))
-    except (UnicodeDecodeError, LmkitError) as exc:
-        raise ModelFormatError(f"{path}: bad vocabulary ({exc})") from None
+    return PackedVocabulary(blob, off, a.get("vocab_counts"), source=str(path))
 
 
 def _check_values(path: Path, a: dict, N: int, sizes: list[int], header: dict) -> None:

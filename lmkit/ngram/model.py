@@ -27,7 +27,6 @@ from ..text import (
     build_and_encode,
     encode_corpus,
     spill_corpus,
-    utf8_blob,
 )
 from . import _kernels as K
 from .counts import MAX_ORDER, NgramCounts, count_ngrams
@@ -52,7 +51,7 @@ class NgramModel:
     def __init__(self, vocab: Vocabulary, ctx: list[np.ndarray], word: list[np.ndarray],
                  logprob: list[np.ndarray], backoff: list[np.ndarray], meta: dict | None = None,
                  tokenizer: Tokenizer | None = None) -> None:
-        if vocab.itos[:3] != [vocab.itos[UNK_ID], BOS, EOS]:
+        if len(vocab) < 3 or [vocab.token(BOS_ID), vocab.token(EOS_ID)] != [BOS, EOS]:
             raise ConfigError("an n-gram vocabulary needs <unk>, <s>, </s> at ids 0, 1, 2")
         self.vocab = vocab
         self.order = len(word)
@@ -333,7 +332,11 @@ class NgramModel:
     def _word_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The vocabulary as a numba token table (word bytes -> id), built at first use."""
         if self._words is None or self._words[0] is not self.vocab:
-            self._words = (self.vocab, K.build_token_table(*utf8_blob(self.vocab.itos)))
+            *table, distinct = K.build_token_table(*self.vocab.utf8())
+            if distinct != len(self.vocab):
+                _ = self.vocab.stoi      # names the word listed twice (a PackedVocabulary from a file)
+                raise ModelFormatError("the vocabulary lists a word twice")
+            self._words = (self.vocab, tuple(table))
         return self._words[1]
 
     @property

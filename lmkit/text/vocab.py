@@ -16,6 +16,7 @@ import numpy as np
 from .._io import atomic_write, open_binary
 from ..errors import ConfigError, ModelFormatError
 from .corpus import Corpus, as_token_blocks
+from .types import utf8_blob, utf8_strings
 
 UNK, BOS, EOS, PAD = "<unk>", "<s>", "</s>", "<pad>"
 DEFAULT_SPECIALS = (UNK, BOS, EOS)
@@ -161,6 +162,10 @@ class Vocabulary:
         ids = list(map(self.stoi.get, tokens, repeat(self.unk_id, len(tokens))))
         return np.array(ids, dtype=np.int32)
 
+    def utf8(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every word's UTF-8 bytes concatenated (uint8) and their int64 offsets (id order)."""
+        return utf8_blob(self.itos)
+
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Tokens of ``ids``."""
         itos = self.itos
@@ -224,6 +229,66 @@ class Vocabulary:
 
     def __repr__(self) -> str:
         return f"Vocabulary({len(self)} tokens, specials={self.specials})"
+
+
+class PackedVocabulary(Vocabulary):
+    """A vocabulary held as its words' UTF-8 bytes (``blob`` uint8, word ``i`` at
+    ``blob[offsets[i]:offsets[i + 1]]``), e.g. views of a memory-mapped model file. The Python
+    list (``itos``) and dict (``stoi``) are built, and the words decoded and checked for
+    duplicates, only when something asks for them; kernels that look words up by their bytes
+    (:meth:`utf8`) never need them. ``source`` names the file in errors."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray, counts: np.ndarray | None = None,
+                 specials: Sequence[str] = DEFAULT_SPECIALS, source: str = "vocabulary") -> None:
+        specials = tuple(specials)
+        _check_specials(specials)
+        n = len(offsets) - 1
+        if n < len(specials) or offsets[0] != 0 or offsets[-1] > len(blob) or np.any(np.diff(offsets) < 0):
+            raise ModelFormatError(f"{source}: vocabulary offsets do not fit its bytes")
+        self.blob, self.offsets, self.specials, self._source = blob, offsets, specials, source
+        self.counts = np.zeros(n, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
+        if self.counts.shape != (n,):
+            raise ModelFormatError(f"{source}: {len(self.counts)} counts for {n} words")
+        self._itos: list[str] | None = None
+        self._stoi: dict[str, int] | None = None
+        if [self.token(i) for i in range(len(specials))] != list(specials):
+            raise ModelFormatError(f"{source}: the vocabulary must start with its special tokens {specials}")
+        self.unk_id = specials.index(UNK) if UNK in specials else -1
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def token(self, index: int) -> str:
+        if self._itos is not None:
+            return self._itos[index]
+        lo, hi = int(self.offsets[index]), int(self.offsets[index + 1])
+        return self._decoded(lambda: self.blob[lo:hi].tobytes().decode("utf-8"))
+
+    @property
+    def itos(self) -> list[str]:  # type: ignore[override]
+        if self._itos is None:
+            self._itos = self._decoded(lambda: utf8_strings(self.blob, self.offsets))
+        return self._itos
+
+    @property
+    def stoi(self) -> dict[str, int]:  # type: ignore[override]
+        if self._stoi is None:
+            itos = self.itos
+            stoi = {t: i for i, t in enumerate(itos)}
+            if len(stoi) != len(itos):
+                dup = next(t for t, c in Counter(itos).items() if c > 1)
+                raise ModelFormatError(f"{self._source}: token {dup!r} appears twice in the vocabulary")
+            self._stoi = stoi
+        return self._stoi
+
+    def utf8(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.blob, self.offsets
+
+    def _decoded(self, decode):
+        try:
+            return decode()
+        except UnicodeDecodeError as exc:
+            raise ModelFormatError(f"{self._source}: bad vocabulary ({exc})") from None
 
 
 def _check_specials(specials: tuple) -> None:

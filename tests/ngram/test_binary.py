@@ -139,6 +139,43 @@ def test_corrupted_arrays_are_refused(tmp_path, trained, name, where, value, mes
         NgramModel.load(bad)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_vocabulary_is_decoded_only_when_asked_and_then_checked(tmp_path, trained, test_lines, layout):
+    """Scoring text looks words up by their bytes: loading and scoring build no Python list or
+    dict of the words. Asking for them decodes and checks them: bad UTF-8 or a word listed
+    twice is one clear error naming the file (at the first string score for a duplicate)."""
+    write_binary(trained, tmp_path / "m.bin", layout=layout)
+    mapped = NgramModel.load(tmp_path / "m.bin")
+    np.testing.assert_array_equal(_scores(mapped, test_lines), _scores(trained, test_lines))
+    assert mapped.vocab._itos is None and mapped.vocab._stoi is None
+    assert len(mapped.vocab) == len(trained.vocab) and mapped.vocab.unk_id == 0
+    assert mapped.vocab.itos == trained.vocab.itos and mapped.vocab.stoi == trained.vocab.stoi
+
+    def word_bytes(d, w):
+        off, dtype = _array_at(d, "vocab_offsets")
+        size = dtype.itemsize
+        lo, hi = np.frombuffer(bytes(d[off + size * w:off + size * (w + 2)]), dtype)
+        return _array_at(d, "vocab_blob")[0] + int(lo), int(hi - lo)
+
+    def bad_utf8(d):
+        at, n = word_bytes(d, 10)
+        d[at] = 0xFF
+
+    def twice(d):          # word 11 spelled as word 10 (two words of the same length)
+        w = next(i for i in range(11, len(trained.vocab))
+                 if len(trained.vocab.itos[i].encode()) == len(trained.vocab.itos[10].encode()))
+        (a, n), (b, _) = word_bytes(d, 10), word_bytes(d, w)
+        d[b:b + n] = d[a:a + n]
+    bad = NgramModel.load(_damage(tmp_path / "m.bin", tmp_path / "utf8.bin", bad_utf8))
+    with pytest.raises(ModelFormatError, match="utf8.bin: bad vocabulary"):
+        _ = bad.vocab.itos
+    with pytest.raises(ModelFormatError, match="utf8.bin: bad vocabulary"):
+        bad.perplexity(test_lines[:3])
+    dup = NgramModel.load(_damage(tmp_path / "m.bin", tmp_path / "dup.bin", twice))
+    with pytest.raises(ModelFormatError, match=f"dup.bin: token {trained.vocab.itos[10]!r} appears twice"):
+        dup.score(test_lines[0])
+
+
 def test_a_key_moved_out_of_reach_is_refused(tmp_path, trained):
     """A slot moved past an empty slot after its home is lost to lookups: refused."""
     write_binary(trained, tmp_path / "m.bin")

@@ -97,3 +97,29 @@ def test_from_counts_orders_as_the_definition_says():
         assert v.itos == list(DEFAULT_SPECIALS) + [t for t, _ in kept]
         left_out = sum(c for t, c in counts.items() if t not in DEFAULT_SPECIALS) - sum(c for _, c in kept)
         assert v.counts.tolist() == [left_out, n_sent, n_sent] + [c for _, c in kept]
+
+
+def test_packed_vocabulary_acts_as_the_vocabulary_it_packs_and_decodes_lazily():
+    from lmkit.text.types import utf8_blob
+    from lmkit.text.vocab import PackedVocabulary
+    plain = Vocabulary.build([["a", "b", "b", "ça", "ça", "ça"], ["日本", "b"]])
+    packed = PackedVocabulary(*plain.utf8(), plain.counts, source="v.bin")
+    assert len(packed) == len(plain) and packed.unk_id == plain.unk_id == 0
+    assert [packed.token(i) for i in range(len(plain))] == plain.itos
+    assert packed._itos is None and packed._stoi is None                # nothing decoded yet
+    assert packed == plain and packed.stoi == plain.stoi and "ça" in packed and packed["zz"] == 0
+    assert packed.encode(["ça", "zz", "日本"]).tolist() == plain.encode(["ça", "zz", "日本"]).tolist()
+    assert packed.decode([3, 4]) == plain.decode([3, 4]) and packed.count("b") == 3
+    blob, off = utf8_blob(plain.itos)
+    for args, message in [((blob, off[::-1]), "offsets do not fit"),
+                          ((blob[:-1], off), "offsets do not fit"),
+                          ((blob, off, np.zeros(2)), "2 counts for"),
+                          (utf8_blob(["<s>", "<unk>", "</s>"]), "must start with its special tokens")]:
+        with pytest.raises(ModelFormatError, match=message):
+            PackedVocabulary(*args, source="v.bin")
+    twice = PackedVocabulary(*utf8_blob(["<unk>", "<s>", "</s>", "x", "x"]), source="v.bin")
+    with pytest.raises(ModelFormatError, match="v.bin: token 'x' appears twice"):
+        _ = twice.stoi
+    broken = np.frombuffer(b"<unk><s></s>\xff", np.uint8)
+    with pytest.raises(ModelFormatError, match="v.bin: bad vocabulary"):
+        _ = PackedVocabulary(broken, np.array([0, 5, 8, 12, 13]), source="v.bin").itos
