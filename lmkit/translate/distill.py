@@ -44,12 +44,12 @@ def file_crc32(path: str | Path) -> int:
     return crc
 
 
-def read_source_lines(path: str | Path) -> list[str]:
+def read_source_lines(path: str | Path, what: str = "source") -> list[str]:
     """The source sentences, one a line, read as every lmkit reader reads text (``.gz`` and
     other compressed files too; bad UTF-8 is one clear error)."""
     from ..text import Corpus, Tokenizer
     if not Path(path).is_file():
-        raise CorpusError(f"{path}: no such source file")
+        raise CorpusError(f"{path}: no such {what} file")
     return [line for block in Corpus([str(path)], Tokenizer("whitespace"), quiet=True).line_blocks()
             for line in block]
 
@@ -69,7 +69,7 @@ def teacher_targets(teacher_dir: str | Path, source: str | Path, student_dir: st
     lines = read_source_lines(source)
     refs = None
     if references is not None:
-        refs = read_source_lines(references)
+        refs = read_source_lines(references, "reference")
         if len(refs) != len(lines):
             raise CorpusError(f"{references} has {len(refs)} lines but {source} has {len(lines)}")
     meta = {"teacher_weights_crc32": file_crc32(model_folder(teacher_dir) / "weights.npz"),

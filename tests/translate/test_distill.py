@@ -127,6 +127,8 @@ def test_seq_inter_targets_are_the_nbest_closest_to_each_reference(tmp_path, tea
     with pytest.raises(ConfigError, match="another teacher, source or settings"):    # never mixed
         D.teacher_targets(teacher, tiny_pairs[0], tmp_path / "a", beam=3, quiet=True, references=tiny_pairs[1])
     (tmp_path / "short.de").write_text("".join(r + "\n" for r in refs[:-1]))
+    with pytest.raises(CorpusError, match="none.de: no such reference file"):
+        D.teacher_targets(teacher, tiny_pairs[0], tmp_path / "c", beam=3, quiet=True, references=tmp_path / "none.de")
     with pytest.raises(CorpusError, match=f"{len(refs) - 1} lines but"):
         D.teacher_targets(teacher, tiny_pairs[0], tmp_path / "c", beam=3, quiet=True, references=tmp_path / "short.de")
 

@@ -97,25 +97,36 @@ def test_resume_continues_exactly(tmp_path, tiny_pairs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+def _tiny_random_model(seed: int, weights_seed: int) -> Seq2Seq:
+    """A 6-word float64 model with large random weights (peaked, varied distributions)."""
+    model = Seq2Seq(Seq2SeqConfig(src_vocab=6, tgt_vocab=6, emb=5, hidden=4, attn=3, seed=seed), dtype=np.float64)
+    rng = np.random.default_rng(weights_seed)
+    for _, p, _ in model.parameters():
+        p[...] = rng.uniform(-1.5, 1.5, p.shape)
+    return model
+
+
+def _exact_logprob(model, src, mask, seq) -> float:
+    """log p(seq </s> | src), one decoder step at a time (the exhaustive searches' reference)."""
+    enc, keys, s, _ = model.encode(src, mask)
+    total, y = 0.0, BOS_ID
+    for w in seq + [EOS_ID]:
+        logits, s, _ = model.decode_step(np.array([y]), s, enc, keys, mask)
+        z = logits[0] - logits[0].max()
+        total += z[w] - np.log(np.exp(z).sum())
+        y = w
+    return total
+
+
 def test_beam_search_finds_the_exact_best_on_a_tiny_model():
     """Exhaustive search over every output of up to 3 tokens: the beam (wide enough) must
     return the best length-penalised hypothesis, not the first one that ends."""
-    model = Seq2Seq(Seq2SeqConfig(src_vocab=6, tgt_vocab=6, emb=5, hidden=4, attn=3, seed=11), dtype=np.float64)
-    rng = np.random.default_rng(2)
-    for _, p, _ in model.parameters():
-        p[...] = rng.uniform(-1.5, 1.5, p.shape)
+    model = _tiny_random_model(11, 2)
     src, mask = pad_sources([np.array([4, 5, 4])])
     words = [0, 3, 4, 5]      # every id except <s> and </s>... and </s> ends the sequence
 
     def logprob(seq):
-        enc, keys, s, _ = model.encode(src, mask)
-        total, y = 0.0, BOS_ID
-        for w in seq + [EOS_ID]:
-            logits, s, _ = model.decode_step(np.array([y]), s, enc, keys, mask)
-            z = logits[0] - logits[0].max()
-            total += z[w] - np.log(np.exp(z).sum())
-            y = w
-        return total
+        return _exact_logprob(model, src, mask, seq)
 
     for alpha in (0.0, 1.0):
         best = max((list(seq) for n in range(0, 4) for seq in itertools.product(words + [1], repeat=n)),
@@ -130,22 +141,12 @@ def test_nbest_are_the_exact_best_hypotheses_in_order_on_a_tiny_model():
     ranking's top n (tokens and scores), best first under the length penalty; its head is
     what plain beam search returns."""
     from lmkit.translate import beam_search_nbest
-    model = Seq2Seq(Seq2SeqConfig(src_vocab=6, tgt_vocab=6, emb=5, hidden=4, attn=3, seed=5), dtype=np.float64)
-    rng = np.random.default_rng(7)
-    for _, p, _ in model.parameters():
-        p[...] = rng.uniform(-1.5, 1.5, p.shape)
+    model = _tiny_random_model(5, 7)
     src, mask = pad_sources([np.array([5, 4, 3, 4])])
     alphabet = [0, 1, 3, 4, 5]
 
     def logprob(seq):
-        enc, keys, s, _ = model.encode(src, mask)
-        total, y = 0.0, BOS_ID
-        for w in seq + [EOS_ID]:
-            logits, s, _ = model.decode_step(np.array([y]), s, enc, keys, mask)
-            z = logits[0] - logits[0].max()
-            total += z[w] - np.log(np.exp(z).sum())
-            y = w
-        return total
+        return _exact_logprob(model, src, mask, seq)
 
     for alpha in (0.0, 1.0):
         every = [list(seq) for n in range(0, 4) for seq in itertools.product(alphabet, repeat=n)]
