@@ -256,13 +256,15 @@ def probing_value(slot_vals, table_start, floats, k, i, column):
 @njit(cache=True, nogil=True)
 def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                  slots, slot_vals, table_start, table_cap, logprob, backoff, gram_start,
-                 trie_bits, trie_fields, centers, use_bos, use_eos,
+                 trie_bits, trie_fields, centers, suffix_closed, use_bos, use_eos,
                  unseen_context_backoff=0.0, uniform_fallback=np.nan):
     """Backoff scoring of every word of every sentence.
 
     The model's tables (see :class:`lmkit.ngram.layouts.Tables`): probing layout when
     ``trie_bits`` is None (order k's table is slots ``table_start[k] .. + table_cap[k]`` of
     ``slots``, values inside them; numba compiles the trie branches away), else the trie.
+    ``suffix_closed``: every listed n-gram's suffix is listed too, so a word's lookups stop at
+    the first missing n-gram, as KenLM's do (the longer ones cannot be listed).
     ``unseen_context_backoff``: log10 weight of a backoff step from a context the model does
     not list (0 for backoff models; stupid backoff's log10 0.4). ``uniform_fallback`` (log10
     1/V, or NaN): when finite, an n-gram not listed with the whole available context gets that
@@ -297,7 +299,7 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
             for k in range(2, order + 1):
                 c = ctx[k - 1]
                 g = -1
-                if c >= 0:
+                if c >= 0 and (found == k - 1 or not suffix_closed):
                     if trie_bits is None:
                         g = probe_slot(slots, table_start[k], table_cap[k], c * vocab_size + w)
                     else:
@@ -339,14 +341,14 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
 
 @njit(cache=True, nogil=True)
 def sentence_logprob(ids, order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,
-                     logprob, backoff, gram_start, trie_bits, trie_fields, centers, use_bos, use_eos,
+                     logprob, backoff, gram_start, trie_bits, trie_fields, centers, suffix_closed, use_bos, use_eos,
                      unseen_context_backoff, uniform_fallback):
     """Total log10 probability of one sentence ``ids`` (int32), summed word by word in order:
     :func:`score_tokens` for a single sentence without returning its arrays."""
     offsets = np.zeros(2, dtype=np.int64)
     offsets[1] = len(ids)
     lp, _ = score_tokens(ids, offsets, order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,
-                         logprob, backoff, gram_start, trie_bits, trie_fields, centers, use_bos, use_eos,
+                         logprob, backoff, gram_start, trie_bits, trie_fields, centers, suffix_closed, use_bos, use_eos,
                          unseen_context_backoff, uniform_fallback)
     total = 0.0
     for i in range(len(lp)):
@@ -378,7 +380,7 @@ def build_token_table(blob, offsets):
 @njit(cache=True, nogil=True)
 def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_size, bos, eos, slots,
                  slot_vals, table_start, table_cap, logprob, backoff, gram_start, trie_bits, trie_fields, centers,
-                 use_bos, use_eos, unseen_context_backoff, uniform_fallback):
+                 suffix_closed, use_bos, use_eos, unseen_context_backoff, uniform_fallback):
     """Total log10 probability of one sentence given as UTF-8 bytes: split where ``str.split()``
     splits, each word looked up in the vocabulary's token table (``unk`` when absent), then
     :func:`sentence_logprob`."""
@@ -396,8 +398,8 @@ def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_si
             m += 1
         p = e + 1
     return sentence_logprob(ids[:m], order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,
-                            logprob, backoff, gram_start, trie_bits, trie_fields, centers, use_bos, use_eos,
-                            unseen_context_backoff, uniform_fallback)
+                            logprob, backoff, gram_start, trie_bits, trie_fields, centers, suffix_closed, use_bos,
+                            use_eos, unseen_context_backoff, uniform_fallback)
 
 
 @njit(cache=True, nogil=True)

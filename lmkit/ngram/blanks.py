@@ -48,7 +48,7 @@ def missing_suffixes(rows: list[np.ndarray]) -> list[np.ndarray]:
 def add_blanks(model) -> None:
     """Insert the blanks of an ARPA-loaded :class:`~lmkit.ngram.NgramModel` in place: their
     probabilities from the model as it is (backing off), backoff 0, ``model.blank`` masks."""
-    if all((s >= 0).all() for s in model.suffix_ids()[2:]):
+    if model.suffixes_closed():
         return                      # every suffix is listed (Kneser-Ney models always are)
     rows = ngram_rows(model.ctx, model.word)
     blanks = missing_suffixes(rows)
@@ -80,6 +80,7 @@ def add_blanks(model) -> None:
     model.log_backoffs = [np.ascontiguousarray(b, dtype=np.float32) for b in bo]
     model.blank = mask
     model._tables = None
+    model._suffix_closed = True     # what the blanks are for
 
 
 def _backed_off(model, rows: np.ndarray) -> np.ndarray:

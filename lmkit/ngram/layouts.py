@@ -43,7 +43,8 @@ class Tables(NamedTuple):
     ``trie_fields[k]`` holds order k's ``F_*`` entries; order k's n-gram ``i`` has log10
     probability ``logprob[gram_start[k] + i]`` and backoff ``backoff[gram_start[k] + i]``,
     unless the trie stores a quantised code for it (``trie_fields[k, F_LP_BITS] > 0``) that
-    indexes ``centers``.
+    indexes ``centers``. ``suffix_closed``: what the model's builder established (see
+    :func:`~lmkit.ngram._kernels.score_tokens`); False is always exact, only slower.
     """
     slots: np.ndarray                  # int64 [SLOT_WORDS * all slots]
     slot_vals: np.ndarray              # float32 view of ``slots``
@@ -55,6 +56,8 @@ class Tables(NamedTuple):
     trie_bits: np.ndarray | None       # uint64 [words]: every order's records, and a spare word
     trie_fields: np.ndarray | None     # int64 [N + 1, F_COUNT]
     centers: np.ndarray | None         # float32: each quantised order's bins
+    #: every listed n-gram's suffix is listed (blanks count): lookups may stop at the first miss
+    suffix_closed: bool = False
 
     @property
     def layout(self) -> str:
@@ -74,7 +77,7 @@ def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def probing_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.ndarray],
-                   backoff: list[np.ndarray], vocab_size: int) -> Tables:
+                   backoff: list[np.ndarray], vocab_size: int, suffix_closed: bool = False) -> Tables:
     """Tables in the probing layout from a model's per-order arrays."""
     N = len(word)
     sizes = [len(w) for w in word]
@@ -89,14 +92,14 @@ def probing_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[
         slot_of = K.fill_slots(keys, np.asarray(logprob[k - 1], np.float32), np.asarray(bo, np.float32), slots,
                                slot_vals, start[k], cap[k])
     return probing_over(slots, start, cap, np.asarray(logprob[0], np.float32),
-                        np.asarray(backoff[0] if N > 1 else np.zeros(0), np.float32), N)
+                        np.asarray(backoff[0] if N > 1 else np.zeros(0), np.float32), N, suffix_closed)
 
 
 def probing_over(slots: np.ndarray, start: np.ndarray, cap: np.ndarray, logprob: np.ndarray, backoff: np.ndarray,
-                 order: int) -> Tables:
+                 order: int, suffix_closed: bool = False) -> Tables:
     """Probing tables over existing arrays (a mapped file's)."""
     return Tables(slots, slots.view(np.float32), start, cap, logprob, backoff, np.zeros(order + 1, np.int64),
-                  None, None, None)
+                  None, None, None, suffix_closed)
 
 
 def probing_arrays(t: Tables, sizes: list[int], vocab_size: int) -> tuple[list, list, list, list]:
@@ -192,7 +195,7 @@ def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = N
 
 def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.ndarray],
                 backoff: list[np.ndarray], vocab_size: int, quantize_bits: int | None = None,
-                backoff_bits: int | None = None) -> Tables:
+                backoff_bits: int | None = None, suffix_closed: bool = False) -> Tables:
     """Tables in the trie layout from a model's per-order arrays (sorted by (ctx, word));
     with ``quantize_bits``, orders >= 2 store probability codes of that many bits (and backoff
     codes of ``backoff_bits``, default the same) instead of float32 values."""
@@ -222,7 +225,7 @@ def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.
     return Tables(empty, empty.view(np.float32), np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64),
                   np.concatenate(float_lp).astype(np.float32),
                   np.concatenate(float_bo).astype(np.float32) if N > 1 else np.zeros(0, np.float32),
-                  gram_start, bits, fields, centers)
+                  gram_start, bits, fields, centers, suffix_closed)
 
 
 def float_counts(sizes: list[int], quantized: bool) -> tuple[int, int]:

@@ -68,7 +68,10 @@ class NgramModel:
         #: written to ARPA); None when there are none
         self.blank: list[np.ndarray] | None = None
         self._tables: Tables | None = None
+        #: every listed n-gram's suffix is listed too (None: not known yet, see suffixes_closed)
+        self._suffix_closed: bool | None = None
         self._args_cache: tuple | None = None
+        self._text_cache: tuple | None = None
         self._words: tuple | None = None
 
     @classmethod
@@ -82,6 +85,8 @@ class NgramModel:
         model._sizes = list(sizes)
         model._unpack = unpack
         model._tables = tables
+        if tables.suffix_closed:
+            model._suffix_closed = True
         return model
 
     def _arrays(self) -> dict[str, list[np.ndarray]]:
@@ -213,8 +218,18 @@ class NgramModel:
         """The scoring kernels' tables, built at first use (the probing layout, see
         :mod:`lmkit.ngram.layouts`) unless the model came with its own (a binary file's)."""
         if self._tables is None:
-            self._tables = probing_tables(self.ctx, self.word, self.log_probs, self.log_backoffs, len(self.vocab))
+            self._tables = probing_tables(self.ctx, self.word, self.log_probs, self.log_backoffs, len(self.vocab),
+                                          self.suffixes_closed())
         return self._tables
+
+    def suffixes_closed(self) -> bool:
+        """True when every listed n-gram's suffix (the n-gram without its first word) is
+        listed too, as in every Kneser-Ney model and every ARPA-loaded one (KenLM's blanks);
+        scoring then stops a word's lookups at the first missing n-gram. Found by one suffix
+        lookup per n-gram the first time it is asked, unless the model's source recorded it."""
+        if self._suffix_closed is None:
+            self._suffix_closed = all(bool((s >= 0).all()) for s in self.suffix_ids()[2:])
+        return self._suffix_closed
 
     @property
     def layout(self) -> str:
@@ -329,6 +344,16 @@ class NgramModel:
                                           self._uniform_fallback()))
         return cached[1], cached[2]
 
+    def _text_args(self) -> tuple[tuple, tuple[float, float]]:
+        """:func:`~lmkit.ngram._kernels.text_logprob`'s arguments after the text up to the
+        model's tables, and its last two, cached while the tables and the vocabulary stand."""
+        cached = self._text_cache
+        if cached is None or cached[0] is not self._tables or cached[1] is not self.vocab:
+            model, fallback = self._score_args()
+            head = (*self._word_table(), self.vocab.unk_id, *model)
+            cached = self._text_cache = (self._tables, self.vocab, head, fallback)
+        return cached[2], cached[3]
+
     def _word_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The vocabulary as a numba token table (word bytes -> id), built at first use."""
         if self._words is None or self._words[0] is not self.vocab:
@@ -362,10 +387,8 @@ class NgramModel:
         vocab = self.vocab
         if isinstance(sentence, str) and vocab.unk_id >= 0:
             # split, looked up and scored in one kernel call: the call is most of the cost
-            model, fallback = self._score_args()
-            args = (sentence.encode("utf-8", "surrogatepass"), *self._word_table(), vocab.unk_id, *model, bos, eos,
-                    *fallback)
-            return K.text_logprob(*args)
+            head, fallback = self._text_args()
+            return K.text_logprob(*(sentence.encode("utf-8", "surrogatepass"), *head, bos, eos, *fallback))
         tokens = self._tokens(sentence)
         if vocab.unk_id < 0:
             ids = vocab.encode(tokens)   # raises for unknown words, as full_scores does
