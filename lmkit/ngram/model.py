@@ -502,7 +502,7 @@ class NgramModel:
             return
         vocab_bytes = "\n".join(self.vocab.itos).encode("utf-8")
         meta = dict(self.meta, format=NATIVE_FORMAT, version=NATIVE_VERSION, order=self.order,
-                    tokenizer=self.tokenizer.config())
+                    tokenizer=self.tokenizer.config(), suffix_closed=self.suffixes_closed())
         arrays: dict[str, np.ndarray] = {"meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
                   "vocab": np.frombuffer(vocab_bytes, dtype=np.uint8),
                   "vocab_counts": self.vocab.counts}
@@ -554,7 +554,8 @@ class NgramModel:
         N = meta.get("order")
         if type(N) is not int or not 1 <= N <= MAX_ORDER:
             raise ModelFormatError(f"{path}: order {N!r} is not a whole number in 1..{MAX_ORDER}")
-        for key, kind in (("unseen_context_backoff", (int, float)), ("fallback", str), ("is_probability", bool)):
+        for key, kind in (("unseen_context_backoff", (int, float)), ("fallback", str), ("is_probability", bool),
+                          ("suffix_closed", bool)):
             if key in meta and not isinstance(meta[key], kind):
                 raise ModelFormatError(f"{path}: meta field {key!r} has the wrong type")
         if meta.get("fallback", "backoff") not in ("backoff", "uniform") or \
@@ -575,7 +576,9 @@ class NgramModel:
             tokenizer = Tokenizer.from_config(meta.get("tokenizer", {}))
         except (LmkitError, TypeError, ValueError) as exc:
             raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
+        closed = meta.pop("suffix_closed", None)      # the writer's finding (see binary.py), not model meta
         model = cls(vocab, ctx, word, logprob, backoff, meta=meta, tokenizer=tokenizer)
+        model._suffix_closed = closed
         if "blank1" in z:
             blank = [z.get(f"blank{k + 1}", np.zeros(0, bool)) for k in range(N)]
             if any(b.shape != (len(w),) or b.dtype != np.bool_ for b, w in zip(blank, word)):

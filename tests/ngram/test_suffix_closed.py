@@ -1,6 +1,8 @@
 """Stopping a word's lookups at the first missing n-gram (what KenLM does): exact for models
 whose listed n-grams' suffixes are all listed, never used for the others; the binary header's
 flag written by the builder and type-checked by the reader."""
+import json
+
 import numpy as np
 import pytest
 
@@ -127,3 +129,25 @@ def test_the_header_flag_must_be_true_or_false(tmp_path, corpus):
     assert not off._kernel_tables().suffix_closed
     sents = [s for s in corpus[500:600]]
     assert [off.score(s) for s in sents] == [model.score(s) for s in sents]
+
+
+def test_native_files_keep_the_finding(tmp_path, corpus, held_out):
+    """A .lmk file records what its writer found, so loading it does not look again; a model
+    with a missing suffix keeps scoring in full; a flag of the wrong type is one clear error."""
+    model = NgramModel.train(corpus, order=4, quiet=True)
+    orphaned, trigram = _orphaned(model)
+    for m, closed in ((model, True), (orphaned, False)):
+        m.save(tmp_path / "m.lmk")
+        back = NgramModel.load(tmp_path / "m.lmk")
+        assert back._suffix_closed is closed and "suffix_closed" not in back.meta
+        sents = [trigram + ["the"]] + held_out[:30]
+        assert [back.score(s) for s in sents] == [m.score(s) for s in sents]
+    with np.load(tmp_path / "m.lmk") as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(bytes(arrays["meta"]).decode())
+    meta["suffix_closed"] = "no"
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    with open(tmp_path / "bad.lmk", "wb") as f:
+        np.savez(f, **arrays)
+    with pytest.raises(ModelFormatError, match="suffix_closed"):
+        NgramModel.load(tmp_path / "bad.lmk")
