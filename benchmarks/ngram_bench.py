@@ -14,6 +14,7 @@ Reproduce:  pip install -e '.[bench]'
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import re
 import subprocess
@@ -82,7 +83,11 @@ def nltk_subset(train: Path, test: Path, n_train: int, n_test: int, order: int) 
                 ours_score=ours_score, ours_ppl=res.perplexity_excl_oov, words=n)
 
 
-def query_speed(arpa: Path, test: Path) -> dict:
+def query_speed(arpa: Path, test: Path, model: Path | None = None, stop_early: bool = True) -> dict:
+    """Words/s (``</s>`` included) of the kenlm module scoring sentence by sentence, lmkit's
+    batch ``score_encoded`` and lmkit's ``score`` per sentence, on ``model`` (default: the ARPA
+    file, loaded); ``stop_early=False`` makes lmkit probe every order as if the model's
+    suffixes were not all listed (to measure what stopping at the first missing n-gram gives)."""
     import kenlm
 
     from lmkit import Corpus, Tokenizer, encode_corpus
@@ -94,7 +99,10 @@ def query_speed(arpa: Path, test: Path) -> dict:
     for ln in lines:
         km.score(ln)
     kenlm_s = time.perf_counter() - t
-    ours = NgramModel.load(arpa)
+    ours = NgramModel.load(model or arpa)
+    tables = ours._kernel_tables()
+    if not stop_early:   # benchmark only: the same tables, every order probed
+        ours._tables = tables._replace(suffix_closed=False)
     enc = encode_corpus(Corpus(test, Tokenizer("whitespace"), quiet=True), ours.vocab)
     ours.score_encoded(enc)  # build hash tables once
     t = time.perf_counter()
@@ -106,7 +114,42 @@ def query_speed(arpa: Path, test: Path) -> dict:
     for ln in lines[: len(lines) // 5]:
         ours.score(ln)
     single_s = (time.perf_counter() - t) * 5
-    return dict(words=words, kenlm=words / kenlm_s, batch=words / batch_s, single=words / single_s)
+    return dict(words=words, kenlm=words / kenlm_s, batch=words / batch_s, single=words / single_s,
+                sentences=len(lines))
+
+
+def query_table(arpa: Path, test: Path, tmp: Path, repeats: int) -> None:
+    """:func:`query_speed` on the probing and trie binary files, stopping early and not, each
+    in its own fresh process, all taking turns; medians [min-max] and ratios to kenlm in the
+    same runs."""
+    lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q"]
+    models = {}
+    for layout in ("probing", "trie"):
+        models[layout] = tmp / f"q.{layout}.bin"
+        subprocess.run(lmkit + ["ngram", "build-binary", str(arpa), "-o", str(models[layout]), "--layout", layout],
+                       check=True)
+    code = ("import sys, json; sys.path.insert(0, sys.argv[1]); from ngram_bench import query_speed; "
+            "from pathlib import Path; print(json.dumps(query_speed(Path(sys.argv[2]), Path(sys.argv[3]), "
+            "Path(sys.argv[4]), sys.argv[5] == 'stop')))")
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(repeats):
+        for layout, path in models.items():
+            for mode in ("stop", "probe every order"):
+                out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(arpa), str(test),
+                                      str(path), mode], check=True, capture_output=True, text=True)
+                runs.setdefault((layout, mode), []).append(json.loads(out.stdout.splitlines()[-1]))
+    print(f"\nQueries on Brown test x 5 (order 5 model; {repeats} fresh processes each, taking turns; medians "
+          "[min-max]; kenlm's module on the ARPA file in the same processes)\n")
+    print(f"{'layout':<8} {'lookups':<18} {'batch M words/s':>22} {'x kenlm':>8} {'per sentence us':>22} "
+          f"{'kenlm us':>9} {'x kenlm':>8}")
+    for (layout, mode), rs in runs.items():
+        batch = [r["batch"] / 1e6 for r in rs]
+        per = [r["words"] / r["single"] / r["sentences"] * 1e6 for r in rs]
+        ken = [r["words"] / r["kenlm"] / r["sentences"] * 1e6 for r in rs]
+        bx = _median([r["batch"] / r["kenlm"] for r in rs])
+        px = _median([p / k for p, k in zip(per, ken)])
+        print(f"{layout:<8} {mode:<18} {_median(batch):>8.2f} [{min(batch):.2f}-{max(batch):.2f}] {bx:>8.2f} "
+              f"{_median(per):>8.2f} [{min(per):.2f}-{max(per):.2f}] {_median(ken):>9.2f} {px:>8.2f}")
 
 
 def race(cmds: dict[str, list[str]], repeats: int) -> dict[str, list[tuple[float, float]]]:
@@ -319,6 +362,8 @@ def main() -> None:
                          "the default is pieces of 5M tokens spilled and merged)")
     ap.add_argument("--skip-brown", action="store_true", help="leave out the Brown estimation table")
     ap.add_argument("--only-estimation", action="store_true")
+    ap.add_argument("--only-queries", action="store_true",
+                    help="query speed of the binary layouts against the kenlm module (fresh processes, --repeats)")
     ap.add_argument("--only-arpa-load", action="store_true",
                     help="race ARPA loading against the kenlm module (lmkit's and, with --lmplz, lmplz's file)")
     args = ap.parse_args()
@@ -336,6 +381,10 @@ def main() -> None:
                 subprocess.run([args.lmplz, "-o", "5", "-S", "1G", "-T", str(tmp), "--text", str(train), "--arpa",
                                 str(tmp / "lmplz.o5.arpa"), "--discount_fallback"], check=True, capture_output=True)
             arpa_load_table(files, args.repeats)
+            return
+        if args.only_queries:
+            subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "o5.arpa"), "--order", "5"], check=True)
+            query_table(tmp / "o5.arpa", test, tmp, args.repeats)
             return
         if args.only_binary:
             subprocess.run(lmkit + ["ngram", "train", str(train), "-o", str(tmp / "o5.arpa"), "--order", "5"], check=True)
