@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -33,9 +34,10 @@ def plot(rows: list[dict], path: str, method: str) -> None:
         for s in sorted({r["sync"] for r in rows if r["K"] > 1}):
             pts = sorted([r for r in rows if r["sync"] == s or r["K"] == 1], key=lambda r: r["K"])
             ks = [r["K"] for r in pts]
-            mean = [statistics.fmean(r[key]) for r in pts]
-            lo = [m - min(r[key]) for m, r in zip(mean, pts)]
-            hi = [max(r[key]) - m for m, r in zip(mean, pts)]
+            vals = [[x for x in r[key] if not math.isnan(x)] or [math.nan] for r in pts]   # NaN: diverged
+            mean = [statistics.fmean(v) for v in vals]
+            lo = [m - min(v) for m, v in zip(mean, vals)]
+            hi = [max(v) - m for m, v in zip(mean, vals)]
             ax.errorbar(ks, mean, yerr=[lo, hi], marker="o", capsize=3, label=f"S = {s:,} words")
         ax.set_xscale("log")
         ax.set_xlabel("replicas K (logical)")
@@ -87,6 +89,16 @@ def main() -> None:
         rows.append(dict(K=k, sync=s, analogy=[r["analogy"] for r in mine], ws=[r["ws"] for r in mine],
                          seconds=[r["seconds"] for r in mine], seeds=sorted(r["seed"] for r in mine)))
     base_a, base_w = statistics.fmean(rows[0]["analogy"]), statistics.fmean(rows[0]["ws"])
+
+    def cell(xs: list[float], base: float, digits: int) -> str:
+        """mean (range) | difference from K = 1; NaN (vectors that diverged to NaN) counted apart."""
+        nan = sum(1 for x in xs if math.isnan(x))
+        xs = [x for x in xs if not math.isnan(x)]
+        if not xs:
+            return f"NaN in {nan} | -"
+        m = statistics.fmean(xs)
+        note = f", NaN in {nan} more" if nan else ""
+        return f"{m:.{digits}f} ({min(xs):.{digits}f}-{max(xs):.{digits}f}{note}) | {m - base:+.{digits}f}"
     print(f"\nmethod {args.method}; seeds per row in the last column; K = 1 is one replica (one thread)\n")
     print("| replicas K | words between syncs S | words per replica per sync | train s | analogy % (range) "
           "| vs K = 1 | WS-353 (range) | vs K = 1 | seeds |")
@@ -94,9 +106,7 @@ def main() -> None:
     for row in rows:
         a, w = row["analogy"], row["ws"]
         print(f"| {row['K']} | {row['sync']:,} | {row['sync'] // row['K']:,} | {statistics.median(row['seconds']):.0f} | "
-              f"{statistics.fmean(a):.2f} ({min(a):.2f}-{max(a):.2f}) | {statistics.fmean(a) - base_a:+.2f} | "
-              f"{statistics.fmean(w):.3f} ({min(w):.3f}-{max(w):.3f}) | {statistics.fmean(w) - base_w:+.3f} | "
-              f"{','.join(map(str, row['seeds']))} |")
+              f"{cell(a, base_a, 2)} | {cell(w, base_w, 3)} | {','.join(map(str, row['seeds']))} |")
     if args.plot:
         plot(rows, args.plot, args.method)
         print(f"\nplot: {args.plot}")
