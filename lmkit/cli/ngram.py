@@ -110,6 +110,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="trie only: bits of the backoff codes (KenLM's -b; default Q)")
     bb.set_defaults(run=run_build_binary)
 
+    ck = cmds.add_parser("check", help="read a model and check everything in it (a binary model's tables too)",
+                         description="Load a model checking every part of it: ARPA and .lmk files are always "
+                                     "checked in full; a binary model's tables (every slot, pointer, word id "
+                                     "and value), which loading and scoring leave unchecked, are checked too. "
+                                     "Prints one line on success; exit 2 with the problem otherwise.")
+    ck.add_argument("model", help="model file")
+    ck.set_defaults(run=run_check)
+
     mx = cmds.add_parser("mix", help="interpolate whole models; weights tuned by EM on held-out text",
                          description="Linear interpolation of models (SRILM's compute-best-mix + -mix-lm): "
                                      "weights by EM on held-out text unless given, written as one backoff model.")
@@ -200,6 +208,15 @@ def run_build_binary(args: argparse.Namespace) -> int:
     log.info("%s: %s layout%s, order %d, %s n-grams", args.output, args.layout,
              f" quantised {args.quantize}/{args.backoff_bits or args.quantize} bits" if args.quantize else "",
              model.order, "/".join(map(str, model.sizes)))
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    model = NgramModel.load(args.model, quiet=args.quiet, verify=True)
+    print(f"{args.model}: ok ({model.layout} layout, order {model.order}, "
+          f"{'/'.join(map(str, model.sizes))} n-grams, {len(model.vocab)} words; "
+          f"checked in {time.perf_counter() - started:.3f} s)")
     return 0
 
 

@@ -100,9 +100,11 @@ def _probe(tk, tv, start, cap, shift, key):
 #: columns of a trie's ``trie_fields`` (see :mod:`lmkit.ngram.layouts`): first record's bit,
 #: record width, and the widths of its fields (in this order inside a record: word, child
 #: pointer, probability code, backoff code; 0 = absent), then where the order's probability
-#: and backoff bins start in ``centers``
-F_BASE, F_RECORD, F_WORD, F_PTR, F_LP_BITS, F_BO_BITS, F_LP_CENTERS, F_BO_CENTERS = range(8)
-F_COUNT = 8
+#: and backoff bins start in ``centers``; these F_STORED columns are the file's. F_SIZE, the
+#: order's number of n-grams, is added in memory: lookups keep every record index below it.
+F_BASE, F_RECORD, F_WORD, F_PTR, F_LP_BITS, F_BO_BITS, F_LP_CENTERS, F_BO_CENTERS, F_SIZE = range(9)
+F_STORED = 8
+F_COUNT = 9
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -132,9 +134,11 @@ def _field_at(fields, k, i, column):
 @njit(cache=True, nogil=True, inline="always")
 def trie_child(bits, fields, k, parent, w):
     """Id of the order-k n-gram (parent, w) in a trie, or -1: the parent's children are the
-    records from its pointer to the next record's pointer, sorted by word: binary search."""
-    lo = read_bits(bits, _field_at(fields, k - 1, parent, F_PTR), fields[k - 1, F_PTR])
-    hi = read_bits(bits, _field_at(fields, k - 1, parent + 1, F_PTR), fields[k - 1, F_PTR])
+    records from its pointer to the next record's pointer, sorted by word: binary search.
+    Pointers are clamped to the order's records, so damaged ones cannot reach outside them."""
+    n = fields[k, F_SIZE]
+    lo = min(read_bits(bits, _field_at(fields, k - 1, parent, F_PTR), fields[k - 1, F_PTR]), n)
+    hi = min(read_bits(bits, _field_at(fields, k - 1, parent + 1, F_PTR), fields[k - 1, F_PTR]), n)
     width = fields[k, F_WORD]
     base = fields[k, F_BASE]
     record = fields[k, F_RECORD]
@@ -175,11 +179,10 @@ def _home_slot(key, cap):
 
 @njit(cache=True, nogil=True, inline="always")
 def probe_slot(slots, start, cap, key):
-    """Slot (0 .. cap - 1) of ``key`` in the probing table at slot ``start`` of ``slots``, or -1."""
-    if cap == 0:
-        return -1
+    """Slot (0 .. cap - 1) of ``key`` in the probing table at slot ``start`` of ``slots``, or -1.
+    At most ``cap`` slots are read, so a table without an empty slot (a damaged file) still ends."""
     s = _home_slot(key, cap)
-    while True:
+    for _ in range(cap):
         k = slots[SLOT_WORDS * (start + s)]
         if k == key:
             return s
@@ -188,6 +191,7 @@ def probe_slot(slots, start, cap, key):
         s += 1
         if s == cap:
             s = 0
+    return -1
 
 
 @njit(cache=True, nogil=True)

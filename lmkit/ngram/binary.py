@@ -11,13 +11,19 @@ blob with offsets, then the layout's tables (see :mod:`lmkit.ngram.layouts`):
 - ``trie`` (like KenLM's trie): bit-packed records (word ids, child pointers, optionally
   quantised probability and backoff codes with their bins), float32 values otherwise.
 
-Loading maps the file and checks every size, id, pointer and table slot against what it must
-be; nothing is rebuilt, and processes that load the same file share its pages. The header's
-``suffix_closed`` (every listed n-gram's suffix is listed, checked by the writer) lets scoring
-stop a word's lookups at the first missing n-gram; it is the one claim taken on trust, since
-checking it costs a lookup per n-gram (0.3 s on Brown order 5) and a false one cannot reach
-outside the tables: it only gives the scores of the model without the n-grams whose suffixes
-are missing.
+Loading maps the file and checks the header and every array's type, size and place, the
+tables' sizes against the n-gram counts, the vocabulary's offsets and the unigrams' values;
+nothing is rebuilt or read in full, so a load takes about a millisecond and processes that load
+the same file share its pages. The tables' contents (every slot, pointer, word id and value:
+0.05-0.16 s on Brown order 5) are checked with ``verify=True`` (``lmkit ngram check``), and in
+any case before anything reads them as arrays (writing ARPA, pruning, mixing). Scoring needs
+no such check to be safe: a probe reads at most its table's slots and trie pointers are clamped
+to their order's records, so a damaged table gives wrong scores, never a read outside the file
+or a lookup that does not end. The header's ``suffix_closed`` (every listed n-gram's suffix is
+listed, checked by the writer) lets scoring stop a word's lookups at the first missing n-gram;
+it is taken on trust even by ``verify``, since checking it costs a lookup per n-gram (0.3 s on
+Brown order 5) and a false one only gives the scores of the model without the n-grams whose
+suffixes are missing.
 """
 from __future__ import annotations
 
@@ -95,7 +101,7 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
         t = trie_tables(model.ctx, model.word, model.log_probs, model.log_backoffs, len(model.vocab), quantize,
                         backoff_bits, closed)
         assert t.trie_bits is not None and t.trie_fields is not None and t.centers is not None
-        arrays.update(trie_bits=t.trie_bits, trie_fields=t.trie_fields.ravel(), centers=t.centers)
+        arrays.update(trie_bits=t.trie_bits, trie_fields=t.trie_fields[:, :K.F_STORED].ravel(), centers=t.centers)
     gram_start = np.zeros(model.order + 1, np.int64)
     gram_start[1:] = np.cumsum([0] + model.sizes[:-1])
     arrays.update(logprob=t.logprob.astype(np.float32), backoff=t.backoff.astype(np.float32),
@@ -122,8 +128,16 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
             out.write(b"\0" * (-len(data) % _ALIGN))
 
 
-def read_binary(path: str | os.PathLike, model_class):
-    """Map a binary model file and return a ``model_class`` over views of it (checked)."""
+def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
+    """Map a binary model file and return a ``model_class`` over views of it.
+
+    Always checked: the header, every array's type, size and place in the file, the tables'
+    sizes against the n-gram counts, the vocabulary's offsets and the unigrams' values. The
+    tables' contents (every slot, pointer, word id and value) are checked when ``verify``, and
+    otherwise before anything reads them as arrays (writing ARPA, pruning, mixing); the
+    scoring kernels cannot read outside the tables or loop forever whatever they hold, so an
+    unchecked damaged table can give wrong scores but nothing worse (KenLM's binary loader
+    trusts the contents likewise)."""
     path = Path(path)
     size = path.stat().st_size
     header, start = _read_header(path, size)
@@ -139,14 +153,22 @@ def read_binary(path: str | os.PathLike, model_class):
         tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
     except (LmkitError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
-    _check_values(path, a, N, sizes, header)
-    if header["layout"] == "trie":
-        model = _trie_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
-    elif header["version"] == 1:
+    _check_gram_start(path, a["gram_start"], N, sizes)
+    if header["layout"] == "probing" and header["version"] == 1:
         model = _probing_v1_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
     else:
-        t = _checked_probing(path, a, N, sizes, len(vocab))._replace(suffix_closed=header.get("suffix_closed", False))
-        model = model_class._over_tables(vocab, sizes, t, lambda: probing_arrays(t, sizes, len(vocab)),
+        _check_values(path, a["logprob"][:sizes[0]], a["backoff"][:sizes[0]])   # the unigrams'
+        closed = header.get("suffix_closed", False)
+        if header["layout"] == "trie":
+            t = _trie_tables(path, a, N, sizes, len(vocab), header.get("quantize"))._replace(suffix_closed=closed)
+            check, unpack = _check_trie, trie_arrays
+        else:
+            t = _probing_tables(path, a, N, sizes, len(vocab))._replace(suffix_closed=closed)
+            check, unpack = _check_probing, lambda t, sizes: probing_arrays(t, sizes, len(vocab))
+        contents = _Contents(lambda: check(path, t, sizes, len(vocab)))
+        if verify:
+            contents.check()
+        model = model_class._over_tables(vocab, sizes, t, lambda: (contents.check(), unpack(t, sizes))[1],
                                          header["meta"], tokenizer)
     if "blank" in a:
         if len(a["blank"]) != sum(sizes):
@@ -156,10 +178,27 @@ def read_binary(path: str | os.PathLike, model_class):
     return model
 
 
+class _Contents:
+    """The check of a file's table contents, run once, when first asked for."""
+
+    def __init__(self, run) -> None:
+        self._run = run
+        self.checked = False
+
+    def check(self) -> None:
+        if not self.checked:
+            self._run()
+            self.checked = True
+
+
 def _probing_v1_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Vocabulary, header: dict,
                       tokenizer: Tokenizer, model_class):
     """A version 1 file: its sorted arrays checked (tables too) and used; the scoring tables
     are rebuilt at the first score."""
+    lp, bo = a["logprob"], a["backoff"]
+    if len(lp) != sum(sizes) or len(bo) < sum(sizes[:-1]):
+        raise ModelFormatError(f"{path}: {len(lp)} probabilities / {len(bo)} backoffs for {sum(sizes)} n-grams")
+    _check_values(path, lp, bo)
     _check_probing_v1(path, a, N, sizes, len(vocab))
     log.info("%s: binary format version 1; rewrite it with `lmkit ngram build-binary` to load without "
              "rebuilding its tables", path)
@@ -167,16 +206,9 @@ def _probing_v1_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Voca
 
     def per_order(name: str, orders: range) -> list[np.ndarray]:
         return [a[name][g[k]:g[k] + sizes[k - 1]] for k in orders]
-    ctx, word, lp = (per_order(name, range(1, N + 1)) for name in ("ctx", "word", "logprob"))
-    bo = per_order("backoff", range(1, N)) + [np.zeros(0, np.float32)]
-    return model_class(vocab, ctx, word, lp, bo, meta=header["meta"], tokenizer=tokenizer)
-
-
-def _trie_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Vocabulary, header: dict,
-                tokenizer: Tokenizer, model_class):
-    t = _checked_trie(path, a, N, sizes, len(vocab), header.get("quantize"))._replace(
-        suffix_closed=header.get("suffix_closed", False))
-    return model_class._over_tables(vocab, sizes, t, lambda: trie_arrays(t, sizes), header["meta"], tokenizer)
+    ctx, word, lps = (per_order(name, range(1, N + 1)) for name in ("ctx", "word", "logprob"))
+    bos = per_order("backoff", range(1, N)) + [np.zeros(0, np.float32)]
+    return model_class(vocab, ctx, word, lps, bos, meta=header["meta"], tokenizer=tokenizer)
 
 
 def _read_header(path: Path, size: int) -> tuple[dict, int]:
@@ -238,17 +270,15 @@ def _vocabulary(path: Path, a: dict) -> Vocabulary:
     return PackedVocabulary(blob, off, a.get("vocab_counts"), source=str(path))
 
 
-def _check_values(path: Path, a: dict, N: int, sizes: list[int], header: dict) -> None:
-    """The n-gram offsets and the float values: probabilities <= 0 (or -inf), backoffs not
-    NaN or +inf (the probing layout's version 1 stores every order's; see the layouts' checks)."""
-    g = a["gram_start"]
+def _check_gram_start(path: Path, g: np.ndarray, N: int, sizes: list[int]) -> None:
+    """Each order's first entry in the per-n-gram arrays (order k's n-grams are g[k] ..)."""
     if len(g) != N + 1 or g[0] != 0 or np.any(np.diff(g[1:]) != np.asarray(sizes[:-1], np.int64)) \
             or g[N] + sizes[-1] != sum(sizes):
         raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
-    lp, bo = a["logprob"], a["backoff"]
-    if header["layout"] == "probing" and header["version"] == 1 and (len(lp) != sum(sizes)
-                                                                     or len(bo) < sum(sizes[:-1])):
-        raise ModelFormatError(f"{path}: {len(lp)} probabilities / {len(bo)} backoffs for {sum(sizes)} n-grams")
+
+
+def _check_values(path: Path, lp: np.ndarray, bo: np.ndarray) -> None:
+    """Probabilities <= 0 (or -inf), backoffs not NaN or +inf."""
     if np.any(np.isnan(lp)) or np.any(lp > 0) or np.any(np.isnan(bo)) or np.any(np.isposinf(bo)):
         raise ModelFormatError(f"{path}: impossible probabilities or backoffs (NaN, > 0, +inf)")
 
@@ -279,26 +309,32 @@ def _check_probing_v1(path: Path, a: dict, N: int, sizes: list[int], V: int) -> 
             raise ModelFormatError(f"{path}: order {k}'s hash table does not fit its n-grams: {wrong}")
 
 
-def _checked_probing(path: Path, a: dict, N: int, sizes: list[int], V: int) -> Tables:
-    """Version 2 probing tables, once every order's capacity is the one its size gives, every
-    slot holds a reachable key of a listed context, and the values are possible."""
+def _probing_tables(path: Path, a: dict, N: int, sizes: list[int], V: int) -> Tables:
+    """Version 2 probing tables, once every order's capacity is the one its size gives and the
+    unigram arrays fit the vocabulary (contents unchecked: :func:`_check_probing`)."""
     start, cap = probing_caps(sizes)
     if sizes[0] != V or len(a["logprob"]) != V or len(a["backoff"]) != (V if N > 1 else 0):
         raise ModelFormatError(f"{path}: the unigram arrays do not fit the vocabulary of {V} words")
     if len(a["table_start"]) != N + 1 or np.any(a["table_start"] != start) or len(a["table_cap"]) != N + 1 \
             or np.any(a["table_cap"] != cap) or len(a["slots"]) != K.SLOT_WORDS * cap.sum():
         raise ModelFormatError(f"{path}: the probing tables' sizes do not fit the n-gram counts {sizes}")
-    t = probing_over(a["slots"], start, cap, a["logprob"], a["backoff"], N)
-    for k in range(2, N + 1):
-        wrong = K.check_slots(t.slots, t.slot_vals, start[k], cap[k], sizes[k - 1], V, start[k - 1], cap[k - 1], k)
+    return probing_over(a["slots"], start, cap, a["logprob"], a["backoff"], N)
+
+
+def _check_probing(path: Path, t: Tables, sizes: list[int], V: int) -> None:
+    """Every slot: each table holds its n-grams' number of keys and an empty slot, every key is
+    reachable from its home slot and names a listed context, and the values are possible."""
+    for k in range(2, len(sizes) + 1):
+        s, c = t.table_start, t.table_cap
+        wrong = K.check_slots(t.slots, t.slot_vals, s[k], c[k], sizes[k - 1], V, s[k - 1], c[k - 1], k)
         if wrong:
             raise ModelFormatError(f"{path}: order {k}'s probing table is broken: {wrong}")
-    return t
 
 
-def _checked_trie(path: Path, a: dict, N: int, sizes: list[int], V: int, quantize) -> Tables:
+def _trie_tables(path: Path, a: dict, N: int, sizes: list[int], V: int, quantize) -> Tables:
     """The trie's tables, once its record layout matches the one its sizes and quantisation
-    give (so every field lies inside the bit array) and every pointer and word id is valid."""
+    give (so every field lies inside the bit array) and its arrays have their sizes (contents
+    unchecked: :func:`_check_trie`)."""
     if sizes[0] != V:
         raise ModelFormatError(f"{path}: {sizes[0]} unigrams for a vocabulary of {V} words")
     q = quantize or [None, None]
@@ -306,22 +342,28 @@ def _checked_trie(path: Path, a: dict, N: int, sizes: list[int], V: int, quantiz
             b is not None and (type(b) is not int or not 1 <= b <= MAX_QUANTIZE_BITS) for b in q):
         raise ModelFormatError(f"{path}: impossible quantisation {quantize!r}")
     fields, n_words, n_centers = trie_fields(sizes, V, q[0], q[1])
-    n_lp, n_bo = float_counts(sizes, q[0] is not None)
     stored = a["trie_fields"]
-    if len(stored) != fields.size or np.any(stored.reshape(fields.shape) != fields):
+    if len(stored) != fields[:, :K.F_STORED].size \
+            or np.any(stored.reshape(len(fields), K.F_STORED) != fields[:, :K.F_STORED]):
         raise ModelFormatError(f"{path}: the trie's record layout does not fit its sizes and vocabulary")
+    n_lp, n_bo = float_counts(sizes, q[0] is not None)
     for name, want in (("trie_bits", n_words), ("centers", n_centers), ("logprob", n_lp), ("backoff", n_bo)):
         if len(a[name]) != want:
             raise ModelFormatError(f"{path}: array {name!r} holds {len(a[name])} entries, expected {want}")
     if np.any(np.isnan(a["centers"])) or np.any(np.isposinf(a["centers"])):
         raise ModelFormatError(f"{path}: impossible quantisation bins (NaN, +inf)")
     empty = np.zeros(0, np.int64)
-    t = Tables(empty, empty.view(np.float32), np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64), a["logprob"],
-               a["backoff"], a["gram_start"], a["trie_bits"], fields, a["centers"])
-    for k in range(2, N + 1):
+    return Tables(empty, empty.view(np.float32), np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64), a["logprob"],
+                  a["backoff"], a["gram_start"], a["trie_bits"], fields, a["centers"])
+
+
+def _check_trie(path: Path, t: Tables, sizes: list[int], V: int) -> None:
+    """Every pointer (in order, inside the order above, ending at its size) and word id, and
+    the float values of the orders stored unquantised."""
+    _check_values(path, t.logprob, t.backoff)
+    for k in range(2, len(sizes) + 1):
         ptr = child_pointers(t, k - 1, sizes[k - 2])
         word = trie_field(t, k, K.F_WORD, sizes[k - 1])
         wrong = K.check_children(ptr, word, V)
         if wrong:
             raise ModelFormatError(f"{path}: order {k} of the trie is broken: {wrong}")
-    return t

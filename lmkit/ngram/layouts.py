@@ -23,7 +23,18 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _kernels as K
-from ._kernels import F_BASE, F_BO_BITS, F_BO_CENTERS, F_COUNT, F_LP_BITS, F_LP_CENTERS, F_PTR, F_RECORD, F_WORD
+from ._kernels import (
+    F_BASE,
+    F_BO_BITS,
+    F_BO_CENTERS,
+    F_COUNT,
+    F_LP_BITS,
+    F_LP_CENTERS,
+    F_PTR,
+    F_RECORD,
+    F_SIZE,
+    F_WORD,
+)
 
 MAX_QUANTIZE_BITS = 24
 
@@ -189,6 +200,7 @@ def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = N
                 n_centers += 1 << f[F_BO_BITS]
         f[F_RECORD] = f[F_WORD] + f[F_PTR] + f[F_LP_BITS] + f[F_BO_BITS]
         f[F_BASE] = base
+        f[F_SIZE] = sizes[k - 1]
         base += f[F_RECORD] * (sizes[k - 1] + (k < N))
     return fields, base // 64 + 2, n_centers   # a spare word: reads may touch the next one
 

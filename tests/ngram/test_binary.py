@@ -119,24 +119,44 @@ def _used_slot(model, k):
     return SLOT_WORDS * (lo + int(np.flatnonzero(keys >= 0)[0]))
 
 
-@pytest.mark.parametrize("name,where,value,message", [
-    ("logprob", 5, 0.5, "impossible probabilities"),
-    ("vocab_offsets", 2, 2 ** 30, "vocabulary offsets"),
-    ("slots", (2, 0), 10 ** 12, "a context outside the vocabulary"),
-    ("slots", (4, 0), 10 ** 12, "not an n-gram of the order below"),
-    ("slots", (3, 0), 12345, "its lookup does not reach"),
-    ("slots", (4, 0), -5, "a negative key"),
-    ("slots", (4, 0), -1, "a number of keys other than"),
-    ("slots", (3, 1), np.array([0.5, 0.0], np.float32).view(np.int64)[0], "impossible probabilities"),
-    ("slots", (2, 1), np.array([-1.0, np.nan], np.float32).view(np.int64)[0], "impossible probabilities"),
-    ("table_cap", 3, 7, "sizes do not fit"),
+#: damage found at every load (sizes, vocabulary, unigrams), or only by the check of the
+#: tables' contents (``verify=True``, or before the arrays are unpacked)
+AT_LOAD, IN_TABLES = True, False
+
+
+@pytest.mark.parametrize("name,where,value,message,when", [
+    ("logprob", 5, 0.5, "impossible probabilities", AT_LOAD),
+    ("vocab_offsets", 2, 2 ** 30, "vocabulary offsets", AT_LOAD),
+    ("table_cap", 3, 7, "sizes do not fit", AT_LOAD),
+    ("slots", (2, 0), 10 ** 12, "a context outside the vocabulary", IN_TABLES),
+    ("slots", (4, 0), 10 ** 12, "not an n-gram of the order below", IN_TABLES),
+    ("slots", (3, 0), 12345, "its lookup does not reach", IN_TABLES),
+    ("slots", (4, 0), -5, "a negative key", IN_TABLES),
+    ("slots", (4, 0), -1, "a number of keys other than", IN_TABLES),
+    ("slots", (3, 1), np.array([0.5, 0.0], np.float32).view(np.int64)[0], "impossible probabilities", IN_TABLES),
+    ("slots", (2, 1), np.array([-1.0, np.nan], np.float32).view(np.int64)[0], "impossible probabilities", IN_TABLES),
 ])
-def test_corrupted_arrays_are_refused(tmp_path, trained, name, where, value, message):
+def test_corrupted_arrays_are_refused(tmp_path, trained, test_lines, name, where, value, message, when):
     write_binary(trained, tmp_path / "m.bin")
     index = where if isinstance(where, int) else _used_slot(trained, where[0]) + where[1]
     bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", _poke(name, index, value))
+    _refused_when_checked(bad, test_lines, message, when)
+
+
+def _refused_when_checked(bad, test_lines, message, when):
+    """Damage of sizes is refused at load; damage inside the tables by ``verify=True`` and by
+    the first use of the arrays, while scoring the unchecked tables still ends."""
     with pytest.raises(ModelFormatError, match=message):
-        NgramModel.load(bad)
+        NgramModel.load(bad, verify=True)
+    if when == AT_LOAD:
+        with pytest.raises(ModelFormatError, match=message):
+            NgramModel.load(bad)
+        return
+    model = NgramModel.load(bad)
+    assert len(_scores(model, test_lines)) == len(test_lines)
+    with pytest.raises(ModelFormatError, match=message):
+        model.save(bad.with_suffix(".arpa"), quiet=True)
+    assert not bad.with_suffix(".arpa").exists()
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -193,7 +213,7 @@ def test_a_key_moved_out_of_reach_is_refused(tmp_path, trained):
         d[off:off + slots.nbytes] = slots.tobytes()
     bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
     with pytest.raises(ModelFormatError, match="does not reach"):
-        NgramModel.load(bad)
+        NgramModel.load(bad, verify=True)
 
 
 def test_probing_tables_give_back_the_arrays(trained):
@@ -259,6 +279,23 @@ def test_cli_trie_and_quantised_trie(tmp_path, trained, test_lines):
         res = run("build-binary", tmp_path / "m.lmk", "-o", tmp_path / "x.bin", *args)
         assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
         assert not (tmp_path / "x.bin").exists()
+
+
+def test_cli_check_reads_every_table(tmp_path, trained):
+    """`ngram check` passes sound files of every kind and refuses a damaged slot that loading
+    and scoring leave unchecked: one line naming the file, exit 2."""
+    write_binary(trained, tmp_path / "m.bin")
+    trained.save(tmp_path / "m.lmk")
+    lmkit = [sys.executable, "-m", "lmkit.cli.main", "-q", "ngram", "check"]
+    for name in ("m.bin", "m.lmk"):
+        res = subprocess.run(lmkit + [str(tmp_path / name)], capture_output=True, text=True)
+        assert res.returncode == 0 and res.stdout.startswith(f"{tmp_path / name}: ok (") and "order 4" in res.stdout
+    bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", _poke("slots", _used_slot(trained, 3), 12345))
+    NgramModel.load(bad)   # not checked at load
+    res = subprocess.run(lmkit + [str(bad)], capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1].endswith("bad.bin: order 3's probing table is broken: a key its "
+                                                        "lookup does not reach (or listed twice)")
 
 
 @pytest.mark.parametrize("smoothing", SMOOTHINGS)
@@ -341,17 +378,19 @@ def test_bit_fields_round_trip_at_every_width():
         np.testing.assert_array_equal(K.read_field(bits, 3, record, 5, width, n), values)
 
 
-@pytest.mark.parametrize("name,index,value,message", [
-    ("trie_bits", 2000, 2 ** 63 - 1, "trie is broken"),
-    ("trie_fields", 9, 999, "record layout"),
-    ("centers", 3, np.nan, "quantisation bins"),
-    ("logprob", 7, np.nan, "impossible probabilities"),
+@pytest.mark.parametrize("name,index,value,message,when,quantize", [
+    ("trie_bits", 2000, 2 ** 63 - 1, "trie is broken", IN_TABLES, 8),
+    ("trie_fields", 9, 999, "record layout", AT_LOAD, 8),
+    ("centers", 3, np.nan, "quantisation bins", AT_LOAD, 8),
+    ("logprob", 7, np.nan, "impossible probabilities", AT_LOAD, 8),
+    ("logprob", -7, np.nan, "impossible probabilities", IN_TABLES, None),   # a 4-gram's, unquantised
 ])
-def test_corrupted_tries_are_refused(tmp_path, trained, name, index, value, message):
-    write_binary(trained, tmp_path / "m.bin", layout="trie", quantize=8)
+def test_corrupted_tries_are_refused(tmp_path, trained, test_lines, name, index, value, message, when, quantize):
+    write_binary(trained, tmp_path / "m.bin", layout="trie", quantize=quantize)
+    if index < 0:
+        index += sum(trained.sizes)
     bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", _poke(name, index, value))
-    with pytest.raises(ModelFormatError, match=message):
-        NgramModel.load(bad)
+    _refused_when_checked(bad, test_lines, message, when)
 
 
 def test_a_trie_header_that_lies_about_quantisation_is_refused(tmp_path, trained):
@@ -381,3 +420,71 @@ def test_arrays_of_unexpected_types_are_refused(tmp_path, trained):
     bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
     with pytest.raises(ModelFormatError, match="'logprob' of type int32 is not expected"):
         NgramModel.load(bad)
+
+
+def test_a_probe_ends_in_a_table_without_an_empty_slot():
+    """Every slot taken by other keys (a damaged table): the lookup reads each slot once and
+    misses, instead of going round forever. In a child process, so a hang fails the test."""
+    code = ("import numpy as np; from lmkit.ngram import _kernels as K; "
+            "slots = np.full(K.SLOT_WORDS * 1000, 5, np.int64); "
+            "print(K.probe_slot(slots, 0, 1000, 7), K.probe_slot(slots, 0, 1000, 5))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    missed, found = map(int, out.stdout.split())
+    assert missed == -1 and 0 <= found < 1000
+
+
+def _set_bits(bits, at, width, value):
+    """Overwrite the ``width``-bit field at bit ``at`` of a uint64 array, bit by bit."""
+    for b in range(width):
+        q, r = divmod(at + b, 64)
+        one = np.uint64(1) << np.uint64(r)
+        bits[q] = (bits[q] | one) if (value >> b) & 1 else (bits[q] & ~one)
+
+
+def test_damaged_trie_pointers_stay_inside_their_order(trained):
+    """A unigram whose child pointers point past order 2's records: the lookup searches only
+    order 2's records, so it cannot return (and then read the values of) a record past them,
+    even for the word the record past them holds."""
+    t = L.trie_tables(trained.ctx, trained.word, trained.log_probs, trained.log_backoffs, len(trained.vocab))
+    from lmkit.ngram import _kernels as K
+    bits, fields = t.trie_bits.copy(), t.trie_fields
+    n2, width = trained.sizes[1], int(fields[1, K.F_PTR])
+    hi = min(2 ** width - 1, n2 + 4)
+    assert hi - 1 >= n2, "the pointer field has no room past order 2 in this model"
+    parent = 7
+    f = fields[1]
+    for r, value in ((parent, hi - 1), (parent + 1, hi)):
+        _set_bits(bits, int(f[K.F_BASE] + r * f[K.F_RECORD] + f[K.F_WORD]), width, value)
+    assert [K.read_bits(bits, f[K.F_BASE] + r * f[K.F_RECORD] + f[K.F_WORD], width) for r in (7, 8)] == [hi - 1, hi]
+    past = K.read_bits(bits, fields[2, K.F_BASE] + (hi - 1) * fields[2, K.F_RECORD], fields[2, K.F_WORD])
+    assert K.trie_child(bits, fields, 2, parent, past) == -1
+    for w in range(0, len(trained.vocab), 97):
+        assert K.trie_child(bits, fields, 2, parent, w) < n2
+
+
+@pytest.mark.parametrize("layout,array", [("probing", "slots"), ("trie", "trie_bits")])
+def test_scoring_random_tables_ends_and_checking_refuses_them(tmp_path, trained, test_lines, layout, array):
+    """A file whose tables are random bytes (sizes intact): loaded without the contents check,
+    scoring every test sentence ends (in a child process: no crash, no hang); ``verify=True``
+    refuses it."""
+    write_binary(trained, tmp_path / "m.bin", layout=layout)
+    rng = np.random.default_rng(0)
+
+    def garble(d):
+        off, dtype = _array_at(d, array)
+        header, _ = _header(d)
+        n = next(s["shape"] for s in header["arrays"] if s["name"] == array) * dtype.itemsize
+        d[off:off + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+    bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", garble)
+    (tmp_path / "lines.txt").write_text("\n".join(test_lines) + "\n", encoding="utf-8")
+    code = ("import sys; from lmkit.ngram import NgramModel; from lmkit.text import encode_corpus; "
+            "m = NgramModel.load(sys.argv[1]); lines = open(sys.argv[2], encoding='utf-8').read().split('\\n')[:-1]; "
+            "[m.score(x) for x in lines]; m.score_encoded(encode_corpus([x.split() for x in lines], m.vocab)); "
+            "print('scored', len(lines))")
+    out = subprocess.run([sys.executable, "-c", code, str(bad), str(tmp_path / "lines.txt")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["scored", str(len(test_lines))]
+    with pytest.raises(ModelFormatError, match="broken|impossible"):
+        NgramModel.load(bad, verify=True)
