@@ -168,8 +168,10 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
         contents = _Contents(lambda: check(path, t, sizes, len(vocab)))
         if verify:
             contents.check()
-        model = model_class._over_tables(vocab, sizes, t, lambda: (contents.check(), unpack(t, sizes))[1],
-                                         header["meta"], tokenizer)
+        def checked_unpack() -> tuple[list, list, list, list]:
+            contents.check()
+            return unpack(t, sizes)
+        model = model_class._over_tables(vocab, sizes, t, checked_unpack, header["meta"], tokenizer)
     if "blank" in a:
         if len(a["blank"]) != sum(sizes):
             raise ModelFormatError(f"{path}: the blank flags do not fit the sizes {sizes}")
