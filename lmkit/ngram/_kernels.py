@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from .._numfmt import put_bytes
-from ..text._kernels import BYTE_CLASS, find_or_add, find_token, space_length
+from ..text._kernels import BYTE_CLASS, find_or_add, find_token, find_word, space_length
 
 _EMPTY = np.int64(-1)
 _MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -361,33 +361,12 @@ def sentence_logprob(ids, order, vocab_size, bos, eos, slots, slot_vals, table_s
 
 
 @njit(cache=True, nogil=True)
-def build_token_table(blob, offsets):
-    """The text layer's token table (:func:`find_or_add` layout) over a vocabulary's words
-    (UTF-8 ``blob``, word ``t`` is ``blob[offsets[t]:offsets[t + 1]]``): word bytes -> id.
-    Returns (table, blob, offsets) as :func:`find_token` reads them and the number of distinct
-    words (fewer than the words when one is listed twice)."""
-    n = len(offsets) - 1
-    pairs = 16
-    while pairs < 2 * (n + 1):
-        pairs *= 2
-    table = np.full(2 * pairs, -1, dtype=np.int64)
-    hashes = np.zeros(n + 1, dtype=np.uint64)
-    own_blob = np.empty(max(len(blob), 1), dtype=np.uint8)
-    own_offsets = np.zeros(n + 2, dtype=np.int64)
-    n_types = 0
-    for t in range(n):
-        if find_or_add(blob, offsets[t], offsets[t + 1], table, hashes, own_blob, own_offsets, n_types) == n_types:
-            n_types += 1
-    return table, own_blob, own_offsets, n_types
-
-
-@njit(cache=True, nogil=True)
-def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_size, bos, eos, slots,
+def text_logprob(text, word_index, word_blob, word_offsets, unk, order, vocab_size, bos, eos, slots,
                  slot_vals, table_start, table_cap, logprob, backoff, gram_start, trie_bits, trie_fields, centers,
                  suffix_closed, use_bos, use_eos, unseen_context_backoff, uniform_fallback):
     """Total log10 probability of one sentence given as UTF-8 bytes: split where ``str.split()``
-    splits, each word looked up in the vocabulary's token table (``unk`` when absent), then
-    :func:`sentence_logprob`."""
+    splits, each word looked up in the vocabulary's word index (``unk`` when absent; see
+    :func:`lmkit.text._kernels.find_word`), then :func:`sentence_logprob`."""
     n = len(text)
     lo = np.empty(n // 2 + 1, dtype=np.int64)
     hi = np.empty(n // 2 + 1, dtype=np.int64)
@@ -397,7 +376,7 @@ def text_logprob(text, word_table, word_blob, word_offsets, unk, order, vocab_si
     while p < n:                    # _split_line stops at a newline, which str.split() skips too
         fields, e, _ = _split_line(text, p, lo, hi)
         for f in range(fields):
-            word = find_token(text, lo[f], hi[f], word_table, word_blob, word_offsets)
+            word = find_word(text, lo[f], hi[f], word_index, word_blob, word_offsets)
             ids[m] = word if word >= 0 else unk
             m += 1
         p = e + 1

@@ -38,6 +38,7 @@ import numpy as np
 from .._io import atomic_write
 from ..errors import ConfigError, LmkitError, ModelFormatError
 from ..text import Tokenizer, Vocabulary, utf8_blob
+from ..text._kernels import build_word_index
 from ..text.vocab import PackedVocabulary
 from . import _kernels as K
 from .layouts import (
@@ -58,8 +59,8 @@ from .layouts import (
 log = logging.getLogger(__name__)
 MAGIC = b"\x93LMKNGB\n"
 FORMAT = "lmkit-ngram-binary"
-VERSION = 2
-READS = (1, 2)
+VERSION = 3
+READS = (1, 2, 3)
 LAYOUTS = ("probing", "trie")
 _ALIGN = 64
 _DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": np.int64, "float32": np.float32,
@@ -67,6 +68,7 @@ _DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": n
 
 #: the types each array may have
 _ARRAY_DTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
+                 "vocab_index": ("int64",),
                  "ctx": ("int64",), "word": ("int32",), "logprob": ("float32",), "backoff": ("float32",),
                  "gram_start": ("int64",), "table_keys": ("int64",), "table_vals": ("int32", "int64"),
                  "table_start": ("int64",), "table_cap": ("int64",), "slots": ("int64",), "trie_bits": ("uint64",),
@@ -86,8 +88,12 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
             raise ConfigError(f"{name} must be 1..{MAX_QUANTIZE_BITS} bits, with the trie layout (got {bits})")
     if backoff_bits is not None and quantize is None:
         raise ConfigError("backoff bits need --quantize too")
-    vblob, voff = utf8_blob(model.vocab.itos)
-    arrays: dict[str, np.ndarray] = {"vocab_blob": vblob,
+    model.verify()
+    vblob, voff = utf8_blob(model.vocab.itos)     # decoded: bad UTF-8 in a source file is refused, not copied
+    index, twice = build_word_index(vblob, voff)
+    if twice >= 0:
+        raise ModelFormatError(f"token {model.vocab.itos[twice]!r} appears twice in the vocabulary")
+    arrays: dict[str, np.ndarray] = {"vocab_blob": vblob, "vocab_index": index,
                                      "vocab_offsets": voff.astype(np.int32) if len(vblob) < 2 ** 31 else voff}
     counts = np.asarray(model.vocab.counts, np.int64)
     if counts.any():     # an ARPA file's vocabulary has none
@@ -165,32 +171,20 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
         else:
             t = _probing_tables(path, a, N, sizes, len(vocab))._replace(suffix_closed=closed)
             check, unpack = _check_probing, lambda t, sizes: probing_arrays(t, sizes, len(vocab))
-        contents = _Contents(lambda: check(path, t, sizes, len(vocab)))
+        model = model_class._over_tables(vocab, sizes, t, lambda: unpack(t, sizes), header["meta"], tokenizer)
+
+        def check_contents() -> None:
+            vocab.check_index()
+            check(path, t, sizes, len(vocab))
+        model._unchecked = check_contents
         if verify:
-            contents.check()
-        def checked_unpack() -> tuple[list, list, list, list]:
-            contents.check()
-            return unpack(t, sizes)
-        model = model_class._over_tables(vocab, sizes, t, checked_unpack, header["meta"], tokenizer)
+            model.verify()
     if "blank" in a:
         if len(a["blank"]) != sum(sizes):
             raise ModelFormatError(f"{path}: the blank flags do not fit the sizes {sizes}")
         g = a["gram_start"]
         model.blank = [a["blank"][g[k]:g[k] + sizes[k - 1]] for k in range(1, N + 1)]
     return model
-
-
-class _Contents:
-    """The check of a file's table contents, run once, when first asked for."""
-
-    def __init__(self, run) -> None:
-        self._run = run
-        self.checked = False
-
-    def check(self) -> None:
-        if not self.checked:
-            self._run()
-            self.checked = True
 
 
 def _probing_v1_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Vocabulary, header: dict,
@@ -245,7 +239,7 @@ def _read_header(path: Path, size: int) -> tuple[dict, int]:
     needed = {"vocab_blob", "vocab_offsets", "logprob", "backoff", "gram_start"} | (
         {"trie_bits", "trie_fields", "centers"} if header["layout"] == "trie"
         else {"ctx", "word", "table_keys", "table_vals", "table_start", "table_cap"} if header["version"] == 1
-        else {"slots", "table_start", "table_cap"})
+        else {"slots", "table_start", "table_cap"}) | ({"vocab_index"} if header["version"] >= 3 else set())
     for spec in specs:
         if not isinstance(spec, dict) or spec.get("dtype") not in _DTYPES \
                 or any(type(spec.get(k)) is not int or spec[k] < 0 for k in ("shape", "offset")):
@@ -263,13 +257,13 @@ def _read_header(path: Path, size: int) -> tuple[dict, int]:
     return header, start
 
 
-def _vocabulary(path: Path, a: dict) -> Vocabulary:
+def _vocabulary(path: Path, a: dict) -> PackedVocabulary:
     """The vocabulary over the file's word bytes: decoded (and checked for bad UTF-8 and
     duplicates) only when a caller needs Python strings; scoring text looks words up by bytes."""
     off, blob = a["vocab_offsets"], a["vocab_blob"]
     if len(off) < 4 or off[-1] != len(blob):
         raise ModelFormatError(f"{path}: vocabulary offsets do not fit its bytes")
-    return PackedVocabulary(blob, off, a.get("vocab_counts"), source=str(path))
+    return PackedVocabulary(blob, off, a.get("vocab_counts"), source=str(path), index=a.get("vocab_index"))
 
 
 def _check_gram_start(path: Path, g: np.ndarray, N: int, sizes: list[int]) -> None:

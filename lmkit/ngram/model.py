@@ -73,6 +73,8 @@ class NgramModel:
         self._args_cache: tuple | None = None
         self._text_cache: tuple | None = None
         self._words: tuple | None = None
+        #: the check of what a mapped file's load left unchecked (see verify)
+        self._unchecked: Callable[[], None] | None = None
 
     @classmethod
     def _over_tables(cls, vocab: Vocabulary, sizes: list[int], tables: Tables,
@@ -89,8 +91,18 @@ class NgramModel:
             model._suffix_closed = True
         return model
 
+    def verify(self) -> None:
+        """Check what loading a binary model leaves unchecked (its tables' every slot, pointer,
+        word id and value, and its word index; ModelFormatError names the file and what is
+        wrong). Done once, and before anything reads the tables as arrays or writes them out;
+        nothing to do for other models, which are checked as they are read or built."""
+        if self._unchecked is not None:
+            self._unchecked()
+            self._unchecked = None
+
     def _arrays(self) -> dict[str, list[np.ndarray]]:
         if self._unpack is not None:
+            self.verify()
             log.info("unpacking the model's n-gram arrays from its tables")
             ctx, word, lp, bo = self._unpack()
             self._unpack = None
@@ -355,13 +367,10 @@ class NgramModel:
         return cached[2], cached[3]
 
     def _word_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The vocabulary as a numba token table (word bytes -> id), built at first use."""
+        """The vocabulary's word index (word bytes -> id) with its words, from the model file or
+        built at first use."""
         if self._words is None or self._words[0] is not self.vocab:
-            *table, distinct = K.build_token_table(*self.vocab.utf8())
-            if distinct != len(self.vocab):
-                _ = self.vocab.stoi      # names the word listed twice (a PackedVocabulary from a file)
-                raise ModelFormatError("the vocabulary lists a word twice")
-            self._words = (self.vocab, tuple(table))
+            self._words = (self.vocab, self.vocab.word_index())
         return self._words[1]
 
     @property

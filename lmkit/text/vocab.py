@@ -166,6 +166,17 @@ class Vocabulary:
         """Every word's UTF-8 bytes concatenated (uint8) and their int64 offsets (id order)."""
         return utf8_blob(self.itos)
 
+    def word_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index, blob, offsets): the words' UTF-8 bytes and offsets (:meth:`utf8`) with an
+        index over them that numba kernels look words up in by their bytes
+        (:func:`lmkit.text._kernels.find_word`). Built for this call (a few ms per 50k words)."""
+        from ._kernels import build_word_index
+        blob, offsets = self.utf8()
+        index, twice = build_word_index(blob, offsets)
+        if twice >= 0:
+            raise ModelFormatError(f"token {self.token(int(twice))!r} appears twice in the vocabulary")
+        return index, blob, offsets
+
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Tokens of ``ids``."""
         itos = self.itos
@@ -239,7 +250,8 @@ class PackedVocabulary(Vocabulary):
     (:meth:`utf8`) never need them. ``source`` names the file in errors."""
 
     def __init__(self, blob: np.ndarray, offsets: np.ndarray, counts: np.ndarray | None = None,
-                 specials: Sequence[str] = DEFAULT_SPECIALS, source: str = "vocabulary") -> None:
+                 specials: Sequence[str] = DEFAULT_SPECIALS, source: str = "vocabulary",
+                 index: np.ndarray | None = None) -> None:
         specials = tuple(specials)
         _check_specials(specials)
         n = len(offsets) - 1
@@ -251,6 +263,10 @@ class PackedVocabulary(Vocabulary):
             raise ModelFormatError(f"{source}: {len(self.counts)} counts for {n} words")
         self._itos: list[str] | None = None
         self._stoi: dict[str, int] | None = None
+        from ._kernels import word_index_size
+        if index is not None and len(index) != word_index_size(n):
+            raise ModelFormatError(f"{source}: the word index holds {len(index)} slots, expected {word_index_size(n)}")
+        self._index = index
         if [self.token(i) for i in range(len(specials))] != list(specials):
             raise ModelFormatError(f"{source}: the vocabulary must start with its special tokens {specials}")
         self.unk_id = specials.index(UNK) if UNK in specials else -1
@@ -283,6 +299,25 @@ class PackedVocabulary(Vocabulary):
 
     def utf8(self) -> tuple[np.ndarray, np.ndarray]:
         return self.blob, self.offsets
+
+    def word_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The index given (a model file's: taken as it is, see :meth:`check_index`), else one
+        built over the words at the first call."""
+        if self._index is None:
+            self._index = self._built_index()
+        return self._index, self.blob, self.offsets
+
+    def check_index(self) -> None:
+        """Raise ModelFormatError unless the index given is the one the words give (a word
+        listed twice is named)."""
+        if self._index is not None and not np.array_equal(self._built_index(), self._index):
+            raise ModelFormatError(f"{self._source}: the word index does not fit the words")
+
+    def _built_index(self) -> np.ndarray:
+        try:
+            return Vocabulary.word_index(self)[0]
+        except ModelFormatError as exc:
+            raise ModelFormatError(f"{self._source}: {exc}") from None
 
     def _decoded(self, decode):
         try:

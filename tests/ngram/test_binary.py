@@ -163,7 +163,8 @@ def _refused_when_checked(bad, test_lines, message, when):
 def test_the_vocabulary_is_decoded_only_when_asked_and_then_checked(tmp_path, trained, test_lines, layout):
     """Scoring text looks words up by their bytes: loading and scoring build no Python list or
     dict of the words. Asking for them decodes and checks them: bad UTF-8 or a word listed
-    twice is one clear error naming the file (at the first string score for a duplicate)."""
+    twice is one clear error naming the file (a duplicate also by the check of the file's word
+    index, which lookups use as stored)."""
     write_binary(trained, tmp_path / "m.bin", layout=layout)
     mapped = NgramModel.load(tmp_path / "m.bin")
     np.testing.assert_array_equal(_scores(mapped, test_lines), _scores(trained, test_lines))
@@ -193,7 +194,9 @@ def test_the_vocabulary_is_decoded_only_when_asked_and_then_checked(tmp_path, tr
         bad.perplexity(test_lines[:3])
     dup = NgramModel.load(_damage(tmp_path / "m.bin", tmp_path / "dup.bin", twice))
     with pytest.raises(ModelFormatError, match=f"dup.bin: token {trained.vocab.itos[10]!r} appears twice"):
-        dup.score(test_lines[0])
+        dup.verify()        # the word index stored in the file is rebuilt from the words
+    with pytest.raises(ModelFormatError, match=f"dup.bin: token {trained.vocab.itos[10]!r} appears twice"):
+        _ = dup.vocab.stoi
 
 
 def test_a_key_moved_out_of_reach_is_refused(tmp_path, trained):
@@ -242,6 +245,43 @@ def test_version_1_files_still_load(tmp_path):
     (tmp_path / "bad.bin").write_bytes(bytes(data))
     with pytest.raises(ModelFormatError, match="not its n-gram"):
         NgramModel.load(tmp_path / "bad.bin")
+
+
+@pytest.mark.parametrize("name", ["test.v2.lmkbin", "test.v2.trie.lmkbin"])
+def test_version_2_files_still_load(tmp_path, name):
+    """Version 2 files (no stored word index: it is built at the first text score) load,
+    score as before (the quantised trie within its bins), pass the check, and are written again
+    as the current version with an index."""
+    arpa = NgramModel.load(DATA / "test.arpa", quiet=True)
+    model = NgramModel.load(DATA / name, verify=True)
+    assert model.vocab._index is None
+    sents = ["looking on a little the biarritz not_found more .", "on a little more loin also"]
+    got, want = [model.score(x) for x in sents], [arpa.score(x) for x in sents]
+    assert got == want if "trie" not in name else np.allclose(got, want, atol=0.05)
+    write_binary(model, tmp_path / "again.bin", layout=model.layout)
+    again = NgramModel.load(tmp_path / "again.bin", verify=True)
+    assert _header(bytearray((tmp_path / "again.bin").read_bytes()))[0]["version"] == 3
+    assert again.vocab._index is not None and [again.score(x) for x in sents] == [arpa.score(x) for x in sents]
+
+
+def test_a_damaged_word_index_is_refused_by_the_check(tmp_path, trained, test_lines):
+    """The file's word index is used as stored: lookups in a damaged one end (and find the
+    listed words they still can); the check rebuilds it from the words and refuses it."""
+    write_binary(trained, tmp_path / "m.bin")
+    rng = np.random.default_rng(1)
+
+    def garble(d):
+        off, _ = _array_at(d, "vocab_index")
+        index = np.frombuffer(bytes(d[off:off + 8 * 200]), np.int64).copy()
+        index[index >= 0] = rng.integers(0, 2 ** 62, int((index >= 0).sum()))
+        d[off:off + 8 * 200] = index.tobytes()
+    bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", garble)
+    model = NgramModel.load(bad)
+    assert len(_scores(model, test_lines)) == len(test_lines)
+    with pytest.raises(ModelFormatError, match="bad.bin: the word index does not fit the words"):
+        model.verify()
+    with pytest.raises(ModelFormatError, match="bad.bin: the word index does not fit the words"):
+        model.save(tmp_path / "bad.arpa", quiet=True)
 
 
 def test_cli_build_binary_and_score(tmp_path, trained, test_lines):

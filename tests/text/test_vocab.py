@@ -123,3 +123,30 @@ def test_packed_vocabulary_acts_as_the_vocabulary_it_packs_and_decodes_lazily():
     broken = np.frombuffer(b"<unk><s></s>\xff", np.uint8)
     with pytest.raises(ModelFormatError, match="v.bin: bad vocabulary"):
         _ = PackedVocabulary(broken, np.array([0, 5, 8, 12, 13]), source="v.bin").itos
+
+
+def test_word_index_finds_every_word_and_nothing_else():
+    """The fixed-vocabulary word index (stored in binary n-gram models): every word's bytes
+    give its id, other byte strings -1; a word listed twice is reported; an index of random
+    entries (a damaged file) still ends every lookup and names no id outside the words."""
+    from lmkit.text._kernels import build_word_index, find_word, word_index_size
+    from lmkit.text.types import utf8_blob
+    rng = np.random.default_rng(0)
+    words = sorted({"".join(rng.choice(list("abcdéz€"), rng.integers(1, 9))) for _ in range(3000)})
+    blob, offsets = utf8_blob(words)
+    index, twice = build_word_index(blob, offsets)
+    assert twice == -1 and len(index) == word_index_size(len(words))
+    for t, w in enumerate(words):
+        data = np.frombuffer(w.encode(), np.uint8)
+        assert find_word(data, 0, len(data), index, blob, offsets) == t
+    for w in ("", "q", words[0] + "q", "abcdéz€x"):
+        data = np.frombuffer(w.encode(), np.uint8)
+        assert find_word(data, 0, len(data), index, blob, offsets) == (words.index(w) if w in words else -1)
+    _, twice = build_word_index(*utf8_blob(words[:50] + [words[7]]))
+    assert twice == 50
+    junk = rng.integers(-2 ** 62, 2 ** 62, len(index))
+    full = np.full(len(index), 5 << 32, np.int64)          # no empty slot, ids that are no word's
+    for bad in (junk, full):
+        for w in words[:300]:
+            data = np.frombuffer(w.encode(), np.uint8)
+            assert find_word(data, 0, len(data), bad, blob, offsets) in (-1, words.index(w))
