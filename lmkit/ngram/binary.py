@@ -11,15 +11,16 @@ blob with offsets, then the layout's tables (see :mod:`lmkit.ngram.layouts`):
 - ``trie`` (like KenLM's trie): bit-packed records (word ids, child pointers, optionally
   quantised probability and backoff codes with their bins), float32 values otherwise.
 
-Loading maps the file and checks the header and every array's type, size and place, the
-tables' sizes against the n-gram counts, the vocabulary's offsets and the unigrams' values;
-nothing is rebuilt or read in full, so a load takes about a millisecond and processes that load
-the same file share its pages. The tables' contents (every slot, pointer, word id and value:
-0.05-0.16 s on Brown order 5) are checked with ``verify=True`` (``lmkit ngram check``), and in
-any case before anything reads them as arrays (writing ARPA, pruning, mixing). Scoring needs
-no such check to be safe: a probe reads at most its table's slots and trie pointers are clamped
-to their order's records, so a damaged table gives wrong scores, never a read outside the file
-or a lookup that does not end. The header's ``suffix_closed`` (every listed n-gram's suffix is
+Loading maps the file and checks the header and every array's type, size and place, and
+the tables' and vocabulary's sizes against the n-gram counts; nothing is rebuilt or read in
+full, so a load takes about a millisecond and processes that load the same file share its
+pages. The contents (every slot, pointer, word id, word offset and value, and the stored word
+index: 0.05-0.16 s on Brown order 5) are checked with ``verify=True`` (``lmkit ngram check``),
+and in any case before anything reads them as arrays or decodes the words (writing ARPA,
+pruning, mixing). Scoring needs no such check to be safe: a probe reads at most its table's
+slots, trie pointers are clamped to their order's records and word lookups check each id and
+its offsets, so damage gives wrong scores, never a read outside the file or a lookup that
+does not end. The header's ``suffix_closed`` (every listed n-gram's suffix is
 listed, checked by the writer) lets scoring stop a word's lookups at the first missing n-gram;
 it is taken on trust even by ``verify``, since checking it costs a lookup per n-gram (0.3 s on
 Brown order 5) and a false one only gives the scores of the model without the n-grams whose
@@ -137,13 +138,13 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
 def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
     """Map a binary model file and return a ``model_class`` over views of it.
 
-    Always checked: the header, every array's type, size and place in the file, the tables'
-    sizes against the n-gram counts, the vocabulary's offsets and the unigrams' values. The
-    tables' contents (every slot, pointer, word id and value) are checked when ``verify``, and
-    otherwise before anything reads them as arrays (writing ARPA, pruning, mixing); the
-    scoring kernels cannot read outside the tables or loop forever whatever they hold, so an
-    unchecked damaged table can give wrong scores but nothing worse (KenLM's binary loader
-    trusts the contents likewise)."""
+    Always checked: the header, every array's type, size and place in the file, and the
+    tables' and the vocabulary's sizes against the n-gram counts. The contents (every slot,
+    pointer, word id, word offset and value, and the word index) are checked when ``verify``
+    (:meth:`NgramModel.verify`), and otherwise before anything reads them as arrays or decodes
+    the words (writing ARPA, pruning, mixing); the scoring kernels cannot read outside the
+    file or loop forever whatever the contents, so unchecked damage can give wrong scores but
+    nothing worse (KenLM's binary loader trusts the contents likewise)."""
     path = Path(path)
     size = path.stat().st_size
     header, start = _read_header(path, size)
@@ -163,7 +164,6 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
     if header["layout"] == "probing" and header["version"] == 1:
         model = _probing_v1_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
     else:
-        _check_values(path, a["logprob"][:sizes[0]], a["backoff"][:sizes[0]])   # the unigrams'
         closed = header.get("suffix_closed", False)
         if header["layout"] == "trie":
             t = _trie_tables(path, a, N, sizes, len(vocab), header.get("quantize"))._replace(suffix_closed=closed)
@@ -175,6 +175,7 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
 
         def check_contents() -> None:
             vocab.check_index()
+            _check_values(path, a["logprob"][:sizes[0]], a["backoff"][:sizes[0]])   # the unigrams'
             check(path, t, sizes, len(vocab))
         model._unchecked = check_contents
         if verify:

@@ -175,14 +175,14 @@ def build_word_index(blob, offsets):
 @njit(cache=True, nogil=True, inline="always")
 def _same_word(entry, h, data, lo, hi, blob, offsets):
     """Whether an index ``entry`` is the word ``data[lo:hi]`` of hash ``h`` (a damaged entry's id
-    outside the vocabulary is no word)."""
+    outside the vocabulary, or a word whose offsets leave the bytes, is no word)."""
     if (np.uint64(entry) >> np.uint64(32)) != (h >> np.uint64(32)):
         return False
     t = np.int64(np.uint64(entry) & _LOW32)
     if t >= len(offsets) - 1:
         return False
     base = offsets[t]
-    if offsets[t + 1] - base != hi - lo:
+    if offsets[t + 1] - base != hi - lo or base < 0 or offsets[t + 1] > len(blob):
         return False
     for j in range(hi - lo):     # noqa: SIM110 (numba: no generators in nopython mode)
         if blob[base + j] != data[lo + j]:
@@ -193,8 +193,8 @@ def _same_word(entry, h, data, lo, hi, blob, offsets):
 @njit(cache=True, nogil=True, inline="always")
 def find_word(data, lo, hi, index, blob, offsets):
     """Id of the word ``data[lo:hi]`` in a :func:`build_word_index` index, or -1. Reads at most
-    every slot once and checks every id against the vocabulary, so an index from a damaged
-    file cannot send it outside the words (``offsets`` non-decreasing within ``blob``)."""
+    every slot once and checks every id and its offsets against the words, so an index or
+    offsets from a damaged file cannot send it outside them."""
     cap = len(index)
     h = _hash(data, lo, hi)
     s = _index_home(h, cap)

@@ -255,8 +255,9 @@ class PackedVocabulary(Vocabulary):
         specials = tuple(specials)
         _check_specials(specials)
         n = len(offsets) - 1
-        if n < len(specials) or offsets[0] != 0 or offsets[-1] > len(blob) or np.any(np.diff(offsets) < 0):
+        if n < len(specials) or offsets[0] != 0 or offsets[-1] > len(blob):
             raise ModelFormatError(f"{source}: vocabulary offsets do not fit its bytes")
+        self._offsets_checked = False
         self.blob, self.offsets, self.specials, self._source = blob, offsets, specials, source
         self.counts = np.zeros(n, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
         if self.counts.shape != (n,):
@@ -280,9 +281,18 @@ class PackedVocabulary(Vocabulary):
         lo, hi = int(self.offsets[index]), int(self.offsets[index + 1])
         return self._decoded(lambda: self.blob[lo:hi].tobytes().decode("utf-8"))
 
+    def _check_offsets(self) -> None:
+        """Every word's offsets in order (checked before the words are decoded or indexed;
+        lookups in a stored index check each id's own offsets against the bytes)."""
+        if not self._offsets_checked:
+            if np.any(np.diff(self.offsets) < 0):
+                raise ModelFormatError(f"{self._source}: vocabulary offsets do not fit its bytes")
+            self._offsets_checked = True
+
     @property
     def itos(self) -> list[str]:  # type: ignore[override]
         if self._itos is None:
+            self._check_offsets()
             self._itos = self._decoded(lambda: utf8_strings(self.blob, self.offsets))
         return self._itos
 
@@ -310,10 +320,12 @@ class PackedVocabulary(Vocabulary):
     def check_index(self) -> None:
         """Raise ModelFormatError unless the index given is the one the words give (a word
         listed twice is named)."""
+        self._check_offsets()
         if self._index is not None and not np.array_equal(self._built_index(), self._index):
             raise ModelFormatError(f"{self._source}: the word index does not fit the words")
 
     def _built_index(self) -> np.ndarray:
+        self._check_offsets()
         try:
             return Vocabulary.word_index(self)[0]
         except ModelFormatError as exc:

@@ -125,8 +125,10 @@ AT_LOAD, IN_TABLES = True, False
 
 
 @pytest.mark.parametrize("name,where,value,message,when", [
-    ("logprob", 5, 0.5, "impossible probabilities", AT_LOAD),
-    ("vocab_offsets", 2, 2 ** 30, "vocabulary offsets", AT_LOAD),
+    ("logprob", 5, 0.5, "impossible probabilities", IN_TABLES),
+    ("vocab_offsets", 10, 2 ** 30, "vocabulary offsets", IN_TABLES),
+    ("vocab_offsets", 2, 2 ** 30, "must start with its special tokens", AT_LOAD),
+    ("vocab_offsets", "last", 2 ** 30, "vocabulary offsets", AT_LOAD),
     ("table_cap", 3, 7, "sizes do not fit", AT_LOAD),
     ("slots", (2, 0), 10 ** 12, "a context outside the vocabulary", IN_TABLES),
     ("slots", (4, 0), 10 ** 12, "not an n-gram of the order below", IN_TABLES),
@@ -138,7 +140,8 @@ AT_LOAD, IN_TABLES = True, False
 ])
 def test_corrupted_arrays_are_refused(tmp_path, trained, test_lines, name, where, value, message, when):
     write_binary(trained, tmp_path / "m.bin")
-    index = where if isinstance(where, int) else _used_slot(trained, where[0]) + where[1]
+    index = len(trained.vocab) if where == "last" else where if isinstance(where, int) \
+        else _used_slot(trained, where[0]) + where[1]
     bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", _poke(name, index, value))
     _refused_when_checked(bad, test_lines, message, when)
 
@@ -422,7 +425,7 @@ def test_bit_fields_round_trip_at_every_width():
     ("trie_bits", 2000, 2 ** 63 - 1, "trie is broken", IN_TABLES, 8),
     ("trie_fields", 9, 999, "record layout", AT_LOAD, 8),
     ("centers", 3, np.nan, "quantisation bins", AT_LOAD, 8),
-    ("logprob", 7, np.nan, "impossible probabilities", AT_LOAD, 8),
+    ("logprob", 7, np.nan, "impossible probabilities", IN_TABLES, 8),
     ("logprob", -7, np.nan, "impossible probabilities", IN_TABLES, None),   # a 4-gram's, unquantised
 ])
 def test_corrupted_tries_are_refused(tmp_path, trained, test_lines, name, index, value, message, when, quantize):
