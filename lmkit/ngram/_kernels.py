@@ -10,9 +10,10 @@ from numba import njit
 
 from .._numfmt import put_bytes
 from ..text._kernels import BYTE_CLASS, find_or_add, find_token, find_word, space_length
+from .binfile import HASH_MULT, SLOT_WORDS
 
 _EMPTY = np.int64(-1)
-_MULT = np.uint64(0x9E3779B97F4A7C15)
+_MULT = HASH_MULT
 
 
 @njit(cache=True, nogil=True)
@@ -164,9 +165,8 @@ def trie_value(bits, fields, centers, floats, gram_start, k, i, column):
     return np.float64(floats[gram_start[k] + i])
 
 
-#: a probing table's slot: two int64 words, the key (``ctx slot * V + word``; -1 empty) and
-#: the n-gram's float32 log10 probability and backoff (words 2 and 3 of the slot's float32 view)
-SLOT_WORDS = 2
+# SLOT_WORDS (binfile): a probing table's slot is two int64 words, the key (``ctx slot * V +
+# word``; -1 empty) and the n-gram's float32 log10 probability and backoff
 
 
 @njit(cache=True, nogil=True, inline="always")

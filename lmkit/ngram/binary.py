@@ -40,15 +40,14 @@ from .._io import atomic_write
 from ..errors import ConfigError, LmkitError, ModelFormatError
 from ..text import Tokenizer, Vocabulary, utf8_blob
 from ..text._kernels import build_word_index
-from ..text.vocab import PackedVocabulary
 from . import _kernels as K
+from .binfile import ALIGN, FORMAT, LAYOUTS, MAGIC, VERSION, check_gram_start, map_file, probing_sizes, vocabulary
 from .layouts import (
     MAX_QUANTIZE_BITS,
     Tables,
     child_pointers,
     float_counts,
     probing_arrays,
-    probing_caps,
     probing_over,
     probing_tables,
     trie_arrays,
@@ -58,22 +57,6 @@ from .layouts import (
 )
 
 log = logging.getLogger(__name__)
-MAGIC = b"\x93LMKNGB\n"
-FORMAT = "lmkit-ngram-binary"
-VERSION = 3
-READS = (1, 2, 3)
-LAYOUTS = ("probing", "trie")
-_ALIGN = 64
-_DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": np.int64, "float32": np.float32,
-           "bool": np.bool_}
-
-#: the types each array may have
-_ARRAY_DTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
-                 "vocab_index": ("int64",),
-                 "ctx": ("int64",), "word": ("int32",), "logprob": ("float32",), "backoff": ("float32",),
-                 "gram_start": ("int64",), "table_keys": ("int64",), "table_vals": ("int32", "int64"),
-                 "table_start": ("int64",), "table_cap": ("int64",), "slots": ("int64",), "trie_bits": ("uint64",),
-                 "trie_fields": ("int64",), "centers": ("float32",), "blank": ("bool",)}
 
 
 def write_binary(model, path: str | os.PathLike, layout: str = "probing", quantize: int | None = None,
@@ -123,16 +106,16 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
     offset = 0
     for name, arr in arrays.items():
         header["arrays"].append({"name": name, "dtype": str(arr.dtype), "shape": len(arr), "offset": offset})
-        offset += -(-arr.nbytes // _ALIGN) * _ALIGN
+        offset += -(-arr.nbytes // ALIGN) * ALIGN
     text = json.dumps(header).encode("utf-8")
-    start = -(-(len(MAGIC) + 8 + len(text)) // _ALIGN) * _ALIGN
+    start = -(-(len(MAGIC) + 8 + len(text)) // ALIGN) * ALIGN
     with atomic_write(path, "wb") as out:
         out.write(MAGIC + struct.pack("<Q", len(text)) + text)
         out.write(b"\0" * (start - len(MAGIC) - 8 - len(text)))
         for arr in arrays.values():
             data = np.ascontiguousarray(arr).tobytes()
             out.write(data)
-            out.write(b"\0" * (-len(data) % _ALIGN))
+            out.write(b"\0" * (-len(data) % ALIGN))
 
 
 def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
@@ -146,21 +129,14 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
     file or loop forever whatever the contents, so unchecked damage can give wrong scores but
     nothing worse (KenLM's binary loader trusts the contents likewise)."""
     path = Path(path)
-    size = path.stat().st_size
-    header, start = _read_header(path, size)
-    mm = np.memmap(path, dtype=np.uint8, mode="r")
-    a = {}
-    for spec in header["arrays"]:
-        dtype = np.dtype(_DTYPES[spec["dtype"]])
-        lo = start + spec["offset"]
-        a[spec["name"]] = np.frombuffer(mm, dtype=dtype, count=spec["shape"], offset=lo)
+    header, a = map_file(path)
     N, sizes = header["order"], header["sizes"]
-    vocab = _vocabulary(path, a)
+    vocab = vocabulary(path, a)
     try:
         tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
     except (LmkitError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
-    _check_gram_start(path, a["gram_start"], N, sizes)
+    check_gram_start(path, a["gram_start"], N, sizes)
     if header["layout"] == "probing" and header["version"] == 1:
         model = _probing_v1_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
     else:
@@ -208,72 +184,6 @@ def _probing_v1_model(path: Path, a: dict, N: int, sizes: list[int], vocab: Voca
     return model_class(vocab, ctx, word, lps, bos, meta=header["meta"], tokenizer=tokenizer)
 
 
-def _read_header(path: Path, size: int) -> tuple[dict, int]:
-    """The JSON header and the byte offset of the first array; every array's place checked
-    against the file's size."""
-    with open(path, "rb") as f:
-        head = f.read(len(MAGIC) + 8)
-        if len(head) < len(MAGIC) + 8 or head[:len(MAGIC)] != MAGIC:
-            raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
-        (n,) = struct.unpack("<Q", head[len(MAGIC):])
-        if n > size:
-            raise ModelFormatError(f"{path}: header length {n} exceeds the file ({size} bytes)")
-        try:
-            header = json.loads(f.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ModelFormatError(f"{path}: unreadable header ({exc})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
-    if header.get("version") not in READS or header.get("layout") not in LAYOUTS:
-        raise ModelFormatError(f"{path}: version {header.get('version')!r} / layout {header.get('layout')!r} "
-                               f"is not supported (this lmkit reads versions {READS}, {', '.join(LAYOUTS)})")
-    N, sizes = header.get("order"), header.get("sizes")
-    if type(N) is not int or not 1 <= N <= 10 or not isinstance(sizes, list) or len(sizes) != N \
-            or any(type(s) is not int or s < 0 for s in sizes) or not isinstance(header.get("meta"), dict):
-        raise ModelFormatError(f"{path}: order, sizes or meta in the header are impossible")
-    if not isinstance(header.get("suffix_closed", False), bool):
-        raise ModelFormatError(f"{path}: suffix_closed in the header must be true or false")
-    start = -(-(len(MAGIC) + 8 + n) // _ALIGN) * _ALIGN
-    specs = header.get("arrays")
-    if not isinstance(specs, list):
-        raise ModelFormatError(f"{path}: the header lists no arrays")
-    needed = {"vocab_blob", "vocab_offsets", "logprob", "backoff", "gram_start"} | (
-        {"trie_bits", "trie_fields", "centers"} if header["layout"] == "trie"
-        else {"ctx", "word", "table_keys", "table_vals", "table_start", "table_cap"} if header["version"] == 1
-        else {"slots", "table_start", "table_cap"}) | ({"vocab_index"} if header["version"] >= 3 else set())
-    for spec in specs:
-        if not isinstance(spec, dict) or spec.get("dtype") not in _DTYPES \
-                or any(type(spec.get(k)) is not int or spec[k] < 0 for k in ("shape", "offset")):
-            raise ModelFormatError(f"{path}: bad array entry {spec!r} in the header")
-        end = start + spec["offset"] + spec["shape"] * np.dtype(_DTYPES[spec["dtype"]]).itemsize
-        if end > size or spec["offset"] % _ALIGN:
-            raise ModelFormatError(f"{path}: array {spec.get('name')!r} ends at byte {end}, past the end of "
-                                   f"the file ({size} bytes): truncated?")
-    names = [s.get("name") for s in specs]
-    if not needed <= set(names) or len(set(names)) != len(names):
-        raise ModelFormatError(f"{path}: arrays {sorted(needed - set(names))} are missing (or listed twice)")
-    for spec in specs:
-        if spec["dtype"] not in _ARRAY_DTYPES.get(spec["name"], ()):
-            raise ModelFormatError(f"{path}: array {spec['name']!r} of type {spec['dtype']} is not expected")
-    return header, start
-
-
-def _vocabulary(path: Path, a: dict) -> PackedVocabulary:
-    """The vocabulary over the file's word bytes: decoded (and checked for bad UTF-8 and
-    duplicates) only when a caller needs Python strings; scoring text looks words up by bytes."""
-    off, blob = a["vocab_offsets"], a["vocab_blob"]
-    if len(off) < 4 or off[-1] != len(blob):
-        raise ModelFormatError(f"{path}: vocabulary offsets do not fit its bytes")
-    return PackedVocabulary(blob, off, a.get("vocab_counts"), source=str(path), index=a.get("vocab_index"))
-
-
-def _check_gram_start(path: Path, g: np.ndarray, N: int, sizes: list[int]) -> None:
-    """Each order's first entry in the per-n-gram arrays (order k's n-grams are g[k] ..)."""
-    if len(g) != N + 1 or g[0] != 0 or np.any(np.diff(g[1:]) != np.asarray(sizes[:-1], np.int64)) \
-            or g[N] + sizes[-1] != sum(sizes):
-        raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
-
-
 def _check_values(path: Path, lp: np.ndarray, bo: np.ndarray) -> None:
     """Probabilities <= 0 (or -inf), backoffs not NaN or +inf."""
     if np.any(np.isnan(lp)) or np.any(lp > 0) or np.any(np.isnan(bo)) or np.any(np.isposinf(bo)):
@@ -307,14 +217,9 @@ def _check_probing_v1(path: Path, a: dict, N: int, sizes: list[int], V: int) -> 
 
 
 def _probing_tables(path: Path, a: dict, N: int, sizes: list[int], V: int) -> Tables:
-    """Version 2 probing tables, once every order's capacity is the one its size gives and the
-    unigram arrays fit the vocabulary (contents unchecked: :func:`_check_probing`)."""
-    start, cap = probing_caps(sizes)
-    if sizes[0] != V or len(a["logprob"]) != V or len(a["backoff"]) != (V if N > 1 else 0):
-        raise ModelFormatError(f"{path}: the unigram arrays do not fit the vocabulary of {V} words")
-    if len(a["table_start"]) != N + 1 or np.any(a["table_start"] != start) or len(a["table_cap"]) != N + 1 \
-            or np.any(a["table_cap"] != cap) or len(a["slots"]) != K.SLOT_WORDS * cap.sum():
-        raise ModelFormatError(f"{path}: the probing tables' sizes do not fit the n-gram counts {sizes}")
+    """Probing tables (version 2 on), once every order's capacity is the one its size gives
+    and the unigram arrays fit the vocabulary (contents unchecked: :func:`_check_probing`)."""
+    start, cap = probing_sizes(path, a, N, sizes, V)
     return probing_over(a["slots"], start, cap, a["logprob"], a["backoff"], N)
 
 

@@ -35,12 +35,11 @@ from ._kernels import (
     F_SIZE,
     F_WORD,
 )
+from .binfile import probing_caps
 
 MAX_QUANTIZE_BITS = 24
 
 
-#: slots per n-gram in a probing table (KenLM's default multiplier)
-PROBING_LOAD = 1.5
 
 
 class Tables(NamedTuple):
@@ -73,18 +72,6 @@ class Tables(NamedTuple):
     @property
     def layout(self) -> str:
         return "probing" if self.trie_bits is None else "trie"
-
-
-def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(table_start, table_cap), int64 [N + 1]: each order's first slot and slot count."""
-    N = len(sizes)
-    cap = np.zeros(N + 1, np.int64)
-    for k in range(2, N + 1):
-        n = sizes[k - 1]
-        cap[k] = int(n * PROBING_LOAD) + 1 if n else 0   # always an empty slot
-    start = np.zeros(N + 1, np.int64)
-    start[1:] = np.cumsum(cap[:-1])
-    return start, cap
 
 
 def probing_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.ndarray],

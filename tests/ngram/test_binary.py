@@ -13,7 +13,8 @@ from lmkit import ModelFormatError
 from lmkit.ngram import SMOOTHINGS, NgramModel
 from lmkit.ngram import layouts as L
 from lmkit.ngram._kernels import SLOT_WORDS
-from lmkit.ngram.binary import MAGIC, write_binary
+from lmkit.ngram.binary import write_binary
+from lmkit.ngram.binfile import MAGIC, PROBING_LOAD
 from lmkit.text import encode_corpus
 
 from .test_kenlm_cases import DATA
@@ -229,7 +230,7 @@ def test_probing_tables_give_back_the_arrays(trained):
     for name, got in (("ctx", ctx), ("word", word), ("log_probs", lp), ("log_backoffs", bo)):
         for a, b in zip(got, getattr(trained, name)):
             np.testing.assert_array_equal(a, b)
-    assert int(t.table_cap[-1]) == int(trained.sizes[-1] * L.PROBING_LOAD) + 1
+    assert int(t.table_cap[-1]) == int(trained.sizes[-1] * PROBING_LOAD) + 1
 
 
 def test_version_1_files_still_load(tmp_path):

@@ -1,0 +1,141 @@
+"""The binary model file's layout, read without numba: its header, its arrays mapped as
+numpy views, and the checks of their sizes (see :mod:`lmkit.ngram.binary` for the format, and
+:mod:`lmkit.ngram.quick` for scoring with numpy alone). Also the probing tables' geometry the
+kernels share."""
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelFormatError
+from ..text.vocab import PackedVocabulary
+
+MAGIC = b"\x93LMKNGB\n"
+FORMAT = "lmkit-ngram-binary"
+VERSION = 3
+READS = (1, 2, 3)
+LAYOUTS = ("probing", "trie")
+ALIGN = 64
+DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": np.int64, "float32": np.float32,
+           "bool": np.bool_}
+
+#: the types each array may have
+ARRAYDTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
+                 "vocab_index": ("int64",),
+                 "ctx": ("int64",), "word": ("int32",), "logprob": ("float32",), "backoff": ("float32",),
+                 "gram_start": ("int64",), "table_keys": ("int64",), "table_vals": ("int32", "int64"),
+                 "table_start": ("int64",), "table_cap": ("int64",), "slots": ("int64",), "trie_bits": ("uint64",),
+                 "trie_fields": ("int64",), "centers": ("float32",), "blank": ("bool",)}
+
+#: a probing table's slot: two int64 words, the key (``ctx slot * V + word``; -1 empty) and
+#: the n-gram's float32 log10 probability and backoff (words 2 and 3 of the slot's float32 view)
+SLOT_WORDS = 2
+#: the multiplier of the probing tables' hash (see :func:`lmkit.ngram._kernels.probe_slot`)
+HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+#: slots per n-gram in a probing table (KenLM's default multiplier)
+PROBING_LOAD = 1.5
+
+
+def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(table_start, table_cap), int64 [N + 1]: each order's first slot and slot count."""
+    N = len(sizes)
+    cap = np.zeros(N + 1, np.int64)
+    for k in range(2, N + 1):
+        n = sizes[k - 1]
+        cap[k] = int(n * PROBING_LOAD) + 1 if n else 0   # always an empty slot
+    start = np.zeros(N + 1, np.int64)
+    start[1:] = np.cumsum(cap[:-1])
+    return start, cap
+
+
+def map_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The header and every array of a binary model file, as read-only views of its map (each
+    array's type and place checked against the file's size; contents not read)."""
+    header, start = read_header(path, path.stat().st_size)
+    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    arrays = {}
+    for spec in header["arrays"]:
+        arrays[spec["name"]] = np.frombuffer(mm, dtype=np.dtype(DTYPES[spec["dtype"]]), count=spec["shape"],
+                                             offset=start + spec["offset"])
+    return header, arrays
+
+
+def probing_sizes(path: Path, a: dict, N: int, sizes: list[int], V: int) -> tuple[np.ndarray, np.ndarray]:
+    """(table_start, table_cap) of a probing file, once its tables and unigram arrays have the
+    sizes its n-gram counts and vocabulary give."""
+    start, cap = probing_caps(sizes)
+    if sizes[0] != V or len(a["logprob"]) != V or len(a["backoff"]) != (V if N > 1 else 0):
+        raise ModelFormatError(f"{path}: the unigram arrays do not fit the vocabulary of {V} words")
+    if len(a["table_start"]) != N + 1 or np.any(a["table_start"] != start) or len(a["table_cap"]) != N + 1 \
+            or np.any(a["table_cap"] != cap) or len(a["slots"]) != SLOT_WORDS * cap.sum():
+        raise ModelFormatError(f"{path}: the probing tables' sizes do not fit the n-gram counts {sizes}")
+    return start, cap
+
+
+def read_header(path: Path, size: int) -> tuple[dict, int]:
+    """The JSON header and the byte offset of the first array; every array's place checked
+    against the file's size."""
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC) + 8)
+        if len(head) < len(MAGIC) + 8 or head[:len(MAGIC)] != MAGIC:
+            raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
+        (n,) = struct.unpack("<Q", head[len(MAGIC):])
+        if n > size:
+            raise ModelFormatError(f"{path}: header length {n} exceeds the file ({size} bytes)")
+        try:
+            header = json.loads(f.read(n).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ModelFormatError(f"{path}: unreadable header ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
+    if header.get("version") not in READS or header.get("layout") not in LAYOUTS:
+        raise ModelFormatError(f"{path}: version {header.get('version')!r} / layout {header.get('layout')!r} "
+                               f"is not supported (this lmkit reads versions {READS}, {', '.join(LAYOUTS)})")
+    N, sizes = header.get("order"), header.get("sizes")
+    if type(N) is not int or not 1 <= N <= 10 or not isinstance(sizes, list) or len(sizes) != N \
+            or any(type(s) is not int or s < 0 for s in sizes) or not isinstance(header.get("meta"), dict):
+        raise ModelFormatError(f"{path}: order, sizes or meta in the header are impossible")
+    if not isinstance(header.get("suffix_closed", False), bool):
+        raise ModelFormatError(f"{path}: suffix_closed in the header must be true or false")
+    start = -(-(len(MAGIC) + 8 + n) // ALIGN) * ALIGN
+    specs = header.get("arrays")
+    if not isinstance(specs, list):
+        raise ModelFormatError(f"{path}: the header lists no arrays")
+    needed = {"vocab_blob", "vocab_offsets", "logprob", "backoff", "gram_start"} | (
+        {"trie_bits", "trie_fields", "centers"} if header["layout"] == "trie"
+        else {"ctx", "word", "table_keys", "table_vals", "table_start", "table_cap"} if header["version"] == 1
+        else {"slots", "table_start", "table_cap"}) | ({"vocab_index"} if header["version"] >= 3 else set())
+    for spec in specs:
+        if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES \
+                or any(type(spec.get(k)) is not int or spec[k] < 0 for k in ("shape", "offset")):
+            raise ModelFormatError(f"{path}: bad array entry {spec!r} in the header")
+        end = start + spec["offset"] + spec["shape"] * np.dtype(DTYPES[spec["dtype"]]).itemsize
+        if end > size or spec["offset"] % ALIGN:
+            raise ModelFormatError(f"{path}: array {spec.get('name')!r} ends at byte {end}, past the end of "
+                                   f"the file ({size} bytes): truncated?")
+    names = [s.get("name") for s in specs]
+    if not needed <= set(names) or len(set(names)) != len(names):
+        raise ModelFormatError(f"{path}: arrays {sorted(needed - set(names))} are missing (or listed twice)")
+    for spec in specs:
+        if spec["dtype"] not in ARRAYDTYPES.get(spec["name"], ()):
+            raise ModelFormatError(f"{path}: array {spec['name']!r} of type {spec['dtype']} is not expected")
+    return header, start
+
+
+def vocabulary(path: Path, a: dict) -> PackedVocabulary:
+    """The vocabulary over the file's word bytes: decoded (and checked for bad UTF-8 and
+    duplicates) only when a caller needs Python strings; scoring text looks words up by bytes."""
+    off, blob = a["vocab_offsets"], a["vocab_blob"]
+    if len(off) < 4 or off[-1] != len(blob):
+        raise ModelFormatError(f"{path}: vocabulary offsets do not fit its bytes")
+    return PackedVocabulary(blob, off, a.get("vocab_counts"), source=str(path), index=a.get("vocab_index"))
+
+
+def check_gram_start(path: Path, g: np.ndarray, N: int, sizes: list[int]) -> None:
+    """Each order's first entry in the per-n-gram arrays (order k's n-grams are g[k] ..)."""
+    if len(g) != N + 1 or g[0] != 0 or np.any(np.diff(g[1:]) != np.asarray(sizes[:-1], np.int64)) \
+            or g[N] + sizes[-1] != sum(sizes):
+        raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
