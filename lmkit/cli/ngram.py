@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,8 +13,12 @@ from .. import __version__
 from ..checks import SEED, Range
 from ..errors import ConfigError, CorpusError
 from ..lm import corpus_scores
-from ..ngram import SMOOTHINGS, NgramModel
+from ..ngram.estimators import SMOOTHINGS
 from ..text import UNK_ID, Vocabulary, encode_corpus
+
+if TYPE_CHECKING:
+    from ..ngram import NgramModel
+    from ..ngram.quick import QuickProbing
 from .common import (
     add_cluster_options,
     add_text_options,
@@ -139,6 +144,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.cluster:
         return _train_on_cluster(args, corpus, vocab)
     start = time.perf_counter()
+    from ..ngram import NgramModel
     model = NgramModel.train(corpus, order=args.order, smoothing=args.smoothing, vocab=vocab,
                              min_count=args.min_count, discount=args.discount,
                              interpolate=not args.backoff, prune=args.prune,
@@ -179,9 +185,16 @@ def _train_on_cluster(args: argparse.Namespace, corpus, vocab: Vocabulary | None
 
 
 def run_score(args: argparse.Namespace) -> int:
-    model = NgramModel.load(args.model, quiet=args.quiet)
+    from ..ngram.quick import QuickProbing
+    # a probing binary model is scored in numpy alone: no numba to import and start
+    quick = QuickProbing.open(args.model)
+    if quick is None:
+        from ..ngram import NgramModel
+        model: NgramModel | QuickProbing = NgramModel.load(args.model, quiet=args.quiet)
+    else:
+        model = quick
     corpus = corpus_from_args(args, [args.text])
-    enc = encode_corpus(corpus, model.vocab)
+    enc = encode_corpus(corpus, model.vocab, numba=quick is None)
     bos, eos = not args.no_bos, not args.no_eos
     lp, lengths = model.score_encoded(enc, bos=bos, eos=eos)
     scores = corpus_scores(lp, enc.ids, enc.offsets, UNK_ID, eos=eos)
@@ -195,6 +208,7 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_convert(args: argparse.Namespace) -> int:
+    from ..ngram import NgramModel
     model = NgramModel.load(args.model, quiet=args.quiet)
     model.save(args.output, quiet=args.quiet)
     log.info("%s: order %d, %s n-grams", args.output, model.order, "/".join(map(str, model.sizes)))
@@ -202,6 +216,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_build_binary(args: argparse.Namespace) -> int:
+    from ..ngram import NgramModel
     from ..ngram.binary import write_binary
     model = NgramModel.load(args.model, quiet=args.quiet)
     write_binary(model, args.output, layout=args.layout, quantize=args.quantize, backoff_bits=args.backoff_bits)
@@ -213,6 +228,7 @@ def run_build_binary(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     started = time.perf_counter()
+    from ..ngram import NgramModel
     model = NgramModel.load(args.model, quiet=args.quiet, verify=True)
     print(f"{args.model}: ok ({model.layout} layout, order {model.order}, "
           f"{'/'.join(map(str, model.sizes))} n-grams, {len(model.vocab)} words; "
@@ -221,7 +237,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
-    from ..ngram import prune_model
+    from ..ngram import NgramModel, prune_model
     model = NgramModel.load(args.model, quiet=args.quiet)
     pruned = prune_model(model, threshold=args.threshold, target_size=args.target_size)
     pruned.save(args.output, quiet=args.quiet)
@@ -231,7 +247,7 @@ def run_prune(args: argparse.Namespace) -> int:
 
 
 def run_mix(args: argparse.Namespace) -> int:
-    from ..ngram import best_mix_weights, mix_models
+    from ..ngram import NgramModel, best_mix_weights, mix_models
     if len(args.models) < 2:
         raise ConfigError("mix needs at least two models")
     models = [NgramModel.load(m, quiet=args.quiet) for m in args.models]
@@ -251,6 +267,7 @@ def run_mix(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    from ..ngram import NgramModel
     model = NgramModel.load(args.model, quiet=args.quiet)
     rng = np.random.default_rng(args.seed)
     for _ in range(args.sentences):

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..checks import Range
 from ..errors import ConfigError
 from ..text import BOS_ID
-from .counts import NgramCounts, adjusted_counts
+
+if TYPE_CHECKING:
+    from .counts import NgramCounts
 
 log = logging.getLogger(__name__)
 
@@ -498,6 +501,7 @@ def estimate(counts: NgramCounts, smoothing: str = "mkn", *, discount: float | N
     opts = Options(keep, discount, interpolate, stupid_alpha)
     sm.check(opts)
     check_pruning(sm, any(not m.all() for m in keep[1:]))
+    from .counts import adjusted_counts  # numba: not imported with the smoothings' names
     kn = adjusted_counts(counts) if sm.uses_kn else None
     inputs = []
     for k, oc in enumerate(counts.orders, start=1):

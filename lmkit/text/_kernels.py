@@ -137,12 +137,6 @@ def find_token(data, lo, hi, table, blob, offsets):
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
-def word_index_size(n: int) -> int:
-    """Slots of the word index of ``n`` words: 1.25 a word (10 bytes; a lookup of a listed word
-    reads 3 slots on average, all in one or two cache lines)."""
-    return n + n // 4 + 1
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _index_home(h, cap):
     """Where a word of hash ``h`` starts its probe: the hash's low 32 bits scaled to [0, cap)."""
@@ -151,13 +145,13 @@ def _index_home(h, cap):
 
 @njit(cache=True, nogil=True)
 def build_word_index(blob, offsets):
-    """A fixed vocabulary's word index: open addressing over :func:`word_index_size` int64
+    """A fixed vocabulary's word index: open addressing over ``word_index_size(n)`` int64
     slots (-1 empty), each holding a word's hash's high 32 bits above its id (32 bits), for the
     words ``blob[offsets[t]:offsets[t + 1]]`` (t < 2**32 - 1). Small enough to store beside the
     words in a model file (:func:`find_word` needs nothing else). Returns (index, the first id
     whose word is listed before it, or -1)."""
     n = len(offsets) - 1
-    cap = n + n // 4 + 1
+    cap = n + n // 4 + 1          # lmkit.text.types.word_index_size
     index = np.full(cap, -1, dtype=np.int64)
     for t in range(n):
         h = _hash(blob, offsets[t], offsets[t + 1])

@@ -168,18 +168,20 @@ class _IdSink:
 
 
 def encode_corpus(data: Corpus | Iterable[Sequence[str]], vocab: Vocabulary, *,
-                  cache: str | os.PathLike | None = None) -> EncodedCorpus:
+                  cache: str | os.PathLike | None = None, numba: bool = True) -> EncodedCorpus:
     """Encode every sentence of ``data`` with ``vocab`` into one flat int32 array.
 
     With ``cache`` set, ids are streamed to disk as they are produced (memory stays flat; only
     the offsets grow, 8 bytes a sentence), the folder replaces any old one as a whole at the
     end, and the result is memory-mapped from it. Unknown tokens become ``<unk>``; empty lines
-    become empty sentences, so sentence ``i`` is line ``i``.
+    become empty sentences, so sentence ``i`` is line ``i``. ``numba=False`` splits and looks
+    tokens up as Python strings even where numba would (same ids; no numba import, which a
+    short process scoring a small file would spend most of its time on).
     """
     if vocab.unk_id < 0:
         raise CorpusError("the vocabulary has no <unk>; it cannot encode unseen tokens")
     if cache is None:
-        return _encode(data, vocab, _IdSink(None))
+        return _encode(data, vocab, _IdSink(None), numba)
     with atomic_folder(cache) as tmp:
         corpus = _encode(data, vocab, _IdSink(tmp))
         np.save(tmp / "offsets.npy", corpus.offsets)
@@ -321,9 +323,9 @@ def _corpus_meta(data) -> dict:
     return {}
 
 
-def _encode(data, vocab: Vocabulary, sink: _IdSink) -> EncodedCorpus:
+def _encode(data, vocab: Vocabulary, sink: _IdSink, numba: bool = True) -> EncodedCorpus:
     lengths: list[np.ndarray] = []
-    types = types_for(data)
+    types = types_for(data, numba)
     to_vocab = np.zeros(1024, dtype=np.int32)   # first-appearance id -> vocabulary id
     known = 0
     try:

@@ -20,11 +20,21 @@ def utf8_blob(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+def word_index_size(n: int) -> int:
+    """Slots of the word index of ``n`` words (:func:`lmkit.text._kernels.build_word_index`):
+    1.25 a word (10 bytes; a lookup of a listed word reads 3 slots on average, all in one or
+    two cache lines)."""
+    return n + n // 4 + 1
+
+
 def utf8_strings(blob: np.ndarray, offsets: np.ndarray, start: int = 0, stop: int | None = None) -> list[str]:
     """Strings ``start..stop-1`` of a :func:`utf8_blob` (strict UTF-8)."""
     stop = len(offsets) - 1 if stop is None else stop
     raw = blob[: offsets[stop]].tobytes()
     off = offsets[start: stop + 1].tolist()
+    if raw.isascii():     # one decode: byte offsets are character offsets
+        text = raw.decode("ascii")
+        return [text[a:b] for a, b in zip(off, off[1:])]
     return [raw[a:b].decode("utf-8") for a, b in zip(off, off[1:])]
 
 
@@ -101,8 +111,10 @@ class _ByteTypes(TypeTable):
             yield self.feed(raw)
 
 
-def types_for(data) -> _PythonTypes | _ByteTypes:
+def types_for(data, numba: bool = True) -> _PythonTypes | _ByteTypes:
     """The fastest way to number the tokens of ``data``: bytes in numba for a whitespace-
-    tokenized corpus file (case kept), the tokenizer's strings otherwise."""
-    fast = isinstance(data, Corpus) and data.tokenizer.mode == "whitespace" and not data.tokenizer.lowercase
+    tokenized corpus file (case kept) unless ``numba`` is False, the tokenizer's strings
+    otherwise."""
+    fast = numba and isinstance(data, Corpus) and data.tokenizer.mode == "whitespace" \
+        and not data.tokenizer.lowercase
     return _ByteTypes() if fast else _PythonTypes()

@@ -16,7 +16,7 @@ import numpy as np
 from .._io import atomic_write, open_binary
 from ..errors import ConfigError, ModelFormatError
 from .corpus import Corpus, as_token_blocks
-from .types import utf8_blob, utf8_strings
+from .types import utf8_blob, utf8_strings, word_index_size
 
 UNK, BOS, EOS, PAD = "<unk>", "<s>", "</s>", "<pad>"
 DEFAULT_SPECIALS = (UNK, BOS, EOS)
@@ -264,7 +264,6 @@ class PackedVocabulary(Vocabulary):
             raise ModelFormatError(f"{source}: {len(self.counts)} counts for {n} words")
         self._itos: list[str] | None = None
         self._stoi: dict[str, int] | None = None
-        from ._kernels import word_index_size
         if index is not None and len(index) != word_index_size(n):
             raise ModelFormatError(f"{source}: the word index holds {len(index)} slots, expected {word_index_size(n)}")
         self._index = index
@@ -300,7 +299,7 @@ class PackedVocabulary(Vocabulary):
     def stoi(self) -> dict[str, int]:  # type: ignore[override]
         if self._stoi is None:
             itos = self.itos
-            stoi = {t: i for i, t in enumerate(itos)}
+            stoi = dict(zip(itos, range(len(itos))))
             if len(stoi) != len(itos):
                 dup = next(t for t, c in Counter(itos).items() if c > 1)
                 raise ModelFormatError(f"{self._source}: token {dup!r} appears twice in the vocabulary")

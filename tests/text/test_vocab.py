@@ -129,8 +129,8 @@ def test_word_index_finds_every_word_and_nothing_else():
     """The fixed-vocabulary word index (stored in binary n-gram models): every word's bytes
     give its id, other byte strings -1; a word listed twice is reported; an index of random
     entries (a damaged file) still ends every lookup and names no id outside the words."""
-    from lmkit.text._kernels import build_word_index, find_word, word_index_size
-    from lmkit.text.types import utf8_blob
+    from lmkit.text._kernels import build_word_index, find_word
+    from lmkit.text.types import utf8_blob, word_index_size
     rng = np.random.default_rng(0)
     words = sorted({"".join(rng.choice(list("abcdéz€"), rng.integers(1, 9))) for _ in range(3000)})
     blob, offsets = utf8_blob(words)

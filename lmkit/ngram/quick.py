@@ -1,0 +1,166 @@
+"""Scoring text with a probing binary model in numpy alone, for short ``lmkit ngram score``
+runs, which would otherwise spend most of their time importing numba and starting it (about
+0.6 s against a few hundredths of a second of scoring Brown's test set).
+
+The rule is the scoring kernel's (:func:`lmkit.ngram._kernels.score_tokens`) and so is every
+float64 addition, in the same order; only the loop is turned inside out: all positions of the
+text at once, one order after another. A position's context of length k is the n-gram of
+order k found at the position before it, so order k's lookups need only order k-1's results.
+Tests hold the two paths equal bit for bit. The mapped file gets the checks a default
+:meth:`NgramModel.load <lmkit.ngram.NgramModel.load>` gives it (header, every size) and the
+lookups the same bounds (a probe reads at most its table's slots), so damaged contents can
+give wrong scores but never a read outside the file.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelFormatError
+from ..text import BOS_ID, EOS_ID, EncodedCorpus, Tokenizer
+from ..text.vocab import PackedVocabulary
+from .binfile import HASH_MULT, MAGIC, SLOT_WORDS, check_gram_start, map_file, probing_sizes, vocabulary
+
+
+class QuickProbing:
+    """A probing binary model mapped for numpy scoring: what ``lmkit ngram score`` needs of an
+    :class:`~lmkit.ngram.NgramModel` (``vocab``, ``order``, ``meta``, ``is_probability``,
+    ``score_encoded``)."""
+
+    def __init__(self, path: Path, header: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.path = path
+        self.order: int = header["order"]
+        self.sizes: list[int] = header["sizes"]
+        self.meta: dict = header["meta"]
+        self.vocab: PackedVocabulary = vocabulary(path, arrays)
+        try:
+            self.tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
+        except (ValueError, TypeError) as exc:
+            raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
+        check_gram_start(path, arrays["gram_start"], self.order, self.sizes)
+        self.start, self.cap = probing_sizes(path, arrays, self.order, self.sizes, len(self.vocab))
+        self.slots = arrays["slots"]
+        self.values = self.slots.view(np.float32)
+        self.logprob, self.backoff = arrays["logprob"], arrays["backoff"]
+        self.suffix_closed = bool(header.get("suffix_closed", False))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> QuickProbing | None:
+        """The model at ``path`` when it is a probing binary file (format version 2 on), else
+        None (other models are scored by :class:`~lmkit.ngram.NgramModel`)."""
+        path = Path(path)
+        try:
+            with open(path, "rb") as f:
+                if f.read(len(MAGIC)) != MAGIC:
+                    return None
+        except OSError:
+            return None
+        header, arrays = map_file(path)
+        if header["layout"] != "probing" or header["version"] < 2:
+            return None
+        return cls(path, header, arrays)
+
+    @property
+    def is_probability(self) -> bool:
+        return bool(self.meta.get("is_probability", True))
+
+    def score_encoded(self, corpus: EncodedCorpus | tuple[np.ndarray, np.ndarray], bos: bool = True,
+                      eos: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`NgramModel.score_encoded <lmkit.ngram.NgramModel.score_encoded>`: per scored
+        word (``</s>`` included when ``eos``) its log10 probability (float64) and the length of
+        the n-gram used (int32)."""
+        ids, offsets = (corpus.ids, corpus.offsets) if isinstance(corpus, EncodedCorpus) else corpus
+        offsets = np.asarray(offsets, np.int64)
+        words, first, history = _positions(np.asarray(ids, np.int64), offsets, bos, eos)
+        N, V = self.order, np.int64(len(self.vocab))
+        n = len(words)
+        found = np.ones(n, np.int32)
+        grams = [np.full(n, -1, np.int64), words]   # grams[k]: slot of the k-gram ending there (-1: none)
+        contexts = [np.full(n, -1, np.int64)]         # contexts[j]: the j-gram before the position
+        for k in range(2, N + 1):
+            ctx = np.empty(n, np.int64)
+            ctx[1:] = grams[k - 1][:-1]
+            ctx[first] = BOS_ID if k == 2 and bos else -1
+            contexts.append(ctx)
+            look = ctx >= 0
+            if self.suffix_closed:
+                look &= found == k - 1
+            at = np.flatnonzero(look)
+            g = np.full(n, -1, np.int64)
+            g[at] = self._probe(k, ctx[at] * V + words[at])
+            found[g >= 0] = k
+            grams.append(g)
+        return self._logprobs(found, grams, contexts, np.minimum(history, N - 1)), found
+
+    def _logprobs(self, found: np.ndarray, grams: list[np.ndarray], contexts: list[np.ndarray],
+                  full: np.ndarray) -> np.ndarray:
+        """The kernel's sums: the longest n-gram's probability, then the backoffs of the longer
+        contexts in increasing length (or, for additive smoothing, the uniform fallback)."""
+        lp = np.empty(len(found), np.float64)
+        for k in range(1, self.order + 1):
+            at = np.flatnonzero(found == k)
+            lp[at] = self._value(k, grams[k][at], 2)
+        unseen = float(self.meta.get("unseen_context_backoff", 0.0))
+        uniform = self.meta.get("fallback", "backoff") != "backoff"
+        fallback = found <= full if uniform else np.zeros(len(found), bool)
+        if uniform:
+            at = np.flatnonzero(fallback)
+            lp[at] = float(-np.log10(len(self.vocab) - 1))
+            ctx = np.stack(contexts)[full[at], at]          # the whole context's n-gram
+            for j in range(1, self.order):
+                pick = (full[at] == j) & (ctx >= 0)
+                lp[at[pick]] += self._value(j, ctx[pick], 3)
+        for j in range(1, self.order):
+            at = np.flatnonzero((found <= j) & (j <= full) & ~fallback)
+            ctx = contexts[j][at]
+            known = ctx >= 0
+            lp[at[known]] += self._value(j, ctx[known], 3)
+            lp[at[~known]] += unseen
+        return lp
+
+    def _value(self, k: int, ids: np.ndarray, column: int) -> np.ndarray:
+        """Probabilities (column 2) or backoffs (3) of order k's n-grams ``ids`` (word ids for
+        unigrams, else slots), float64."""
+        if k == 1:
+            return (self.logprob if column == 2 else self.backoff)[ids].astype(np.float64)
+        return self.values[2 * SLOT_WORDS * (self.start[k] + ids) + column].astype(np.float64)
+
+    def _probe(self, k: int, keys: np.ndarray) -> np.ndarray:
+        """The slot of each key in order k's table (-1 absent): linear probing from the home
+        slot, every key at once, at most ``cap`` steps."""
+        cap, base = int(self.cap[k]), int(self.start[k])
+        out = np.full(len(keys), -1, np.int64)
+        if cap == 0 or not len(keys):
+            return out
+        h = keys.astype(np.uint64) * HASH_MULT
+        pos = (((h >> np.uint64(32)) * np.uint64(cap)) >> np.uint64(32)).astype(np.int64)
+        todo = np.arange(len(keys))
+        for _ in range(cap):
+            there = self.slots[SLOT_WORDS * (base + pos)]
+            hit = there == keys
+            out[todo[hit]] = pos[hit]
+            go = ~hit & (there != -1)
+            todo, keys, pos = todo[go], keys[go], pos[go] + 1
+            pos[pos == cap] = 0
+            if not len(todo):
+                break
+        return out
+
+
+def _positions(ids: np.ndarray, offsets: np.ndarray, bos: bool, eos: bool) -> tuple[np.ndarray, ...]:
+    """Per scored position: the word (int64, ``</s>`` closing each sentence when ``eos``),
+    whether it starts its sentence, and the words of context before it (``<s>`` counted)."""
+    lengths = np.diff(offsets)
+    scored = lengths + (1 if eos else 0)
+    starts = np.zeros(len(scored), np.int64)
+    starts[1:] = np.cumsum(scored)[:-1]
+    n = int(scored.sum())
+    words = np.full(n, EOS_ID, np.int64)
+    sentence = np.repeat(np.arange(len(scored)), lengths)
+    words[np.arange(len(ids)) + (sentence if eos else 0)] = ids
+    first = np.zeros(n, bool)
+    first[starts[scored > 0]] = True
+    history = np.arange(n) - np.repeat(starts, scored) + (1 if bos else 0)
+    return words, first, history

@@ -1,0 +1,113 @@
+"""Scoring a probing binary model in numpy alone (`lmkit ngram score`'s path, no numba): the
+same floats and n-gram lengths, bit for bit, as the numba kernel for every smoothing, order,
+<s>/</s> setting and for models whose suffixes are not all listed; and the command's output."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lmkit import ModelFormatError
+from lmkit.ngram import SMOOTHINGS, NgramModel
+from lmkit.ngram.binary import write_binary
+from lmkit.ngram.quick import QuickProbing
+from lmkit.text import Corpus, encode_corpus
+
+from .test_kenlm_cases import DATA
+from .test_suffix_closed import _orphaned
+
+
+@pytest.fixture(scope="module")
+def corpus(ts_split):
+    return [ln.split() for ln in ts_split[0].read_text(encoding="utf-8").splitlines()[:2000]]
+
+
+@pytest.fixture(scope="module")
+def held_out(ts_split):
+    # unseen words, an empty line and a line of one word among them
+    return [ln.split() for ln in ts_split[1].read_text(encoding="utf-8").splitlines()[:400]] + [[], ["the"]]
+
+
+def _same_as_the_kernel(model, path, sentences):
+    write_binary(model, path)
+    quick, mapped = QuickProbing.open(path), NgramModel.load(path)
+    assert quick is not None
+    enc = encode_corpus(sentences, mapped.vocab)
+    for bos in (True, False):
+        for eos in (True, False):
+            want, got = mapped.score_encoded(enc, bos, eos), quick.score_encoded(enc, bos, eos)
+            np.testing.assert_array_equal(got[0], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+            assert got[1].dtype == np.int32
+
+
+@pytest.mark.parametrize("smoothing", SMOOTHINGS)
+def test_every_smoothing_scores_as_the_kernel(tmp_path, corpus, held_out, smoothing):
+    """Backoff models, additive smoothing's uniform fallback and stupid backoff's weight for
+    unseen contexts alike."""
+    model = NgramModel.train(corpus, order=4, smoothing=smoothing, quiet=True)
+    _same_as_the_kernel(model, tmp_path / "m.bin", held_out)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 6])
+def test_every_order_scores_as_the_kernel(tmp_path, corpus, held_out, order):
+    model = NgramModel.train(corpus, order=order, quiet=True)
+    _same_as_the_kernel(model, tmp_path / "m.bin", held_out)
+
+
+def test_missing_suffixes_and_kenlm_blanks_score_as_the_kernel(tmp_path, corpus, held_out):
+    """A model with an orphaned trigram probes every order (not suffix-closed); KenLM's
+    test.arpa is closed by its blanks."""
+    model, trigram = _orphaned(NgramModel.train(corpus, order=4, quiet=True))
+    assert not model.suffixes_closed()
+    _same_as_the_kernel(model, tmp_path / "orphan.bin", [trigram + ["the"]] + held_out)
+    kenlm = NgramModel.load(DATA / "test.arpa", quiet=True)
+    _same_as_the_kernel(kenlm, tmp_path / "kenlm.bin",
+                        [s.split() for s in ("looking on a little the biarritz not_found more .",
+                                             "on a little more loin also", "</s> <s> <unk> foo")])
+
+
+def test_only_probing_binaries_take_the_numpy_path(tmp_path, corpus):
+    model = NgramModel.train(corpus[:300], order=3, quiet=True)
+    write_binary(model, tmp_path / "t.bin", layout="trie")
+    model.save(tmp_path / "m.lmk")
+    model.save(tmp_path / "m.arpa", quiet=True)
+    for name in ("t.bin", "m.lmk", "m.arpa", "missing.bin"):
+        assert QuickProbing.open(tmp_path / name) is None
+    write_binary(model, tmp_path / "p.bin")
+    data = bytearray((tmp_path / "p.bin").read_bytes())
+    (tmp_path / "cut.bin").write_bytes(bytes(data[:len(data) // 2]))
+    with pytest.raises(ModelFormatError, match="past the end of the file"):
+        QuickProbing.open(tmp_path / "cut.bin")
+
+
+def test_python_tokens_encode_as_numba_ones(ts_split):
+    """encode_corpus(numba=False) gives the same ids as the numba tokenizer."""
+    model = NgramModel.train(Corpus([ts_split[0]]), order=2, quiet=True)
+    for lowercase in (False, True):
+        from lmkit.text import Tokenizer
+        text = Corpus([ts_split[1]], tokenizer=Tokenizer("whitespace", lowercase=lowercase))
+        a, b = encode_corpus(text, model.vocab), encode_corpus(text, model.vocab, numba=False)
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.offsets, b.offsets)
+
+
+def test_cli_score_on_a_probing_binary_imports_no_numba(tmp_path, corpus, held_out):
+    """`ngram score` prints the same lines from the binary model (numpy path) as from the
+    .lmk model (numba path), per word too, and never imports numba for it."""
+    model = NgramModel.train(corpus, order=4, quiet=True)
+    model.save(tmp_path / "m.lmk")
+    write_binary(model, tmp_path / "m.bin")
+    (tmp_path / "t.txt").write_text("\n".join(" ".join(s) for s in held_out) + "\n", encoding="utf-8")
+    code = ("import sys; from lmkit.cli.main import main; rc = main(sys.argv[1:]); "
+            "print('numba' in sys.modules, file=sys.stderr); sys.exit(rc)")
+    outs = {}
+    for name in ("m.lmk", "m.bin"):
+        for flags in ([], ["--per-word", "--no-bos"]):
+            res = subprocess.run([sys.executable, "-c", code, "-q", "ngram", "score", str(tmp_path / name),
+                                  str(tmp_path / "t.txt"), *flags], capture_output=True, text=True)
+            assert res.returncode == 0, res.stderr
+            assert res.stderr.strip().splitlines()[-1] == ("False" if name == "m.bin" else "True")
+            outs[name, len(flags)] = res.stdout
+    assert outs["m.bin", 0] == outs["m.lmk", 0] and outs["m.bin", 2] == outs["m.lmk", 2]
+    assert "perplexity=" in outs["m.bin", 0] and len(outs["m.bin", 2]) > len(outs["m.bin", 0])
