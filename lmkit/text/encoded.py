@@ -10,7 +10,6 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import repeat
 from pathlib import Path
 from typing import IO
 
@@ -304,8 +303,7 @@ def id_counts(ids: np.ndarray, n: int) -> np.ndarray:
 
 def _vocab_ids(vocab: Vocabulary, tokens: list[str]) -> np.ndarray:
     """int32 vocabulary id of each token (``<unk>``'s for tokens it does not hold)."""
-    return np.fromiter(map(vocab.stoi.get, tokens, repeat(vocab.unk_id, len(tokens))), dtype=np.int32,
-                       count=len(tokens))
+    return vocab.encode(tokens)
 
 
 def _offsets(lengths: list[np.ndarray]) -> np.ndarray:
