@@ -10,7 +10,21 @@ from numba import njit
 
 from .._numfmt import put_bytes
 from ..text._kernels import BYTE_CLASS, find_or_add, find_token, find_word, space_length
-from .binfile import HASH_MULT, SLOT_WORDS
+from .binfile import (  # noqa: F401 (F_* are part of the kernels' interface)
+    F_BASE,
+    F_BO_BITS,
+    F_BO_CENTERS,
+    F_COUNT,
+    F_LP_BITS,
+    F_LP_CENTERS,
+    F_PTR,
+    F_RECORD,
+    F_SIZE,
+    F_STORED,
+    F_WORD,
+    HASH_MULT,
+    SLOT_WORDS,
+)
 
 _EMPTY = np.int64(-1)
 _MULT = HASH_MULT
@@ -98,14 +112,6 @@ def _probe(tk, tv, start, cap, shift, key):
         h = (h + 1) & mask
 
 
-#: columns of a trie's ``trie_fields`` (see :mod:`lmkit.ngram.layouts`): first record's bit,
-#: record width, and the widths of its fields (in this order inside a record: word, child
-#: pointer, probability code, backoff code; 0 = absent), then where the order's probability
-#: and backoff bins start in ``centers``; these F_STORED columns are the file's. F_SIZE, the
-#: order's number of n-grams, is added in memory: lookups keep every record index below it.
-F_BASE, F_RECORD, F_WORD, F_PTR, F_LP_BITS, F_BO_BITS, F_LP_CENTERS, F_BO_CENTERS, F_SIZE = range(9)
-F_STORED = 8
-F_COUNT = 9
 
 
 @njit(cache=True, nogil=True, inline="always")

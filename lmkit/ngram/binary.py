@@ -41,18 +41,27 @@ from ..errors import ConfigError, LmkitError, ModelFormatError
 from ..text import Tokenizer, Vocabulary, utf8_blob
 from ..text._kernels import build_word_index
 from . import _kernels as K
-from .binfile import ALIGN, FORMAT, LAYOUTS, MAGIC, VERSION, check_gram_start, map_file, probing_sizes, vocabulary
-from .layouts import (
+from .binfile import (
+    ALIGN,
+    FORMAT,
+    LAYOUTS,
+    MAGIC,
     MAX_QUANTIZE_BITS,
+    VERSION,
+    check_gram_start,
+    map_file,
+    probing_sizes,
+    trie_layout,
+    vocabulary,
+)
+from .layouts import (
     Tables,
     child_pointers,
-    float_counts,
     probing_arrays,
     probing_over,
     probing_tables,
     trie_arrays,
     trie_field,
-    trie_fields,
     trie_tables,
 )
 
@@ -237,23 +246,7 @@ def _trie_tables(path: Path, a: dict, N: int, sizes: list[int], V: int, quantize
     """The trie's tables, once its record layout matches the one its sizes and quantisation
     give (so every field lies inside the bit array) and its arrays have their sizes (contents
     unchecked: :func:`_check_trie`)."""
-    if sizes[0] != V:
-        raise ModelFormatError(f"{path}: {sizes[0]} unigrams for a vocabulary of {V} words")
-    q = quantize or [None, None]
-    if not isinstance(q, list) or len(q) != 2 or any(
-            b is not None and (type(b) is not int or not 1 <= b <= MAX_QUANTIZE_BITS) for b in q):
-        raise ModelFormatError(f"{path}: impossible quantisation {quantize!r}")
-    fields, n_words, n_centers = trie_fields(sizes, V, q[0], q[1])
-    stored = a["trie_fields"]
-    if len(stored) != fields[:, :K.F_STORED].size \
-            or np.any(stored.reshape(len(fields), K.F_STORED) != fields[:, :K.F_STORED]):
-        raise ModelFormatError(f"{path}: the trie's record layout does not fit its sizes and vocabulary")
-    n_lp, n_bo = float_counts(sizes, q[0] is not None)
-    for name, want in (("trie_bits", n_words), ("centers", n_centers), ("logprob", n_lp), ("backoff", n_bo)):
-        if len(a[name]) != want:
-            raise ModelFormatError(f"{path}: array {name!r} holds {len(a[name])} entries, expected {want}")
-    if np.any(np.isnan(a["centers"])) or np.any(np.isposinf(a["centers"])):
-        raise ModelFormatError(f"{path}: impossible quantisation bins (NaN, +inf)")
+    fields = trie_layout(path, a, sizes, V, quantize)
     empty = np.zeros(0, np.int64)
     return Tables(empty, empty.view(np.float32), np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64), a["logprob"],
                   a["backoff"], a["gram_start"], a["trie_bits"], fields, a["centers"])

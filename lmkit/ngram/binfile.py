@@ -39,6 +39,54 @@ HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
 PROBING_LOAD = 1.5
 
 
+#: columns of a trie's ``trie_fields`` (see :mod:`lmkit.ngram.layouts`): first record's bit,
+#: record width, and the widths of its fields (in this order inside a record: word, child
+#: pointer, probability code, backoff code; 0 = absent), then where the order's probability
+#: and backoff bins start in ``centers``; these F_STORED columns are the file's. F_SIZE, the
+#: order's number of n-grams, is added in memory: lookups keep every record index below it.
+F_BASE, F_RECORD, F_WORD, F_PTR, F_LP_BITS, F_BO_BITS, F_LP_CENTERS, F_BO_CENTERS, F_SIZE = range(9)
+F_STORED = 8
+F_COUNT = 9
+MAX_QUANTIZE_BITS = 24
+
+
+def bits_for(n: int) -> int:
+    """Bits that hold every value 0 .. n."""
+    return max(int(n).bit_length(), 1)
+
+
+def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = None,
+                backoff_bits: int | None = None) -> tuple[np.ndarray, int, int]:
+    """The record layout of a trie of these sizes: ``trie_fields`` (int64 [N + 1, F_COUNT]),
+    the number of uint64 words of its bit array and of quantisation centers."""
+    N = len(sizes)
+    fields = np.zeros((N + 1, F_COUNT), np.int64)
+    n_centers = base = 0
+    for k in range(1, N + 1):
+        f = fields[k]
+        f[F_WORD] = bits_for(vocab_size - 1) if k > 1 else 0
+        f[F_PTR] = bits_for(sizes[k]) if k < N else 0
+        if quantize_bits is not None and k > 1:
+            f[F_LP_BITS], f[F_LP_CENTERS] = quantize_bits, n_centers
+            n_centers += 1 << quantize_bits
+            if k < N:
+                f[F_BO_BITS], f[F_BO_CENTERS] = backoff_bits or quantize_bits, n_centers
+                n_centers += 1 << f[F_BO_BITS]
+        f[F_RECORD] = f[F_WORD] + f[F_PTR] + f[F_LP_BITS] + f[F_BO_BITS]
+        f[F_BASE] = base
+        f[F_SIZE] = sizes[k - 1]
+        base += f[F_RECORD] * (sizes[k - 1] + (k < N))
+    return fields, base // 64 + 2, n_centers   # a spare word: reads may touch the next one
+
+
+def float_counts(sizes: list[int], quantized: bool) -> tuple[int, int]:
+    """How many float32 probabilities and backoffs a trie of these sizes keeps."""
+    N = len(sizes)
+    if quantized:
+        return sizes[0], sizes[0] if N > 1 else 0
+    return sum(sizes), sum(sizes[:-1])
+
+
 def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """(table_start, table_cap), int64 [N + 1]: each order's first slot and slot count."""
     N = len(sizes)
@@ -139,3 +187,27 @@ def check_gram_start(path: Path, g: np.ndarray, N: int, sizes: list[int]) -> Non
     if len(g) != N + 1 or g[0] != 0 or np.any(np.diff(g[1:]) != np.asarray(sizes[:-1], np.int64)) \
             or g[N] + sizes[-1] != sum(sizes):
         raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
+
+
+def trie_layout(path: Path, a: dict, sizes: list[int], V: int, quantize) -> np.ndarray:
+    """The trie's ``trie_fields`` (F_COUNT columns), once the file's record layout is the one
+    its sizes and quantisation give (so every field lies inside the bit array) and its arrays
+    have their sizes."""
+    if sizes[0] != V:
+        raise ModelFormatError(f"{path}: {sizes[0]} unigrams for a vocabulary of {V} words")
+    q = quantize or [None, None]
+    if not isinstance(q, list) or len(q) != 2 or any(
+            b is not None and (type(b) is not int or not 1 <= b <= MAX_QUANTIZE_BITS) for b in q):
+        raise ModelFormatError(f"{path}: impossible quantisation {quantize!r}")
+    fields, n_words, n_centers = trie_fields(sizes, V, q[0], q[1])
+    stored = a["trie_fields"]
+    if len(stored) != fields[:, :F_STORED].size \
+            or np.any(stored.reshape(len(fields), F_STORED) != fields[:, :F_STORED]):
+        raise ModelFormatError(f"{path}: the trie's record layout does not fit its sizes and vocabulary")
+    n_lp, n_bo = float_counts(sizes, q[0] is not None)
+    for name, want in (("trie_bits", n_words), ("centers", n_centers), ("logprob", n_lp), ("backoff", n_bo)):
+        if len(a[name]) != want:
+            raise ModelFormatError(f"{path}: array {name!r} holds {len(a[name])} entries, expected {want}")
+    if np.any(np.isnan(a["centers"])) or np.any(np.isposinf(a["centers"])):
+        raise ModelFormatError(f"{path}: impossible quantisation bins (NaN, +inf)")
+    return fields

@@ -26,20 +26,12 @@ from . import _kernels as K
 from ._kernels import (
     F_BASE,
     F_BO_BITS,
-    F_BO_CENTERS,
-    F_COUNT,
     F_LP_BITS,
-    F_LP_CENTERS,
     F_PTR,
     F_RECORD,
-    F_SIZE,
     F_WORD,
 )
-from .binfile import probing_caps
-
-MAX_QUANTIZE_BITS = 24
-
-
+from .binfile import probing_caps, trie_fields
 
 
 class Tables(NamedTuple):
@@ -126,11 +118,6 @@ def probing_arrays(t: Tables, sizes: list[int], vocab_size: int) -> tuple[list, 
     return ctx, word, lp, bo
 
 
-def bits_for(n: int) -> int:
-    """Bits that hold every value 0 .. n."""
-    return max(int(n).bit_length(), 1)
-
-
 def quantize(values: np.ndarray, bits: int, exact: tuple[float, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
     """(centers float32 [2**bits], codes int64 [len(values)]): ``exact`` values get the first
     codes (those that occur); the others, sorted, are cut into equal-count bins, each bin's
@@ -168,30 +155,6 @@ def _nearest(centers: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(np.abs(values - centers[left]) <= np.abs(centers[right] - values), left, right)
 
 
-def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = None,
-                backoff_bits: int | None = None) -> tuple[np.ndarray, int, int]:
-    """The record layout of a trie of these sizes: ``trie_fields`` (int64 [N + 1, F_COUNT]),
-    the number of uint64 words of its bit array and of quantisation centers."""
-    N = len(sizes)
-    fields = np.zeros((N + 1, F_COUNT), np.int64)
-    n_centers = base = 0
-    for k in range(1, N + 1):
-        f = fields[k]
-        f[F_WORD] = bits_for(vocab_size - 1) if k > 1 else 0
-        f[F_PTR] = bits_for(sizes[k]) if k < N else 0
-        if quantize_bits is not None and k > 1:
-            f[F_LP_BITS], f[F_LP_CENTERS] = quantize_bits, n_centers
-            n_centers += 1 << quantize_bits
-            if k < N:
-                f[F_BO_BITS], f[F_BO_CENTERS] = backoff_bits or quantize_bits, n_centers
-                n_centers += 1 << f[F_BO_BITS]
-        f[F_RECORD] = f[F_WORD] + f[F_PTR] + f[F_LP_BITS] + f[F_BO_BITS]
-        f[F_BASE] = base
-        f[F_SIZE] = sizes[k - 1]
-        base += f[F_RECORD] * (sizes[k - 1] + (k < N))
-    return fields, base // 64 + 2, n_centers   # a spare word: reads may touch the next one
-
-
 def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.ndarray],
                 backoff: list[np.ndarray], vocab_size: int, quantize_bits: int | None = None,
                 backoff_bits: int | None = None, suffix_closed: bool = False) -> Tables:
@@ -225,14 +188,6 @@ def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.
                   np.concatenate(float_lp).astype(np.float32),
                   np.concatenate(float_bo).astype(np.float32) if N > 1 else np.zeros(0, np.float32),
                   gram_start, bits, fields, centers, suffix_closed)
-
-
-def float_counts(sizes: list[int], quantized: bool) -> tuple[int, int]:
-    """How many float32 probabilities and backoffs a trie of these sizes keeps."""
-    N = len(sizes)
-    if quantized:
-        return sizes[0], sizes[0] if N > 1 else 0
-    return sum(sizes), sum(sizes[:-1])
 
 
 def _offset(f: np.ndarray, column: int) -> int:
