@@ -18,7 +18,7 @@ from ..text import UNK_ID, Vocabulary, encode_corpus
 
 if TYPE_CHECKING:
     from ..ngram import NgramModel
-    from ..ngram.quick import QuickProbing
+    from ..ngram.quick import QuickModel
 from .common import (
     add_cluster_options,
     add_text_options,
@@ -185,12 +185,12 @@ def _train_on_cluster(args: argparse.Namespace, corpus, vocab: Vocabulary | None
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from ..ngram.quick import QuickProbing
+    from ..ngram.quick import QuickModel
     # a probing binary model is scored in numpy alone: no numba to import and start
-    quick = QuickProbing.open(args.model)
+    quick = QuickModel.open(args.model)
     if quick is None:
         from ..ngram import NgramModel
-        model: NgramModel | QuickProbing = NgramModel.load(args.model, quiet=args.quiet)
+        model: NgramModel | QuickModel = NgramModel.load(args.model, quiet=args.quiet)
     else:
         model = quick
     corpus = corpus_from_args(args, [args.text])

@@ -1,5 +1,5 @@
-"""Scoring text with a probing binary model in numpy alone, for short ``lmkit ngram score``
-runs, which would otherwise spend most of their time importing numba and starting it (about
+"""Scoring text with a binary model (probing or trie layout) in numpy alone, for short
+``lmkit ngram score`` runs, which would otherwise spend most of their time importing numba and starting it (about
 0.6 s against a few hundredths of a second of scoring Brown's test set).
 
 The rule is the scoring kernel's (:func:`lmkit.ngram._kernels.score_tokens`) and so is every
@@ -21,11 +21,26 @@ import numpy as np
 from ..errors import ModelFormatError
 from ..text import BOS_ID, EOS_ID, EncodedCorpus, Tokenizer
 from ..text.vocab import PackedVocabulary
-from .binfile import HASH_MULT, MAGIC, SLOT_WORDS, check_gram_start, map_file, probing_sizes, vocabulary
+from .binfile import (
+    F_BASE,
+    F_LP_BITS,
+    F_PTR,
+    F_RECORD,
+    F_SIZE,
+    F_WORD,
+    HASH_MULT,
+    MAGIC,
+    SLOT_WORDS,
+    check_gram_start,
+    map_file,
+    probing_sizes,
+    trie_layout,
+    vocabulary,
+)
 
 
-class QuickProbing:
-    """A probing binary model mapped for numpy scoring: what ``lmkit ngram score`` needs of an
+class QuickModel:
+    """A binary model mapped for numpy scoring: what ``lmkit ngram score`` needs of an
     :class:`~lmkit.ngram.NgramModel` (``vocab``, ``order``, ``meta``, ``is_probability``,
     ``score_encoded``)."""
 
@@ -40,16 +55,21 @@ class QuickProbing:
         except (ValueError, TypeError) as exc:
             raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
         check_gram_start(path, arrays["gram_start"], self.order, self.sizes)
-        self.start, self.cap = probing_sizes(path, arrays, self.order, self.sizes, len(self.vocab))
-        self.slots = arrays["slots"]
-        self.values = self.slots.view(np.float32)
+        self.layout: str = header["layout"]
+        if self.layout == "trie":
+            self.fields = trie_layout(path, arrays, self.sizes, len(self.vocab), header.get("quantize"))
+            self.bits, self.centers, self.gram_start = arrays["trie_bits"], arrays["centers"], arrays["gram_start"]
+        else:
+            self.start, self.cap = probing_sizes(path, arrays, self.order, self.sizes, len(self.vocab))
+            self.slots = arrays["slots"]
+            self.values = self.slots.view(np.float32)
         self.logprob, self.backoff = arrays["logprob"], arrays["backoff"]
         self.suffix_closed = bool(header.get("suffix_closed", False))
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> QuickProbing | None:
-        """The model at ``path`` when it is a probing binary file (format version 2 on), else
-        None (other models are scored by :class:`~lmkit.ngram.NgramModel`)."""
+    def open(cls, path: str | os.PathLike) -> QuickModel | None:
+        """The model at ``path`` when it is a binary file (format version 2 on), else None
+        (other models are scored by :class:`~lmkit.ngram.NgramModel`)."""
         path = Path(path)
         try:
             with open(path, "rb") as f:
@@ -58,7 +78,7 @@ class QuickProbing:
         except OSError:
             return None
         header, arrays = map_file(path)
-        if header["layout"] != "probing" or header["version"] < 2:
+        if header["version"] < 2:
             return None
         return cls(path, header, arrays)
 
@@ -89,7 +109,8 @@ class QuickProbing:
                 look &= found == k - 1
             at = np.flatnonzero(look)
             g = np.full(n, -1, np.int64)
-            g[at] = self._probe(k, ctx[at] * V + words[at])
+            g[at] = self._child(k, ctx[at], words[at]) if self.layout == "trie" else \
+                self._probe(k, ctx[at] * V + words[at])
             found[g >= 0] = k
             grams.append(g)
         return self._logprobs(found, grams, contexts, np.minimum(history, N - 1)), found
@@ -122,10 +143,45 @@ class QuickProbing:
 
     def _value(self, k: int, ids: np.ndarray, column: int) -> np.ndarray:
         """Probabilities (column 2) or backoffs (3) of order k's n-grams ``ids`` (word ids for
-        unigrams, else slots), float64."""
+        unigrams, else slots or trie records), float64."""
+        if self.layout == "trie":
+            which = F_LP_BITS + column - 2            # the record's code column
+            width = self.fields[k, which]
+            if width > 0:
+                codes = self._field(k, ids, which)
+                return self.centers[self.fields[k, which + 2] + codes].astype(np.float64)
+            floats = self.logprob if column == 2 else self.backoff
+            return floats[self.gram_start[k] + ids].astype(np.float64)
         if k == 1:
             return (self.logprob if column == 2 else self.backoff)[ids].astype(np.float64)
         return self.values[2 * SLOT_WORDS * (self.start[k] + ids) + column].astype(np.float64)
+
+    def _field(self, k: int, records: np.ndarray, column: int) -> np.ndarray:
+        """Field ``column`` of order k's ``records`` (int64), as the kernel's ``read_bits``."""
+        f = self.fields[k]
+        at = f[F_BASE] + records * f[F_RECORD] + int(f[F_WORD:column].sum())
+        return _read_bits(self.bits, at, int(f[column]))
+
+    def _child(self, k: int, parents: np.ndarray, words: np.ndarray) -> np.ndarray:
+        """The trie record of each (parent of order k-1, word) at order k (-1 absent): a binary
+        search of the parent's children, every pair at once, as the kernel's ``trie_child``
+        (pointers clamped to the order's records)."""
+        n = self.fields[k, F_SIZE]
+        lo = np.minimum(self._field(k - 1, parents, F_PTR), n)
+        hi = np.minimum(self._field(k - 1, parents + 1, F_PTR), n)
+        out = np.full(len(parents), -1, np.int64)
+        todo = np.flatnonzero(lo < hi)
+        lo, hi, w = lo[todo], hi[todo], words[todo]
+        while len(todo):
+            mid = (lo + hi) >> 1
+            x = self._field(k, mid, F_WORD)
+            hit = x == w
+            out[todo[hit]] = mid[hit]
+            lo = np.where(x < w, mid + 1, lo)
+            hi = np.where(x > w, mid, hi)
+            live = ~hit & (lo < hi)
+            todo, lo, hi, w = todo[live], lo[live], hi[live], w[live]
+        return out
 
     def _probe(self, k: int, keys: np.ndarray) -> np.ndarray:
         """The slot of each key in order k's table (-1 absent): linear probing from the home
@@ -147,6 +203,20 @@ class QuickProbing:
             if not len(todo):
                 break
         return out
+
+
+def _read_bits(bits: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """The ``width``-bit unsigned fields starting at bits ``at`` of ``bits`` (int64)."""
+    if width == 0:
+        return np.zeros(len(at), np.int64)
+    q = at >> 6
+    s = (at & 63).astype(np.uint64)
+    v = bits[q] >> s
+    spill = np.flatnonzero(s + np.uint64(width) > np.uint64(64))   # s > 0 there
+    v[spill] |= bits[q[spill] + 1] << (np.uint64(64) - s[spill])
+    if width < 64:
+        v &= (np.uint64(1) << np.uint64(width)) - np.uint64(1)
+    return v.astype(np.int64)
 
 
 def _positions(ids: np.ndarray, offsets: np.ndarray, bos: bool, eos: bool) -> tuple[np.ndarray, ...]:

@@ -1,4 +1,4 @@
-"""Scoring a probing binary model in numpy alone (`lmkit ngram score`'s path, no numba): the
+"""Scoring a binary model (probing, trie, quantised trie) in numpy alone (`lmkit ngram score`'s path, no numba): the
 same floats and n-gram lengths, bit for bit, as the numba kernel for every smoothing, order,
 <s>/</s> setting and for models whose suffixes are not all listed; and the command's output."""
 import subprocess
@@ -10,7 +10,7 @@ import pytest
 from lmkit import ModelFormatError
 from lmkit.ngram import SMOOTHINGS, NgramModel
 from lmkit.ngram.binary import write_binary
-from lmkit.ngram.quick import QuickProbing
+from lmkit.ngram.quick import QuickModel
 from lmkit.text import Corpus, encode_corpus
 
 from .test_kenlm_cases import DATA
@@ -28,9 +28,14 @@ def held_out(ts_split):
     return [ln.split() for ln in ts_split[1].read_text(encoding="utf-8").splitlines()[:400]] + [[], ["the"]]
 
 
-def _same_as_the_kernel(model, path, sentences):
-    write_binary(model, path)
-    quick, mapped = QuickProbing.open(path), NgramModel.load(path)
+def _same_as_the_kernel(model, path, sentences, layouts=(("probing", None), ("trie", None), ("trie", 8))):
+    for layout, bits in layouts:
+        _same_layout_as_the_kernel(model, path, sentences, layout, bits)
+
+
+def _same_layout_as_the_kernel(model, path, sentences, layout, bits):
+    write_binary(model, path, layout=layout, quantize=bits)
+    quick, mapped = QuickModel.open(path), NgramModel.load(path)
     assert quick is not None
     enc = encode_corpus(sentences, mapped.vocab)
     for bos in (True, False):
@@ -67,18 +72,17 @@ def test_missing_suffixes_and_kenlm_blanks_score_as_the_kernel(tmp_path, corpus,
                                              "on a little more loin also", "</s> <s> <unk> foo")])
 
 
-def test_only_probing_binaries_take_the_numpy_path(tmp_path, corpus):
+def test_only_binaries_take_the_numpy_path(tmp_path, corpus):
     model = NgramModel.train(corpus[:300], order=3, quiet=True)
-    write_binary(model, tmp_path / "t.bin", layout="trie")
     model.save(tmp_path / "m.lmk")
     model.save(tmp_path / "m.arpa", quiet=True)
-    for name in ("t.bin", "m.lmk", "m.arpa", "missing.bin"):
-        assert QuickProbing.open(tmp_path / name) is None
+    for name in ("m.lmk", "m.arpa", "missing.bin"):
+        assert QuickModel.open(tmp_path / name) is None
     write_binary(model, tmp_path / "p.bin")
     data = bytearray((tmp_path / "p.bin").read_bytes())
     (tmp_path / "cut.bin").write_bytes(bytes(data[:len(data) // 2]))
     with pytest.raises(ModelFormatError, match="past the end of the file"):
-        QuickProbing.open(tmp_path / "cut.bin")
+        QuickModel.open(tmp_path / "cut.bin")
 
 
 def test_python_tokens_encode_as_numba_ones(ts_split):
@@ -92,22 +96,24 @@ def test_python_tokens_encode_as_numba_ones(ts_split):
         np.testing.assert_array_equal(a.offsets, b.offsets)
 
 
-def test_cli_score_on_a_probing_binary_imports_no_numba(tmp_path, corpus, held_out):
-    """`ngram score` prints the same lines from the binary model (numpy path) as from the
-    .lmk model (numba path), per word too, and never imports numba for it."""
+def test_cli_score_on_a_binary_imports_no_numba(tmp_path, corpus, held_out):
+    """`ngram score` prints the same lines from the binary models (numpy path) as from the
+    .lmk model (numba path), per word too, and never imports numba for them."""
     model = NgramModel.train(corpus, order=4, quiet=True)
     model.save(tmp_path / "m.lmk")
     write_binary(model, tmp_path / "m.bin")
+    write_binary(model, tmp_path / "t.bin", layout="trie")
     (tmp_path / "t.txt").write_text("\n".join(" ".join(s) for s in held_out) + "\n", encoding="utf-8")
     code = ("import sys; from lmkit.cli.main import main; rc = main(sys.argv[1:]); "
             "print('numba' in sys.modules, file=sys.stderr); sys.exit(rc)")
     outs = {}
-    for name in ("m.lmk", "m.bin"):
+    for name in ("m.lmk", "m.bin", "t.bin"):
         for flags in ([], ["--per-word", "--no-bos"]):
             res = subprocess.run([sys.executable, "-c", code, "-q", "ngram", "score", str(tmp_path / name),
                                   str(tmp_path / "t.txt"), *flags], capture_output=True, text=True)
             assert res.returncode == 0, res.stderr
-            assert res.stderr.strip().splitlines()[-1] == ("False" if name == "m.bin" else "True")
+            assert res.stderr.strip().splitlines()[-1] == ("True" if name == "m.lmk" else "False")
             outs[name, len(flags)] = res.stdout
-    assert outs["m.bin", 0] == outs["m.lmk", 0] and outs["m.bin", 2] == outs["m.lmk", 2]
+    for name in ("m.bin", "t.bin"):
+        assert outs[name, 0] == outs["m.lmk", 0] and outs[name, 2] == outs["m.lmk", 2]
     assert "perplexity=" in outs["m.bin", 0] and len(outs["m.bin", 2]) > len(outs["m.bin", 0])
