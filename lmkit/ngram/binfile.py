@@ -5,8 +5,11 @@ kernels share."""
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -23,7 +26,7 @@ DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": np
            "bool": np.bool_}
 
 #: the types each array may have
-ARRAYDTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
+ARRAY_DTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
                  "vocab_index": ("int64",),
                  "ctx": ("int64",), "word": ("int32",), "logprob": ("float32",), "backoff": ("float32",),
                  "gram_start": ("int64",), "table_keys": ("int64",), "table_vals": ("int32", "int64"),
@@ -102,8 +105,10 @@ def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
 def map_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """The header and every array of a binary model file, as read-only views of its map (each
     array's type and place checked against the file's size; contents not read)."""
-    header, start = read_header(path, path.stat().st_size)
-    mm = np.memmap(path, dtype=np.uint8, mode="r")
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        header, start = read_header(path, f, size)
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)   # the header was read: size > 0
     arrays = {}
     for spec in header["arrays"]:
         arrays[spec["name"]] = np.frombuffer(mm, dtype=np.dtype(DTYPES[spec["dtype"]]), count=spec["shape"],
@@ -123,20 +128,19 @@ def probing_sizes(path: Path, a: dict, N: int, sizes: list[int], V: int) -> tupl
     return start, cap
 
 
-def read_header(path: Path, size: int) -> tuple[dict, int]:
-    """The JSON header and the byte offset of the first array; every array's place checked
-    against the file's size."""
-    with open(path, "rb") as f:
-        head = f.read(len(MAGIC) + 8)
-        if len(head) < len(MAGIC) + 8 or head[:len(MAGIC)] != MAGIC:
-            raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
-        (n,) = struct.unpack("<Q", head[len(MAGIC):])
-        if n > size:
-            raise ModelFormatError(f"{path}: header length {n} exceeds the file ({size} bytes)")
-        try:
-            header = json.loads(f.read(n).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ModelFormatError(f"{path}: unreadable header ({exc})") from None
+def read_header(path: Path, f: BinaryIO, size: int) -> tuple[dict, int]:
+    """The JSON header of the file ``f`` (open at its start, ``size`` bytes) and the byte
+    offset of the first array; every array's place checked against the file's size."""
+    head = f.read(len(MAGIC) + 8)
+    if len(head) < len(MAGIC) + 8 or head[:len(MAGIC)] != MAGIC:
+        raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
+    (n,) = struct.unpack("<Q", head[len(MAGIC):])
+    if n > size:
+        raise ModelFormatError(f"{path}: header length {n} exceeds the file ({size} bytes)")
+    try:
+        header = json.loads(f.read(n).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ModelFormatError(f"{path}: unreadable header ({exc})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not an lmkit binary n-gram model")
     if header.get("version") not in READS or header.get("layout") not in LAYOUTS:
@@ -168,7 +172,7 @@ def read_header(path: Path, size: int) -> tuple[dict, int]:
     if not needed <= set(names) or len(set(names)) != len(names):
         raise ModelFormatError(f"{path}: arrays {sorted(needed - set(names))} are missing (or listed twice)")
     for spec in specs:
-        if spec["dtype"] not in ARRAYDTYPES.get(spec["name"], ()):
+        if spec["dtype"] not in ARRAY_DTYPES.get(spec["name"], ()):
             raise ModelFormatError(f"{path}: array {spec['name']!r} of type {spec['dtype']} is not expected")
     return header, start
 
