@@ -92,9 +92,13 @@ class _PythonTypes:
 
     def blocks(self, data) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Per block: ids in order of first appearance (int32), tokens per sentence (int64)."""
-        lookup = self._seen.__getitem__
+        seen = self._seen
+        lookup = seen.__getitem__
         for block in as_token_blocks(data):
             flat = list(chain.from_iterable(block))
+            new = [t for t in dict.fromkeys(flat) if t not in seen]   # numbered in bulk, not one by one
+            seen.update(zip(new, range(len(seen), len(seen) + len(new))))
+            seen.order.extend(new)
             yield (np.fromiter(map(lookup, flat), dtype=np.int32, count=len(flat)),
                    np.fromiter(map(len, block), dtype=np.int64, count=len(block)))
 

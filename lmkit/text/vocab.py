@@ -309,24 +309,6 @@ class PackedVocabulary(Vocabulary):
     def utf8(self) -> tuple[np.ndarray, np.ndarray]:
         return self.blob, self.offsets
 
-    def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        """int32 ids of ``tokens``; unknown tokens map to ``<unk>``. A few distinct tokens
-        (fewer than half the words) are found by one pass over the words, without building the
-        dict of every word (a short scoring run's saving); the first of a word listed twice
-        wins, as in the word index."""
-        if self._stoi is not None or self.unk_id < 0 or 2 * len(tokens) >= len(self):
-            return super().encode(tokens)
-        found: dict[str, int] = dict.fromkeys(tokens, -1)
-        left = len(found)
-        for word_id, word in enumerate(self.itos):
-            if found.get(word) == -1:
-                found[word] = word_id
-                left -= 1
-                if not left:
-                    break
-        ids = [found[t] for t in tokens]
-        return np.array([self.unk_id if i < 0 else i for i in ids], dtype=np.int32)
-
     def word_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The index given (a model file's: taken as it is, see :meth:`check_index`), else one
         built over the words at the first call."""

@@ -150,18 +150,3 @@ def test_word_index_finds_every_word_and_nothing_else():
         for w in words[:300]:
             data = np.frombuffer(w.encode(), np.uint8)
             assert find_word(data, 0, len(data), bad, blob, offsets) in (-1, words.index(w))
-
-
-def test_packed_vocabulary_encodes_few_tokens_by_one_pass_as_the_dict_does():
-    """A PackedVocabulary (a model file's words) encodes a few distinct tokens without
-    building its dict: the same ids as the dict, unknown and repeated tokens included."""
-    from lmkit.text.vocab import PackedVocabulary
-    rng = random.Random(3)
-    words = [f"w{i}é" if i % 7 == 0 else f"w{i}" for i in range(500)]
-    v = Vocabulary.build([words * 2])
-    packed = PackedVocabulary(*v.utf8())
-    tokens = [rng.choice(words[:100]) for _ in range(150)] + ["nope", "<s>", "nope", "w3"]
-    got = packed.encode(tokens)
-    assert packed._stoi is None                 # found by the pass over the words
-    np.testing.assert_array_equal(got, v.encode(tokens))
-    np.testing.assert_array_equal(packed.encode(words + ["nope"]), v.encode(words + ["nope"]))   # by the dict
