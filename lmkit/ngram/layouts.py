@@ -13,8 +13,8 @@ child in the order above (``ceil(log2 (n_{k+1} + 1))`` bits; a sentinel record c
 range), and optionally quantised probability and backoff codes. Lookups binary-search a
 parent's children. Quantisation (KenLM's ``-q/-b``; Federico and Bertoldi 2006): per order,
 2**bits bins holding equal numbers of the sorted values, each bin's value the mean of its
-members, every value coded as its nearest bin; exact 0 backoffs (and -inf probabilities) keep a
-code of their own. Unigrams stay float32.
+members, every value coded as its nearest bin; exact 0 and -inf backoffs (and -inf
+probabilities) keep codes of their own. Unigrams stay float32.
 """
 from __future__ import annotations
 
@@ -173,9 +173,12 @@ def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.
         if k < N:
             ptr = np.searchsorted(ctx[k], np.arange(sizes[k - 1] + 1, dtype=np.int64))
             K.write_field(bits, f[F_BASE], f[F_RECORD], f[F_WORD], f[F_PTR], ptr)
-        for column, values, exact in ((F_LP_BITS, logprob[k - 1], -np.inf), (F_BO_BITS, backoff[k - 1], 0.0)):
+        # values kept exactly, with codes of their own: -inf probabilities, 0 and -inf backoffs
+        # (mle's, where a context's words take all the mass)
+        for column, values, exact in ((F_LP_BITS, logprob[k - 1], (-np.inf,)),
+                                      (F_BO_BITS, backoff[k - 1], (0.0, -np.inf))):
             if f[column]:
-                c, codes = quantize(values, int(f[column]), (exact,))
+                c, codes = quantize(values, int(f[column]), exact)
                 centers[f[column + 2]:f[column + 2] + len(c)] = c
                 K.write_field(bits, f[F_BASE], f[F_RECORD], _offset(f, column), f[column], codes)
     quantized = quantize_bits is not None

@@ -395,6 +395,19 @@ def test_quantised_trie_stays_within_its_binning_error(tmp_path, trained, test_l
     np.testing.assert_array_equal(mapped.log_probs[0], trained.log_probs[0])   # unigrams stay exact
 
 
+def test_quantised_mle_keeps_its_infinite_backoffs(tmp_path, ts_split):
+    """mle's backoffs are log 0 (-inf) where a context's words take all the mass: quantising
+    keeps them -inf (codes of their own), not the nearest finite bin."""
+    lines = ts_split[0].read_text(encoding="utf-8").splitlines()[:1500]
+    model = NgramModel.train([ln.split() for ln in lines], order=3, smoothing="mle", quiet=True)
+    write_binary(model, tmp_path / "q.bin", layout="trie", quantize=4)
+    mapped = NgramModel.load(tmp_path / "q.bin")
+    for k in (1, 2):
+        infinite = np.isneginf(model.log_backoffs[k - 1])
+        assert infinite.any() and (~infinite).any()
+        np.testing.assert_array_equal(np.isneginf(mapped.log_backoffs[k - 1]), infinite)
+
+
 def test_quantize_bins_equal_counts_and_codes_the_nearest():
     rng = np.random.default_rng(3)
     values = np.concatenate([-rng.gamma(2.0, 0.5, 5000), np.zeros(300), [-np.inf] * 4])
