@@ -306,6 +306,27 @@ def _vocab_ids(vocab: Vocabulary, tokens: list[str]) -> np.ndarray:
     return vocab.encode(tokens)
 
 
+def _encode_by_index(data: Corpus, vocab: Vocabulary, index: np.ndarray, sink: _IdSink) -> EncodedCorpus:
+    """A whitespace corpus file encoded without numba, its tokens looked up in the vocabulary's
+    stored word index by numpy (:mod:`lmkit.text.index_lookup`); blocks that may hold a
+    multi-byte space are split as Python strings."""
+    from .index_lookup import split_and_look_up
+    blob, offsets = vocab.utf8()
+    lengths: list[np.ndarray] = []
+    for raw in data.utf8_blocks():
+        found = split_and_look_up(raw, index, blob, offsets, vocab.unk_id)
+        if found is None:
+            lines = raw.decode("utf-8").split("\n")
+            if raw.endswith(b"\n"):
+                lines.pop()
+            split = [line.split() for line in lines]
+            found = (vocab.encode([t for line in split for t in line]),
+                     np.fromiter(map(len, split), dtype=np.int64, count=len(split)))
+        sink.add(found[0])
+        lengths.append(found[1])
+    return EncodedCorpus(sink.finish(), _offsets(lengths), vocab, _corpus_meta(data))
+
+
 def _offsets(lengths: list[np.ndarray]) -> np.ndarray:
     """Sentence offsets (int64 ``[S + 1]``) from per-block sentence lengths."""
     offsets = np.zeros(sum(map(len, lengths)) + 1, dtype=np.int64)
@@ -322,6 +343,10 @@ def _corpus_meta(data) -> dict:
 
 
 def _encode(data, vocab: Vocabulary, sink: _IdSink, numba: bool = True) -> EncodedCorpus:
+    index = getattr(vocab, "stored_index", None)
+    if not numba and index is not None and isinstance(data, Corpus) and data.tokenizer.mode == "whitespace" \
+            and not data.tokenizer.lowercase:
+        return _encode_by_index(data, vocab, index, sink)
     lengths: list[np.ndarray] = []
     types = types_for(data, numba)
     to_vocab = np.zeros(1024, dtype=np.int32)   # first-appearance id -> vocabulary id

@@ -316,6 +316,11 @@ class PackedVocabulary(Vocabulary):
             self._index = self._built_index()
         return self._index, self.blob, self.offsets
 
+    @property
+    def stored_index(self) -> np.ndarray | None:
+        """The word index given with the words (a model file's), if any."""
+        return self._index
+
     def check_index(self) -> None:
         """Raise ModelFormatError unless the index given is the one the words give (a word
         listed twice is named)."""

@@ -1,0 +1,129 @@
+"""Whitespace tokens of UTF-8 text looked up in a stored word index with numpy alone (no
+numba): for short processes that score a file with a mapped model, where importing numba
+would cost more than the work.
+
+The same tokens as ``str.split()`` (so as the numba tokenizer) and the same ids as
+:func:`lmkit.text._kernels.find_word`: the index's hash (FNV-1a and its final mix) is computed
+byte position by byte position over every token at once, the probes run over every token at
+once, and a hit's bytes are compared with the word's. Blocks holding a byte that may start a
+multi-byte space (U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028/9, U+202F, U+205F, U+3000)
+are left to the caller (None), which splits them as Python strings.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_LOW32 = np.uint64(0xFFFFFFFF)
+#: tokens still probing below which the rest are probed one by one in Python
+_FEW = 64
+#: the ASCII characters ``str.split()`` splits at
+_SPACE = np.zeros(256, bool)
+_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+#: first bytes of the multi-byte characters ``str.split()`` splits at
+_WIDE_SPACE_STARTS = (b"\xc2", b"\xe1", b"\xe2", b"\xe3")
+
+
+def split_and_look_up(raw: bytes, index: np.ndarray, blob: np.ndarray, offsets: np.ndarray,
+                      unk: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ids int32 [tokens], tokens per line int64 [lines]) of ``raw`` (whole lines of valid
+    UTF-8; a last line without its newline counts), words not in the index given ``unk``; or
+    None when the block may hold a multi-byte space."""
+    if any(start in raw for start in _WIDE_SPACE_STARTS):
+        return None
+    data = np.frombuffer(raw, np.uint8)
+    edges = np.diff(np.concatenate(([True], _SPACE[data], [True])).astype(np.int8))
+    starts, ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
+    newlines = np.flatnonzero(data == 10)
+    n_lines = len(newlines) + (1 if len(data) and data[-1] != 10 else 0)
+    per_line = np.bincount(np.searchsorted(newlines, starts), minlength=n_lines).astype(np.int64)
+    ids = look_up(data, starts, ends - starts, index, blob, offsets)
+    ids[ids < 0] = unk
+    return ids.astype(np.int32), per_line
+
+
+def look_up(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, index: np.ndarray, blob: np.ndarray,
+            offsets: np.ndarray) -> np.ndarray:
+    """The id (int64, -1 absent) of each token ``data[starts[i]:starts[i] + lengths[i]]``, as
+    :func:`lmkit.text._kernels.find_word` finds it (at most every slot once, ids and their
+    offsets checked against the words)."""
+    h = _hashes(data, starts, lengths)
+    cap = len(index)
+    out = np.full(len(starts), -1, np.int64)
+    if cap == 0:
+        return out
+    pos = (((h & _LOW32) * np.uint64(cap)) >> np.uint64(32)).astype(np.int64)
+    todo = np.arange(len(starts))
+    tag = h >> np.uint64(32)
+    n_words = len(offsets) - 1
+    for _ in range(cap):
+        if len(todo) <= _FEW:     # the long probes' tail: one token at a time
+            for i, p in zip(todo.tolist(), pos.tolist()):
+                out[i] = _probe_one(bytes(data[starts[i]:starts[i] + lengths[i]]), int(h[i] >> np.uint64(32)), p,
+                                    index, blob, offsets)
+            break
+        entry = index[pos]
+        same_tag = (entry != -1) & ((entry.view(np.uint64) >> np.uint64(32)) == tag)
+        hit = np.zeros(len(todo), bool)
+        at = np.flatnonzero(same_tag)
+        word = (entry[at].view(np.uint64) & _LOW32).astype(np.int64)
+        ok = word < n_words
+        at, word = at[ok], word[ok]
+        base = offsets[word].astype(np.int64)
+        ok = (offsets[word + 1].astype(np.int64) - base == lengths[todo[at]]) & (base >= 0) \
+            & (base + lengths[todo[at]] <= len(blob))
+        at, word, base = at[ok], word[ok], base[ok]
+        ok = _same_bytes(data, starts[todo[at]], blob, base, lengths[todo[at]])
+        out[todo[at[ok]]] = word[ok]
+        hit[at[ok]] = True
+        go = ~hit & (entry != -1)
+        todo, pos, tag = todo[go], pos[go] + 1, tag[go]
+        pos[pos == cap] = 0
+    return out
+
+
+def _probe_one(token: bytes, tag: int, pos: int, index: np.ndarray, blob: np.ndarray,
+               offsets: np.ndarray) -> int:
+    """One token's probe from slot ``pos`` on, as :func:`look_up`'s (id or -1)."""
+    cap, n_words = len(index), len(offsets) - 1
+    for _ in range(cap):
+        entry = int(index[pos])
+        if entry == -1:
+            return -1
+        entry &= 0xFFFFFFFFFFFFFFFF
+        word = entry & 0xFFFFFFFF
+        if entry >> 32 == tag and word < n_words:
+            base, end = int(offsets[word]), int(offsets[word + 1])
+            if base >= 0 and end <= len(blob) and blob[base:end].tobytes() == token:
+                return word
+        pos = pos + 1 if pos + 1 < cap else 0
+    return -1
+
+
+def _hashes(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """:func:`lmkit.text._kernels._hash` of every token (uint64): FNV-1a, a byte position at a
+    time over the tokens still that long (longest first), then the final mix."""
+    order = np.argsort(-lengths, kind="stable")
+    length, start = lengths[order], starts[order]
+    h = np.full(len(order), _FNV_OFFSET, np.uint64)
+    longer = np.searchsorted(-length, -np.arange(int(length.max()) if len(length) else 0), side="left")
+    for j, n in enumerate(longer):              # n: tokens longer than j bytes
+        h[:n] = (h[:n] ^ data[start[:n] + j]) * _FNV_PRIME
+    h ^= h >> np.uint64(32)
+    h *= _MIX
+    h ^= h >> np.uint64(29)
+    out = np.empty_like(h)
+    out[order] = h
+    return out
+
+
+def _same_bytes(data: np.ndarray, starts: np.ndarray, blob: np.ndarray, bases: np.ndarray,
+                lengths: np.ndarray) -> np.ndarray:
+    """Whether each token's bytes equal the word's at ``bases`` (lengths already equal)."""
+    same = np.ones(len(starts), bool)
+    for j in range(int(lengths.max()) if len(lengths) else 0):
+        at = np.flatnonzero(lengths > j)
+        same[at] &= data[starts[at] + j] == blob[bases[at] + j]
+    return same

@@ -1,0 +1,85 @@
+"""Whitespace tokens looked up in a stored word index by numpy alone: the tokens of
+``str.split()`` and the ids of the vocabulary (as the numba kernels find them), every
+character ``str.split()`` splits at, words of any length and script, damaged indexes."""
+import numpy as np
+import pytest
+
+from lmkit.text import Corpus, Tokenizer, Vocabulary, encode_corpus
+from lmkit.text._kernels import find_word
+from lmkit.text.index_lookup import look_up, split_and_look_up
+from lmkit.text.types import utf8_blob
+from lmkit.text.vocab import PackedVocabulary
+
+RNG = np.random.default_rng(5)
+LETTERS = list("abcdefghijklmnopqrstuvwxyzé中ß") + ["\U0001F600"]
+
+
+def _words(n):
+    return sorted({"".join(RNG.choice(LETTERS, int(RNG.integers(1, 12)))) for _ in range(n)})
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    words = _words(4000) + ["x" * 150]
+    return Vocabulary.build([words])
+
+
+def _text(vocab, lines, seps):
+    known = vocab.itos[3:]
+    out = []
+    for _ in range(lines):
+        toks = [str(RNG.choice(known)) if RNG.random() < 0.9 else "".join(RNG.choice(LETTERS, 5)) + "?"
+                for _ in range(int(RNG.integers(0, 15)))]
+        out.append("".join(t + str(RNG.choice(seps)) for t in toks))
+    return "\n".join(out)
+
+
+def test_tokens_and_ids_are_str_split_and_the_vocabulary(vocab):
+    """ASCII separators of every kind (tab, vertical tab, form feed, CR, the four information
+    separators), empty lines, a last line without newline, unknown and 150-byte words."""
+    index, blob, offsets = vocab.word_index()
+    seps = [" ", "  ", "\t", "\x0b", "\x0c", "\r", "\x1c", "\x1d", "\x1e", "\x1f", " \t "]
+    for end in ("\n", ""):
+        text = _text(vocab, 300, seps) + "\n\n" + "x" * 150 + " " + "x" * 149 + end
+        got = split_and_look_up(text.encode(), index, blob, offsets, vocab.unk_id)
+        lines = text.split("\n")
+        if end:
+            lines.pop()
+        want_ids = [vocab.stoi.get(t, vocab.unk_id) for line in lines for t in line.split()]
+        assert got is not None
+        np.testing.assert_array_equal(got[0], want_ids)
+        np.testing.assert_array_equal(got[1], [len(line.split()) for line in lines])
+        assert got[0].dtype == np.int32 and got[1].dtype == np.int64
+
+
+def test_blocks_that_may_hold_a_wide_space_are_left_to_the_caller(vocab):
+    index, blob, offsets = vocab.word_index()
+    for space in ("\u00a0", "\u0085", "\u2003", "\u3000", "\u1680"):
+        assert split_and_look_up(f"a{space}b\n".encode(), index, blob, offsets, 0) is None
+
+
+def test_ids_are_the_kernels_and_a_damaged_index_stays_inside_the_words(vocab):
+    index, blob, offsets = vocab.word_index()
+    tokens = vocab.itos + ["nope", "é?", ""]
+    data = np.frombuffer("".join(tokens).encode(), np.uint8)
+    lengths = np.array([len(t.encode()) for t in tokens], np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    want = [find_word(data, s, s + n, index, blob, offsets) for s, n in zip(starts, lengths)]
+    np.testing.assert_array_equal(look_up(data, starts, lengths, index, blob, offsets), want)
+    for bad in (RNG.integers(-2 ** 62, 2 ** 62, len(index)), np.full(len(index), 7 << 32, np.int64)):
+        got = look_up(data, starts, lengths, bad, blob, offsets)
+        assert np.all((got == -1) | (got == np.arange(len(tokens))))
+
+
+def test_encoding_by_the_stored_index_equals_numba(tmp_path, vocab):
+    """encode_corpus(numba=False) with a model file's vocabulary (stored index) gives the numba
+    tokenizer's ids, for an ASCII-separated file and for one that needs the string path."""
+    index, blob, offsets = vocab.word_index()
+    packed = PackedVocabulary(*utf8_blob(vocab.itos), index=index)
+    assert packed.stored_index is not None
+    for name, seps in (("plain.txt", [" ", "\t", "\x1f"]), ("wide.txt", [" ", "\u00a0", "\u2003"])):
+        (tmp_path / name).write_text(_text(vocab, 500, seps) + "\n", encoding="utf-8")
+        corpus = Corpus([tmp_path / name], tokenizer=Tokenizer("whitespace"))
+        a, b = encode_corpus(corpus, vocab), encode_corpus(corpus, packed, numba=False)
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.offsets, b.offsets)
