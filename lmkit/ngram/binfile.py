@@ -33,6 +33,9 @@ ARRAY_DTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "
                  "table_start": ("int64",), "table_cap": ("int64",), "slots": ("int64",), "trie_bits": ("uint64",),
                  "trie_fields": ("int64",), "centers": ("float32",), "blank": ("bool",)}
 
+#: the types of the meta fields scoring reads (the same as a ``.lmk`` file's)
+META_TYPES = (("unseen_context_backoff", (int, float)), ("fallback", str), ("is_probability", bool))
+
 #: a probing table's slot: two int64 words, the key (``ctx slot * V + word``; -1 empty) and
 #: the n-gram's float32 log10 probability and backoff (words 2 and 3 of the slot's float32 view)
 SLOT_WORDS = 2
@@ -152,6 +155,9 @@ def read_header(path: Path, f: BinaryIO, size: int) -> tuple[dict, int]:
         raise ModelFormatError(f"{path}: order, sizes or meta in the header are impossible")
     if not isinstance(header.get("suffix_closed", False), bool):
         raise ModelFormatError(f"{path}: suffix_closed in the header must be true or false")
+    for key, kind in META_TYPES:
+        if key in header["meta"] and not isinstance(header["meta"][key], kind):
+            raise ModelFormatError(f"{path}: meta field {key!r} has the wrong type")
     start = -(-(len(MAGIC) + 8 + n) // ALIGN) * ALIGN
     specs = header.get("arrays")
     if not isinstance(specs, list):

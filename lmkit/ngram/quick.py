@@ -1,6 +1,7 @@
 """Scoring text with a binary model (probing or trie layout) in numpy alone, for short
-``lmkit ngram score`` runs, which would otherwise spend most of their time importing numba and starting it (about
-0.6 s against a few hundredths of a second of scoring Brown's test set).
+``lmkit ngram score`` runs, which would otherwise spend most of their time importing numba
+and starting it (about 0.6 s against a few hundredths of a second of scoring Brown's test
+set).
 
 The rule is the scoring kernel's (:func:`lmkit.ngram._kernels.score_tokens`) and so is every
 float64 addition, in the same order; only the loop is turned inside out: all positions of the

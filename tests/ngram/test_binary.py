@@ -545,3 +545,22 @@ def test_scoring_random_tables_ends_and_checking_refuses_them(tmp_path, trained,
     assert out.stdout.split() == ["scored", str(len(test_lines))]
     with pytest.raises(ModelFormatError, match="broken|impossible"):
         NgramModel.load(bad, verify=True)
+
+
+@pytest.mark.parametrize("field,value", [("unseen_context_backoff", "x"), ("fallback", 3), ("is_probability", 1)])
+def test_meta_fields_of_the_wrong_type_are_refused(tmp_path, trained, field, value):
+    """Scoring reads these meta fields: a header giving one of the wrong type is one error at
+    load, for the kernels' model and the numpy scorer alike."""
+    from lmkit.ngram.quick import QuickModel
+    write_binary(trained, tmp_path / "m.bin")
+
+    def edit(d):
+        header, end = _header(d)
+        header["meta"][field] = value
+        text = json.dumps(header).encode().ljust(end - len(MAGIC) - 8)
+        assert len(MAGIC) + 8 + len(text) <= -(-end // 64) * 64     # the arrays stay where they are
+        d[len(MAGIC):len(MAGIC) + 8 + len(text)] = struct.pack("<Q", len(text)) + text
+    bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
+    for load in (NgramModel.load, QuickModel.open):
+        with pytest.raises(ModelFormatError, match=f"meta field '{field}' has the wrong type"):
+            load(bad)
