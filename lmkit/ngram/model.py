@@ -533,11 +533,11 @@ class NgramModel:
         """Load an ARPA file (by suffix ``.arpa``/``.arpa.gz`` or content), a ``.lmk`` model or a
         memory-mapped binary model (``lmkit ngram build-binary``).
 
-        ARPA and ``.lmk`` files are checked in full as they are read. A binary model's header,
-        sizes, vocabulary and unigrams are checked at load (about a millisecond); its tables'
-        contents with ``verify=True`` (0.05-0.16 s on Brown order 5), or else before anything
-        reads them as arrays; scoring unchecked tables cannot read outside them (see
-        :mod:`lmkit.ngram.binary`)."""
+        ARPA and ``.lmk`` files are checked in full as they are read. A binary model's header
+        and every size are checked at load (under a millisecond); its contents (tables, word
+        offsets and index, values) with ``verify=True`` or :meth:`verify` (0.05-0.16 s on Brown
+        order 5), and in any case before anything reads the tables as arrays or copies them;
+        scoring unchecked contents cannot read outside the file (see :mod:`lmkit.ngram.binary`)."""
         path = Path(path)
         if not path.exists():
             raise ModelFormatError(f"{path}: no such model file")
