@@ -27,7 +27,6 @@ from .binfile import (  # noqa: F401 (F_* are part of the kernels' interface)
 )
 
 _EMPTY = np.int64(-1)
-_MULT = HASH_MULT
 
 
 @njit(cache=True, nogil=True)
@@ -69,7 +68,7 @@ def build_hash(keys, like):
     mask = cap - 1
     for i in range(len(keys)):
         k = keys[i]
-        h = np.int64((np.uint64(k) * _MULT) >> shift)
+        h = np.int64((np.uint64(k) * HASH_MULT) >> shift)
         while tk[h] != -1 and tk[h] != k:
             h = (h + 1) & mask
         tk[h] = k
@@ -101,7 +100,7 @@ def _probe(tk, tv, start, cap, shift, key):
     """Position of ``key`` in the table slice ``[start, start + cap)`` hashed with ``shift``, or -1."""
     if cap == 0:
         return -1
-    h = np.int64((np.uint64(key) * _MULT) >> shift)
+    h = np.int64((np.uint64(key) * HASH_MULT) >> shift)
     mask = cap - 1
     while True:
         k = tk[start + h]
@@ -110,8 +109,6 @@ def _probe(tk, tv, start, cap, shift, key):
         if k == -1:
             return -1
         h = (h + 1) & mask
-
-
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -171,15 +168,11 @@ def trie_value(bits, fields, centers, floats, gram_start, k, i, column):
     return np.float64(floats[gram_start[k] + i])
 
 
-# SLOT_WORDS (binfile): a probing table's slot is two int64 words, the key (``ctx slot * V +
-# word``; -1 empty) and the n-gram's float32 log10 probability and backoff
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _home_slot(key, cap):
     """Where ``key``'s probe starts in a table of ``cap`` slots (cap < 2**32): the top 32 bits
     of the multiplicative hash scaled to [0, cap)."""
-    h = np.uint64(key) * _MULT
+    h = np.uint64(key) * HASH_MULT
     return np.int64(((h >> np.uint64(32)) * np.uint64(cap)) >> np.uint64(32))
 
 
@@ -588,7 +581,7 @@ def check_table(keys, vals, ctx, word, vocab_size, n_lower):
         used += 1
         if keys[s] != ctx[v] * vocab_size + word[v]:
             return "a slot whose key is not its n-gram's"
-        home = np.int64((np.uint64(keys[s]) * _MULT) >> shift)
+        home = np.int64((np.uint64(keys[s]) * HASH_MULT) >> shift)
         if (s - home) % cap > run:
             return "a key its lookup cannot reach"
         run += 1
@@ -650,7 +643,7 @@ def fill_hash(keys, table_keys, table_vals, start, cap):
     mask = cap - 1
     for i in range(len(keys)):
         k = keys[i]
-        h = np.int64((np.uint64(k) * _MULT) >> shift)
+        h = np.int64((np.uint64(k) * HASH_MULT) >> shift)
         while table_keys[start + h] != -1 and table_keys[start + h] != k:
             h = (h + 1) & mask
         table_keys[start + h] = k

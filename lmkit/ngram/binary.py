@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_write
-from ..errors import ConfigError, LmkitError, ModelFormatError
+from ..errors import ConfigError, ModelFormatError
 from ..text import Tokenizer, Vocabulary, utf8_blob
 from ..text._kernels import build_word_index
 from . import _kernels as K
@@ -48,11 +48,9 @@ from .binfile import (
     MAGIC,
     MAX_QUANTIZE_BITS,
     VERSION,
-    check_gram_start,
-    map_file,
+    open_mapped,
     probing_sizes,
     trie_layout,
-    vocabulary,
 )
 from .layouts import (
     Tables,
@@ -138,14 +136,8 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
     file or loop forever whatever the contents, so unchecked damage can give wrong scores but
     nothing worse (KenLM's binary loader trusts the contents likewise)."""
     path = Path(path)
-    header, a = map_file(path)
+    header, a, vocab, tokenizer = open_mapped(path)[1:]
     N, sizes = header["order"], header["sizes"]
-    vocab = vocabulary(path, a)
-    try:
-        tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
-    except (LmkitError, TypeError, ValueError) as exc:
-        raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
-    check_gram_start(path, a["gram_start"], N, sizes)
     if header["layout"] == "probing" and header["version"] == 1:
         model = _probing_v1_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
     else:
@@ -160,7 +152,6 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
 
         def check_contents() -> None:
             vocab.check_index()
-            _check_values(path, a["logprob"][:sizes[0]], a["backoff"][:sizes[0]])   # the unigrams'
             check(path, t, sizes, len(vocab))
         model._unchecked = check_contents
         if verify:
@@ -233,8 +224,10 @@ def _probing_tables(path: Path, a: dict, N: int, sizes: list[int], V: int) -> Ta
 
 
 def _check_probing(path: Path, t: Tables, sizes: list[int], V: int) -> None:
-    """Every slot: each table holds its n-grams' number of keys and an empty slot, every key is
-    reachable from its home slot and names a listed context, and the values are possible."""
+    """The unigrams' values, and every slot: each table holds its n-grams' number of keys and
+    an empty slot, every key is reachable from its home slot and names a listed context, and
+    the values are possible."""
+    _check_values(path, t.logprob, t.backoff)
     for k in range(2, len(sizes) + 1):
         s, c = t.table_start, t.table_cap
         wrong = K.check_slots(t.slots, t.slot_vals, s[k], c[k], sizes[k - 1], V, s[k - 1], c[k - 1], k)

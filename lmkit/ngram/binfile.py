@@ -9,11 +9,12 @@ import mmap
 import os
 import struct
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-from ..errors import ModelFormatError
+from ..errors import LmkitError, ModelFormatError
+from ..text import Tokenizer
 from ..text.vocab import PackedVocabulary
 
 MAGIC = b"\x93LMKNGB\n"
@@ -103,6 +104,30 @@ def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     start = np.zeros(N + 1, np.int64)
     start[1:] = np.cumsum(cap[:-1])
     return start, cap
+
+
+class Mapped(NamedTuple):
+    """A binary model file as loading finds it: the header, every array (read-only views of
+    the map), the vocabulary over the file's words and the tokenizer; header and sizes checked."""
+    path: Path
+    header: dict
+    arrays: dict[str, np.ndarray]
+    vocab: PackedVocabulary
+    tokenizer: Tokenizer
+
+
+def open_mapped(path: Path) -> Mapped:
+    """Map a binary model file and check what every reader of it checks at load (the header,
+    every array's type, size and place, the vocabulary's offsets fitting its bytes, the
+    n-gram offsets); the layouts' sizes are checked by :func:`probing_sizes` / :func:`trie_layout`."""
+    header, arrays = map_file(path)
+    vocab = vocabulary(path, arrays)
+    try:
+        tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
+    except (LmkitError, TypeError, ValueError) as exc:
+        raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
+    check_gram_start(path, arrays["gram_start"], header["order"], header["sizes"])
+    return Mapped(path, header, arrays, vocab, tokenizer)
 
 
 def map_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:

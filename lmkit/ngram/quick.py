@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelFormatError
-from ..text import BOS_ID, EOS_ID, EncodedCorpus, Tokenizer
+from ..text import BOS_ID, EOS_ID, EncodedCorpus
 from ..text.vocab import PackedVocabulary
 from .binfile import (
     F_BASE,
@@ -32,11 +31,10 @@ from .binfile import (
     HASH_MULT,
     MAGIC,
     SLOT_WORDS,
-    check_gram_start,
-    map_file,
+    Mapped,
+    open_mapped,
     probing_sizes,
     trie_layout,
-    vocabulary,
 )
 
 
@@ -45,17 +43,14 @@ class QuickModel:
     :class:`~lmkit.ngram.NgramModel` (``vocab``, ``order``, ``meta``, ``is_probability``,
     ``score_encoded``)."""
 
-    def __init__(self, path: Path, header: dict, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, mapped: Mapped) -> None:
+        path, header, arrays = mapped.path, mapped.header, mapped.arrays
         self.path = path
         self.order: int = header["order"]
         self.sizes: list[int] = header["sizes"]
         self.meta: dict = header["meta"]
-        self.vocab: PackedVocabulary = vocabulary(path, arrays)
-        try:
-            self.tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
-        except (ValueError, TypeError) as exc:
-            raise ModelFormatError(f"{path}: bad tokenizer settings ({exc})") from None
-        check_gram_start(path, arrays["gram_start"], self.order, self.sizes)
+        self.vocab: PackedVocabulary = mapped.vocab
+        self.tokenizer = mapped.tokenizer
         self.layout: str = header["layout"]
         if self.layout == "trie":
             self.fields = trie_layout(path, arrays, self.sizes, len(self.vocab), header.get("quantize"))
@@ -78,10 +73,10 @@ class QuickModel:
                     return None
         except OSError:
             return None
-        header, arrays = map_file(path)
-        if header["version"] < 2:
+        mapped = open_mapped(path)
+        if mapped.header["version"] < 2:
             return None
-        return cls(path, header, arrays)
+        return cls(mapped)
 
     @property
     def is_probability(self) -> bool:

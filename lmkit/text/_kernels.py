@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+from .types import FNV_OFFSET as _FNV_OFFSET
+from .types import FNV_PRIME as _FNV_PRIME
+from .types import HASH_MIX as _MIX
+from .types import LOW32 as _LOW32
+
 #: per byte: 0 part of a token, 1 ASCII white space, 2 newline, 3 may start a multi-byte space
 BYTE_CLASS = np.zeros(256, dtype=np.uint8)
 BYTE_CLASS[[9, 11, 12, 13, 28, 29, 30, 31, 32]] = 1
@@ -132,9 +134,6 @@ def find_token(data, lo, hi, table, blob, offsets):
                 return t
         slot = (slot + np.uint64(1)) & mask
     return -1
-
-
-_LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @njit(cache=True, nogil=True, inline="always")

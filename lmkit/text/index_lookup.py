@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-_LOW32 = np.uint64(0xFFFFFFFF)
+from .types import FNV_OFFSET as _FNV_OFFSET
+from .types import FNV_PRIME as _FNV_PRIME
+from .types import HASH_MIX as _MIX
+from .types import LOW32 as _LOW32
+
 #: tokens still probing below which the rest are probed one by one in Python
 _FEW = 64
 #: the ASCII characters ``str.split()`` splits at

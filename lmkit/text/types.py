@@ -20,6 +20,14 @@ def utf8_blob(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+#: the text layer's byte hash (FNV-1a, then a multiplicative mix) and the word index's 32-bit
+#: halves, shared by the numba kernels and the numpy lookup (:mod:`lmkit.text.index_lookup`)
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+FNV_PRIME = np.uint64(0x100000001B3)
+HASH_MIX = np.uint64(0x9E3779B97F4A7C15)
+LOW32 = np.uint64(0xFFFFFFFF)
+
+
 def word_index_size(n: int) -> int:
     """Slots of the word index of ``n`` words (:func:`lmkit.text._kernels.build_word_index`):
     1.25 a word (10 bytes; a lookup of a listed word reads 3 slots on average, all in one or
