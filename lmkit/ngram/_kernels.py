@@ -6,7 +6,9 @@ last word), packed as the int64 key ``prefix_id * V + word``. Unigram ids are wo
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from .._numfmt import put_bytes
 from ..text._kernels import BYTE_CLASS, find_or_add, find_token, find_word, space_length
@@ -23,6 +25,8 @@ from .binfile import (  # noqa: F401 (F_* are part of the kernels' interface)
     F_STORED,
     F_WORD,
     HASH_MULT,
+    RAW,
+    SIGN_BIT,
     SLOT_WORDS,
 )
 
@@ -158,13 +162,31 @@ def trie_child(bits, fields, k, parent, w):
     return -1
 
 
+@intrinsic
+def _float32_from_bits(typingctx, bits):
+    """The float32 whose IEEE bits are the uint32 ``bits`` (a bit cast, no conversion)."""
+    if not isinstance(bits, types.Integer) or bits.bitwidth != 32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(bits), codegen
+
+
 @njit(cache=True, nogil=True, inline="always")
 def trie_value(bits, fields, centers, floats, gram_start, k, i, column):
-    """Order k's n-gram ``i`` in a trie: its quantised value when the trie stores a code in
-    ``column`` (F_LP_BITS / F_BO_BITS), else ``floats[gram_start[k] + i]``."""
-    if fields[k, column] > 0:
-        code = read_bits(bits, _field_at(fields, k, i, column), fields[k, column])
-        return np.float64(centers[fields[k, column + 2] + code])
+    """Order k's n-gram ``i`` in a trie: the value its record holds in ``column`` (F_LP_BITS /
+    F_BO_BITS), a bin's code or the float32's bits (31: sign bit implied), or when the record
+    holds none, ``floats[gram_start[k] + i]``."""
+    width = fields[k, column]
+    if width > 0:
+        code = read_bits(bits, _field_at(fields, k, i, column), width)
+        at = fields[k, column + 2]
+        if at != RAW:
+            return np.float64(centers[at + code])
+        if width == 31:
+            code |= SIGN_BIT
+        return np.float64(_float32_from_bits(np.uint32(code)))
     return np.float64(floats[gram_start[k] + i])
 
 

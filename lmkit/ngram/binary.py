@@ -8,8 +8,9 @@ blob with offsets, then the layout's tables (see :mod:`lmkit.ngram.layouts`):
 - ``probing`` (like KenLM's probing binary): the linear-probing tables with the values in
   their slots, which the kernels read directly (version 1 files, which held the sorted n-gram
   arrays beside position tables, still load: their tables are rebuilt at the first score);
-- ``trie`` (like KenLM's trie): bit-packed records (word ids, child pointers, optionally
-  quantised probability and backoff codes with their bins), float32 values otherwise.
+- ``trie`` (like KenLM's trie): bit-packed records (word ids, child pointers, and the
+  probability and backoff as float32 bits or quantised codes with their bins; version 3
+  files kept the float32 values in arrays beside the records, and still load).
 
 Loading maps the file and checks the header and every array's type, size and place, and
 the tables' and vocabulary's sizes against the n-gram counts; nothing is rebuilt or read in
@@ -61,6 +62,7 @@ from .layouts import (
     trie_arrays,
     trie_field,
     trie_tables,
+    trie_values,
 )
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,9 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
               "suffix_closed": closed, "arrays": []}
     if quantize is not None:
         header["quantize"] = [quantize, backoff_bits or quantize]
+    elif layout == "trie":
+        assert t.trie_fields is not None
+        header["float_bits"] = [int(t.trie_fields[2, K.F_LP_BITS]), 32] if model.order > 1 else [32, 32]
     offset = 0
     for name, arr in arrays.items():
         header["arrays"].append({"name": name, "dtype": str(arr.dtype), "shape": len(arr), "offset": offset})
@@ -143,7 +148,7 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
     else:
         closed = header.get("suffix_closed", False)
         if header["layout"] == "trie":
-            t = _trie_tables(path, a, N, sizes, len(vocab), header.get("quantize"))._replace(suffix_closed=closed)
+            t = _trie_tables(path, a, N, sizes, len(vocab), header)._replace(suffix_closed=closed)
             check, unpack = _check_trie, trie_arrays
         else:
             t = _probing_tables(path, a, N, sizes, len(vocab))._replace(suffix_closed=closed)
@@ -235,11 +240,11 @@ def _check_probing(path: Path, t: Tables, sizes: list[int], V: int) -> None:
             raise ModelFormatError(f"{path}: order {k}'s probing table is broken: {wrong}")
 
 
-def _trie_tables(path: Path, a: dict, N: int, sizes: list[int], V: int, quantize) -> Tables:
-    """The trie's tables, once its record layout matches the one its sizes and quantisation
-    give (so every field lies inside the bit array) and its arrays have their sizes (contents
-    unchecked: :func:`_check_trie`)."""
-    fields = trie_layout(path, a, sizes, V, quantize)
+def _trie_tables(path: Path, a: dict, N: int, sizes: list[int], V: int, header: dict) -> Tables:
+    """The trie's tables, once its record layout matches the one its sizes and the header's
+    value fields give (so every field lies inside the bit array) and its arrays have their
+    sizes (contents unchecked: :func:`_check_trie`)."""
+    fields = trie_layout(path, a, sizes, V, header)
     empty = np.zeros(0, np.int64)
     return Tables(empty, empty.view(np.float32), np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64), a["logprob"],
                   a["backoff"], a["gram_start"], a["trie_bits"], fields, a["centers"])
@@ -249,7 +254,13 @@ def _check_trie(path: Path, t: Tables, sizes: list[int], V: int) -> None:
     """Every pointer (in order, inside the order above, ending at its size) and word id, and
     the float values of the orders stored unquantised."""
     _check_values(path, t.logprob, t.backoff)
-    for k in range(2, len(sizes) + 1):
+    assert t.trie_fields is not None
+    N = len(sizes)
+    for k in range(2, N + 1):
+        f = t.trie_fields[k]
+        if f[K.F_LP_BITS] and f[K.F_LP_CENTERS] == K.RAW:
+            _check_values(path, trie_values(t, k, sizes[k - 1], K.F_LP_BITS),
+                          trie_values(t, k, sizes[k - 1], K.F_BO_BITS) if k < N else np.zeros(0, np.float32))
         ptr = child_pointers(t, k - 1, sizes[k - 2])
         word = trie_field(t, k, K.F_WORD, sizes[k - 1])
         wrong = K.check_children(ptr, word, V)

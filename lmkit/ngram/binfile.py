@@ -19,8 +19,8 @@ from ..text.vocab import PackedVocabulary
 
 MAGIC = b"\x93LMKNGB\n"
 FORMAT = "lmkit-ngram-binary"
-VERSION = 3
-READS = (1, 2, 3)
+VERSION = 4
+READS = (1, 2, 3, 4)
 LAYOUTS = ("probing", "trie")
 ALIGN = 64
 DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": np.int64, "float32": np.float32,
@@ -48,13 +48,18 @@ PROBING_LOAD = 1.5
 
 #: columns of a trie's ``trie_fields`` (see :mod:`lmkit.ngram.layouts`): first record's bit,
 #: record width, and the widths of its fields (in this order inside a record: word, child
-#: pointer, probability code, backoff code; 0 = absent), then where the order's probability
-#: and backoff bins start in ``centers``; these F_STORED columns are the file's. F_SIZE, the
-#: order's number of n-grams, is added in memory: lookups keep every record index below it.
+#: pointer, probability, backoff; 0 = absent), then where the order's probability and backoff
+#: bins start in ``centers`` (:data:`RAW`: the field holds the float32 value's bits); these
+#: F_STORED columns are the file's. F_SIZE, the order's number of n-grams, is added in memory:
+#: lookups keep every record index below it.
 F_BASE, F_RECORD, F_WORD, F_PTR, F_LP_BITS, F_BO_BITS, F_LP_CENTERS, F_BO_CENTERS, F_SIZE = range(9)
 F_STORED = 8
 F_COUNT = 9
 MAX_QUANTIZE_BITS = 24
+#: a value field that holds float32 bits, not a bin's code: 32 bits, or 31 with the sign bit
+#: implied set (every value <= -0.0, as log probabilities are: KenLM's trie saves that bit too)
+RAW = -1
+SIGN_BIT = 1 << 31
 
 
 def bits_for(n: int) -> int:
@@ -63,9 +68,15 @@ def bits_for(n: int) -> int:
 
 
 def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = None,
-                backoff_bits: int | None = None) -> tuple[np.ndarray, int, int]:
+                backoff_bits: int | None = None, float_bits: tuple[int, int] | None = None
+                ) -> tuple[np.ndarray, int, int]:
     """The record layout of a trie of these sizes: ``trie_fields`` (int64 [N + 1, F_COUNT]),
-    the number of uint64 words of its bit array and of quantisation centers."""
+    the number of uint64 words of its bit array and of quantisation centers.
+
+    Orders >= 2 keep their values in their records: codes of ``quantize_bits`` /
+    ``backoff_bits`` (default ``quantize_bits``), or float32 bits (``float_bits``: the
+    probability's 31 or 32 bits, the backoff's 32), or with neither, in the float arrays
+    (format version 3 and before)."""
     N = len(sizes)
     fields = np.zeros((N + 1, F_COUNT), np.int64)
     n_centers = base = 0
@@ -79,6 +90,10 @@ def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = N
             if k < N:
                 f[F_BO_BITS], f[F_BO_CENTERS] = backoff_bits or quantize_bits, n_centers
                 n_centers += 1 << f[F_BO_BITS]
+        elif float_bits is not None and k > 1:
+            f[F_LP_BITS], f[F_LP_CENTERS] = float_bits[0], RAW
+            if k < N:
+                f[F_BO_BITS], f[F_BO_CENTERS] = float_bits[1], RAW
         f[F_RECORD] = f[F_WORD] + f[F_PTR] + f[F_LP_BITS] + f[F_BO_BITS]
         f[F_BASE] = base
         f[F_SIZE] = sizes[k - 1]
@@ -86,12 +101,21 @@ def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = N
     return fields, base // 64 + 2, n_centers   # a spare word: reads may touch the next one
 
 
-def float_counts(sizes: list[int], quantized: bool) -> tuple[int, int]:
-    """How many float32 probabilities and backoffs a trie of these sizes keeps."""
+def float_counts(sizes: list[int], in_records: bool) -> tuple[int, int]:
+    """How many float32 probabilities and backoffs a trie of these sizes keeps in its float
+    arrays: the unigrams' when the higher orders' values are in the records, else all."""
     N = len(sizes)
-    if quantized:
+    if in_records:
         return sizes[0], sizes[0] if N > 1 else 0
     return sum(sizes), sum(sizes[:-1])
+
+
+def float_bits_for(logprobs: list[np.ndarray]) -> tuple[int, int]:
+    """The widths of a trie's float32 fields for these per-order log probabilities: 31 bits
+    for the probabilities when every one of orders >= 2 has its sign bit set, else 32; 32
+    for the backoffs (which may be positive)."""
+    negative = all(np.all(np.signbit(np.asarray(lp, np.float32))) for lp in logprobs[1:])
+    return (31 if negative else 32), 32
 
 
 def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -224,22 +248,27 @@ def check_gram_start(path: Path, g: np.ndarray, N: int, sizes: list[int]) -> Non
         raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
 
 
-def trie_layout(path: Path, a: dict, sizes: list[int], V: int, quantize) -> np.ndarray:
+def trie_layout(path: Path, a: dict, sizes: list[int], V: int, header: dict) -> np.ndarray:
     """The trie's ``trie_fields`` (F_COUNT columns), once the file's record layout is the one
-    its sizes and quantisation give (so every field lies inside the bit array) and its arrays
-    have their sizes."""
+    its sizes and the header's ``quantize`` / ``float_bits`` give (so every field lies inside
+    the bit array) and its arrays have their sizes."""
     if sizes[0] != V:
         raise ModelFormatError(f"{path}: {sizes[0]} unigrams for a vocabulary of {V} words")
+    quantize, raw = header.get("quantize"), header.get("float_bits")
     q = quantize or [None, None]
     if not isinstance(q, list) or len(q) != 2 or any(
             b is not None and (type(b) is not int or not 1 <= b <= MAX_QUANTIZE_BITS) for b in q):
         raise ModelFormatError(f"{path}: impossible quantisation {quantize!r}")
-    fields, n_words, n_centers = trie_fields(sizes, V, q[0], q[1])
+    if raw is not None and (quantize is not None or raw not in ([31, 32], [32, 32])):
+        raise ModelFormatError(f"{path}: impossible float fields {raw!r}")
+    if header["version"] >= 4 and quantize is None and raw is None:
+        raise ModelFormatError(f"{path}: the header says neither quantize nor float_bits")
+    fields, n_words, n_centers = trie_fields(sizes, V, q[0], q[1], (raw[0], raw[1]) if raw else None)
     stored = a["trie_fields"]
     if len(stored) != fields[:, :F_STORED].size \
             or np.any(stored.reshape(len(fields), F_STORED) != fields[:, :F_STORED]):
         raise ModelFormatError(f"{path}: the trie's record layout does not fit its sizes and vocabulary")
-    n_lp, n_bo = float_counts(sizes, q[0] is not None)
+    n_lp, n_bo = float_counts(sizes, quantize is not None or raw is not None)
     for name, want in (("trie_bits", n_words), ("centers", n_centers), ("logprob", n_lp), ("backoff", n_bo)):
         if len(a[name]) != want:
             raise ModelFormatError(f"{path}: array {name!r} holds {len(a[name])} entries, expected {want}")

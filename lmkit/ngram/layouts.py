@@ -10,8 +10,9 @@ arrays indexed by word id. About 24 bytes an n-gram, KenLM's probing figure.
 (the order the model's arrays already have, so an n-gram's children are contiguous and sorted
 by word): the word id (``ceil(log2 V)`` bits, not stored for unigrams), a pointer to its first
 child in the order above (``ceil(log2 (n_{k+1} + 1))`` bits; a sentinel record closes the last
-range), and optionally quantised probability and backoff codes. Lookups binary-search a
-parent's children. Quantisation (KenLM's ``-q/-b``; Federico and Bertoldi 2006): per order,
+range), and the n-gram's probability and backoff: float32 bits (31 for the probability, whose
+sign bit is implied, as KenLM's trie does; 32 for the backoff) or quantised codes. Lookups
+binary-search a parent's children. Quantisation (KenLM's ``-q/-b``; Federico and Bertoldi 2006): per order,
 2**bits bins holding equal numbers of the sorted values, each bin's value the mean of its
 members, every value coded as its nearest bin; exact 0 and -inf backoffs (and -inf
 probabilities) keep codes of their own. Unigrams stay float32.
@@ -31,7 +32,7 @@ from ._kernels import (
     F_RECORD,
     F_WORD,
 )
-from .binfile import probing_caps, trie_fields
+from .binfile import RAW, SIGN_BIT, float_bits_for, probing_caps, trie_fields
 
 
 class Tables(NamedTuple):
@@ -43,9 +44,9 @@ class Tables(NamedTuple):
     ``backoff`` are the unigrams'. Trie (``slots`` empty): bit-packed records per order, an
     n-gram's children contiguous and sorted by word (:func:`~lmkit.ngram._kernels.trie_child`);
     ``trie_fields[k]`` holds order k's ``F_*`` entries; order k's n-gram ``i`` has log10
-    probability ``logprob[gram_start[k] + i]`` and backoff ``backoff[gram_start[k] + i]``,
-    unless the trie stores a quantised code for it (``trie_fields[k, F_LP_BITS] > 0``) that
-    indexes ``centers``. ``suffix_closed``: what the model's builder established (see
+    probability and backoff in its record (``trie_fields[k, F_LP_BITS] > 0``: float32 bits, or
+    codes indexing ``centers``), else (version 3 files) at ``logprob[gram_start[k] + i]`` and
+    ``backoff[gram_start[k] + i]``. ``suffix_closed``: what the model's builder established (see
     :func:`~lmkit.ngram._kernels.score_tokens`); False is always exact, only slower.
     """
     slots: np.ndarray                  # int64 [SLOT_WORDS * all slots]
@@ -158,12 +159,14 @@ def _nearest(centers: np.ndarray, values: np.ndarray) -> np.ndarray:
 def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.ndarray],
                 backoff: list[np.ndarray], vocab_size: int, quantize_bits: int | None = None,
                 backoff_bits: int | None = None, suffix_closed: bool = False) -> Tables:
-    """Tables in the trie layout from a model's per-order arrays (sorted by (ctx, word));
-    with ``quantize_bits``, orders >= 2 store probability codes of that many bits (and backoff
-    codes of ``backoff_bits``, default the same) instead of float32 values."""
+    """Tables in the trie layout from a model's per-order arrays (sorted by (ctx, word)):
+    orders >= 2 keep their values in their records, as float32 bits (see
+    :func:`~lmkit.ngram.binfile.float_bits_for`) or, with ``quantize_bits``, as probability
+    codes of that many bits and backoff codes of ``backoff_bits`` (default the same)."""
     N = len(word)
     sizes = [len(w) for w in word]
-    fields, n_words, n_centers = trie_fields(sizes, vocab_size, quantize_bits, backoff_bits)
+    float_bits = None if quantize_bits is not None else float_bits_for(logprob)
+    fields, n_words, n_centers = trie_fields(sizes, vocab_size, quantize_bits, backoff_bits, float_bits)
     bits = np.zeros(n_words, np.uint64)
     centers = np.zeros(n_centers, np.float32)
     for k in range(1, N + 1):
@@ -177,19 +180,20 @@ def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.
         # (mle's, where a context's words take all the mass)
         for column, values, exact in ((F_LP_BITS, logprob[k - 1], (-np.inf,)),
                                       (F_BO_BITS, backoff[k - 1], (0.0, -np.inf))):
-            if f[column]:
+            if f[column] and f[column + 2] == RAW:
+                codes = np.asarray(values, np.float32).view(np.uint32) & np.uint32(
+                    SIGN_BIT - 1 if f[column] == 31 else 2 ** 32 - 1)
+                K.write_field(bits, f[F_BASE], f[F_RECORD], _offset(f, column), f[column], codes)
+            elif f[column]:
                 c, codes = quantize(values, int(f[column]), exact)
                 centers[f[column + 2]:f[column + 2] + len(c)] = c
                 K.write_field(bits, f[F_BASE], f[F_RECORD], _offset(f, column), f[column], codes)
-    quantized = quantize_bits is not None
-    float_lp = logprob[:1] if quantized else logprob
-    float_bo = backoff[:1] if quantized or N == 1 else backoff[:N - 1]
     gram_start = np.zeros(N + 1, np.int64)
     gram_start[1:] = np.cumsum([0] + sizes[:-1])
     empty = np.zeros(0, np.int64)
     return Tables(empty, empty.view(np.float32), np.zeros(N + 1, np.int64), np.zeros(N + 1, np.int64),
-                  np.concatenate(float_lp).astype(np.float32),
-                  np.concatenate(float_bo).astype(np.float32) if N > 1 else np.zeros(0, np.float32),
+                  np.asarray(logprob[0], np.float32),
+                  np.asarray(backoff[0] if N > 1 else np.zeros(0), np.float32),
                   gram_start, bits, fields, centers, suffix_closed)
 
 
@@ -207,8 +211,8 @@ def trie_arrays(t: Tables, sizes: list[int]) -> tuple[list, list, list, list]:
             ptr = child_pointers(t, k - 1, sizes[k - 2])
             ctx.append(np.repeat(np.arange(sizes[k - 2], dtype=np.int64), np.diff(ptr)))
             word.append(trie_field(t, k, F_WORD, n).astype(np.int32))
-        lp.append(_values(t, k, n, F_LP_BITS, t.logprob))
-        bo.append(_values(t, k, n, F_BO_BITS, t.backoff) if k < N else np.zeros(0, np.float32))
+        lp.append(trie_values(t, k, n, F_LP_BITS))
+        bo.append(trie_values(t, k, n, F_BO_BITS) if k < N else np.zeros(0, np.float32))
     return ctx, word, lp, bo
 
 
@@ -224,10 +228,15 @@ def child_pointers(t: Tables, k: int, n: int) -> np.ndarray:
     return trie_field(t, k, F_PTR, n + 1)
 
 
-def _values(t: Tables, k: int, n: int, column: int, floats: np.ndarray) -> np.ndarray:
+def trie_values(t: Tables, k: int, n: int, column: int) -> np.ndarray:
+    """The probabilities (``column`` F_LP_BITS) or backoffs (F_BO_BITS) of order k's first
+    ``n`` n-grams (float32 [n])."""
     assert t.trie_fields is not None and t.centers is not None, "not a trie"
     f = t.trie_fields[k]
     if f[column] == 0:
         lo = int(t.gram_start[k])
-        return np.array(floats[lo:lo + n], np.float32)
-    return t.centers[f[column + 2] + trie_field(t, k, column, n)]
+        return np.array((t.logprob if column == F_LP_BITS else t.backoff)[lo:lo + n], np.float32)
+    codes = trie_field(t, k, column, n)
+    if f[column + 2] != RAW:
+        return t.centers[f[column + 2] + codes]
+    return (codes | (SIGN_BIT if f[column] == 31 else 0)).astype(np.uint32).view(np.float32)

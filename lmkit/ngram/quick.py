@@ -30,6 +30,8 @@ from .binfile import (
     F_WORD,
     HASH_MULT,
     MAGIC,
+    RAW,
+    SIGN_BIT,
     SLOT_WORDS,
     Mapped,
     open_mapped,
@@ -53,7 +55,7 @@ class QuickModel:
         self.tokenizer = mapped.tokenizer
         self.layout: str = header["layout"]
         if self.layout == "trie":
-            self.fields = trie_layout(path, arrays, self.sizes, len(self.vocab), header.get("quantize"))
+            self.fields = trie_layout(path, arrays, self.sizes, len(self.vocab), header)
             self.bits, self.centers, self.gram_start = arrays["trie_bits"], arrays["centers"], arrays["gram_start"]
         else:
             self.start, self.cap = probing_sizes(path, arrays, self.order, self.sizes, len(self.vocab))
@@ -145,7 +147,12 @@ class QuickModel:
             width = self.fields[k, which]
             if width > 0:
                 codes = self._field(k, ids, which)
-                return self.centers[self.fields[k, which + 2] + codes].astype(np.float64)
+                at = self.fields[k, which + 2]
+                if at != RAW:
+                    return self.centers[at + codes].astype(np.float64)
+                if width == 31:
+                    codes |= SIGN_BIT
+                return codes.astype(np.uint32).view(np.float32).astype(np.float64)
             floats = self.logprob if column == 2 else self.backoff
             return floats[self.gram_start[k] + ids].astype(np.float64)
         if k == 1:

@@ -114,10 +114,11 @@ def test_arpa_reader(tmp_path, ngram_model):
 def check_mapped(model):
     """A binary model loads without reading its tables: scoring unchecked contents may give
     wrong numbers but must end without reading outside the file; the contents check then
-    refuses the damage or passes, and a model that passes scores as a sound one does."""
-    list(model.full_scores("the cat sat on the zzz mat"))
-    model.score("a dog and the mat")
+    refuses the damage or passes, and a model that passes scores as a sound one does. Decoding
+    the words (``full_scores`` looks tokens up as strings) checks them first: a one-line error."""
     try:
+        model.score("a dog and the mat")
+        list(model.full_scores("the cat sat on the zzz mat"))
         model.verify()
     except LmkitError as exc:
         assert "\n" not in str(exc).strip(), str(exc)

@@ -14,7 +14,8 @@ from lmkit.ngram import SMOOTHINGS, NgramModel
 from lmkit.ngram import layouts as L
 from lmkit.ngram._kernels import SLOT_WORDS
 from lmkit.ngram.binary import write_binary
-from lmkit.ngram.binfile import MAGIC, PROBING_LOAD
+from lmkit.ngram.binfile import MAGIC, PROBING_LOAD, VERSION
+from lmkit.ngram.quick import QuickModel
 from lmkit.text import encode_corpus
 
 from .test_kenlm_cases import DATA
@@ -251,20 +252,24 @@ def test_version_1_files_still_load(tmp_path):
         NgramModel.load(tmp_path / "bad.bin")
 
 
-@pytest.mark.parametrize("name", ["test.v2.lmkbin", "test.v2.trie.lmkbin"])
-def test_version_2_files_still_load(tmp_path, name):
-    """Version 2 files (no stored word index: it is built at the first text score) load,
-    score as before (the quantised trie within its bins), pass the check, and are written again
-    as the current version with an index."""
+@pytest.mark.parametrize("name", ["test.v2.lmkbin", "test.v2.trie.lmkbin", "test.v3.trie.lmkbin"])
+def test_older_versions_still_load(tmp_path, name):
+    """Version 2 files (no stored word index: it is built at the first text score) and version
+    3 tries (float32 values in arrays beside the records) load, score as before (the quantised
+    trie within its bins), pass the check, and are written again as the current version."""
     arpa = NgramModel.load(DATA / "test.arpa", quiet=True)
     model = NgramModel.load(DATA / name, verify=True)
-    assert model.vocab._index is None
+    assert (model.vocab._index is None) == ("v2" in name)
     sents = ["looking on a little the biarritz not_found more .", "on a little more loin also"]
     got, want = [model.score(x) for x in sents], [arpa.score(x) for x in sents]
-    assert got == want if "trie" not in name else np.allclose(got, want, atol=0.05)
+    assert got == want if "v2.trie" not in name else np.allclose(got, want, atol=0.05)
+    quick = QuickModel.open(DATA / name)
+    assert quick is not None
+    encoded = encode_corpus([x.split() for x in sents], model.vocab)
+    assert quick.score_encoded(encoded)[0].tolist() == model.score_encoded(encoded)[0].tolist()
     write_binary(model, tmp_path / "again.bin", layout=model.layout)
     again = NgramModel.load(tmp_path / "again.bin", verify=True)
-    assert _header(bytearray((tmp_path / "again.bin").read_bytes()))[0]["version"] == 3
+    assert _header(bytearray((tmp_path / "again.bin").read_bytes()))[0]["version"] == VERSION
     assert again.vocab._index is not None and [again.score(x) for x in sents] == [arpa.score(x) for x in sents]
 
 
@@ -440,7 +445,7 @@ def test_bit_fields_round_trip_at_every_width():
     ("trie_fields", 9, 999, "record layout", AT_LOAD, 8),
     ("centers", 3, np.nan, "quantisation bins", AT_LOAD, 8),
     ("logprob", 7, np.nan, "impossible probabilities", IN_TABLES, 8),
-    ("logprob", -7, np.nan, "impossible probabilities", IN_TABLES, None),   # a 4-gram's, unquantised
+    ("logprob", 7, np.nan, "impossible probabilities", IN_TABLES, None),
 ])
 def test_corrupted_tries_are_refused(tmp_path, trained, test_lines, name, index, value, message, when, quantize):
     write_binary(trained, tmp_path / "m.bin", layout="trie", quantize=quantize)
@@ -450,19 +455,78 @@ def test_corrupted_tries_are_refused(tmp_path, trained, test_lines, name, index,
     _refused_when_checked(bad, test_lines, message, when)
 
 
-def test_a_trie_header_that_lies_about_quantisation_is_refused(tmp_path, trained):
-    write_binary(trained, tmp_path / "m.bin", layout="trie", quantize=8)
-    for lie, message in (([9, 8], "does not fit"), ([8, 99], "impossible quantisation"), (None, "does not fit")):
-        def edit(d, lie=lie):
-            header, end = _header(d)
-            header["quantize"] = lie
-            text = json.dumps(header).encode().ljust(end - len(MAGIC) - 8)   # JSON may end in spaces
-            first_array = -(-end // 64) * 64
-            assert len(MAGIC) + 8 + len(text) <= first_array        # the arrays stay where they are
-            d[len(MAGIC):len(MAGIC) + 8 + len(text)] = struct.pack("<Q", len(text)) + text
-        bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
-        with pytest.raises(ModelFormatError, match=message):
-            NgramModel.load(bad)
+def _set_bits(bits, at, width, value):
+    """Overwrite the ``width``-bit field at bit ``at`` of the uint64 array ``bits``."""
+    for b in range(width):
+        q, s = divmod(at + b, 64)
+        if (value >> b) & 1:
+            bits[q] |= np.uint64(1 << s)
+        else:
+            bits[q] &= ~np.uint64(1 << s)
+
+
+@pytest.mark.parametrize("column,k", [("prob", 2), ("prob", 4), ("backoff", 3)])
+def test_impossible_values_in_trie_records_are_refused(tmp_path, trained, test_lines, column, k):
+    """An unquantised trie keeps orders >= 2's float32 values in its records: a NaN written
+    there (through the implied sign bit of a 31-bit probability too) is refused by the check."""
+    from lmkit.ngram import _kernels as K
+    write_binary(trained, tmp_path / "m.bin", layout="trie")
+    f = NgramModel.load(tmp_path / "m.bin")._kernel_tables().trie_fields[k]
+    col = K.F_LP_BITS if column == "prob" else K.F_BO_BITS
+    assert (f[col], f[col + 2]) == ((31 if column == "prob" else 32), K.RAW)
+    at = int(f[K.F_BASE] + 5 * f[K.F_RECORD] + f[K.F_WORD:col].sum())      # the order's 6th record
+
+    def nan(d):
+        off, _ = _array_at(d, "trie_bits")
+        _, end = _header(d)
+        n = (len(d) - off) // 8
+        bits = np.frombuffer(bytes(d[off:off + 8 * n]), np.uint64).copy()
+        _set_bits(bits, at, int(f[col]), 0x7FC00001)
+        d[off:off + 8 * n] = bits.tobytes()
+    bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", nan)
+    _refused_when_checked(bad, test_lines, "impossible probabilities", IN_TABLES)
+
+
+def test_probabilities_lose_their_sign_bit_only_when_all_have_it(tmp_path, ts_split):
+    """Tries store orders >= 2's probabilities in 31 bits, sign implied, unless one of them
+    is +0.0 (or positive): then 32. Either way every value's bits come back."""
+    lines = ts_split[0].read_text(encoding="utf-8").splitlines()[:1500]
+    for smoothing, want in (("mkn", [31, 32]), ("mle", [32, 32])):
+        model = NgramModel.train([ln.split() for ln in lines], order=3, smoothing=smoothing, quiet=True)
+        write_binary(model, tmp_path / "t.bin", layout="trie")
+        assert _header(bytearray((tmp_path / "t.bin").read_bytes()))[0]["float_bits"] == want
+        again = NgramModel.load(tmp_path / "t.bin", verify=True)
+        for k in range(3):
+            np.testing.assert_array_equal(again.log_probs[k].view(np.uint32),
+                                          np.asarray(model.log_probs[k], np.float32).view(np.uint32))
+            if k < 2:
+                np.testing.assert_array_equal(again.log_backoffs[k].view(np.uint32),
+                                              np.asarray(model.log_backoffs[k], np.float32).view(np.uint32))
+
+
+@pytest.mark.parametrize("quantize,key,lie,message", [
+    (8, "quantize", [9, 8], "does not fit"),
+    (8, "quantize", [8, 99], "impossible quantisation"),
+    (8, "quantize", None, "neither quantize nor float_bits"),
+    (8, "float_bits", [31, 32], "impossible float fields"),
+    (None, "float_bits", [32, 32], "does not fit"),
+    (None, "float_bits", [30, 32], "impossible float fields"),
+    (None, "float_bits", None, "neither quantize nor float_bits"),
+    (None, "quantize", [8, 8], "impossible float fields"),
+])
+def test_a_trie_header_that_lies_about_its_values_is_refused(tmp_path, trained, quantize, key, lie, message):
+    write_binary(trained, tmp_path / "m.bin", layout="trie", quantize=quantize)
+
+    def edit(d):
+        header, end = _header(d)
+        header[key] = lie
+        text = json.dumps(header).encode().ljust(end - len(MAGIC) - 8)   # JSON may end in spaces
+        first_array = -(-end // 64) * 64
+        assert len(MAGIC) + 8 + len(text) <= first_array        # the arrays stay where they are
+        d[len(MAGIC):len(MAGIC) + 8 + len(text)] = struct.pack("<Q", len(text)) + text
+    bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
+    with pytest.raises(ModelFormatError, match=message):
+        NgramModel.load(bad)
 
 
 def test_arrays_of_unexpected_types_are_refused(tmp_path, trained):
