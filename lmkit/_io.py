@@ -1,15 +1,14 @@
-"""File helpers shared by every family: compressed open, atomic writes."""
+"""File helpers shared by every family: compressed open, atomic writes.
+
+The compression, temporary-file and copying modules are imported when first needed: a short
+command that reads a plain file (``lmkit ngram score``) does not pay for them."""
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
+import importlib
 import io
-import lzma
 import os
-import shutil
 import stat
-import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,14 @@ from typing import IO, Any
 
 from .errors import ConfigError, CorpusError
 
-_OPENERS = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+#: suffix -> the module whose ``open`` decompresses it
+_OPENERS = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+
+
+def _decompress_errors() -> tuple[type[BaseException], ...]:
+    """What a truncated or corrupt compressed stream raises (its modules are loaded by then)."""
+    import lzma
+    return EOFError, OSError, ValueError, zlib.error, lzma.LZMAError
 
 
 def is_compressed(path: str | os.PathLike) -> bool:
@@ -39,7 +45,7 @@ class _CheckedStream(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             data = self._inner.read(len(buffer))
-        except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
+        except _decompress_errors() as exc:
             raise CorpusError(f"{self._path}: truncated or corrupt {self._path.suffix} file ({exc})") from None
         buffer[:len(data)] = data
         return len(data)
@@ -53,7 +59,7 @@ class _CheckedStream(io.RawIOBase):
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         try:
             return self._inner.seek(offset, whence)
-        except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as exc:
+        except _decompress_errors() as exc:
             raise CorpusError(f"{self._path}: truncated or corrupt {self._path.suffix} file ({exc})") from None
 
     def close(self) -> None:
@@ -65,12 +71,13 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
     """Open a file for reading bytes, decompressing by suffix (.gz, .bz2, .xz); a truncated or
     corrupt compressed file raises :class:`CorpusError` naming it."""
     path = Path(path)
-    opener = _OPENERS.get(path.suffix)
+    module = _OPENERS.get(path.suffix)
+    opener = None if module is None else importlib.import_module(module).open
     try:
         if opener is None:
             return open(path, "rb")
         # The decompressors' own readline is Python code; a BufferedReader makes it C.
-        inner: IO[bytes] = opener(path, "rb")  # type: ignore[operator]
+        inner: IO[bytes] = opener(path, "rb")
         return io.BufferedReader(_CheckedStream(inner, path), buffer_size=1 << 20)
     except FileNotFoundError:
         raise CorpusError(f"{path}: no such file") from None
@@ -119,6 +126,7 @@ def _resolve_target(path: str | os.PathLike) -> tuple[Path, bool]:
 def _temp_beside(path: Path, user_path, suffix: str) -> tuple[int, str]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     except OSError as exc:
         raise ConfigError(f"{user_path}: cannot write here ({exc.strerror})") from None
@@ -129,6 +137,7 @@ def _wrapped(raw: IO[bytes], path: Path, mode: str, encoding: str | None) -> Ite
     """``raw`` as the handle ``mode`` asks for (text or bytes; gzip for a .gz name)."""
     binary = "b" in mode
     if path.suffix == ".gz":
+        import gzip
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
             if binary:
                 yield gz  # type: ignore[misc]
@@ -184,6 +193,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     name keeps `path`'s suffix so such writers do not append their own. Targets are resolved
     as in :func:`atomic_write` (devices and stdout get the bytes copied through).
     """
+    import shutil
+    import tempfile
     user_path = path
     target, atomic = _resolve_target(path)
     if not atomic:
@@ -247,6 +258,8 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
 
     Whatever ``path`` held before is replaced, so it must be a folder lmkit owns.
     """
+    import shutil
+    import tempfile
     target = Path(os.path.realpath(path))
     if target.exists() and not target.is_dir():
         raise ConfigError(f"{path}: exists and is not a folder")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import signal
@@ -133,7 +134,11 @@ def without_scipy() -> None:
 def run() -> None:
     quiet_thread_pools()      # before numpy and numba load: see lmkit/threads.py
     without_scipy()
-    sys.exit(main())
+    code = main()
+    # the objects left are freed as the interpreter ends; its last garbage collections need
+    # not trace them all again (about a tenth of a short `lmkit ngram score` run)
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

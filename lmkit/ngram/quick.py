@@ -193,18 +193,20 @@ class QuickModel:
         out = np.full(len(keys), -1, np.int64)
         if cap == 0 or not len(keys):
             return out
+        table = self.slots[SLOT_WORDS * base:SLOT_WORDS * (base + cap):SLOT_WORDS]   # the slots' keys
         h = keys.astype(np.uint64) * HASH_MULT
         pos = (((h >> np.uint64(32)) * np.uint64(cap)) >> np.uint64(32)).astype(np.int64)
         todo = np.arange(len(keys))
         for _ in range(cap):
-            there = self.slots[SLOT_WORDS * (base + pos)]
-            hit = there == keys
+            there = table[pos]
+            hit = np.flatnonzero(there == keys)
             out[todo[hit]] = pos[hit]
-            go = ~hit & (there != -1)
+            there[hit] = -1                           # found: the probe ends as at an empty slot
+            go = np.flatnonzero(there != -1)
+            if not len(go):
+                break
             todo, keys, pos = todo[go], keys[go], pos[go] + 1
             pos[pos == cap] = 0
-            if not len(todo):
-                break
         return out
 
 

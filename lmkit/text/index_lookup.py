@@ -49,7 +49,18 @@ def look_up(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, index: np
             offsets: np.ndarray) -> np.ndarray:
     """The id (int64, -1 absent) of each token ``data[starts[i]:starts[i] + lengths[i]]``, as
     :func:`lmkit.text._kernels.find_word` finds it (at most every slot once, ids and their
-    offsets checked against the words)."""
+    offsets checked against the words). The tokens are taken longest first, so that those
+    still at a byte position are always a prefix of the ones at hand."""
+    order = np.argsort(-lengths, kind="stable")
+    found = _look_up_sorted(data, starts[order], lengths[order], index, blob, offsets)
+    out = np.empty_like(found)
+    out[order] = found
+    return out
+
+
+def _look_up_sorted(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, index: np.ndarray,
+                    blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """:func:`look_up` of tokens in order of non-increasing length."""
     h = _hashes(data, starts, lengths)
     cap = len(index)
     out = np.full(len(starts), -1, np.int64)
@@ -68,15 +79,15 @@ def look_up(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, index: np
         entry = index[pos]
         same_tag = (entry != -1) & ((entry.view(np.uint64) >> np.uint64(32)) == tag)
         hit = np.zeros(len(todo), bool)
-        at = np.flatnonzero(same_tag)
+        at = np.flatnonzero(same_tag)                 # ascending: still longest first
         word = (entry[at].view(np.uint64) & _LOW32).astype(np.int64)
         ok = word < n_words
         at, word = at[ok], word[ok]
         base = offsets[word].astype(np.int64)
-        ok = (offsets[word + 1].astype(np.int64) - base == lengths[todo[at]]) & (base >= 0) \
-            & (base + lengths[todo[at]] <= len(blob))
-        at, word, base = at[ok], word[ok], base[ok]
-        ok = _same_bytes(data, starts[todo[at]], blob, base, lengths[todo[at]])
+        size = lengths[todo[at]]
+        ok = (offsets[word + 1].astype(np.int64) - base == size) & (base >= 0) & (base + size <= len(blob))
+        at, word, base, size = at[ok], word[ok], base[ok], size[ok]
+        ok = _same_bytes(data, starts[todo[at]], blob, base, size)
         out[todo[at[ok]]] = word[ok]
         hit[at[ok]] = True
         go = ~hit & (entry != -1)
@@ -104,27 +115,28 @@ def _probe_one(token: bytes, tag: int, pos: int, index: np.ndarray, blob: np.nda
 
 
 def _hashes(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """:func:`lmkit.text._kernels._hash` of every token (uint64): FNV-1a, a byte position at a
-    time over the tokens still that long (longest first), then the final mix."""
-    order = np.argsort(-lengths, kind="stable")
-    length, start = lengths[order], starts[order]
-    h = np.full(len(order), _FNV_OFFSET, np.uint64)
-    longer = np.searchsorted(-length, -np.arange(int(length.max()) if len(length) else 0), side="left")
-    for j, n in enumerate(longer):              # n: tokens longer than j bytes
-        h[:n] = (h[:n] ^ data[start[:n] + j]) * _FNV_PRIME
+    """:func:`lmkit.text._kernels._hash` of every token (uint64; tokens in order of
+    non-increasing length): FNV-1a a byte position at a time over the tokens still that long,
+    then the final mix."""
+    h = np.full(len(starts), _FNV_OFFSET, np.uint64)
+    for j, n in enumerate(_longer_than(lengths)):   # n: tokens longer than j bytes
+        h[:n] = (h[:n] ^ data[starts[:n] + j]) * _FNV_PRIME
     h ^= h >> np.uint64(32)
     h *= _MIX
     h ^= h >> np.uint64(29)
-    out = np.empty_like(h)
-    out[order] = h
-    return out
+    return h
+
+
+def _longer_than(lengths: np.ndarray) -> np.ndarray:
+    """For each j below the longest of the non-increasing ``lengths``: how many exceed j."""
+    return np.searchsorted(-lengths, -np.arange(int(lengths[0]) if len(lengths) else 0), side="left")
 
 
 def _same_bytes(data: np.ndarray, starts: np.ndarray, blob: np.ndarray, bases: np.ndarray,
                 lengths: np.ndarray) -> np.ndarray:
-    """Whether each token's bytes equal the word's at ``bases`` (lengths already equal)."""
+    """Whether each token's bytes equal the word's at ``bases`` (lengths already equal and
+    non-increasing)."""
     same = np.ones(len(starts), bool)
-    for j in range(int(lengths.max()) if len(lengths) else 0):
-        at = np.flatnonzero(lengths > j)
-        same[at] &= data[starts[at] + j] == blob[bases[at] + j]
+    for j, n in enumerate(_longer_than(lengths)):
+        same[:n] &= data[starts[:n] + j] == blob[bases[:n] + j]
     return same
