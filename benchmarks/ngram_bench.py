@@ -264,7 +264,7 @@ def binary_table(arpa: Path, test: Path, tmp: Path, build_binary: str | None, qu
             results[name].append((load, first, model_mb, wall, rss))
     for name, (_, path) in rows.items():
         med = [_median([r[i] for r in results[name]]) for i in range(5)]
-        print(f"{name:<18} {path.stat().st_size / 1e6:>8.1f} {med[0]:>8.4f} {med[1]:>11.4f} {med[2]:>9.1f} "
+        print(f"{name:<18} {path.stat().st_size / 1e6:>8.2f} {med[0]:>8.4f} {med[1]:>11.4f} {med[2]:>9.2f} "
               f"{med[3]:>12.3f} {med[4]:>8.0f} {ppl.get(name, float('nan')):>11.2f}")
     shared_pages_table({"lmkit probing": rows["lmkit probing"][1], "lmkit trie": rows["lmkit trie"][1],
                         "lmkit .lmk (npz)": lmk}, test)
