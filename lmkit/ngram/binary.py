@@ -40,7 +40,7 @@ import numpy as np
 from .._io import atomic_write
 from ..errors import ConfigError, ModelFormatError
 from ..text import Tokenizer, Vocabulary, utf8_blob
-from ..text._kernels import build_word_index
+from ..text.types import build_word_index
 from . import _kernels as K
 from .binfile import (
     ALIGN,

@@ -23,12 +23,12 @@ VERSION = 4
 READS = (1, 2, 3, 4)
 LAYOUTS = ("probing", "trie")
 ALIGN = 64
-DTYPES = {"uint8": np.uint8, "uint64": np.uint64, "int32": np.int32, "int64": np.int64, "float32": np.float32,
-           "bool": np.bool_}
+DTYPES = {"uint8": np.uint8, "uint32": np.uint32, "uint64": np.uint64, "int32": np.int32, "int64": np.int64,
+          "float32": np.float32, "bool": np.bool_}
 
 #: the types each array may have
 ARRAY_DTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
-                 "vocab_index": ("int64",),
+                 "vocab_index": ("uint32", "int64"),
                  "ctx": ("int64",), "word": ("int32",), "logprob": ("float32",), "backoff": ("float32",),
                  "gram_start": ("int64",), "table_keys": ("int64",), "table_vals": ("int32", "int64"),
                  "table_start": ("int64",), "table_cap": ("int64",), "slots": ("int64",), "trie_bits": ("uint64",),
@@ -216,7 +216,7 @@ def read_header(path: Path, f: BinaryIO, size: int) -> tuple[dict, int]:
         else {"ctx", "word", "table_keys", "table_vals", "table_start", "table_cap"} if header["version"] == 1
         else {"slots", "table_start", "table_cap"}) | ({"vocab_index"} if header["version"] >= 3 else set())
     for spec in specs:
-        if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES \
+        if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES or not isinstance(spec.get("name"), str) \
                 or any(type(spec.get(k)) is not int or spec[k] < 0 for k in ("shape", "offset")):
             raise ModelFormatError(f"{path}: bad array entry {spec!r} in the header")
         end = start + spec["offset"] + spec["shape"] * np.dtype(DTYPES[spec["dtype"]]).itemsize

@@ -142,36 +142,47 @@ def _index_home(h, cap):
     return np.int64(((h & _LOW32) * np.uint64(cap)) >> np.uint64(32))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _index_layout(index):
+    """(id bits, shift of the hash's tag, empty entry) of a word index by its slot width: 32-bit
+    slots hold the hash's top 8 bits above a 24-bit id, 64-bit slots its top 32 bits above a
+    32-bit id (see :func:`lmkit.text.types.word_index_dtype`); an empty slot has every bit set."""
+    if index.itemsize == 4:
+        return np.uint64(24), np.uint64(56), np.uint64(0xFFFFFFFF)
+    return np.uint64(32), np.uint64(32), np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
 @njit(cache=True, nogil=True)
-def build_word_index(blob, offsets):
-    """A fixed vocabulary's word index: open addressing over ``word_index_size(n)`` int64
-    slots (-1 empty), each holding a word's hash's high 32 bits above its id (32 bits), for the
-    words ``blob[offsets[t]:offsets[t + 1]]`` (t < 2**32 - 1). Small enough to store beside the
-    words in a model file (:func:`find_word` needs nothing else). Returns (index, the first id
-    whose word is listed before it, or -1)."""
+def build_word_index(blob, offsets, index):
+    """Fill ``index`` (``word_index_size(n)`` slots of ``word_index_dtype(n)``, every bit set:
+    empty) with a fixed vocabulary's word index: open addressing, each slot holding the top bits
+    of a word's hash above its id, for the words ``blob[offsets[t]:offsets[t + 1]]``. Small
+    enough to store beside the words in a model file (:func:`find_word` needs nothing else).
+    Returns the first id whose word is listed before it, or -1."""
     n = len(offsets) - 1
-    cap = n + n // 4 + 1          # lmkit.text.types.word_index_size
-    index = np.full(cap, -1, dtype=np.int64)
+    cap = len(index)
+    id_bits, tag_shift, empty = _index_layout(index)
     for t in range(n):
         h = _hash(blob, offsets[t], offsets[t + 1])
         s = _index_home(h, cap)
-        while index[s] != -1:
-            if _same_word(index[s], h, blob, offsets[t], offsets[t + 1], blob, offsets):
-                return index, t
+        while np.uint64(index[s]) != empty:
+            if _same_word(index[s], h, blob, offsets[t], offsets[t + 1], blob, offsets, id_bits, tag_shift):
+                return t
             s += 1
             if s == cap:
                 s = 0
-        index[s] = np.int64((h & ~_LOW32) | np.uint64(t))
-    return index, -1
+        index[s] = ((h >> tag_shift) << id_bits) | np.uint64(t)
+    return -1
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _same_word(entry, h, data, lo, hi, blob, offsets):
+def _same_word(entry, h, data, lo, hi, blob, offsets, id_bits, tag_shift):
     """Whether an index ``entry`` is the word ``data[lo:hi]`` of hash ``h`` (a damaged entry's id
     outside the vocabulary, or a word whose offsets leave the bytes, is no word)."""
-    if (np.uint64(entry) >> np.uint64(32)) != (h >> np.uint64(32)):
+    e = np.uint64(entry)
+    if (e >> id_bits) != (h >> tag_shift):
         return False
-    t = np.int64(np.uint64(entry) & _LOW32)
+    t = np.int64(e & ((np.uint64(1) << id_bits) - np.uint64(1)))
     if t >= len(offsets) - 1:
         return False
     base = np.int64(offsets[t])
@@ -190,16 +201,18 @@ def find_word(data, lo, hi, index, blob, offsets):
     every slot once and checks every id and its offsets against the words, so an index or
     offsets from a damaged file cannot send it outside them."""
     cap = len(index)
+    id_bits, tag_shift, empty = _index_layout(index)
+    id_mask = (np.uint64(1) << id_bits) - np.uint64(1)
     h = _hash(data, lo, hi)
-    tag = h >> np.uint64(32)
+    tag = h >> tag_shift
     size = hi - lo
     s = _index_home(h, cap)
     for _ in range(cap):
-        e = index[s]
-        if e == -1:
+        e = np.uint64(index[s])
+        if e == empty:
             return -1
-        if (np.uint64(e) >> np.uint64(32)) == tag:   # written out: through a helper, 3.7x slower
-            t = np.int64(np.uint64(e) & _LOW32)
+        if (e >> id_bits) == tag:   # written out: through a helper, 3.7x slower
+            t = np.int64(e & id_mask)
             if t < len(offsets) - 1:
                 base = np.int64(offsets[t])
                 if np.int64(offsets[t + 1]) - base == size and base >= 0 and base + size <= len(blob):

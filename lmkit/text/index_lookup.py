@@ -66,21 +66,24 @@ def _look_up_sorted(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, i
     out = np.full(len(starts), -1, np.int64)
     if cap == 0:
         return out
+    id_bits, tag_shift, empty = _layout(index)
     pos = (((h & _LOW32) * np.uint64(cap)) >> np.uint64(32)).astype(np.int64)
     todo = np.arange(len(starts))
-    tag = h >> np.uint64(32)
+    tag = h >> np.uint64(tag_shift)
+    id_mask = np.uint64((1 << id_bits) - 1)
     n_words = len(offsets) - 1
     for _ in range(cap):
         if len(todo) <= _FEW:     # the long probes' tail: one token at a time
             for i, p in zip(todo.tolist(), pos.tolist()):
-                out[i] = _probe_one(bytes(data[starts[i]:starts[i] + lengths[i]]), int(h[i] >> np.uint64(32)), p,
-                                    index, blob, offsets)
+                out[i] = _probe_one(bytes(data[starts[i]:starts[i] + lengths[i]]), int(h[i] >> np.uint64(tag_shift)),
+                                    p, index, blob, offsets)
             break
-        entry = index[pos]
-        same_tag = (entry != -1) & ((entry.view(np.uint64) >> np.uint64(32)) == tag)
+        entry = index[pos].astype(np.uint64)
+        filled = entry != empty
+        same_tag = filled & ((entry >> np.uint64(id_bits)) == tag)
         hit = np.zeros(len(todo), bool)
         at = np.flatnonzero(same_tag)                 # ascending: still longest first
-        word = (entry[at].view(np.uint64) & _LOW32).astype(np.int64)
+        word = (entry[at] & id_mask).astype(np.int64)
         ok = word < n_words
         at, word = at[ok], word[ok]
         base = offsets[word].astype(np.int64)
@@ -90,23 +93,31 @@ def _look_up_sorted(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, i
         ok = _same_bytes(data, starts[todo[at]], blob, base, size)
         out[todo[at[ok]]] = word[ok]
         hit[at[ok]] = True
-        go = ~hit & (entry != -1)
+        go = ~hit & filled
         todo, pos, tag = todo[go], pos[go] + 1, tag[go]
         pos[pos == cap] = 0
     return out
+
+
+def _layout(index: np.ndarray) -> tuple[int, int, np.uint64]:
+    """(id bits, shift of the hash's tag, empty entry as uint64) of a word index by its slot
+    type, as :func:`lmkit.text._kernels._index_layout`."""
+    if index.dtype == np.uint32:
+        return 24, 56, np.uint64(0xFFFFFFFF)
+    return 32, 32, np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def _probe_one(token: bytes, tag: int, pos: int, index: np.ndarray, blob: np.ndarray,
                offsets: np.ndarray) -> int:
     """One token's probe from slot ``pos`` on, as :func:`look_up`'s (id or -1)."""
     cap, n_words = len(index), len(offsets) - 1
+    id_bits, _, empty = _layout(index)
     for _ in range(cap):
-        entry = int(index[pos])
-        if entry == -1:
+        entry = int(index[pos]) & 0xFFFFFFFFFFFFFFFF
+        if entry == empty:
             return -1
-        entry &= 0xFFFFFFFFFFFFFFFF
-        word = entry & 0xFFFFFFFF
-        if entry >> 32 == tag and word < n_words:
+        word = entry & ((1 << id_bits) - 1)
+        if entry >> id_bits == tag and word < n_words:
             base, end = int(offsets[word]), int(offsets[word + 1])
             if base >= 0 and end <= len(blob) and blob[base:end].tobytes() == token:
                 return word

@@ -30,9 +30,32 @@ LOW32 = np.uint64(0xFFFFFFFF)
 
 def word_index_size(n: int) -> int:
     """Slots of the word index of ``n`` words (:func:`lmkit.text._kernels.build_word_index`):
-    1.25 a word (10 bytes; a lookup of a listed word reads 3 slots on average, all in one or
-    two cache lines)."""
+    1.25 a word (a lookup of a listed word reads 3 slots on average, in one cache line or two)."""
     return n + n // 4 + 1
+
+
+#: the most words a word index of 32-bit slots holds (24-bit ids; every bit set marks an empty slot)
+NARROW_INDEX_WORDS = (1 << 24) - 2
+
+
+def word_index_dtype(n: int) -> type:
+    """The slot type of the word index of ``n`` words: uint32 (the word's hash's top 8 bits
+    above its 24-bit id: 5 bytes a word) up to :data:`NARROW_INDEX_WORDS` words, else int64
+    (32 bits of hash above a 32-bit id)."""
+    return np.uint32 if n <= NARROW_INDEX_WORDS else np.int64
+
+
+def build_word_index(blob: np.ndarray, offsets: np.ndarray, dtype: type | None = None) -> tuple[np.ndarray, int]:
+    """(index, the first id whose word is listed before it or -1) of the words ``blob[offsets[t]:
+    offsets[t + 1]]``: :func:`lmkit.text._kernels.build_word_index` over slots of ``dtype``
+    (default :func:`word_index_dtype`)."""
+    from ._kernels import build_word_index as fill  # numba only when an index is built
+    n = len(offsets) - 1
+    dtype = word_index_dtype(n) if dtype is None else dtype
+    if dtype is np.uint32 and n > NARROW_INDEX_WORDS:
+        raise ValueError(f"{n} words do not fit a word index of 32-bit slots")
+    index: np.ndarray = np.full(word_index_size(n), np.iinfo(dtype).max if dtype is np.uint32 else -1, dtype=dtype)
+    return index, int(fill(blob, offsets, index))
 
 
 def utf8_strings(blob: np.ndarray, offsets: np.ndarray, start: int = 0, stop: int | None = None) -> list[str]:

@@ -16,7 +16,7 @@ import numpy as np
 from .._io import atomic_write, open_binary
 from ..errors import ConfigError, ModelFormatError
 from .corpus import Corpus, as_token_blocks
-from .types import utf8_blob, utf8_strings, word_index_size
+from .types import NARROW_INDEX_WORDS, build_word_index, utf8_blob, utf8_strings, word_index_size
 
 UNK, BOS, EOS, PAD = "<unk>", "<s>", "</s>", "<pad>"
 DEFAULT_SPECIALS = (UNK, BOS, EOS)
@@ -170,7 +170,6 @@ class Vocabulary:
         """(index, blob, offsets): the words' UTF-8 bytes and offsets (:meth:`utf8`) with an
         index over them that numba kernels look words up in by their bytes
         (:func:`lmkit.text._kernels.find_word`). Built for this call (a few ms per 50k words)."""
-        from ._kernels import build_word_index
         blob, offsets = self.utf8()
         index, twice = build_word_index(blob, offsets)
         if twice >= 0:
@@ -266,6 +265,9 @@ class PackedVocabulary(Vocabulary):
         self._stoi: dict[str, int] | None = None
         if index is not None and len(index) != word_index_size(n):
             raise ModelFormatError(f"{source}: the word index holds {len(index)} slots, expected {word_index_size(n)}")
+        if index is not None and (index.dtype not in (np.uint32, np.int64)
+                                  or (index.dtype == np.uint32 and n > NARROW_INDEX_WORDS)):
+            raise ModelFormatError(f"{source}: a word index of {index.dtype} slots cannot hold {n} words")
         self._index = index
         if [self.token(i) for i in range(len(specials))] != list(specials):
             raise ModelFormatError(f"{source}: the vocabulary must start with its special tokens {specials}")
@@ -329,11 +331,14 @@ class PackedVocabulary(Vocabulary):
             raise ModelFormatError(f"{self._source}: the word index does not fit the words")
 
     def _built_index(self) -> np.ndarray:
+        """The index the words give, in the stored index's slot type (older files have 64-bit
+        slots whatever their size) or else the one their number gives."""
         self._check_offsets()
-        try:
-            return Vocabulary.word_index(self)[0]
-        except ModelFormatError as exc:
-            raise ModelFormatError(f"{self._source}: {exc}") from None
+        index, twice = build_word_index(self.blob, self.offsets,
+                                        None if self._index is None else self._index.dtype.type)
+        if twice >= 0:
+            raise ModelFormatError(f"{self._source}: token {self.token(int(twice))!r} appears twice in the vocabulary")
+        return index
 
     def _decoded(self, decode):
         try:

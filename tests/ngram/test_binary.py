@@ -280,10 +280,13 @@ def test_a_damaged_word_index_is_refused_by_the_check(tmp_path, trained, test_li
     rng = np.random.default_rng(1)
 
     def garble(d):
-        off, _ = _array_at(d, "vocab_index")
-        index = np.frombuffer(bytes(d[off:off + 8 * 200]), np.int64).copy()
-        index[index >= 0] = rng.integers(0, 2 ** 62, int((index >= 0).sum()))
-        d[off:off + 8 * 200] = index.tobytes()
+        off, dtype = _array_at(d, "vocab_index")
+        assert dtype == np.uint32                         # 5 bytes a word for this vocabulary
+        size = dtype.itemsize * 200
+        index = np.frombuffer(bytes(d[off:off + size]), dtype).copy()
+        filled = index != np.iinfo(dtype).max
+        index[filled] = rng.integers(0, 2 ** 32 - 1, int(filled.sum())).astype(dtype)
+        d[off:off + size] = index.tobytes()
     bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", garble)
     model = NgramModel.load(bad)
     assert len(_scores(model, test_lines)) == len(test_lines)
@@ -502,6 +505,22 @@ def test_probabilities_lose_their_sign_bit_only_when_all_have_it(tmp_path, ts_sp
             if k < 2:
                 np.testing.assert_array_equal(again.log_backoffs[k].view(np.uint32),
                                               np.asarray(model.log_backoffs[k], np.float32).view(np.uint32))
+
+
+@pytest.mark.parametrize("spec_edit", [lambda a: a.pop("name"), lambda a: a.update(name=7)])
+def test_an_array_entry_without_a_name_is_refused(tmp_path, trained, spec_edit):
+    """Found by the mutation fuzzer: an array entry whose name is gone (or not a string) was a
+    KeyError; it is a one-line error naming the file."""
+    write_binary(trained, tmp_path / "m.bin")
+
+    def edit(d):
+        header, end = _header(d)
+        spec_edit(header["arrays"][-1])
+        text = json.dumps(header).encode().ljust(end - len(MAGIC) - 8)
+        d[len(MAGIC):len(MAGIC) + 8 + len(text)] = struct.pack("<Q", len(text)) + text
+    bad = _damage(tmp_path / "m.bin", tmp_path / "bad.bin", edit)
+    with pytest.raises(ModelFormatError, match="bad.bin: bad array entry"):
+        NgramModel.load(bad)
 
 
 @pytest.mark.parametrize("quantize,key,lie,message", [

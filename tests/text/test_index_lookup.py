@@ -7,7 +7,7 @@ import pytest
 from lmkit.text import Corpus, Tokenizer, Vocabulary, encode_corpus
 from lmkit.text._kernels import find_word
 from lmkit.text.index_lookup import look_up, split_and_look_up
-from lmkit.text.types import utf8_blob
+from lmkit.text.types import build_word_index, utf8_blob
 from lmkit.text.vocab import PackedVocabulary
 
 RNG = np.random.default_rng(5)
@@ -58,15 +58,23 @@ def test_blocks_that_may_hold_a_wide_space_are_left_to_the_caller(vocab):
         assert split_and_look_up(f"a{space}b\n".encode(), index, blob, offsets, 0) is None
 
 
-def test_ids_are_the_kernels_and_a_damaged_index_stays_inside_the_words(vocab):
-    index, blob, offsets = vocab.word_index()
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64])
+def test_ids_are_the_kernels_and_a_damaged_index_stays_inside_the_words(vocab, dtype):
+    """Both slot types (32-bit: new files; 64-bit: version 3 files and huge vocabularies)."""
+    blob, offsets = vocab.utf8()
+    index, _ = build_word_index(blob, offsets, dtype)
     tokens = vocab.itos + ["nope", "é?", ""]
     data = np.frombuffer("".join(tokens).encode(), np.uint8)
     lengths = np.array([len(t.encode()) for t in tokens], np.int64)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
     want = [find_word(data, s, s + n, index, blob, offsets) for s, n in zip(starts, lengths)]
+    np.testing.assert_array_equal(want, np.arange(len(tokens)) * (np.arange(len(tokens)) < len(vocab))
+                                  - (np.arange(len(tokens)) >= len(vocab)))
     np.testing.assert_array_equal(look_up(data, starts, lengths, index, blob, offsets), want)
-    for bad in (RNG.integers(-2 ** 62, 2 ** 62, len(index)), np.full(len(index), 7 << 32, np.int64)):
+    id_bits = 24 if dtype is np.uint32 else 32
+    junk = RNG.integers(0, 2 ** 32, len(index)).astype(dtype) if dtype is np.uint32 \
+        else RNG.integers(-2 ** 62, 2 ** 62, len(index))
+    for bad in (junk, np.full(len(index), 7 << id_bits, dtype)):
         got = look_up(data, starts, lengths, bad, blob, offsets)
         assert np.all((got == -1) | (got == np.arange(len(tokens))))
 

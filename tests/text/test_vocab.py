@@ -125,28 +125,48 @@ def test_packed_vocabulary_acts_as_the_vocabulary_it_packs_and_decodes_lazily():
         _ = PackedVocabulary(broken, np.array([0, 5, 8, 12, 13]), source="v.bin").itos
 
 
-def test_word_index_finds_every_word_and_nothing_else():
-    """The fixed-vocabulary word index (stored in binary n-gram models): every word's bytes
-    give its id, other byte strings -1; a word listed twice is reported; an index of random
-    entries (a damaged file) still ends every lookup and names no id outside the words."""
-    from lmkit.text._kernels import build_word_index, find_word
-    from lmkit.text.types import utf8_blob, word_index_size
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64])
+def test_word_index_finds_every_word_and_nothing_else(dtype):
+    """The fixed-vocabulary word index (stored in binary n-gram models), in both slot types:
+    every word's bytes give its id, other byte strings -1; a word listed twice is reported; an
+    index of random entries (a damaged file) still ends every lookup and names no id outside
+    the words."""
+    from lmkit.text._kernels import find_word
+    from lmkit.text.types import build_word_index, utf8_blob, word_index_size
     rng = np.random.default_rng(0)
     words = sorted({"".join(rng.choice(list("abcdéz€"), rng.integers(1, 9))) for _ in range(3000)})
     blob, offsets = utf8_blob(words)
-    index, twice = build_word_index(blob, offsets)
-    assert twice == -1 and len(index) == word_index_size(len(words))
+    index, twice = build_word_index(blob, offsets, dtype)
+    assert twice == -1 and len(index) == word_index_size(len(words)) and index.dtype == dtype
     for t, w in enumerate(words):
         data = np.frombuffer(w.encode(), np.uint8)
         assert find_word(data, 0, len(data), index, blob, offsets) == t
     for w in ("", "q", words[0] + "q", "abcdéz€x"):
         data = np.frombuffer(w.encode(), np.uint8)
         assert find_word(data, 0, len(data), index, blob, offsets) == (words.index(w) if w in words else -1)
-    _, twice = build_word_index(*utf8_blob(words[:50] + [words[7]]))
+    _, twice = build_word_index(*utf8_blob(words[:50] + [words[7]]), dtype)
     assert twice == 50
-    junk = rng.integers(-2 ** 62, 2 ** 62, len(index))
-    full = np.full(len(index), 5 << 32, np.int64)          # no empty slot, ids that are no word's
+    id_bits = 24 if dtype is np.uint32 else 32
+    junk = rng.integers(0, 2 ** 32, len(index)).astype(dtype) if dtype is np.uint32 \
+        else rng.integers(-2 ** 62, 2 ** 62, len(index))
+    full = np.full(len(index), 5 << id_bits, dtype)      # no empty slot, every id the first word's
     for bad in (junk, full):
         for w in words[:300]:
             data = np.frombuffer(w.encode(), np.uint8)
             assert find_word(data, 0, len(data), bad, blob, offsets) in (-1, words.index(w))
+
+
+def test_word_index_slots_are_32_bits_up_to_16_million_words(monkeypatch):
+    """5 bytes a word up to NARROW_INDEX_WORDS words (24-bit ids), 64-bit slots beyond; a
+    32-bit index given for more words than its ids can name is refused."""
+    from lmkit.text import types, vocab
+    from lmkit.text.types import NARROW_INDEX_WORDS, utf8_blob, word_index_dtype
+    from lmkit.text.vocab import PackedVocabulary
+    assert word_index_dtype(NARROW_INDEX_WORDS) is np.uint32 and word_index_dtype(NARROW_INDEX_WORDS + 1) is np.int64
+    assert NARROW_INDEX_WORDS < (1 << 24) - 1      # the largest id keeps a zero bit: no id looks empty
+    words = ["<unk>", "<s>", "</s>", "a", "b", "c"]
+    index, _ = types.build_word_index(*utf8_blob(words))
+    assert index.dtype == np.uint32
+    monkeypatch.setattr(vocab, "NARROW_INDEX_WORDS", 5)
+    with pytest.raises(ModelFormatError, match="v.bin: a word index of uint32 slots cannot hold 6 words"):
+        PackedVocabulary(*utf8_blob(words), source="v.bin", index=index)
