@@ -279,11 +279,12 @@ def probing_value(slot_vals, table_start, floats, k, i, column):
 
 
 @njit(cache=True, nogil=True)
-def score_tokens(ids, offsets, order, vocab_size, bos, eos,
-                 slots, slot_vals, table_start, table_cap, logprob, backoff, gram_start,
-                 trie_bits, trie_fields, centers, suffix_closed, use_bos, use_eos,
-                 unseen_context_backoff=0.0, uniform_fallback=np.nan):
-    """Backoff scoring of every word of every sentence.
+def score_words(ids, offsets, order, vocab_size, bos, eos,
+                slots, slot_vals, table_start, table_cap, logprob, backoff, gram_start,
+                trie_bits, trie_fields, centers, suffix_closed, use_bos, use_eos,
+                unseen_context_backoff=0.0, uniform_fallback=np.nan):
+    """Backoff scoring of every word of every sentence, word after word (what
+    :func:`score_tokens` does for tries; the rule its probing path follows).
 
     The model's tables (see :class:`lmkit.ngram.layouts.Tables`): probing layout when
     ``trie_bits`` is None (order k's table is slots ``table_start[k] .. + table_cap[k]`` of
@@ -362,6 +363,135 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
                 ctx[k] = new[k]
             history += 1
     return out_lp, out_len
+
+
+#: positions scored together by :func:`score_tokens` (its scratch: (2 N + 5) x 8 bytes each)
+SCORE_BLOCK = 1 << 15
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gram_values(k, g, order, slot_vals, table_start, logprob, backoff):
+    """(log10 probability, log10 backoff; 0 for the highest order) of order k's n-gram ``g``
+    (a word id for unigrams, else its slot) in the probing layout."""
+    p = probing_value(slot_vals, table_start, logprob, k, g, 2)
+    b = probing_value(slot_vals, table_start, backoff, k, g, 3) if k < order else 0.0
+    return p, b
+
+
+@njit(cache=True, nogil=True)
+def score_tokens(ids, offsets, order, vocab_size, bos, eos,
+                 slots, slot_vals, table_start, table_cap, logprob, backoff, gram_start,
+                 trie_bits, trie_fields, centers, suffix_closed, use_bos, use_eos,
+                 unseen_context_backoff=0.0, uniform_fallback=np.nan):
+    """Backoff scoring of every word of every sentence: arguments and results as
+    :func:`score_words` (per scored word, ``</s>`` included when ``use_eos``: log10 probability
+    float64, n-gram length used int32).
+
+    Probing tables are scored :data:`SCORE_BLOCK` positions at a time, and in a block one
+    order at a time: a position's context of length k-1 is the n-gram found at the position
+    before it, so order k's lookups need only order k-1's, and the lookups of one order are
+    independent of each other (the processor overlaps their cache misses: 1.6-1.9x the words a
+    second of scoring word by word on Brown order 5's tables). Each n-gram's values are read
+    when it is found, and a word's score adds them in :func:`score_words`'s order, bit for bit.
+    Tries are scored word by word (:func:`score_words`): their lookups are binary searches of
+    dependent reads, which gain nothing from the reordering (measured 0.9-1.0x).
+    """
+    if trie_bits is not None:
+        return score_words(ids, offsets, order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,
+                           logprob, backoff, gram_start, trie_bits, trie_fields, centers, suffix_closed, use_bos,
+                           use_eos, unseen_context_backoff, uniform_fallback)
+    n_sent = len(offsets) - 1
+    extra = 1 if use_eos else 0
+    n_out = len(ids) + (n_sent if use_eos else 0)
+    out_lp = np.empty(n_out, dtype=np.float64)
+    out_len = np.empty(n_out, dtype=np.int32)
+    size = max(1, min(SCORE_BLOCK, n_out))
+    scratch_i = np.empty((order + 4, size), dtype=np.int64)     # grams[0..order], words, full, first
+    scratch_f = np.empty((order + 1, size), dtype=np.float64)   # backoffs[0..order-1], probability
+    s = 0
+    o = 0
+    while s < n_sent:
+        e = s + 1
+        m = offsets[e] - offsets[s] + extra
+        while e < n_sent and m + offsets[e + 1] - offsets[e] + extra <= size:
+            m += offsets[e + 1] - offsets[e] + extra
+            e += 1
+        if m > size:                  # one sentence longer than a block
+            size = m
+            scratch_i = np.empty((order + 4, size), dtype=np.int64)
+            scratch_f = np.empty((order + 1, size), dtype=np.float64)
+        _score_block(ids, offsets, s, e, order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,
+                     logprob, backoff, suffix_closed, use_bos, use_eos, unseen_context_backoff, uniform_fallback,
+                     scratch_i, scratch_f, out_lp[o:o + m], out_len[o:o + m])
+        o += m
+        s = e
+    return out_lp, out_len
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _context(grams, first, i, j, bos, use_bos):
+    """The context n-gram of length j of position ``i``: the j-gram found at the position
+    before it, or at a sentence's first word ``<s>`` (j = 1, with ``use_bos``), else -1."""
+    if first:
+        return bos if (j == 1 and use_bos) else -1
+    return grams[j, i - 1]
+
+
+@njit(cache=True, nogil=True)
+def _score_block(ids, offsets, s0, s1, order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,
+                 logprob, backoff, suffix_closed, use_bos, use_eos, unseen_context_backoff, uniform_fallback,
+                 scratch_i, scratch_f, out_lp, out_len):
+    """:func:`score_tokens` on probing tables for sentences ``s0 .. s1 - 1`` (their positions
+    fit the scratch): order by order, each n-gram's values read as it is found; ``out_len``
+    holds the longest n-gram found so far."""
+    grams, words, full, first = scratch_i[:order + 1], scratch_i[order + 1], scratch_i[order + 2], scratch_i[order + 3]
+    bo, prob = scratch_f[:order], scratch_f[order]
+    n = 0
+    for s in range(s0, s1):                       # the positions: word, context length, sentence start
+        start, end = offsets[s], offsets[s + 1]
+        history = 1 if use_bos else 0             # words of context available (<s> included)
+        for i in range(start, end + 1 if use_eos else end):
+            words[n] = eos if i == end else ids[i]
+            full[n] = min(history, order - 1)     # context length the model could use
+            first[n] = i == start
+            history += 1
+            n += 1
+    for i in range(n):                            # unigrams
+        grams[0, i] = -1
+        grams[1, i] = words[i]
+        out_len[i] = 1
+        prob[i], b = _gram_values(1, words[i], order, slot_vals, table_start, logprob, backoff)
+        if order > 1:
+            bo[1, i] = b
+    for k in range(2, order + 1):                 # order k's lookups need only order k-1's
+        for i in range(n):
+            c = _context(grams, first[i], i, k - 1, bos, use_bos)
+            g = -1
+            if c >= 0 and (out_len[i] == k - 1 or not suffix_closed):
+                g = probe_slot(slots, table_start[k], table_cap[k], c * vocab_size + words[i])
+            grams[k, i] = g
+            if g >= 0:
+                out_len[i] = k
+                p, b = _gram_values(k, g, order, slot_vals, table_start, logprob, backoff)
+                prob[i] = p
+                if k < order:
+                    bo[k, i] = b
+    uniform = not np.isnan(uniform_fallback)
+    bos_backoff = np.float64(backoff[bos]) if order > 1 and use_bos else 0.0
+    for i in range(n):
+        found, f = out_len[i], full[i]
+        if uniform and found <= f:
+            lp = uniform_fallback
+            if _context(grams, first[i], i, f, bos, use_bos) >= 0:
+                lp += bos_backoff if first[i] else bo[f, i - 1]
+        else:
+            lp = prob[i]
+            for j in range(found, f + 1):         # backoff weights of the contexts longer than the one used
+                if _context(grams, first[i], i, j, bos, use_bos) < 0:
+                    lp += unseen_context_backoff
+                else:
+                    lp += bos_backoff if first[i] else bo[j, i - 1]
+        out_lp[i] = lp
 
 
 @njit(cache=True, nogil=True)

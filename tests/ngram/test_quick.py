@@ -1,6 +1,11 @@
 """Scoring a binary model (probing, trie, quantised trie) in numpy alone (`lmkit ngram score`'s path, no numba): the
 same floats and n-gram lengths, bit for bit, as the numba kernel for every smoothing, order,
-<s>/</s> setting and for models whose suffixes are not all listed; and the command's output."""
+<s>/</s> setting and for models whose suffixes are not all listed; and the command's output.
+Also the batch kernel's two paths: probing tables taken a block of positions and one order at
+a time (:func:`lmkit.ngram._kernels.score_tokens`) against word after word
+(:func:`~lmkit.ngram._kernels.score_words`), across block edges and for a sentence longer
+than a block."""
+import itertools
 import subprocess
 import sys
 
@@ -9,6 +14,7 @@ import pytest
 
 from lmkit import ModelFormatError
 from lmkit.ngram import SMOOTHINGS, NgramModel
+from lmkit.ngram import _kernels as K
 from lmkit.ngram.binary import write_binary
 from lmkit.ngram.quick import QuickModel
 from lmkit.text import Corpus, encode_corpus
@@ -117,3 +123,42 @@ def test_cli_score_on_a_binary_imports_no_numba(tmp_path, corpus, held_out):
     for name in ("m.bin", "t.bin"):
         assert outs[name, 0] == outs["m.lmk", 0] and outs[name, 2] == outs["m.lmk", 2]
     assert "perplexity=" in outs["m.bin", 0] and len(outs["m.bin", 2]) > len(outs["m.bin", 0])
+
+
+def _both(model, enc, bos, eos, closed=None):
+    args, fallback = model._score_args()
+    if closed is not None:
+        args = (*args[:-1], closed)
+    a = K.score_tokens(enc.ids, enc.offsets, *args, bos, eos, *fallback)
+    b = K.score_words(enc.ids, enc.offsets, *args, bos, eos, *fallback)
+    return a, b
+
+
+def _assert_same(a, b):
+    np.testing.assert_array_equal(a[0].view(np.int64), b[0].view(np.int64))     # every bit
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("smoothing", SMOOTHINGS)
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+def test_block_scoring_is_word_by_word_scoring(corpus, held_out, smoothing, order):
+    model = NgramModel.train(corpus, order=order, smoothing=smoothing, quiet=True)
+    assert model.layout == "probing"
+    enc = encode_corpus(held_out, model.vocab)
+    for bos, eos in itertools.product((True, False), repeat=2):
+        for closed in ((True, False) if model.suffixes_closed() else (False,)):
+            _assert_same(*_both(model, enc, bos, eos, closed))
+
+
+def test_blocks_and_a_sentence_longer_than_a_block(corpus, held_out):
+    """Many blocks' worth of sentences (block edges fall between sentences), and one sentence
+    of more positions than a block (the scratch grows for it)."""
+    model = NgramModel.train(corpus, order=4, quiet=True)
+    many = held_out * (3 * K.SCORE_BLOCK // sum(len(s) + 1 for s in held_out) + 1)
+    long = [w for s in held_out for w in s]
+    long = long * (K.SCORE_BLOCK // len(long) + 2)
+    assert len(long) > K.SCORE_BLOCK
+    for sentences in (many, [["the"], long, ["a", "b"]], [long]):
+        enc = encode_corpus(sentences, model.vocab)
+        for bos, eos in ((True, True), (False, False)):
+            _assert_same(*_both(model, enc, bos, eos))
