@@ -258,9 +258,10 @@ class PackedVocabulary(Vocabulary):
             raise ModelFormatError(f"{source}: vocabulary offsets do not fit its bytes")
         self._offsets_checked = False
         self.blob, self.offsets, self.specials, self._source = blob, offsets, specials, source
-        self.counts = np.zeros(n, dtype=np.int64) if counts is None else np.asarray(counts, dtype=np.int64)
-        if self.counts.shape != (n,):
-            raise ModelFormatError(f"{source}: {len(self.counts)} counts for {n} words")
+        # no counts (an ARPA file's words): zeros made when first asked for, not at every load
+        self._counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+        if self._counts is not None and self._counts.shape != (n,):
+            raise ModelFormatError(f"{source}: {len(self._counts)} counts for {n} words")
         self._itos: list[str] | None = None
         self._stoi: dict[str, int] | None = None
         if index is not None and len(index) != word_index_size(n):
@@ -275,6 +276,16 @@ class PackedVocabulary(Vocabulary):
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
+
+    @property
+    def counts(self) -> np.ndarray:
+        if self._counts is None:
+            self._counts = np.zeros(len(self), dtype=np.int64)
+        return self._counts
+
+    @counts.setter
+    def counts(self, counts: np.ndarray) -> None:
+        self._counts = counts
 
     def token(self, index: int) -> str:
         if self._itos is not None:
