@@ -78,10 +78,10 @@ def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = N
     probability's 31 or 32 bits, the backoff's 32), or with neither, in the float arrays
     (format version 3 and before)."""
     N = len(sizes)
-    fields = np.zeros((N + 1, F_COUNT), np.int64)
+    rows = [[0] * F_COUNT for _ in range(N + 1)]    # Python ints: loading computes this every time
     n_centers = base = 0
     for k in range(1, N + 1):
-        f = fields[k]
+        f = rows[k]
         f[F_WORD] = bits_for(vocab_size - 1) if k > 1 else 0
         f[F_PTR] = bits_for(sizes[k]) if k < N else 0
         if quantize_bits is not None and k > 1:
@@ -98,6 +98,7 @@ def trie_fields(sizes: list[int], vocab_size: int, quantize_bits: int | None = N
         f[F_BASE] = base
         f[F_SIZE] = sizes[k - 1]
         base += f[F_RECORD] * (sizes[k - 1] + (k < N))
+    fields = np.array(rows, np.int64)
     return fields, base // 64 + 2, n_centers   # a spare word: reads may touch the next one
 
 
@@ -120,14 +121,9 @@ def float_bits_for(logprobs: list[np.ndarray]) -> tuple[int, int]:
 
 def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """(table_start, table_cap), int64 [N + 1]: each order's first slot and slot count."""
-    N = len(sizes)
-    cap = np.zeros(N + 1, np.int64)
-    for k in range(2, N + 1):
-        n = sizes[k - 1]
-        cap[k] = int(n * PROBING_LOAD) + 1 if n else 0   # always an empty slot
-    start = np.zeros(N + 1, np.int64)
-    start[1:] = np.cumsum(cap[:-1])
-    return start, cap
+    cap = [0, 0] + [int(n * PROBING_LOAD) + 1 if n else 0 for n in sizes[1:]]   # always an empty slot
+    start = [sum(cap[:k]) for k in range(len(cap))]
+    return np.array(start, np.int64), np.array(cap, np.int64)
 
 
 class Mapped(NamedTuple):
@@ -174,8 +170,9 @@ def probing_sizes(path: Path, a: dict, N: int, sizes: list[int], V: int) -> tupl
     start, cap = probing_caps(sizes)
     if sizes[0] != V or len(a["logprob"]) != V or len(a["backoff"]) != (V if N > 1 else 0):
         raise ModelFormatError(f"{path}: the unigram arrays do not fit the vocabulary of {V} words")
-    if len(a["table_start"]) != N + 1 or np.any(a["table_start"] != start) or len(a["table_cap"]) != N + 1 \
-            or np.any(a["table_cap"] != cap) or len(a["slots"]) != SLOT_WORDS * cap.sum():
+    # compared as lists: a handful of numbers, and numpy's calls cost more than the work
+    if a["table_start"].tolist() != start.tolist() or a["table_cap"].tolist() != cap.tolist() \
+            or len(a["slots"]) != SLOT_WORDS * int(cap.sum()):
         raise ModelFormatError(f"{path}: the probing tables' sizes do not fit the n-gram counts {sizes}")
     return start, cap
 
@@ -243,8 +240,8 @@ def vocabulary(path: Path, a: dict) -> PackedVocabulary:
 
 def check_gram_start(path: Path, g: np.ndarray, N: int, sizes: list[int]) -> None:
     """Each order's first entry in the per-n-gram arrays (order k's n-grams are g[k] ..)."""
-    if len(g) != N + 1 or g[0] != 0 or np.any(np.diff(g[1:]) != np.asarray(sizes[:-1], np.int64)) \
-            or g[N] + sizes[-1] != sum(sizes):
+    starts = g.tolist()
+    if starts != [0] + [sum(sizes[:k]) for k in range(N)]:
         raise ModelFormatError(f"{path}: n-gram offsets do not fit the sizes {sizes}")
 
 
@@ -264,9 +261,7 @@ def trie_layout(path: Path, a: dict, sizes: list[int], V: int, header: dict) -> 
     if header["version"] >= 4 and quantize is None and raw is None:
         raise ModelFormatError(f"{path}: the header says neither quantize nor float_bits")
     fields, n_words, n_centers = trie_fields(sizes, V, q[0], q[1], (raw[0], raw[1]) if raw else None)
-    stored = a["trie_fields"]
-    if len(stored) != fields[:, :F_STORED].size \
-            or np.any(stored.reshape(len(fields), F_STORED) != fields[:, :F_STORED]):
+    if a["trie_fields"].tolist() != fields[:, :F_STORED].ravel().tolist():
         raise ModelFormatError(f"{path}: the trie's record layout does not fit its sizes and vocabulary")
     n_lp, n_bo = float_counts(sizes, quantize is not None or raw is not None)
     for name, want in (("trie_bits", n_words), ("centers", n_centers), ("logprob", n_lp), ("backoff", n_bo)):
