@@ -82,8 +82,9 @@ class NgramModel:
                      tokenizer: Tokenizer) -> NgramModel:
         """A model that scores straight from ``tables`` (a memory-mapped file's); its per-order
         arrays are made by ``unpack`` when first asked for (writing ARPA, pruning, mixing)."""
-        empty = [np.zeros(0)] * len(sizes)
-        model = cls(vocab, empty, empty, empty, empty, meta, tokenizer)
+        n = len(sizes)   # empty arrays of the types the constructor keeps: nothing to convert
+        model = cls(vocab, [np.zeros(0, np.int64)] * n, [np.zeros(0, np.int32)] * n,
+                    [np.zeros(0, np.float32)] * n, [np.zeros(0, np.float32)] * n, meta, tokenizer)
         model._sizes = list(sizes)
         model._unpack = unpack
         model._tables = tables
