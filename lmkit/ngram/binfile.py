@@ -25,6 +25,7 @@ LAYOUTS = ("probing", "trie")
 ALIGN = 64
 DTYPES = {"uint8": np.uint8, "uint32": np.uint32, "uint64": np.uint64, "int32": np.int32, "int64": np.int64,
           "float32": np.float32, "bool": np.bool_}
+ITEMSIZE = {name: np.dtype(t).itemsize for name, t in DTYPES.items()}
 
 #: the types each array may have
 ARRAY_DTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
@@ -214,9 +215,10 @@ def read_header(path: Path, f: BinaryIO, size: int) -> tuple[dict, int]:
         else {"slots", "table_start", "table_cap"}) | ({"vocab_index"} if header["version"] >= 3 else set())
     for spec in specs:
         if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES or not isinstance(spec.get("name"), str) \
-                or any(type(spec.get(k)) is not int or spec[k] < 0 for k in ("shape", "offset")):
+                or type(spec.get("shape")) is not int or type(spec.get("offset")) is not int \
+                or spec["shape"] < 0 or spec["offset"] < 0:
             raise ModelFormatError(f"{path}: bad array entry {spec!r} in the header")
-        end = start + spec["offset"] + spec["shape"] * np.dtype(DTYPES[spec["dtype"]]).itemsize
+        end = start + spec["offset"] + spec["shape"] * ITEMSIZE[spec["dtype"]]
         if end > size or spec["offset"] % ALIGN:
             raise ModelFormatError(f"{path}: array {spec.get('name')!r} ends at byte {end}, past the end of "
                                    f"the file ({size} bytes): truncated?")
