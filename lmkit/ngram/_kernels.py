@@ -390,11 +390,11 @@ def score_tokens(ids, offsets, order, vocab_size, bos, eos,
     Probing tables are scored :data:`SCORE_BLOCK` positions at a time, and in a block one
     order at a time: a position's context of length k-1 is the n-gram found at the position
     before it, so order k's lookups need only order k-1's, and the lookups of one order are
-    independent of each other (the processor overlaps their cache misses: 1.6-1.9x the words a
-    second of scoring word by word on Brown order 5's tables). Each n-gram's values are read
+    independent of each other (the processor overlaps their cache misses: 1.4-1.9x the words a
+    second of scoring word by word, Brown test x 5 on the order-5 probing file, six runs). Each n-gram's values are read
     when it is found, and a word's score adds them in :func:`score_words`'s order, bit for bit.
     Tries are scored word by word (:func:`score_words`): their lookups are binary searches of
-    dependent reads, which gain nothing from the reordering (measured 0.9-1.0x).
+    dependent reads, which gain nothing from the reordering (batch 0.87-1.01x, three runs).
     """
     if trie_bits is not None:
         return score_words(ids, offsets, order, vocab_size, bos, eos, slots, slot_vals, table_start, table_cap,

@@ -120,6 +120,17 @@ def float_bits_for(logprobs: list[np.ndarray]) -> tuple[int, int]:
     return (31 if negative else 32), 32
 
 
+def float_codes(values: np.ndarray, width: int) -> np.ndarray:
+    """The ``width``-bit (31 or 32) fields that hold float32 ``values`` (uint32 [n]): their
+    bits, the sign bit dropped for 31 (every value then has it set)."""
+    return np.asarray(values, np.float32).view(np.uint32) & np.uint32(SIGN_BIT - 1 if width == 31 else 2 ** 32 - 1)
+
+
+def floats_from_codes(codes: np.ndarray, width: int) -> np.ndarray:
+    """The float32 values (float32 [n]) of :func:`float_codes`' fields (integer codes)."""
+    return (codes | (SIGN_BIT if width == 31 else 0)).astype(np.uint32).view(np.float32)
+
+
 def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """(table_start, table_cap), int64 [N + 1]: each order's first slot and slot count."""
     cap = [0, 0] + [int(n * PROBING_LOAD) + 1 if n else 0 for n in sizes[1:]]   # always an empty slot

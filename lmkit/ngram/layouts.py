@@ -32,7 +32,7 @@ from ._kernels import (
     F_RECORD,
     F_WORD,
 )
-from .binfile import RAW, SIGN_BIT, float_bits_for, probing_caps, trie_fields
+from .binfile import RAW, float_bits_for, float_codes, floats_from_codes, probing_caps, trie_fields
 
 
 class Tables(NamedTuple):
@@ -181,9 +181,8 @@ def trie_tables(ctx: list[np.ndarray], word: list[np.ndarray], logprob: list[np.
         for column, values, exact in ((F_LP_BITS, logprob[k - 1], (-np.inf,)),
                                       (F_BO_BITS, backoff[k - 1], (0.0, -np.inf))):
             if f[column] and f[column + 2] == RAW:
-                codes = np.asarray(values, np.float32).view(np.uint32) & np.uint32(
-                    SIGN_BIT - 1 if f[column] == 31 else 2 ** 32 - 1)
-                K.write_field(bits, f[F_BASE], f[F_RECORD], _offset(f, column), f[column], codes)
+                K.write_field(bits, f[F_BASE], f[F_RECORD], _offset(f, column), f[column],
+                              float_codes(values, int(f[column])))
             elif f[column]:
                 c, codes = quantize(values, int(f[column]), exact)
                 centers[f[column + 2]:f[column + 2] + len(c)] = c
@@ -239,4 +238,4 @@ def trie_values(t: Tables, k: int, n: int, column: int) -> np.ndarray:
     codes = trie_field(t, k, column, n)
     if f[column + 2] != RAW:
         return t.centers[f[column + 2] + codes]
-    return (codes | (SIGN_BIT if f[column] == 31 else 0)).astype(np.uint32).view(np.float32)
+    return floats_from_codes(codes, int(f[column]))

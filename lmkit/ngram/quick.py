@@ -31,9 +31,9 @@ from .binfile import (
     HASH_MULT,
     MAGIC,
     RAW,
-    SIGN_BIT,
     SLOT_WORDS,
     Mapped,
+    floats_from_codes,
     open_mapped,
     probing_sizes,
     trie_layout,
@@ -150,9 +150,7 @@ class QuickModel:
                 at = self.fields[k, which + 2]
                 if at != RAW:
                     return self.centers[at + codes].astype(np.float64)
-                if width == 31:
-                    codes |= SIGN_BIT
-                return codes.astype(np.uint32).view(np.float32).astype(np.float64)
+                return floats_from_codes(codes, int(width)).astype(np.float64)
             floats = self.logprob if column == 2 else self.backoff
             return floats[self.gram_start[k] + ids].astype(np.float64)
         if k == 1:
