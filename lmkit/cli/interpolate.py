@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     enc = encode_corpus(sentences, mix.vocab)
     signature = (f"interpolate:{len(models)}|bos:1|eos:{int(eos)}|tok:{corpus.tokenizer.mode}|"
                  f"lc:{int(corpus.tokenizer.lowercase)}|version:{__version__}")
-    write_scores(sys.stdout, scores, enc.ids, enc.offsets, mix.vocab.itos, None, signature,
+    write_scores(sys.stdout, scores, enc.ids, enc.offsets, mix.vocab, None, signature,
                  per_word=args.per_word, summary_only=args.summary_only, eos=eos)
     sys.stdout.write("weights=" + " ".join(f"{w:.6f}" for w in weights) + f" ({how})\n")
     return 0

@@ -5,6 +5,7 @@ import argparse
 import gc
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -16,11 +17,37 @@ from ..progress import set_quiet
 from ..threads import quiet_thread_pools
 
 
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` gives it ($COLUMNS, else the
+    terminal of stdout, else 80)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", 0))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout with the width found without importing shutil: argparse makes
+    a formatter for every argument added, and shutil (with its compression modules) would
+    cost every short run 2-3 ms of imports."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad command line in one line and exits 2. Every (sub)command
     accepts the global --debug and --quiet, so they may also follow the command name."""
 
     def __init__(self, *args, top: bool = False, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
         default = False if top else argparse.SUPPRESS   # a subcommand keeps what the top level set
         self.add_argument("--debug", action="store_true", default=default,

@@ -155,7 +155,7 @@ def run_score(args: argparse.Namespace) -> int:
     signature = (f"neural:{c.arch}|layers:{c.layers}|hidden:{c.hidden}|output:{c.output}|V:{c.vocab_size}|bos:1|"
                  f"eos:{int(eos)}|tok:{corpus.tokenizer.mode}|lc:{int(corpus.tokenizer.lowercase)}|"
                  f"version:{__version__}")
-    write_scores(sys.stdout, scores, enc.ids, enc.offsets, model.vocab.itos, lengths, signature,
+    write_scores(sys.stdout, scores, enc.ids, enc.offsets, model.vocab, lengths, signature,
                  per_word=args.per_word, summary_only=args.summary_only, eos=eos)
     return 0
 

@@ -202,7 +202,7 @@ def run_score(args: argparse.Namespace) -> int:
                  f"eos:{int(eos)}|tok:{corpus.tokenizer.mode}|lc:{int(corpus.tokenizer.lowercase)}|"
                  f"version:{__version__}")
     kind = "perplexity" if model.is_probability else "score-perplexity (stupid backoff: not a probability)"
-    write_scores(sys.stdout, scores, enc.ids, enc.offsets, model.vocab.itos, lengths, signature,
+    write_scores(sys.stdout, scores, enc.ids, enc.offsets, model.vocab, lengths, signature,
                  per_word=args.per_word, summary_only=args.summary_only, eos=eos, kind=kind)
     return 0
 

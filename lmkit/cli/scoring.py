@@ -3,20 +3,25 @@ per sentence its log10 probability and OOV count (or every word's score), then o
 line with perplexity including and excluding OOVs and a signature of the settings."""
 from __future__ import annotations
 
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from ..lm import CorpusScores
 
+if TYPE_CHECKING:
+    from ..text import Vocabulary
 
-def write_scores(out: TextIO, scores: CorpusScores, ids: np.ndarray, offsets: np.ndarray, itos: list[str],
+
+def write_scores(out: TextIO, scores: CorpusScores, ids: np.ndarray, offsets: np.ndarray, vocab: Vocabulary,
                  lengths: np.ndarray | None, signature: str, *, per_word: bool = False, summary_only: bool = False,
                  eos: bool = True, kind: str = "perplexity") -> None:
-    """``lengths`` (int [tokens]): the n-gram length printed beside each word with ``per_word``."""
+    """``lengths`` (int [tokens]): the n-gram length printed beside each word with ``per_word``
+    (the only output that needs the words: a mapped model's vocabulary is decoded only then)."""
     ids = np.asarray(ids)
     lp = scores.logprobs
     if not summary_only:
+        itos = vocab.itos if per_word else []
         for s in range(len(scores.lengths)):
             if per_word:
                 a, b = int(scores.starts[s]), int(scores.starts[s] + scores.lengths[s])

@@ -7,10 +7,13 @@ The rule is the scoring kernel's (:func:`lmkit.ngram._kernels.score_tokens`) and
 float64 addition, in the same order; only the loop is turned inside out: all positions of the
 text at once, one order after another. A position's context of length k is the n-gram of
 order k found at the position before it, so order k's lookups need only order k-1's results.
-Tests hold the two paths equal bit for bit. The mapped file gets the checks a default
+A trie's pairs (parent, word) are found by a search of the parent's children, which are
+sorted by word, or, for the parents with long blocks of children and many pairs (``the``,
+``<s>``), in a table of those children's words read once. Tests hold the two paths equal
+bit for bit. The mapped file gets the checks a default
 :meth:`NgramModel.load <lmkit.ngram.NgramModel.load>` gives it (header, every size) and the
-lookups the same bounds (a probe reads at most its table's slots), so damaged contents can
-give wrong scores but never a read outside the file.
+lookups the same bounds (a probe reads at most its table's slots, a trie's records are those
+of the order), so damaged contents can give wrong scores but never a read outside the file.
 """
 from __future__ import annotations
 
@@ -38,6 +41,18 @@ from .binfile import (
     probing_sizes,
     trie_layout,
 )
+
+#: trie blocks (a parent's children) this long or longer may be read whole (see
+#: :meth:`QuickModel._read_blocks`): when their pairs' search steps times _STEP_COST exceed
+#: the block's records plus a table row's entries times _ENTRY_COST (costs relative to
+#: reading one record), for at most _TABLE_ENTRIES entries in all
+_LONG_BLOCK = 64
+_STEP_COST = 2
+_ENTRY_COST = 0.05
+_TABLE_ENTRIES = 1 << 22
+#: a trie order whose parents number at most this many times the pairs has every parent's
+#: pointer read once, and its pairs counted per parent in an array
+_DENSE = 2
 
 
 class QuickModel:
@@ -164,24 +179,98 @@ class QuickModel:
         return _read_bits(self.bits, at, int(f[column]))
 
     def _child(self, k: int, parents: np.ndarray, words: np.ndarray) -> np.ndarray:
-        """The trie record of each (parent of order k-1, word) at order k (-1 absent): a binary
-        search of the parent's children, every pair at once, as the kernel's ``trie_child``
-        (pointers clamped to the order's records)."""
+        """The trie record of each (parent of order k-1, word) at order k (-1 absent), as the
+        kernel's ``trie_child`` (pointers clamped to the order's records), every pair at once:
+        the pairs of the busiest long blocks looked up in a table (:meth:`_read_blocks`), the
+        others searched for (:meth:`_search`)."""
         n = self.fields[k, F_SIZE]
-        lo = np.minimum(self._field(k - 1, parents, F_PTR), n)
-        hi = np.minimum(self._field(k - 1, parents + 1, F_PTR), n)
+        m = int(self.fields[k - 1, F_SIZE])
+        dense = m <= _DENSE * len(parents)      # few parents for the pairs (as order 1's words)
+        if dense:                               # read every parent's pointer once
+            ptr = np.minimum(self._field(k - 1, np.arange(m + 1), F_PTR), n)
+            lo = ptr[parents]
+            length = ptr[parents + 1] - lo
+        else:
+            lo = np.minimum(self._field(k - 1, parents, F_PTR), n)
+            length = np.minimum(self._field(k - 1, parents + 1, F_PTR), n) - lo
         out = np.full(len(parents), -1, np.int64)
-        todo = np.flatnonzero(lo < hi)
-        lo, hi, w = lo[todo], hi[todo], words[todo]
-        while len(todo):
-            mid = (lo + hi) >> 1
-            x = self._field(k, mid, F_WORD)
-            hit = x == w
-            out[todo[hit]] = mid[hit]
-            lo = np.where(x < w, mid + 1, lo)
-            hi = np.where(x > w, mid, hi)
-            live = ~hit & (lo < hi)
-            todo, lo, hi, w = todo[live], lo[live], hi[live], w[live]
+        self._read_blocks(k, parents, lo, length, words, out, m if dense else 0)
+        todo = np.flatnonzero(length > 0)
+        if len(todo):
+            out[todo] = self._search(k, lo[todo], length[todo], words[todo])
+        return out
+
+    def _read_blocks(self, k: int, parents: np.ndarray, lo: np.ndarray, length: np.ndarray, words: np.ndarray,
+                     out: np.ndarray, dense: int) -> None:
+        """Look up the pairs whose block (their parent's children: ``lo``, ``length``) is long
+        and shared by enough pairs that reading it whole costs less than searching it for each
+        pair: the chosen blocks' words go into a table (block x the pairs' distinct words ->
+        record) and their pairs read their records there (``out``; their ``length`` set to 0).
+        ``dense``: the number of parents when the pairs are counted in an array over them
+        (else 0: counted by sorting)."""
+        long = np.flatnonzero(length >= _LONG_BLOCK)
+        if not len(long):
+            return
+        p = parents[long]
+        if dense:
+            pairs = np.bincount(p, minlength=dense)
+            group = np.flatnonzero(pairs)                     # the distinct parents, ascending
+            pairs = pairs[group]
+            one = np.empty(dense, np.int64)
+            one[p] = long                                     # a pair of each parent
+            first = one[group]
+        else:
+            group, i, pairs = np.unique(p, return_index=True, return_counts=True)
+            first = long[i]
+        start, size = lo[first], length[first]
+        n, V = int(self.fields[k, F_SIZE]), len(self.vocab)
+        seen = np.zeros(V, bool)
+        seen[words] = True
+        column = np.cumsum(seen) - 1                          # the table's column of each word
+        width = int(column[-1]) + 1
+        gain = pairs * np.frexp(size - 1)[1] * _STEP_COST - size - width * _ENTRY_COST
+        chosen = np.flatnonzero(gain > 0)
+        chosen = chosen[np.argsort(-gain[chosen], kind="stable")[:_TABLE_ENTRIES // width]]
+        if not len(chosen):
+            return
+        chosen.sort()
+        rows, start, size = len(chosen), start[chosen], size[chosen]
+        records = np.arange(int(size.sum())) + np.repeat(start - np.cumsum(size) + size, size)
+        word = self._field(k, records, F_WORD)
+        keep = word < V                                       # damaged ids are left out
+        keep[keep] = seen[word[keep]]
+        table = np.full((rows, width), -1, np.int32 if n < 2 ** 31 else np.int64)
+        table[np.repeat(np.arange(rows), size)[keep], column[word[keep]]] = records[keep]
+        if dense:
+            row_of = np.full(dense, -1, np.int64)
+            row_of[group[chosen]] = np.arange(rows)
+            r = row_of[p]
+        else:
+            row_of = np.full(len(group), -1, np.int64)
+            row_of[chosen] = np.arange(rows)
+            r = row_of[np.searchsorted(group, p)]
+        mine = r >= 0
+        at = long[mine]
+        out[at] = table[r[mine], column[words[at]]]
+        length[at] = 0
+
+    def _search(self, k: int, lo: np.ndarray, length: np.ndarray, words: np.ndarray) -> np.ndarray:
+        """The record of each word among order k's records ``lo .. lo + length - 1`` (sorted by
+        word; lengths >= 1), or -1: a branchless search for the last record whose word is <=
+        the word. A range of n records takes ceil(log2 n) halvings: with the searches ordered
+        by that count, those still going at each step are a prefix of the arrays."""
+        steps = np.frexp(length - 1)[1].astype(np.int8)    # ceil(log2 n); n < 2**53
+        order = np.argsort(-steps, kind="stable")
+        active = np.cumsum(np.bincount(steps)[::-1])[::-1]  # active[t]: searches with > t steps
+        base, length, w = lo[order], length[order], words[order]
+        for t in range(1, len(active)):
+            m = int(active[t])
+            half = length[:m] >> 1
+            mid = base[:m] + half
+            np.copyto(base[:m], mid, where=self._field(k, mid, F_WORD) <= w[:m])
+            length[:m] -= half
+        out = np.empty(len(order), np.int64)
+        out[order] = np.where(self._field(k, base, F_WORD) == w, base, -1)
         return out
 
     def _probe(self, k: int, keys: np.ndarray) -> np.ndarray:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +19,9 @@ from ..errors import CorpusError, ModelFormatError
 from .corpus import Corpus
 from .types import types_for
 from .vocab import DEFAULT_SPECIALS, Vocabulary
+
+if TYPE_CHECKING:
+    import tempfile
 
 FORMAT = "lmkit-encoded-corpus"
 VERSION = 1
@@ -118,6 +120,7 @@ class _IdSink:
         assert self._spill_to is not None
         self.folder = Path(self._spill_to)
         self.folder.mkdir(parents=True, exist_ok=True)
+        import tempfile  # here: scoring a short text never spills, and need not import it
         fd, self.raw_path = tempfile.mkstemp(prefix=".ids.", suffix=".raw", dir=self.folder)
         self.raw = os.fdopen(fd, "wb")
         for chunk in self.chunks:        # what was held in memory so far
@@ -200,6 +203,7 @@ class LazyFolder:
 
     def __fspath__(self) -> str:
         if self._made is None:
+            import tempfile
             self._made = tempfile.TemporaryDirectory(prefix=self.prefix)
         return self._made.name
 

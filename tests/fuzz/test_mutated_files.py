@@ -144,6 +144,18 @@ def test_binary_ngram_reader(tmp_path, ngram_model, layout, bits):
     fuzz_file(tmp_path, path, QuickModel.open, check_quick, seed=4)
 
 
+def test_binary_trie_numpy_tables(tmp_path, ngram_model, monkeypatch):
+    """The numpy scorer's trie lookups through tables of the parents' children (forced for
+    every pair) over damaged files: no read outside an array either."""
+    from lmkit.ngram import quick
+    from lmkit.ngram.binary import write_binary
+    for name, value in dict(_LONG_BLOCK=1, _STEP_COST=1000, _ENTRY_COST=0).items():
+        monkeypatch.setattr(quick, name, value)
+    path = tmp_path / "m.bin"
+    write_binary(ngram_model, path, layout="trie")
+    fuzz_file(tmp_path, path, quick.QuickModel.open, check_quick, seed=5)
+
+
 def test_native_ngram_reader(tmp_path, ngram_model):
     path = tmp_path / "m.lmk"
     ngram_model.save(path)

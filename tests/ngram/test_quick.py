@@ -78,6 +78,33 @@ def test_missing_suffixes_and_kenlm_blanks_score_as_the_kernel(tmp_path, corpus,
                                              "on a little more loin also", "</s> <s> <unk> foo")])
 
 
+#: the trie's two ways to a pair's record, forced: searched for, or read from a table of the
+#: parent's children (the parents counted in an array over them, or by sorting; tables capped)
+_TABLES = {"searched": dict(_LONG_BLOCK=1 << 62),
+           "tables": dict(_LONG_BLOCK=1, _STEP_COST=1000, _ENTRY_COST=0),
+           "tables, parents counted in an array": dict(_LONG_BLOCK=1, _STEP_COST=1000, _ENTRY_COST=0, _DENSE=1 << 40),
+           "tables, parents counted by sorting": dict(_LONG_BLOCK=1, _STEP_COST=1000, _ENTRY_COST=0, _DENSE=0),
+           "tables, capped": dict(_LONG_BLOCK=1, _STEP_COST=1000, _ENTRY_COST=0, _TABLE_ENTRIES=5000),
+           "defaults": {}}
+
+
+@pytest.mark.parametrize("how", _TABLES)
+def test_trie_pairs_from_tables_or_searches_score_as_the_kernel(tmp_path, corpus, held_out, monkeypatch, how):
+    from lmkit.ngram import quick
+    for name, value in _TABLES[how].items():
+        monkeypatch.setattr(quick, name, value)
+    read_blocks, tabled = QuickModel._read_blocks, []
+
+    def spy(self, k, parents, lo, length, *rest):
+        before = int(np.count_nonzero(length > 0))
+        read_blocks(self, k, parents, lo, length, *rest)
+        tabled.append(before - int(np.count_nonzero(length > 0)))
+    monkeypatch.setattr(QuickModel, "_read_blocks", spy)
+    model = NgramModel.train(corpus, order=4, quiet=True)
+    _same_as_the_kernel(model, tmp_path / "m.bin", held_out, layouts=(("trie", None), ("trie", 8)))
+    assert (sum(tabled) == 0) == (how == "searched")
+
+
 def test_only_binaries_take_the_numpy_path(tmp_path, corpus):
     model = NgramModel.train(corpus[:300], order=3, quiet=True)
     model.save(tmp_path / "m.lmk")
