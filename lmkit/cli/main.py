@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from .. import __version__
+from ..allocator import keep_freed_memory
 from ..errors import LmkitError
 from ..progress import set_quiet
 from ..threads import quiet_thread_pools
@@ -160,6 +161,7 @@ def without_scipy() -> None:
 
 def run() -> None:
     quiet_thread_pools()      # before numpy and numba load: see lmkit/threads.py
+    keep_freed_memory()       # see lmkit/allocator.py
     without_scipy()
     code = main()
     # the objects left are freed as the interpreter ends; its last garbage collections need
