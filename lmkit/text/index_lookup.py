@@ -51,7 +51,8 @@ def look_up(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, index: np
     :func:`lmkit.text._kernels.find_word` finds it (at most every slot once, ids and their
     offsets checked against the words). The tokens are taken longest first, so that those
     still at a byte position are always a prefix of the ones at hand."""
-    order = np.argsort(-lengths, kind="stable")
+    short = not len(lengths) or int(lengths.max()) < 2 ** 15   # numpy sorts 16-bit keys by radix: 4-5x faster
+    order = np.argsort(-lengths.astype(np.int16) if short else -lengths, kind="stable")
     found = _look_up_sorted(data, starts[order], lengths[order], index, blob, offsets)
     out = np.empty_like(found)
     out[order] = found

@@ -52,6 +52,18 @@ def test_tokens_and_ids_are_str_split_and_the_vocabulary(vocab):
         assert got[0].dtype == np.int32 and got[1].dtype == np.int64
 
 
+def test_tokens_longer_than_a_16_bit_length():
+    """Tokens of 32 KiB and more are ordered by their full length too (short texts by a 16-bit
+    radix sort), so every one still finds its word."""
+    long_word = "y" * 40000
+    vocab = Vocabulary.build([["a", "bb", long_word, "z" * 32768]])
+    index, blob, offsets = vocab.word_index()
+    tokens = ["a", long_word, "y" * 39999, "z" * 32768, "bb", "z" * 32767, "a"]
+    got = split_and_look_up(" ".join(tokens).encode(), index, blob, offsets, vocab.unk_id)
+    assert got is not None
+    np.testing.assert_array_equal(got[0], [vocab.stoi.get(t, vocab.unk_id) for t in tokens])
+
+
 def test_blocks_that_may_hold_a_wide_space_are_left_to_the_caller(vocab):
     index, blob, offsets = vocab.word_index()
     for space in ("\u00a0", "\u0085", "\u2003", "\u3000", "\u1680"):
