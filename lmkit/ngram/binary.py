@@ -34,6 +34,7 @@ import logging
 import os
 import struct
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -130,8 +131,9 @@ def write_binary(model, path: str | os.PathLike, layout: str = "probing", quanti
             out.write(b"\0" * (-len(data) % ALIGN))
 
 
-def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
-    """Map a binary model file and return a ``model_class`` over views of it.
+def read_binary(path: str | os.PathLike, model_class, verify: bool = False, file: BinaryIO | None = None):
+    """Map a binary model file (``file``: the file already open, else opened) and return a
+    ``model_class`` over views of it.
 
     Always checked: the header, every array's type, size and place in the file, and the
     tables' and the vocabulary's sizes against the n-gram counts. The contents (every slot,
@@ -141,7 +143,7 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
     file or loop forever whatever the contents, so unchecked damage can give wrong scores but
     nothing worse (KenLM's binary loader trusts the contents likewise)."""
     path = Path(path)
-    header, a, vocab, tokenizer = open_mapped(path)[1:]
+    header, a, vocab, tokenizer = open_mapped(path, file)[1:]
     N, sizes = header["order"], header["sizes"]
     if header["layout"] == "probing" and header["version"] == 1:
         model = _probing_v1_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
@@ -151,7 +153,7 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False):
             t = _trie_tables(path, a, N, sizes, len(vocab), header)._replace(suffix_closed=closed)
             check, unpack = _check_trie, trie_arrays
         else:
-            t = _probing_tables(path, a, N, sizes, len(vocab))._replace(suffix_closed=closed)
+            t = _probing_tables(path, a, N, sizes, len(vocab), closed)
             check, unpack = _check_probing, lambda t, sizes: probing_arrays(t, sizes, len(vocab))
         model = model_class._over_tables(vocab, sizes, t, lambda: unpack(t, sizes), header["meta"], tokenizer)
 
@@ -221,11 +223,11 @@ def _check_probing_v1(path: Path, a: dict, N: int, sizes: list[int], V: int) -> 
             raise ModelFormatError(f"{path}: order {k}'s hash table does not fit its n-grams: {wrong}")
 
 
-def _probing_tables(path: Path, a: dict, N: int, sizes: list[int], V: int) -> Tables:
+def _probing_tables(path: Path, a: dict, N: int, sizes: list[int], V: int, suffix_closed: bool) -> Tables:
     """Probing tables (version 2 on), once every order's capacity is the one its size gives
     and the unigram arrays fit the vocabulary (contents unchecked: :func:`_check_probing`)."""
     start, cap = probing_sizes(path, a, N, sizes, V)
-    return probing_over(a["slots"], start, cap, a["logprob"], a["backoff"], N)
+    return probing_over(a["slots"], start, cap, a["logprob"], a["backoff"], N, suffix_closed)
 
 
 def _check_probing(path: Path, t: Tables, sizes: list[int], V: int) -> None:

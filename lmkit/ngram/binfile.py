@@ -4,6 +4,7 @@ numpy views, and the checks of their sizes (see :mod:`lmkit.ngram.binary` for th
 kernels share."""
 from __future__ import annotations
 
+import itertools
 import json
 import mmap
 import os
@@ -23,9 +24,10 @@ VERSION = 4
 READS = (1, 2, 3, 4)
 LAYOUTS = ("probing", "trie")
 ALIGN = 64
-DTYPES = {"uint8": np.uint8, "uint32": np.uint32, "uint64": np.uint64, "int32": np.int32, "int64": np.int64,
-          "float32": np.float32, "bool": np.bool_}
-ITEMSIZE = {name: np.dtype(t).itemsize for name, t in DTYPES.items()}
+DTYPES = {name: np.dtype(t) for name, t in (("uint8", np.uint8), ("uint32", np.uint32), ("uint64", np.uint64),
+                                           ("int32", np.int32), ("int64", np.int64), ("float32", np.float32),
+                                           ("bool", np.bool_))}
+ITEMSIZE = {name: t.itemsize for name, t in DTYPES.items()}
 
 #: the types each array may have
 ARRAY_DTYPES = {"vocab_blob": ("uint8",), "vocab_offsets": ("int32", "int64"), "vocab_counts": ("int64",),
@@ -133,9 +135,14 @@ def floats_from_codes(codes: np.ndarray, width: int) -> np.ndarray:
 
 def probing_caps(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """(table_start, table_cap), int64 [N + 1]: each order's first slot and slot count."""
-    cap = [0, 0] + [int(n * PROBING_LOAD) + 1 if n else 0 for n in sizes[1:]]   # always an empty slot
-    start = [sum(cap[:k]) for k in range(len(cap))]
+    start, cap = _caps(sizes)
     return np.array(start, np.int64), np.array(cap, np.int64)
+
+
+def _caps(sizes: list[int]) -> tuple[list[int], list[int]]:
+    """:func:`probing_caps` as lists."""
+    cap = [0, 0] + [int(n * PROBING_LOAD) + 1 if n else 0 for n in sizes[1:]]   # always an empty slot
+    return [0, *itertools.accumulate(cap[:-1])], cap
 
 
 class Mapped(NamedTuple):
@@ -148,11 +155,16 @@ class Mapped(NamedTuple):
     tokenizer: Tokenizer
 
 
-def open_mapped(path: Path) -> Mapped:
-    """Map a binary model file and check what every reader of it checks at load (the header,
-    every array's type, size and place, the vocabulary's offsets fitting its bytes, the
-    n-gram offsets); the layouts' sizes are checked by :func:`probing_sizes` / :func:`trie_layout`."""
-    header, arrays = map_file(path)
+def open_mapped(path: Path, file: BinaryIO | None = None) -> Mapped:
+    """Map a binary model file (``file``: the file already open, else opened) and check what
+    every reader of it checks at load (the header, every array's type, size and place, the
+    vocabulary's offsets fitting its bytes, the n-gram offsets); the layouts' sizes are
+    checked by :func:`probing_sizes` / :func:`trie_layout`."""
+    if file is None:
+        with open(path, "rb") as f:
+            header, arrays = map_file(path, f)
+    else:
+        header, arrays = map_file(path, file)
     vocab = vocabulary(path, arrays)
     try:
         tokenizer = Tokenizer.from_config(header.get("tokenizer", {}))
@@ -162,31 +174,27 @@ def open_mapped(path: Path) -> Mapped:
     return Mapped(path, header, arrays, vocab, tokenizer)
 
 
-def map_file(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """The header and every array of a binary model file, as read-only views of its map (each
-    array's type and place checked against the file's size; contents not read)."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        header, start = read_header(path, f, size)
-        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)   # the header was read: size > 0
-    arrays = {}
-    for spec in header["arrays"]:
-        arrays[spec["name"]] = np.frombuffer(mm, dtype=np.dtype(DTYPES[spec["dtype"]]), count=spec["shape"],
-                                             offset=start + spec["offset"])
-    return header, arrays
+def map_file(path: Path, f: BinaryIO) -> tuple[dict, dict[str, np.ndarray]]:
+    """The header and every array of the binary model file open as ``f``, as read-only views
+    of its map (each array's type and place checked against the file's size; contents not read)."""
+    f.seek(0)
+    size = os.fstat(f.fileno()).st_size
+    header, start = read_header(path, f, size)
+    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)   # the header was read: size > 0
+    return header, {spec["name"]: np.frombuffer(mm, DTYPES[spec["dtype"]], spec["shape"], start + spec["offset"])
+                    for spec in header["arrays"]}
 
 
 def probing_sizes(path: Path, a: dict, N: int, sizes: list[int], V: int) -> tuple[np.ndarray, np.ndarray]:
     """(table_start, table_cap) of a probing file, once its tables and unigram arrays have the
     sizes its n-gram counts and vocabulary give."""
-    start, cap = probing_caps(sizes)
+    start, cap = _caps(sizes)
     if sizes[0] != V or len(a["logprob"]) != V or len(a["backoff"]) != (V if N > 1 else 0):
         raise ModelFormatError(f"{path}: the unigram arrays do not fit the vocabulary of {V} words")
     # compared as lists: a handful of numbers, and numpy's calls cost more than the work
-    if a["table_start"].tolist() != start.tolist() or a["table_cap"].tolist() != cap.tolist() \
-            or len(a["slots"]) != SLOT_WORDS * int(cap.sum()):
+    if a["table_start"].tolist() != start or a["table_cap"].tolist() != cap or len(a["slots"]) != SLOT_WORDS * sum(cap):
         raise ModelFormatError(f"{path}: the probing tables' sizes do not fit the n-gram counts {sizes}")
-    return start, cap
+    return np.array(start, np.int64), np.array(cap, np.int64)
 
 
 def read_header(path: Path, f: BinaryIO, size: int) -> tuple[dict, int]:

@@ -29,6 +29,7 @@ from ..text import (
     spill_corpus,
 )
 from . import _kernels as K
+from .binfile import MAGIC
 from .counts import MAX_ORDER, NgramCounts, count_ngrams
 from .estimators import SMOOTHINGS, Estimate, estimate
 from .layouts import Tables, probing_tables
@@ -51,17 +52,21 @@ class NgramModel:
     def __init__(self, vocab: Vocabulary, ctx: list[np.ndarray], word: list[np.ndarray],
                  logprob: list[np.ndarray], backoff: list[np.ndarray], meta: dict | None = None,
                  tokenizer: Tokenizer | None = None) -> None:
-        if len(vocab) < 3 or [vocab.token(BOS_ID), vocab.token(EOS_ID)] != [BOS, EOS]:
-            raise ConfigError("an n-gram vocabulary needs <unk>, <s>, </s> at ids 0, 1, 2")
-        self.vocab = vocab
-        self.order = len(word)
-        self._unpack: Callable[[], tuple[list, list, list, list]] | None = None
-        self._lists: dict[str, list[np.ndarray]] = {}
+        self._set_up(vocab, len(word), meta, tokenizer)
         self._sizes = [len(w) for w in word]
         self.ctx = [np.ascontiguousarray(c, dtype=np.int64) for c in ctx]
         self.word = [np.ascontiguousarray(w, dtype=np.int32) for w in word]
         self.log_probs = [np.ascontiguousarray(p, dtype=np.float32) for p in logprob]
         self.log_backoffs = [np.ascontiguousarray(b, dtype=np.float32) for b in backoff]
+
+    def _set_up(self, vocab: Vocabulary, order: int, meta: dict | None, tokenizer: Tokenizer | None) -> None:
+        """Everything of a model but its per-order arrays."""
+        if len(vocab) < 3 or [vocab.token(BOS_ID), vocab.token(EOS_ID)] != [BOS, EOS]:
+            raise ConfigError("an n-gram vocabulary needs <unk>, <s>, </s> at ids 0, 1, 2")
+        self.vocab = vocab
+        self.order = order
+        self._unpack: Callable[[], tuple[list, list, list, list]] | None = None
+        self._lists: dict[str, list[np.ndarray]] = {}
         self.meta = dict(meta or {})
         self.tokenizer = tokenizer or Tokenizer("whitespace")
         #: per order, True for KenLM-style blanks (missing suffixes added at ARPA load; never
@@ -82,9 +87,8 @@ class NgramModel:
                      tokenizer: Tokenizer) -> NgramModel:
         """A model that scores straight from ``tables`` (a memory-mapped file's); its per-order
         arrays are made by ``unpack`` when first asked for (writing ARPA, pruning, mixing)."""
-        n = len(sizes)   # empty arrays of the types the constructor keeps: nothing to convert
-        model = cls(vocab, [np.zeros(0, np.int64)] * n, [np.zeros(0, np.int32)] * n,
-                    [np.zeros(0, np.float32)] * n, [np.zeros(0, np.float32)] * n, meta, tokenizer)
+        model = cls.__new__(cls)
+        model._set_up(vocab, len(sizes), meta, tokenizer)
         model._sizes = list(sizes)
         model._unpack = unpack
         model._tables = tables
@@ -540,15 +544,17 @@ class NgramModel:
         order 5), and in any case before anything reads the tables as arrays or copies them;
         scoring unchecked contents cannot read outside the file (see :mod:`lmkit.ngram.binary`)."""
         path = Path(path)
-        if not path.exists():
-            raise ModelFormatError(f"{path}: no such model file")
-        with open(path, "rb") as f:
+        try:
+            f = open(path, "rb")  # noqa: SIM115 (a with block below; only this open's error is caught)
+        except FileNotFoundError:
+            raise ModelFormatError(f"{path}: no such model file") from None
+        with f:
             head = f.read(4)
+            if head == MAGIC[:4]:
+                from .binary import read_binary
+                return read_binary(path, cls, verify=verify, file=f)
         if head[:2] == b"PK":
             return cls._load_native(path)
-        from .binary import MAGIC, read_binary
-        if head == MAGIC[:4]:
-            return read_binary(path, cls, verify=verify)
         from .arpa import read_arpa
         vocab, ctx, word, lp, bo = read_arpa(path, quiet=quiet)
         model = cls(vocab, ctx, word, lp, bo, {"source": "arpa"})

@@ -85,12 +85,13 @@ class QuickModel:
         (other models are scored by :class:`~lmkit.ngram.NgramModel`)."""
         path = Path(path)
         try:
-            with open(path, "rb") as f:
-                if f.read(len(MAGIC)) != MAGIC:
-                    return None
+            f = open(path, "rb")  # noqa: SIM115 (a with block below; only this open's error is caught)
         except OSError:
             return None
-        mapped = open_mapped(path)
+        with f:
+            if f.read(len(MAGIC)) != MAGIC:
+                return None
+            mapped = open_mapped(path, f)
         if mapped.header["version"] < 2:
             return None
         return cls(mapped)

@@ -270,7 +270,9 @@ class PackedVocabulary(Vocabulary):
                                   or (index.dtype == np.uint32 and n > NARROW_INDEX_WORDS)):
             raise ModelFormatError(f"{source}: a word index of {index.dtype} slots cannot hold {n} words")
         self._index = index
-        if [self.token(i) for i in range(len(specials))] != list(specials):
+        first = offsets[:len(specials) + 1].tolist()
+        head = blob[:max(first[-1], 0)].tobytes()
+        if [head[a:b] for a, b in zip(first, first[1:])] != [s.encode("utf-8") for s in specials]:
             raise ModelFormatError(f"{source}: the vocabulary must start with its special tokens {specials}")
         self.unk_id = specials.index(UNK) if UNK in specials else -1
 
@@ -290,6 +292,8 @@ class PackedVocabulary(Vocabulary):
     def token(self, index: int) -> str:
         if self._itos is not None:
             return self._itos[index]
+        if 0 <= index < len(self.specials):        # their bytes were checked at construction
+            return self.specials[index]
         lo, hi = int(self.offsets[index]), int(self.offsets[index + 1])
         return self._decoded(lambda: self.blob[lo:hi].tobytes().decode("utf-8"))
 
