@@ -111,6 +111,7 @@ class QuickModel:
         N, V = self.order, np.int64(len(self.vocab))
         n = len(words)
         found = np.ones(n, np.int32)
+        first = np.flatnonzero(first)
         grams = [np.full(n, -1, np.int64), words]   # grams[k]: slot of the k-gram ending there (-1: none)
         contexts = [np.full(n, -1, np.int64)]         # contexts[j]: the j-gram before the position
         for k in range(2, N + 1):
@@ -122,10 +123,11 @@ class QuickModel:
             if self.suffix_closed:
                 look &= found == k - 1
             at = np.flatnonzero(look)
-            g = np.full(n, -1, np.int64)
-            g[at] = self._child(k, ctx[at], words[at]) if self.layout == "trie" else \
+            hit = self._child(k, ctx[at], words[at]) if self.layout == "trie" else \
                 self._probe(k, ctx[at] * V + words[at])
-            found[g >= 0] = k
+            g = np.full(n, -1, np.int64)
+            g[at] = hit
+            found[at[hit >= 0]] = k
             grams.append(g)
         return self._logprobs(found, grams, contexts, np.minimum(history, N - 1)), found
 
@@ -137,18 +139,18 @@ class QuickModel:
         for k in range(1, self.order + 1):
             at = np.flatnonzero(found == k)
             lp[at] = self._value(k, grams[k][at], 2)
-        unseen = float(self.meta.get("unseen_context_backoff", 0.0))
-        uniform = self.meta.get("fallback", "backoff") != "backoff"
-        fallback = found <= full if uniform else np.zeros(len(found), bool)
-        if uniform:
-            at = np.flatnonzero(fallback)
-            lp[at] = float(-np.log10(len(self.vocab) - 1))
-            ctx = np.stack(contexts)[full[at], at]          # the whole context's n-gram
+        rest = np.flatnonzero(found <= full)    # the positions that back off (or fall back)
+        if self.meta.get("fallback", "backoff") != "backoff":     # additive smoothing: uniform
+            lp[rest] = float(-np.log10(len(self.vocab) - 1))
+            ctx = np.stack(contexts)[full[rest], rest]          # the whole context's n-gram
             for j in range(1, self.order):
-                pick = (full[at] == j) & (ctx >= 0)
-                lp[at[pick]] += self._value(j, ctx[pick], 3)
+                pick = (full[rest] == j) & (ctx >= 0)
+                lp[rest[pick]] += self._value(j, ctx[pick], 3)
+            return lp
+        unseen = float(self.meta.get("unseen_context_backoff", 0.0))
+        shortest, longest = found[rest], full[rest]
         for j in range(1, self.order):
-            at = np.flatnonzero((found <= j) & (j <= full) & ~fallback)
+            at = rest[(shortest <= j) & (j <= longest)]
             ctx = contexts[j][at]
             known = ctx >= 0
             lp[at[known]] += self._value(j, ctx[known], 3)
