@@ -91,6 +91,50 @@ def test_ids_are_the_kernels_and_a_damaged_index_stays_inside_the_words(vocab, d
         assert np.all((got == -1) | (got == np.arange(len(tokens))))
 
 
+@pytest.mark.parametrize("dtype", [np.uint32, np.int64])
+def test_long_probes_and_damaged_indexes_find_what_the_kernel_finds(vocab, dtype):
+    """Probes longer than a round's slots, wrapping past the last slot, tables without an
+    empty slot and with junk: every token gets the kernel's answer (numpy reads several slots
+    a round after the home slot; the kernel one at a time)."""
+    blob, offsets = vocab.utf8()
+    index, _ = build_word_index(blob, offsets, dtype)
+    tokens = vocab.itos + ["nope", "é?", "", "zzzzzzzz"]
+    data = np.frombuffer("".join(tokens).encode(), np.uint8)
+    lengths = np.array([len(t.encode()) for t in tokens], np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    filled = index[index != np.iinfo(np.uint32).max] if dtype is np.uint32 else index[index != -1]
+    junk = RNG.integers(0, 2 ** 32, len(index)).astype(dtype) if dtype is np.uint32 \
+        else RNG.integers(-2 ** 62, 2 ** 62, len(index))
+    tables = {"shifted 40 slots": np.roll(index, 40), "shifted 17 back": np.roll(index, -17),
+              "no empty slot": np.resize(filled, len(index)), "junk": junk,
+              "tiny": index[:5]}
+    for name, table in tables.items():
+        want = [find_word(data, s, s + n, table, blob, offsets) for s, n in zip(starts, lengths)]
+        got = look_up(data, starts, lengths, table, blob, offsets)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+    assert any(find_word(data, s, s + n, tables["shifted 40 slots"], blob, offsets) >= 0
+               for s, n in zip(starts, lengths))
+
+
+def test_two_ids_with_the_same_word_give_the_first_in_probe_order(vocab):
+    """Damaged offsets that give ids 20 and 10 the same bytes, both in a word's probe (in one
+    of the numpy lookup's wide rounds): the one met first wins, as in the kernel."""
+    from lmkit.text.index_lookup import _hashes
+    blob, offsets = vocab.utf8()
+    offsets = offsets.copy()
+    offsets[20:22] = offsets[10:12]
+    token = np.frombuffer(blob[offsets[10]:offsets[11]].tobytes(), np.uint8)
+    start, length = np.zeros(1, np.int64), np.array([len(token)], np.int64)
+    h = int(_hashes(token, start, length)[0])
+    cap = 8
+    home, tag = ((h & 0xFFFFFFFF) * cap) >> 32, h >> 56
+    index = np.full(cap, 0xFFFFFFFF, np.uint32)
+    index[home] = ((tag ^ 1) << 24) | 3        # another word's: both ids are in the next round
+    index[(home + 1) % cap], index[(home + 2) % cap] = (tag << 24) | 20, (tag << 24) | 10
+    assert find_word(token, 0, len(token), index, blob, offsets) == 20
+    assert look_up(token, start, length, index, blob, offsets).tolist() == [20]
+
+
 def test_encoding_by_the_stored_index_equals_numba(tmp_path, vocab):
     """encode_corpus(numba=False) with a model file's vocabulary (stored index) gives the numba
     tokenizer's ids, for an ASCII-separated file and for one that needs the string path."""
