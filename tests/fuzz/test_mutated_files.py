@@ -144,12 +144,14 @@ def test_binary_ngram_reader(tmp_path, ngram_model, layout, bits):
     fuzz_file(tmp_path, path, QuickModel.open, check_quick, seed=4)
 
 
-def test_binary_trie_numpy_tables(tmp_path, ngram_model, monkeypatch):
+@pytest.mark.parametrize("dense", [0, 1 << 40])
+def test_binary_trie_numpy_tables(tmp_path, ngram_model, monkeypatch, dense):
     """The numpy scorer's trie lookups through tables of the parents' children (forced for
-    every pair) over damaged files: no read outside an array either."""
+    every pair; parents counted by sorting, or in an array after every pointer is read) over
+    damaged files: no read outside an array either."""
     from lmkit.ngram import quick
     from lmkit.ngram.binary import write_binary
-    for name, value in dict(_LONG_BLOCK=1, _STEP_COST=1000, _ENTRY_COST=0).items():
+    for name, value in dict(_LONG_BLOCK=1, _STEP_COST=1000, _ENTRY_COST=0, _DENSE=dense).items():
         monkeypatch.setattr(quick, name, value)
     path = tmp_path / "m.bin"
     write_binary(ngram_model, path, layout="trie")
