@@ -73,6 +73,25 @@ def test_global_options_also_follow_the_command():
         assert (args.quiet, args.debug) == (quiet, debug), argv
 
 
+@pytest.mark.parametrize("argv", [["ngram", "score", "m.bin", "t.txt", "--summary-only"],
+                                  ["-q", "ngram", "train", "c.txt", "-o", "m.arpa", "--smoothing", "kn"],
+                                  ["ngram", "build-binary", "m.arpa", "-o", "m.bin", "--layout", "trie"],
+                                  ["ngram", "-q", "mix", "a", "b", "-o", "c", "--weights", "0.5", "0.5"]])
+def test_a_command_line_builds_its_command_alone_and_parses_as_the_full_parser(argv):
+    """`lmkit ngram CMD` gives CMD its arguments and the family's other commands only their
+    name and help line (a short run's 5 ms); what it parses is what every command built parses."""
+    from lmkit.cli.main import build_parser
+    assert vars(build_parser(argv).parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+
+def test_scoring_does_not_load_the_smoothings():
+    code = ("import sys; from lmkit.cli.main import build_parser; "
+            "build_parser(['ngram', 'score', 'm.bin']).parse_args(['ngram', 'score', 'm.bin']); "
+            "print('lmkit.ngram.estimators' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0 and res.stdout.strip() == "False", res.stdout + res.stderr
+
+
 def test_replaced_utf8_lines_are_reported_once(tmp_path):
     (tmp_path / "bad.txt").write_bytes(b"ok\nnot \xff ok\nagain \xfe\n")
     res = run_cli("vocab", tmp_path / "bad.txt", "-o", tmp_path / "v.tsv")

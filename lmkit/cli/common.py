@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..errors import ConfigError
 from ..text import Corpus, Tokenizer
@@ -32,6 +32,15 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
 
 def tokenizer_from_args(args: argparse.Namespace) -> Tokenizer:
     return Tokenizer(args.tokenizer, lowercase=args.lowercase)
+
+
+def command_after(argv: Sequence[str] | None, family: str) -> str | None:
+    """The command named after ``family`` in a command line: its first word after ``family``
+    that is not an option (None when there is none, or no command line)."""
+    if argv is None or family not in argv:
+        return None
+    rest = list(argv)[list(argv).index(family) + 1:]
+    return next((a for a in rest if not a.startswith("-")), None)
 
 
 def corpus_from_args(args: argparse.Namespace, sources) -> Corpus:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 
 from .._io import atomic_write
 from ..checks import SEED
@@ -17,7 +18,7 @@ from .common import add_cluster_options, add_text_options, corpus_from_args, mis
 log = logging.getLogger("lmkit")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, argv: Sequence[str] | None = None) -> None:
     p = sub.add_parser("embed", help="word2vec embeddings: train, neighbours, analogies, evaluation",
                        description="Train word2vec vectors and query them.")
     cmds = p.add_subparsers(dest="embed_command", metavar="COMMAND")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 
 from .. import __version__
 from ..checks import Range
@@ -15,7 +16,7 @@ from .scoring import write_scores
 log = logging.getLogger("lmkit")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, argv: Sequence[str] | None = None) -> None:
     p = sub.add_parser("interpolate", help="score text with a mixture of n-gram and neural models (EM weights)",
                        description="Linear interpolation, token by token, of language models over one vocabulary "
                                    "(n-gram files and neural model folders alike): the lines `ngram score` prints, "

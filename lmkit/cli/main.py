@@ -84,7 +84,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for name, help_line in FAMILIES.items():
         if wanted is None or wanted == name:
             module = importlib.import_module(f"lmkit.cli.{name}")
-            module.register(sub)
+            module.register(sub, argv)
         else:
             sub.add_parser(name, help=help_line)
     return parser

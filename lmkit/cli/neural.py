@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ def _text_options(parser: argparse.ArgumentParser, default: str | None) -> None:
                        help="stop at the first line that is not valid UTF-8 instead of replacing bytes")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, argv: Sequence[str] | None = None) -> None:
     p = sub.add_parser("neural", help="neural language models (LSTM, GRU, RNN, feed-forward): train, score, generate",
                        description="Train, score and sample neural language models.")
     cmds = p.add_subparsers(dest="neural_command", metavar="COMMAND")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..checks import Range
@@ -17,7 +18,7 @@ from .common import add_text_options, missing_command, positive_int, tokenizer_f
 log = logging.getLogger("lmkit")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, argv: Sequence[str] | None = None) -> None:
     p = sub.add_parser("translate", help="attentional encoder-decoder translation: train, decode, BLEU",
                        description="Train and run a bidirectional-GRU encoder / attentional GRU decoder.")
     cmds = p.add_subparsers(dest="translate_command", metavar="COMMAND")
