@@ -142,7 +142,7 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False, file
     the words (writing ARPA, pruning, mixing); the scoring kernels cannot read outside the
     file or loop forever whatever the contents, so unchecked damage can give wrong scores but
     nothing worse (KenLM's binary loader trusts the contents likewise)."""
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     header, a, vocab, tokenizer = open_mapped(path, file)[1:]
     N, sizes = header["order"], header["sizes"]
     if header["layout"] == "probing" and header["version"] == 1:

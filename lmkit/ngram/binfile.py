@@ -232,21 +232,23 @@ def read_header(path: Path, f: BinaryIO, size: int) -> tuple[dict, int]:
         {"trie_bits", "trie_fields", "centers"} if header["layout"] == "trie"
         else {"ctx", "word", "table_keys", "table_vals", "table_start", "table_cap"} if header["version"] == 1
         else {"slots", "table_start", "table_cap"}) | ({"vocab_index"} if header["version"] >= 3 else set())
+    names: set[str] = set()
     for spec in specs:
-        if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES or not isinstance(spec.get("name"), str) \
-                or type(spec.get("shape")) is not int or type(spec.get("offset")) is not int \
-                or spec["shape"] < 0 or spec["offset"] < 0:
+        if not isinstance(spec, dict):
             raise ModelFormatError(f"{path}: bad array entry {spec!r} in the header")
-        end = start + spec["offset"] + spec["shape"] * ITEMSIZE[spec["dtype"]]
-        if end > size or spec["offset"] % ALIGN:
-            raise ModelFormatError(f"{path}: array {spec.get('name')!r} ends at byte {end}, past the end of "
+        name, dtype, shape, offset = spec.get("name"), spec.get("dtype"), spec.get("shape"), spec.get("offset")
+        if dtype not in DTYPES or type(name) is not str or type(shape) is not int or type(offset) is not int \
+                or shape < 0 or offset < 0:
+            raise ModelFormatError(f"{path}: bad array entry {spec!r} in the header")
+        end = start + offset + shape * ITEMSIZE[dtype]
+        if end > size or offset % ALIGN:
+            raise ModelFormatError(f"{path}: array {name!r} ends at byte {end}, past the end of "
                                    f"the file ({size} bytes): truncated?")
-    names = [s.get("name") for s in specs]
-    if not needed <= set(names) or len(set(names)) != len(names):
-        raise ModelFormatError(f"{path}: arrays {sorted(needed - set(names))} are missing (or listed twice)")
-    for spec in specs:
-        if spec["dtype"] not in ARRAY_DTYPES.get(spec["name"], ()):
-            raise ModelFormatError(f"{path}: array {spec['name']!r} of type {spec['dtype']} is not expected")
+        if dtype not in ARRAY_DTYPES.get(name, ()):
+            raise ModelFormatError(f"{path}: array {name!r} of type {dtype} is not expected")
+        names.add(name)
+    if not needed <= names or len(names) != len(specs):
+        raise ModelFormatError(f"{path}: arrays {sorted(needed - names)} are missing (or listed twice)")
     return header, start
 
 
