@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -271,6 +272,44 @@ def binary_table(arpa: Path, test: Path, tmp: Path, build_binary: str | None, qu
               f"{med[3]:>12.3f} {med[4]:>8.0f} {ppl.get(name, float('nan')):>11.2f}")
     shared_pages_table({"lmkit probing": rows["lmkit probing"][1], "lmkit trie": rows["lmkit trie"][1],
                         "lmkit .lmk (npz)": lmk}, test)
+    cold_load_table({name: row for name, row in rows.items() if "npz" not in name}, repeats)
+
+
+_DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+#: after a warm-up load and score (imports, kernels), the file's clean pages are dropped from
+#: the page cache (``sync``, then drop_caches: the model file is no longer in memory), then a
+#: load and a first score are timed
+_COLD = ("import os, sys, time; {imports}; m = {load}; m.score('the man said'); del m; os.sync(); "
+         f"open('{_DROP_CACHES}', 'w').write('1'); "
+         "t = time.perf_counter(); m = {load}; t1 = time.perf_counter(); m.score('the man said'); "
+         "t2 = time.perf_counter(); print(t1 - t, t2 - t1)")
+_COLD_CODE = {"lmkit": _COLD.format(imports="from lmkit.ngram import NgramModel",
+                                    load="NgramModel.load(sys.argv[1], quiet=True)"),
+              "kenlm": _COLD.format(imports="import kenlm", load="kenlm.Model(sys.argv[1])")}
+
+
+def cold_load_table(rows: dict[str, tuple[str, Path]], repeats: int) -> None:
+    """Load and first score of each binary model when its file is not in the page cache (a
+    model's first use after a reboot or after other work), in fresh processes taking turns:
+    KenLM's loader reads the whole file into memory (its default, populate or read), lmkit's
+    maps it and reads the pages a lookup touches. Needs permission to write drop_caches (root)."""
+    if not os.access(_DROP_CACHES, os.W_OK):
+        print(f"\n(cold-cache loads skipped: {_DROP_CACHES} is not writable here)")
+        return
+    print(f"\nLoading from a cold page cache ({repeats} runs each, interleaved; medians [min-max], ms)\n")
+    print(f"{'model':<18} {'load':>22} {'1st score':>22} {'load + 1st score':>22}")
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in rows}
+    for _ in range(repeats):
+        for name, (tool, path) in rows.items():
+            out = subprocess.run([sys.executable, "-c", _COLD_CODE[tool], str(path)], capture_output=True, text=True,
+                                 check=True)
+            load, first = map(float, out.stdout.split())
+            results[name].append((load * 1e3, first * 1e3))
+    for name, runs in results.items():
+        cells = []
+        for values in ([r[0] for r in runs], [r[1] for r in runs], [r[0] + r[1] for r in runs]):
+            cells.append(f"{_median(values):.2f} [{min(values):.2f}-{max(values):.2f}]")
+        print(f"{name:<18} {cells[0]:>22} {cells[1]:>22} {cells[2]:>22}")
 
 
 def _load_run(tool: str, path: Path) -> tuple[float, float]:

@@ -143,9 +143,11 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False, file
     file or loop forever whatever the contents, so unchecked damage can give wrong scores but
     nothing worse (KenLM's binary loader trusts the contents likewise)."""
     path = path if isinstance(path, Path) else Path(path)
-    header, a, vocab, tokenizer = open_mapped(path, file)[1:]
+    mapped = open_mapped(path, file)
+    header, a, vocab, tokenizer = mapped.header, mapped.arrays, mapped.vocab, mapped.tokenizer
     N, sizes = header["order"], header["sizes"]
     if header["layout"] == "probing" and header["version"] == 1:
+        mapped.checked()            # its checks read whole arrays
         model = _probing_v1_model(path, a, N, sizes, vocab, header, tokenizer, model_class)
     else:
         closed = header.get("suffix_closed", False)
@@ -155,6 +157,7 @@ def read_binary(path: str | os.PathLike, model_class, verify: bool = False, file
         else:
             t = _probing_tables(path, a, N, sizes, len(vocab), closed)
             check, unpack = _check_probing, lambda t, sizes: probing_arrays(t, sizes, len(vocab))
+        mapped.checked()
         model = model_class._over_tables(vocab, sizes, t, lambda: unpack(t, sizes), header["meta"], tokenizer)
 
         def check_contents() -> None:

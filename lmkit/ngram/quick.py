@@ -78,6 +78,7 @@ class QuickModel:
             self.values = self.slots.view(np.float32)
         self.logprob, self.backoff = arrays["logprob"], arrays["backoff"]
         self.suffix_closed = bool(header.get("suffix_closed", False))
+        mapped.checked()
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> QuickModel | None:

@@ -647,3 +647,33 @@ def test_meta_fields_of_the_wrong_type_are_refused(tmp_path, trained, field, val
     for load in (NgramModel.load, QuickModel.open):
         with pytest.raises(ModelFormatError, match=f"meta field '{field}' has the wrong type"):
             load(bad)
+
+
+def _read_ahead_flags(path) -> list[bool]:
+    """For each mapping of ``path`` in this process, whether it reads single pages (the "rr"
+    VmFlag of MADV_RANDOM in /proc/self/smaps)."""
+    flags, ours = [], False
+    for line in open("/proc/self/smaps", encoding="utf-8"):
+        if "-" in line.split(" ", 1)[0] and ":" not in line.split(" ", 1)[0]:
+            ours = line.rstrip("\n").endswith(str(path))
+        elif ours and line.startswith("VmFlags:"):
+            flags.append("rr" in line.split())
+    return flags
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/smaps")
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_map_reads_single_pages_while_checked_and_reads_ahead_for_scoring(tmp_path, trained, layout):
+    """A load's checks touch a few scattered pages, each read alone (no read-ahead of
+    megabytes from a file not in memory); the model then scores with read-ahead back."""
+    from lmkit.ngram.binfile import open_mapped
+    path = tmp_path / "m.bin"
+    write_binary(trained, path, layout=layout)
+    mapped = open_mapped(path)
+    assert _read_ahead_flags(path) == [True]
+    mapped.checked()
+    assert _read_ahead_flags(path) == [False]
+    del mapped
+    model, quick = NgramModel.load(path), QuickModel.open(path)
+    assert _read_ahead_flags(path) == [False, False]
+    assert model.score("the man said") == pytest.approx(trained.score("the man said"), abs=1e-4) and quick
