@@ -10,8 +10,9 @@ Brown's test set with a binary trie (``lmkit ngram score``) makes a few hundred 
 :data:`TRIM_THRESHOLD` of free heap kept, the whole process makes 11.4k page faults instead
 of 16.3k and takes 0.195 s instead of 0.217 s (medians of 12 alternating pairs on this
 project's machine; peak memory 84 -> 88 MB). Setting only one of the two limits is worse than
-neither, since setting either stops glibc raising them (the numpy scorer's first call took 80-100
-ms against 60-70 out of the box and 40-45 with both set, in one series of runs).
+neither, since setting either stops glibc raising them (the numpy scorer's first call on the
+trie took 78-104 ms with one set, 61-69 out of the box and 37-45 with both, in one series of
+runs with the limits given in the environment).
 
 The ``lmkit`` command sets both first thing (glibc only; limits given in the environment as
 ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` are left alone). The library does not:

@@ -37,10 +37,10 @@ def tokenizer_from_args(args: argparse.Namespace) -> Tokenizer:
 def command_after(argv: Sequence[str] | None, family: str) -> str | None:
     """The command named after ``family`` in a command line: its first word after ``family``
     that is not an option (None when there is none, or no command line)."""
-    if argv is None or family not in argv:
+    words = list(argv or ())
+    if family not in words:
         return None
-    rest = list(argv)[list(argv).index(family) + 1:]
-    return next((a for a in rest if not a.startswith("-")), None)
+    return next((a for a in words[words.index(family) + 1:] if not a.startswith("-")), None)
 
 
 def corpus_from_args(args: argparse.Namespace, sources) -> Corpus:

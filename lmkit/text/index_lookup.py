@@ -18,8 +18,11 @@ from .types import FNV_PRIME as _FNV_PRIME
 from .types import HASH_MIX as _MIX
 from .types import LOW32 as _LOW32
 
-#: slots read in the round after the home slot by the tokens still probing (doubling after)
+#: slots read in the round after the home slot by the tokens still probing (doubling after),
+#: at most _ROUND_SLOTS in all a round (a damaged index without an empty slot would otherwise
+#: have every token read up to half the index in one round)
 _WIDE = 16
+_ROUND_SLOTS = 1 << 20
 #: the ASCII characters ``str.split()`` splits at
 _SPACE = np.zeros(256, bool)
 _SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
@@ -63,7 +66,7 @@ def _look_up_sorted(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, i
                     blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """:func:`look_up` of tokens in order of non-increasing length: each token's home slot
     first (where most are found, or found absent), then :data:`_WIDE` slots, then twice as
-    many each round, for the few whose probe goes on (a slot at a time, the tail of long
+    many each round (within :data:`_ROUND_SLOTS`), for the few whose probe goes on (a slot at a time, the tail of long
     probes took 67 rounds on Brown's test set; 5 this way)."""
     h = _hashes(data, starts, lengths)
     cap = len(index)
@@ -102,7 +105,7 @@ def _look_up_sorted(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, i
         todo, tag, pos = todo[going], tag[going], pos[going] + width
         pos[pos >= cap] -= cap
         probed += width
-        width = max(_WIDE, 2 * width)
+        width = max(1, min(max(_WIDE, 2 * width), _ROUND_SLOTS // max(len(todo), 1)))
     return out
 
 

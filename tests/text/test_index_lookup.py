@@ -91,11 +91,23 @@ def test_ids_are_the_kernels_and_a_damaged_index_stays_inside_the_words(vocab, d
         assert np.all((got == -1) | (got == np.arange(len(tokens))))
 
 
+@pytest.mark.parametrize("round_slots", [1 << 20, 100])
 @pytest.mark.parametrize("dtype", [np.uint32, np.int64])
-def test_long_probes_and_damaged_indexes_find_what_the_kernel_finds(vocab, dtype):
+def test_long_probes_and_damaged_indexes_find_what_the_kernel_finds(vocab, dtype, round_slots, monkeypatch):
     """Probes longer than a round's slots, wrapping past the last slot, tables without an
     empty slot and with junk: every token gets the kernel's answer (numpy reads several slots
-    a round after the home slot; the kernel one at a time)."""
+    a round after the home slot, within a budget of slots a round: tested at the default and
+    below one wide round's worth; the kernel reads one at a time)."""
+    from lmkit.text import index_lookup
+    monkeypatch.setattr(index_lookup, "_ROUND_SLOTS", round_slots)
+    widest = []
+    real_nonzero = np.nonzero
+
+    def spy(a):
+        if a.ndim == 2:
+            widest.append(a.size)
+        return real_nonzero(a)
+    monkeypatch.setattr(index_lookup.np, "nonzero", spy)
     blob, offsets = vocab.utf8()
     index, _ = build_word_index(blob, offsets, dtype)
     tokens = vocab.itos + ["nope", "é?", "", "zzzzzzzz"]
@@ -114,6 +126,8 @@ def test_long_probes_and_damaged_indexes_find_what_the_kernel_finds(vocab, dtype
         np.testing.assert_array_equal(got, want, err_msg=name)
     assert any(find_word(data, s, s + n, tables["shifted 40 slots"], blob, offsets) >= 0
                for s, n in zip(starts, lengths))
+    # a round reads at most the budget, or one slot a token when more tokens than that probe
+    assert widest and max(widest) <= max(round_slots, len(tokens))
 
 
 def test_two_ids_with_the_same_word_give_the_first_in_probe_order(vocab):
